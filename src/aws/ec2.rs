@@ -1,0 +1,95 @@
+//! EC2: live instance-type figures (DescribeInstanceTypes) for `size --live-catalog`.
+
+use std::future::Future;
+
+use aws_sdk_ec2::types::InstanceType as SdkInstanceType;
+
+use super::AwsError;
+use crate::sizing::catalog::LiveFigures;
+
+/// Where live instance-type figures come from (one real implementation: [`Ec2`]).
+pub trait InstanceTypeSource {
+    fn describe_instance_types(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<LiveFigures>, AwsError>> + Send;
+}
+
+/// The EC2 adapter.
+#[derive(Debug, Clone)]
+pub struct Ec2 {
+    client: aws_sdk_ec2::Client,
+}
+
+impl Ec2 {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_ec2::Client::new(config),
+        }
+    }
+}
+
+/// DescribeInstanceTypes accepts at most 100 names per call.
+const PAGE: usize = 100;
+
+impl InstanceTypeSource for Ec2 {
+    async fn describe_instance_types(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<LiveFigures>, AwsError> {
+        let mut out = Vec::new();
+        for chunk in names.chunks(PAGE) {
+            let types: Vec<SdkInstanceType> = chunk
+                .iter()
+                .map(|n| SdkInstanceType::from(n.as_str()))
+                .collect();
+            let mut pages = self
+                .client
+                .describe_instance_types()
+                .set_instance_types(Some(types))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| {
+                    AwsError::call("EC2", "DescribeInstanceTypes", chunk.join(","), e)
+                })?;
+                for info in page.instance_types() {
+                    let Some(name) = info.instance_type() else {
+                        continue;
+                    };
+                    let network = info.network_info();
+                    let cards: Vec<f64> = network
+                        .map(|n| {
+                            n.network_cards()
+                                .iter()
+                                .filter_map(|c| c.baseline_bandwidth_in_gbps())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.push(LiveFigures {
+                        name: name.as_str().to_string(),
+                        vcpus: info
+                            .v_cpu_info()
+                            .and_then(|v| v.default_v_cpus())
+                            .and_then(|v| u32::try_from(v).ok()),
+                        memory_gib: info
+                            .memory_info()
+                            .and_then(|m| m.size_in_mib())
+                            .map(|m| m as f64 / 1024.0),
+                        ebs_baseline_mbps: info
+                            .ebs_info()
+                            .and_then(|e| e.ebs_optimized_info())
+                            .and_then(|o| o.baseline_throughput_in_m_bps()),
+                        network_baseline_gbit: if cards.is_empty() {
+                            None
+                        } else {
+                            Some(cards.iter().sum())
+                        },
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}

@@ -1,0 +1,216 @@
+//! Command-line definitions (clap derive) and nothing else: commands live in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Size, provision and rebalance Apache Kafka and Kafka-compatible clusters on AWS.
+#[derive(Debug, Parser)]
+#[command(name = "streamctl", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 operation failed, 2 bad input, 3 changes pending (--detailed-exitcode), 4 check failed.\nDocs: docs/getting-started.md"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Output format: a human table, or JSON / YAML with stable field names for scripts.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputArg::Table, global = true)]
+    pub output: OutputArg,
+    /// Never draw progress bars (they are also hidden when stdout is not a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// AWS region (default: the SDK's usual lookup: AWS_REGION, profile).
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// AWS named profile.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// AWS endpoint override, e.g. a local emulator (http://127.0.0.1:5000).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a cluster spec (cluster.yaml) without touching anything.
+    Validate(ValidateArgs),
+    /// Size a cluster: sustained throughput of a layout, or the cheapest layouts for a workload.
+    #[command(subcommand)]
+    Size(SizeCommand),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The cluster spec.
+    #[arg(short = 'f', long = "file", value_name = "CLUSTER_YAML")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SizeCommand {
+    /// The sustained ingress limit of a given layout (seed equations), and what bounds it.
+    Throughput(ThroughputArgs),
+    /// The cheapest classic, tiered and diskless layouts for a workload, side by side.
+    Recommend(RecommendArgs),
+    /// The embedded instance catalog (vCPU, memory, baseline EBS and network MB/s, price).
+    Catalog(CatalogArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageArg {
+    Classic,
+    Tiered,
+    Diskless,
+}
+
+/// Consumer groups by where they read.
+#[derive(Debug, Args)]
+pub struct GroupArgs {
+    /// Consumer groups reading at the tip (from page cache). Alias: --tip-consumer-groups.
+    #[arg(
+        long = "consumer-groups",
+        visible_alias = "tip-consumer-groups",
+        value_name = "N"
+    )]
+    pub tip: Option<u32>,
+    /// Consumer groups reading older data from broker disks.
+    #[arg(
+        long = "lagging-consumer-groups",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    pub lagging: u32,
+    /// Consumer groups reading from the remote tier (tiered only).
+    #[arg(long = "remote-consumer-groups", value_name = "N", default_value_t = 0)]
+    pub remote: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ThroughputArgs {
+    /// How brokers store data.
+    #[arg(long, value_enum, default_value_t = StorageArg::Classic)]
+    pub storage: StorageArg,
+    /// Broker instance type from the catalog (`streamctl size catalog`).
+    #[arg(long, value_name = "TYPE", required_unless_present_all = ["ebs_baseline_mbps", "network_baseline_mbps"])]
+    pub instance_type: Option<String>,
+    /// Number of brokers.
+    #[arg(long, default_value_t = 3)]
+    pub brokers: u32,
+    /// Replication factor r.
+    #[arg(long, default_value_t = 3)]
+    pub replication_factor: u32,
+    #[command(flatten)]
+    pub groups: GroupArgs,
+    /// Provisioned throughput of each broker's data volume, MB/s.
+    #[arg(long, default_value_t = 250.0, value_name = "MBPS")]
+    pub volume_throughput_mbps: f64,
+    /// Override the instance's baseline EBS throughput, MB/s.
+    #[arg(long, value_name = "MBPS")]
+    pub ebs_baseline_mbps: Option<f64>,
+    /// Override the instance's baseline network bandwidth, MB/s.
+    #[arg(long, value_name = "MBPS")]
+    pub network_baseline_mbps: Option<f64>,
+    /// vCPUs per broker (diskless CPU term) when no --instance-type is given.
+    #[arg(long)]
+    pub vcpus: Option<u32>,
+    /// Fraction of the sustained limit to plan for.
+    #[arg(long, default_value_t = 0.8)]
+    pub headroom: f64,
+    /// Availability zones (diskless: object reads are one fetch per zone with readers).
+    #[arg(long, default_value_t = 3)]
+    pub azs: u32,
+    /// Diskless: times each byte is read from object storage (default: min(groups, AZs)).
+    #[arg(long, value_name = "FACTOR")]
+    pub object_read_factor: Option<f64>,
+    /// Read baselines from EC2 DescribeInstanceTypes instead of the embedded catalog.
+    #[arg(long)]
+    pub live_catalog: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// Take the workload (ingress, groups, RF, retention, AZs) from a cluster spec.
+    #[arg(short = 'f', long = "file", value_name = "CLUSTER_YAML")]
+    pub file: Option<PathBuf>,
+    /// Sustained producer ingress, MB/s.
+    #[arg(long, value_name = "MBPS", required_unless_present = "file")]
+    pub ingress_mbps: Option<f64>,
+    #[command(flatten)]
+    pub groups: GroupArgs,
+    /// Replication factor.
+    #[arg(long)]
+    pub replication_factor: Option<u32>,
+    /// Topic retention, e.g. 7d, 36h.
+    #[arg(long, value_name = "DURATION")]
+    pub retention: Option<String>,
+    /// Tiered: how long segments stay on broker disks (default 4h, capped at the retention).
+    #[arg(long, value_name = "DURATION")]
+    pub local_retention: Option<String>,
+    /// Still carry the workload at the headroom target with one AZ's brokers gone.
+    #[arg(long)]
+    pub az_failure_tolerant: bool,
+    /// Instance families to search (repeat or comma-separate): m5, m6i, m6in, m7i, r6i.
+    #[arg(long = "family", value_delimiter = ',', default_value = "m6in")]
+    pub families: Vec<String>,
+    /// Availability zones the brokers are spread over.
+    #[arg(long, default_value_t = 3)]
+    pub azs: u32,
+    /// Fraction of the sustained limit to plan for.
+    #[arg(long, default_value_t = 0.8)]
+    pub headroom: f64,
+    /// Plan data volumes to be at most this full.
+    #[arg(long, default_value_t = 0.6)]
+    pub disk_fill_target: f64,
+    /// Largest data volume per broker, GiB.
+    #[arg(long, default_value_t = 16_384)]
+    pub max_volume_gib: u64,
+    /// Largest cluster to consider.
+    #[arg(long, default_value_t = 300)]
+    pub max_brokers: u32,
+    /// Diskless: object flush interval per broker (Bufstream intake delay_max), ms.
+    #[arg(long, default_value_t = 100.0)]
+    pub diskless_flush_ms: f64,
+    /// Leave cross-AZ transfer out of the cost.
+    #[arg(long)]
+    pub no_transfer_cost: bool,
+    /// Layouts to show per storage model.
+    #[arg(long, default_value_t = 1)]
+    pub top: usize,
+    /// Read baselines from EC2 DescribeInstanceTypes instead of the embedded catalog.
+    #[arg(long)]
+    pub live_catalog: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// Only these families (comma-separated).
+    #[arg(long = "family", value_delimiter = ',')]
+    pub families: Vec<String>,
+    /// Read baselines from EC2 DescribeInstanceTypes instead of the embedded catalog.
+    #[arg(long)]
+    pub live_catalog: bool,
+}

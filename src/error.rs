@@ -1,0 +1,108 @@
+//! The error type every command returns, and the exit codes it maps to (`docs/exit-codes.md`).
+
+use crate::aws::AwsError;
+use crate::sizing::models::ModelError;
+use crate::sizing::recommend::RecommendError;
+use crate::spec::SpecError;
+
+/// Process exit codes. Stable: scripts depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Success (and, with `--detailed-exitcode`, nothing to change).
+    Ok = 0,
+    /// An operation failed: an AWS or Kafka call, a file write, an interrupted run.
+    Failed = 1,
+    /// Bad input or usage: malformed or impossible spec, bad flags. Nothing was changed.
+    BadInput = 2,
+    /// `--dry-run --detailed-exitcode`: the plan has changes.
+    ChangesPending = 3,
+    /// A check ran and found problems (e.g. `check az-tolerance`).
+    CheckFailed = 4,
+}
+
+/// Everything that can go wrong in a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("the sizing model cannot answer: {0}")]
+    Model(#[from] ModelError),
+    #[error("cannot recommend a layout: {0}")]
+    Recommend(#[from] RecommendError),
+    #[error("cannot read {path}: {source}")]
+    ReadFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    WriteFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A flag or argument is wrong in a way clap cannot see.
+    #[error("{message}")]
+    Usage { message: String, hint: String },
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// A check found problems; the report was already printed.
+    #[error("{0}")]
+    CheckFailed(String),
+    #[error("cannot encode the output: {0}")]
+    Encode(String),
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::Usage {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Spec(_)
+            | Self::Model(_)
+            | Self::Recommend(_)
+            | Self::Usage { .. }
+            | Self::ReadFile { .. } => ExitCode::BadInput,
+            Self::CheckFailed(_) => ExitCode::CheckFailed,
+            Self::Aws(_) | Self::WriteFile { .. } | Self::Encode(_) => ExitCode::Failed,
+        }
+    }
+
+    /// What the user can do about it. Spec errors carry their hints per finding.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Spec(_) => None,
+            Self::Model(ModelError::ReplicationAboveBrokers { rf, .. }) => Some(format!(
+                "use at least {rf} brokers, or a lower --replication-factor"
+            )),
+            Self::Model(ModelError::RemoteWithoutTier(_)) => {
+                Some("add --storage tiered, or drop --remote-consumer-groups".into())
+            }
+            Self::Model(_) => {
+                Some("check the flags against `streamctl size throughput --help`".into())
+            }
+            Self::Recommend(RecommendError::UnknownFamily(_)) => Some(
+                "known families: m5, m6i, m6in, m7i, r6i (`streamctl size catalog` lists them)"
+                    .into(),
+            ),
+            Self::Recommend(_) => {
+                Some("check the flags against `streamctl size recommend --help`".into())
+            }
+            Self::ReadFile { .. } => Some("check the path and that the file is readable".into()),
+            Self::WriteFile { .. } => {
+                Some("check that the directory exists and is writable".into())
+            }
+            Self::Usage { hint, .. } => Some(hint.clone()),
+            Self::Aws(e) => Some(e.hint()),
+            Self::CheckFailed(_) => None,
+            Self::Encode(_) => Some("this is a bug; please report it with the command line".into()),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,218 @@
+//! Parsing `cluster.yaml` into a [`ClusterSpec`] with errors that name the file, line, column and
+//! key, and carry a hint.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::locate::Positions;
+use super::ClusterSpec;
+
+/// A 1-based position in the spec file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about a spec. Field names are a stable contract (`validate --output json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Dotted path of the offending key, e.g. `node_groups[0].data_volume.iops`.
+    pub path: String,
+    pub message: String,
+    pub hint: Option<String>,
+    pub location: Option<Location>,
+}
+
+impl Diagnostic {
+    pub fn error(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            path: path.into(),
+            message: message.into(),
+            hint: None,
+            location: None,
+        }
+    }
+    pub fn warning(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(path, message)
+        }
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// `file:line:col: error: path: message` (and a `hint:` line), the format editors jump to.
+    pub fn render(&self, file: &str) -> String {
+        let loc = match self.location {
+            Some(l) => format!("{file}:{}:{}", l.line, l.column),
+            None => file.to_string(),
+        };
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let path = if self.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.path)
+        };
+        let mut s = format!("{loc}: {sev}: {path}{}", self.message);
+        if let Some(h) = &self.hint {
+            s.push_str(&format!("\n  hint: {h}"));
+        }
+        s
+    }
+}
+
+/// Why a spec cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    /// The YAML did not parse or did not match the schema (unknown key, wrong type, ...).
+    #[error("{}", .0.render(.1))]
+    Syntax(Diagnostic, String),
+    /// The spec parsed but describes something impossible or dangerous.
+    #[error("{}", render_all(.0, .1))]
+    Invalid(Vec<Diagnostic>, String),
+}
+
+fn render_all(d: &[Diagnostic], file: &str) -> String {
+    let errors = d.iter().filter(|d| d.severity == Severity::Error).count();
+    let mut s = format!("{file}: {errors} error(s) in the cluster spec");
+    for x in d {
+        s.push('\n');
+        s.push_str(&x.render(file));
+    }
+    s
+}
+
+impl SpecError {
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Self::Syntax(d, _) => vec![d.clone()],
+            Self::Invalid(d, _) => d.clone(),
+        }
+    }
+}
+
+/// Parse and validate a spec. `file` only names the source in messages. Returns the spec and its
+/// warnings; any error-severity finding is an `Err`.
+pub fn parse(text: &str, file: &str) -> Result<(ClusterSpec, Vec<Diagnostic>), SpecError> {
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    let spec: ClusterSpec = match serde_path_to_error::deserialize(de) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(SpecError::Syntax(
+                syntax_diagnostic(text, e),
+                file.to_string(),
+            ))
+        }
+    };
+    let positions = Positions::of(text);
+    let mut diags = super::validate(&spec);
+    for d in &mut diags {
+        if d.location.is_none() {
+            d.location = positions
+                .find(&d.path)
+                .map(|(line, column)| Location { line, column });
+        }
+    }
+    diags.sort_by_key(|d| (d.severity, d.location.map(|l| (l.line, l.column))));
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return Err(SpecError::Invalid(diags, file.to_string()));
+    }
+    Ok((spec, diags))
+}
+
+fn syntax_diagnostic(
+    text: &str,
+    e: serde_path_to_error::Error<serde_yaml_ng::Error>,
+) -> Diagnostic {
+    let path = clean_path(&e.path().to_string());
+    let inner = e.inner();
+    let message = strip_path_prefix(&strip_location(&inner.to_string()));
+    let location = inner
+        .location()
+        .map(|l| Location {
+            line: l.line(),
+            column: l.column(),
+        })
+        .or_else(|| {
+            Positions::of(text)
+                .find(&path)
+                .map(|(line, column)| Location { line, column })
+        });
+    let hint = if message.starts_with("unknown field") {
+        Some("remove the key or fix its spelling; `streamctl validate --help` points to docs/spec.md for every key".to_string())
+    } else if message.starts_with("missing field") {
+        Some("add the key; docs/examples/ has a complete spec for each flavor".to_string())
+    } else if message.contains("unknown variant") {
+        Some("use one of the listed values".to_string())
+    } else if message.contains("did not match any variant of untagged enum AvailabilityZones") {
+        return Diagnostic::error(
+            path,
+            "availability_zones must be a list of three AZ names or `auto`",
+        )
+        .hint("e.g. availability_zones: [us-east-1a, us-east-1b, us-east-1c]")
+        .located(location);
+    } else {
+        Some("check the YAML syntax and value types against docs/spec.md".to_string())
+    };
+    Diagnostic {
+        severity: Severity::Error,
+        path,
+        message,
+        hint,
+        location,
+    }
+}
+
+impl Diagnostic {
+    fn located(mut self, location: Option<Location>) -> Self {
+        self.location = location;
+        self
+    }
+}
+
+/// serde_path_to_error prints `.` for the root and `?` for unknown positions.
+fn clean_path(p: &str) -> String {
+    if p == "." || p == "?" {
+        String::new()
+    } else {
+        p.to_string()
+    }
+}
+
+/// serde_yaml prefixes the parent path (`workload: unknown field ...`); we print the full path.
+fn strip_path_prefix(msg: &str) -> String {
+    match msg.split_once(": ") {
+        Some((prefix, rest)) if !prefix.contains(' ') && !prefix.is_empty() => rest.to_string(),
+        _ => msg.to_string(),
+    }
+}
+
+/// serde_yaml appends " at line L column C"; we print the location ourselves.
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
