@@ -32,13 +32,13 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// AWS region (default: the SDK's usual lookup: AWS_REGION, profile).
-    #[arg(long, global = true, env = "AWS_REGION")]
+    #[arg(long, global = true, env = "AWS_REGION", hide_env_values = true)]
     pub region: Option<String>,
     /// AWS named profile.
-    #[arg(long, global = true, env = "AWS_PROFILE")]
+    #[arg(long, global = true, env = "AWS_PROFILE", hide_env_values = true)]
     pub profile: Option<String>,
     /// AWS endpoint override, e.g. a local emulator (http://127.0.0.1:5000).
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", hide_env_values = true)]
     pub endpoint_url: Option<String>,
 }
 

@@ -80,16 +80,49 @@ impl InstanceTypeSource for Ec2 {
                             .ebs_info()
                             .and_then(|e| e.ebs_optimized_info())
                             .and_then(|o| o.baseline_throughput_in_m_bps()),
-                        network_baseline_gbit: if cards.is_empty() {
-                            None
-                        } else {
-                            Some(cards.iter().sum())
-                        },
+                        network_baseline_gbit: network_baseline(
+                            &cards,
+                            network.and_then(|n| n.network_performance()),
+                        ),
                     });
                 }
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+}
+
+/// The instance's baseline bandwidth: the sum over its network cards, capped by a fixed rating
+/// ("200 Gigabit"; not "Up to 25 Gigabit") when EC2 gives one — m6in.32xlarge lists two cards
+/// of 200 Gbit/s each but is rated 200 Gbit/s in total.
+pub fn network_baseline(cards_gbit: &[f64], performance: Option<&str>) -> Option<f64> {
+    if cards_gbit.is_empty() {
+        return None;
+    }
+    let sum: f64 = cards_gbit.iter().sum();
+    let rated = performance
+        .filter(|p| !p.to_ascii_lowercase().starts_with("up to"))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok());
+    Some(rated.map_or(sum, |r| sum.min(r)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::network_baseline;
+
+    #[test]
+    fn cards_are_summed_and_capped_by_a_fixed_rating() {
+        assert_eq!(
+            network_baseline(&[3.125], Some("Up to 25 Gigabit")),
+            Some(3.125)
+        );
+        assert_eq!(
+            network_baseline(&[200.0, 200.0], Some("200 Gigabit")),
+            Some(200.0)
+        );
+        assert_eq!(network_baseline(&[100.0, 100.0], None), Some(200.0));
+        assert_eq!(network_baseline(&[], Some("10 Gigabit")), None);
     }
 }

@@ -82,7 +82,7 @@ impl Diagnostic {
 pub enum SpecError {
     /// The YAML did not parse or did not match the schema (unknown key, wrong type, ...).
     #[error("{}", .0.render(.1))]
-    Syntax(Diagnostic, String),
+    Syntax(Box<Diagnostic>, String),
     /// The spec parsed but describes something impossible or dangerous.
     #[error("{}", render_all(.0, .1))]
     Invalid(Vec<Diagnostic>, String),
@@ -101,7 +101,7 @@ fn render_all(d: &[Diagnostic], file: &str) -> String {
 impl SpecError {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
-            Self::Syntax(d, _) => vec![d.clone()],
+            Self::Syntax(d, _) => vec![(**d).clone()],
             Self::Invalid(d, _) => d.clone(),
         }
     }
@@ -115,7 +115,7 @@ pub fn parse(text: &str, file: &str) -> Result<(ClusterSpec, Vec<Diagnostic>), S
         Ok(s) => s,
         Err(e) => {
             return Err(SpecError::Syntax(
-                syntax_diagnostic(text, e),
+                Box::new(syntax_diagnostic(text, e)),
                 file.to_string(),
             ))
         }

@@ -1,0 +1,337 @@
+//! The binary as users and scripts run it: help text, spec errors, exit codes, JSON contracts.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn streamctl() -> Command {
+    let mut c = Command::cargo_bin("streamctl").unwrap();
+    c.env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn help(args: &[&str]) -> String {
+    let out = streamctl().args(args).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn help_snapshots() {
+    insta::assert_snapshot!("help_top", help(&[]));
+    insta::assert_snapshot!("help_validate", help(&["validate"]));
+    insta::assert_snapshot!("help_size_throughput", help(&["size", "throughput"]));
+    insta::assert_snapshot!("help_size_recommend", help(&["size", "recommend"]));
+}
+
+/// Run `validate` on a bad fixture from inside tests/fixtures so paths in messages are stable.
+fn validate_bad(name: &str) -> (i32, String, String) {
+    let out = streamctl()
+        .current_dir(root().join("tests/fixtures"))
+        .args(["validate", "-f", &format!("bad/{name}.yaml")])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn bad_yaml_errors_name_file_line_column_key_and_hint() {
+    for name in [
+        "unknown_key",
+        "syntax_error",
+        "wrong_type",
+        "bad_flavor",
+        "impossible",
+        "gp3_ratio",
+    ] {
+        let (code, stdout, stderr) = validate_bad(name);
+        assert_eq!(code, 2, "{name}: bad input must exit 2");
+        assert!(stdout.is_empty(), "{name}: nothing on stdout in table mode");
+        assert!(
+            stderr.contains(&format!("bad/{name}.yaml:")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains("hint:"), "{name}: {stderr}");
+        insta::assert_snapshot!(format!("bad_yaml_{name}"), stderr);
+    }
+}
+
+#[test]
+fn unknown_key_points_at_the_key() {
+    let (_, _, stderr) = validate_bad("unknown_key");
+    assert!(stderr.starts_with("bad/unknown_key.yaml:13:"), "{stderr}");
+    assert!(stderr.contains("node_groups[0].data_volume"), "{stderr}");
+    assert!(stderr.contains("throughput_mbps"), "{stderr}");
+}
+
+#[test]
+fn validate_json_lists_errors_with_locations() {
+    let out = streamctl()
+        .current_dir(root().join("tests/fixtures"))
+        .args(["validate", "-f", "bad/impossible.yaml", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    let paths: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    for p in [
+        "availability_zones",
+        "workload.replication_factor",
+        "workload.local_retention",
+        "node_groups[0].data_volume.iops",
+        "node_groups[0].data_volume.throughput_mibps",
+        "node_groups[1].count",
+        "object_store.bucket",
+        "object_store.expiration_days",
+    ] {
+        assert!(paths.contains(&p), "missing {p} in {paths:?}");
+    }
+    for e in v["errors"].as_array().unwrap() {
+        assert!(e["location"]["line"].as_u64().unwrap() >= 1, "{e}");
+        assert!(
+            e["hint"].as_str().is_some_and(|h| !h.is_empty()),
+            "every error carries a hint: {e}"
+        );
+    }
+}
+
+#[test]
+fn example_specs_are_valid() {
+    for flavor in ["classic", "tiered", "diskless"] {
+        let out = streamctl()
+            .args(["validate", "-f"])
+            .arg(root().join(format!("docs/examples/{flavor}.yaml")))
+            .args(["-o", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{flavor}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["valid"], true);
+        assert_eq!(v["summary"]["flavor"], flavor);
+        assert_eq!(v["errors"].as_array().unwrap().len(), 0);
+    }
+}
+
+#[test]
+fn missing_file_is_bad_input_with_hint() {
+    streamctl()
+        .args(["validate", "-f", "/nonexistent/cluster.yaml"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("cannot read /nonexistent/cluster.yaml")
+                .and(predicate::str::contains("hint:")),
+        );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    streamctl()
+        .args(["size", "throughput", "--brokers", "3"])
+        .assert()
+        .code(2);
+    streamctl().args(["frobnicate"]).assert().code(2);
+    streamctl()
+        .args(["size", "throughput", "--instance-type", "m5.huge"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("m5.large"));
+    streamctl()
+        .args([
+            "size",
+            "throughput",
+            "--instance-type",
+            "m5.large",
+            "--brokers",
+            "2",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "replication factor 3 is larger than the broker count 2",
+        ));
+    streamctl()
+        .args([
+            "size",
+            "recommend",
+            "--ingress-mbps",
+            "10",
+            "--family",
+            "c5",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown instance family `c5`"));
+    streamctl()
+        .args([
+            "size",
+            "recommend",
+            "--ingress-mbps",
+            "10",
+            "--retention",
+            "7",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no unit"));
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = streamctl()
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Seed 002's example: 20 MB/s, RF 3, 7 days. Classic needs 6 m5.large and ~34.6 TiB of local
+/// storage; tiered with 4 h local retention needs 3 m5.large, ~0.8 TiB local and ~12 TB remote.
+#[test]
+fn recommend_reproduces_seed_002_example() {
+    let v = json(&[
+        "size",
+        "recommend",
+        "--ingress-mbps",
+        "20",
+        "--consumer-groups",
+        "1",
+        "--replication-factor",
+        "3",
+        "--retention",
+        "7d",
+        "--local-retention",
+        "4h",
+        "--family",
+        "m5",
+    ]);
+    let layouts = v["layouts"].as_array().unwrap();
+    let by_model = |m: &str| layouts.iter().find(|l| l["model"] == m).unwrap().clone();
+    let classic = by_model("classic");
+    let tiered = by_model("tiered");
+    assert_eq!(classic["instance_type"], "m5.large");
+    assert_eq!(classic["brokers"], 6);
+    assert_eq!(
+        (classic["local_storage_tib"].as_f64().unwrap() * 10.0).round(),
+        346.0
+    );
+    assert_eq!(tiered["instance_type"], "m5.large");
+    assert_eq!(tiered["brokers"], 3);
+    assert_eq!(
+        (tiered["local_storage_tib"].as_f64().unwrap() * 10.0).round(),
+        8.0
+    );
+    assert_eq!(tiered["remote_storage_tib"].as_f64().unwrap().round(), 12.0);
+    let total = |l: &Value| l["monthly_cost"]["total_usd"].as_f64().unwrap();
+    assert!(total(&tiered) < total(&classic));
+    assert!(
+        classic["local_storage_tib"].as_f64().unwrap()
+            > 40.0 * tiered["local_storage_tib"].as_f64().unwrap()
+    );
+    // Brokers always a multiple of the AZ count, every layout at or under the headroom target.
+    for l in layouts {
+        assert_eq!(l["brokers"].as_u64().unwrap() % 3, 0);
+        assert!(l["utilization"].as_f64().unwrap() <= 0.8 + 1e-9);
+        assert!(l["recommended_mbps"].as_f64().unwrap() >= 20.0);
+    }
+}
+
+#[test]
+fn recommend_az_failure_tolerant_survives_losing_an_az() {
+    let v = json(&[
+        "size",
+        "recommend",
+        "--ingress-mbps",
+        "400",
+        "--consumer-groups",
+        "2",
+        "--retention",
+        "1d",
+        "--az-failure-tolerant",
+        "--top",
+        "3",
+    ]);
+    let layouts = v["layouts"].as_array().unwrap();
+    assert!(!layouts.is_empty());
+    for l in layouts {
+        let after = &l["after_az_loss"];
+        assert_eq!(
+            after["brokers_left"].as_u64().unwrap(),
+            l["brokers"].as_u64().unwrap() * 2 / 3
+        );
+        assert!(after["recommended_mbps"].as_f64().unwrap() >= 400.0, "{l}");
+    }
+}
+
+#[test]
+fn recommend_reads_the_workload_from_a_spec() {
+    let spec = root().join("docs/examples/tiered.yaml");
+    let v = json(&["size", "recommend", "-f", spec.to_str().unwrap()]);
+    assert_eq!(v["workload"]["ingress_mbps"].as_f64().unwrap(), 100.0);
+    assert_eq!(v["workload"]["consumers"]["remote"], 1);
+    assert_eq!(v["workload"]["local_retention_secs"], 4 * 3600);
+}
+
+#[test]
+fn yaml_output_parses() {
+    let out = streamctl()
+        .args([
+            "size",
+            "throughput",
+            "--instance-type",
+            "m6in.large",
+            "--output",
+            "yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    assert!(v["sustained_limit_mbps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn completions_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        streamctl()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("streamctl"));
+    }
+}
+
+#[test]
+fn catalog_lists_families() {
+    let v = json(&["size", "catalog", "--family", "m6in"]);
+    let types = v["instance_types"].as_array().unwrap();
+    assert!(types.iter().all(|t| t["family"] == "m6in"));
+    assert_eq!(types[0]["name"], "m6in.large");
+    assert_eq!(v["prices_region"], "us-east-1");
+}
