@@ -9,6 +9,7 @@
 //! * Wiring: [`cli`] (clap definitions only), [`commands`] (one module per subcommand),
 //!   [`output`] (tables, JSON/YAML, progress), [`error`] (error type and exit codes).
 
+pub mod assign;
 pub mod aws;
 pub mod cli;
 pub mod commands;

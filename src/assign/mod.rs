@@ -1,0 +1,51 @@
+//! Rack (AZ)-aware replica assignment (pure): the snapshot model, the planner, its lower bound,
+//! leader ordering and the AZ-tolerance check. No I/O: callers parse files into [`Cluster`].
+
+use serde::{Deserialize, Serialize};
+
+mod flow;
+pub mod leaders;
+pub mod planner;
+pub mod snapshot;
+pub mod summary;
+pub mod tolerance;
+
+pub use planner::{plan, Plan, PlanError, PlanOptions};
+pub use summary::Summary;
+
+/// A broker and its rack (the AZ it runs in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Broker {
+    pub id: i32,
+    pub rack: Option<String>,
+}
+
+/// One partition's current assignment. The first replica is the preferred leader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionAssignment {
+    pub topic: String,
+    pub partition: i32,
+    pub replicas: Vec<i32>,
+    /// Total bytes of one replica (what a move copies for a classic topic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// Bytes on the broker's local disk for a tiered topic (what a move copies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_size_bytes: Option<u64>,
+}
+
+impl PartitionAssignment {
+    /// Bytes a move of one replica copies: local bytes for tiered partitions, else all bytes.
+    pub fn move_bytes(&self) -> u64 {
+        self.local_size_bytes.or(self.size_bytes).unwrap_or(0)
+    }
+}
+
+/// A cluster snapshot: the planner's only input about the world.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub brokers: Vec<Broker>,
+    pub partitions: Vec<PartitionAssignment>,
+}

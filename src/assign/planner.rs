@@ -1,0 +1,894 @@
+//! The AZ-aware assignment planner (pure, deterministic).
+//!
+//! 1. Targets: replicas per AZ by water-filling (proportional to brokers, clamped to what the AZ
+//!    rule allows per partition), then per broker within each AZ (floor/ceil; the `+1`s go to the
+//!    brokers that already hold the most, so balance costs the fewest moves).
+//! 2. Forced moves: replicas on removed brokers and replicas beyond `ceil(RF / #AZ)` in one AZ are
+//!    taken off (from the most overloaded broker) and placed, most constrained first, on the broker
+//!    with the largest deficit in the best allowed AZ (the source AZ first).
+//! 3. Balance moves: each broker above its target gives up its smallest (local) partitions to
+//!    brokers below target, same AZ first; a final pass pairs any remaining over/under brokers.
+//! 4. An optional budget (`max_moves`, `max_move_bytes`) keeps whole partitions in priority order:
+//!    removals, then AZ repairs, then balance, cheapest first.
+//! 5. Leaders: preferred leaders balanced by reordering replicas (`leaders.rs`), no data moves.
+//!
+//! See `docs/reassign.md` for the guarantees and the lower bound.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::summary::{summarize, Summary};
+use super::{leaders, Cluster};
+
+/// What to plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Brokers to drain: no replica may stay on them.
+    pub remove_brokers: BTreeSet<i32>,
+    /// Only partitions of matching topics move (and count for balance).
+    pub topics: Option<Regex>,
+    /// At most this many replica moves.
+    pub max_moves: Option<u64>,
+    /// At most this many bytes moved.
+    pub max_move_bytes: Option<u64>,
+    /// Replication throttle per broker, bytes/s, for the time estimate.
+    pub throttle_bytes_per_sec: Option<f64>,
+}
+
+/// Why no plan can be made. Nothing is changed on any of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("broker {0} is listed twice")]
+    DuplicateBroker(i32),
+    #[error("broker {0} has no rack (AZ)")]
+    MissingRack(i32),
+    #[error(
+        "{topic}-{partition} has a replica on broker {broker}, which is not in the broker list"
+    )]
+    UnknownBroker {
+        topic: String,
+        partition: i32,
+        broker: i32,
+    },
+    #[error("{topic}-{partition} lists broker {broker} twice")]
+    DuplicateReplica {
+        topic: String,
+        partition: i32,
+        broker: i32,
+    },
+    #[error("{topic}-{partition} has no replicas")]
+    NoReplicas { topic: String, partition: i32 },
+    #[error("{topic}-{partition} appears twice")]
+    DuplicatePartition { topic: String, partition: i32 },
+    #[error("--remove-brokers names broker {0}, which the cluster does not have")]
+    UnknownRemovedBroker(i32),
+    #[error("no brokers would be left")]
+    NoBrokersLeft,
+    #[error("{topic}-{partition} needs {rf} replicas on distinct brokers with at most {per_az} per AZ, but the remaining {brokers} brokers in {azs} AZs allow only {possible}")]
+    Infeasible {
+        topic: String,
+        partition: i32,
+        rf: usize,
+        per_az: usize,
+        brokers: usize,
+        azs: usize,
+        possible: usize,
+    },
+}
+
+/// The plan: new replica lists for the partitions that change, and what that does.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Index into `Cluster::partitions` and the new replica list (leader first).
+    pub changes: Vec<(usize, Vec<i32>)>,
+    pub summary: Summary,
+}
+
+const HOLE: u32 = u32::MAX;
+
+struct Work {
+    nb: usize,
+    az_of: Vec<usize>,
+    nz: usize,
+    removed: Vec<bool>,
+    in_scope: Vec<bool>,
+    reps: Vec<Vec<u32>>,
+    cost: Vec<u64>,
+    cap: Vec<usize>,
+    load: Vec<i64>,
+    bytes: Vec<u64>,
+    target: Vec<i64>,
+    /// Per AZ: brokers keyed by (deficit desc, bytes asc, index).
+    heap: Vec<BTreeSet<(Reverse<i64>, u64, u32)>>,
+    /// Per AZ: its replica target minus its replicas now (may be negative).
+    az_room: Vec<i64>,
+    /// Replicas placed by this plan (partition, broker), to never move twice.
+    placed: BTreeSet<(u32, u32)>,
+}
+
+impl Work {
+    fn key(&self, b: u32) -> (Reverse<i64>, u64, u32) {
+        (
+            Reverse(self.target[b as usize] - self.load[b as usize]),
+            self.bytes[b as usize],
+            b,
+        )
+    }
+
+    fn count_in_az(&self, p: usize, a: usize) -> usize {
+        self.reps[p]
+            .iter()
+            .filter(|&&b| b != HOLE && self.az_of[b as usize] == a)
+            .count()
+    }
+
+    fn holds(&self, p: usize, b: u32) -> bool {
+        self.reps[p].contains(&b)
+    }
+
+    /// Change a broker's load by `delta` replicas of partition `p`, keeping the indexes right.
+    fn adjust(&mut self, b: u32, p: usize, delta: i64) {
+        let bi = b as usize;
+        let live = !self.removed[bi];
+        if live {
+            let k = self.key(b);
+            self.heap[self.az_of[bi]].remove(&k);
+        }
+        self.load[bi] += delta;
+        if delta > 0 {
+            self.bytes[bi] += self.cost[p];
+        } else {
+            self.bytes[bi] -= self.cost[p];
+        }
+        if live {
+            self.az_room[self.az_of[bi]] -= delta;
+            let k = self.key(b);
+            self.heap[self.az_of[bi]].insert(k);
+        }
+    }
+
+    /// Take the replica in `slot` of `p` off its broker.
+    fn take(&mut self, p: usize, slot: usize) -> u32 {
+        let b = self.reps[p][slot];
+        self.reps[p][slot] = HOLE;
+        self.adjust(b, p, -1);
+        b
+    }
+
+    /// AZs where `p` may get one more replica.
+    fn allowed_azs(&self, p: usize) -> Vec<usize> {
+        (0..self.nz)
+            .filter(|&a| self.count_in_az(p, a) < self.cap[p])
+            .collect()
+    }
+
+    /// The best broker in AZ `a` for `p` (largest deficit, fewest bytes), if any does not hold it.
+    fn best_in_az(&self, p: usize, a: usize) -> Option<(u32, i64)> {
+        self.heap[a]
+            .iter()
+            .find(|k| !self.holds(p, k.2))
+            .map(|k| (k.2, k.0 .0))
+    }
+
+    /// Where a new replica of `p` should go: the source AZ if it has room, else the allowed AZ
+    /// with the most room; `need_room` refuses brokers already at their target.
+    fn destination(&self, p: usize, source_az: Option<usize>, need_room: bool) -> Option<u32> {
+        let allowed = self.allowed_azs(p);
+        // Maximise (source AZ with room, AZ room or the broker's overload, -broker index).
+        let mut best: Option<(bool, i64, Reverse<u32>)> = None;
+        for &a in &allowed {
+            let Some((b, room)) = self.best_in_az(p, a) else {
+                continue;
+            };
+            if need_room && room <= 0 {
+                continue;
+            }
+            let score = if room > 0 { self.az_room[a] } else { room };
+            let cand = (source_az == Some(a) && room > 0, score, Reverse(b));
+            if best.is_none_or(|cur| cand > cur) {
+                best = Some(cand);
+            }
+        }
+        best.map(|x| x.2 .0)
+    }
+
+    /// For a replica of `p` leaving AZ `from` (which is above its target): the broker with the most
+    /// room in the allowed AZ furthest below its target.
+    fn cross_az_destination(&self, p: usize, from: usize) -> Option<u32> {
+        let mut best: Option<(i64, i64, Reverse<u32>)> = None;
+        for a in self.allowed_azs(p) {
+            if a == from || self.az_room[a] <= 0 {
+                continue;
+            }
+            if let Some((b, room)) = self.best_in_az(p, a).filter(|&(_, room)| room > 0) {
+                let cand = (self.az_room[a], room, Reverse(b));
+                if best.is_none_or(|cur| cand > cur) {
+                    best = Some(cand);
+                }
+            }
+        }
+        best.map(|x| x.2 .0)
+    }
+
+    fn put(&mut self, p: usize, slot: usize, b: u32) {
+        self.reps[p][slot] = b;
+        self.adjust(b, p, 1);
+        self.placed.insert((p as u32, b));
+    }
+}
+
+/// Plan an AZ-aware reassignment of `cluster`.
+pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let mut ids: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
+    ids.sort_unstable();
+    for w in ids.windows(2) {
+        if w[0] == w[1] {
+            return Err(PlanError::DuplicateBroker(w[0]));
+        }
+    }
+    for r in &opts.remove_brokers {
+        if ids.binary_search(r).is_err() {
+            return Err(PlanError::UnknownRemovedBroker(*r));
+        }
+    }
+    let index: HashMap<i32, u32> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i as u32))
+        .collect();
+    let nb = ids.len();
+    let removed: Vec<bool> = ids
+        .iter()
+        .map(|id| opts.remove_brokers.contains(id))
+        .collect();
+    if removed.iter().all(|&r| r) {
+        return Err(PlanError::NoBrokersLeft);
+    }
+    // AZs of the remaining brokers, in name order.
+    let rack_of: HashMap<i32, Option<&str>> = cluster
+        .brokers
+        .iter()
+        .map(|b| (b.id, b.rack.as_deref()))
+        .collect();
+    let mut az_names: Vec<&str> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        match rack_of[id] {
+            Some(r) => az_names.push(r),
+            None if removed[i] => {}
+            None => return Err(PlanError::MissingRack(*id)),
+        }
+    }
+    az_names.sort_unstable();
+    az_names.dedup();
+    let live_az: BTreeSet<&str> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !removed[*i])
+        .filter_map(|(_, id)| rack_of[id])
+        .collect();
+    let az_list: Vec<&str> = live_az.into_iter().collect();
+    let nz = az_list.len();
+    // Brokers whose rack has no remaining broker (only removed ones there) get a pseudo AZ `nz`.
+    let az_of: Vec<usize> = ids
+        .iter()
+        .map(|id| {
+            rack_of[id]
+                .and_then(|r| az_list.binary_search(&r).ok())
+                .unwrap_or(nz)
+        })
+        .collect();
+    let mut az_size = vec![0usize; nz];
+    for i in 0..nb {
+        if !removed[i] {
+            az_size[az_of[i]] += 1;
+        }
+    }
+    let live_brokers = az_size.iter().sum::<usize>();
+
+    // Partitions.
+    let np = cluster.partitions.len();
+    let mut reps: Vec<Vec<u32>> = Vec::with_capacity(np);
+    let mut seen: BTreeSet<(&str, i32)> = BTreeSet::new();
+    for pa in &cluster.partitions {
+        if !seen.insert((pa.topic.as_str(), pa.partition)) {
+            return Err(PlanError::DuplicatePartition {
+                topic: pa.topic.clone(),
+                partition: pa.partition,
+            });
+        }
+        if pa.replicas.is_empty() {
+            return Err(PlanError::NoReplicas {
+                topic: pa.topic.clone(),
+                partition: pa.partition,
+            });
+        }
+        let mut r = Vec::with_capacity(pa.replicas.len());
+        for id in &pa.replicas {
+            let Some(&bi) = index.get(id) else {
+                return Err(PlanError::UnknownBroker {
+                    topic: pa.topic.clone(),
+                    partition: pa.partition,
+                    broker: *id,
+                });
+            };
+            if r.contains(&bi) {
+                return Err(PlanError::DuplicateReplica {
+                    topic: pa.topic.clone(),
+                    partition: pa.partition,
+                    broker: *id,
+                });
+            }
+            r.push(bi);
+        }
+        reps.push(r);
+    }
+    let in_scope: Vec<bool> = cluster
+        .partitions
+        .iter()
+        .map(|p| opts.topics.as_ref().is_none_or(|re| re.is_match(&p.topic)))
+        .collect();
+    let cost: Vec<u64> = cluster.partitions.iter().map(|p| p.move_bytes()).collect();
+    let cap: Vec<usize> = reps.iter().map(|r| r.len().div_ceil(nz)).collect();
+
+    // Feasibility of every in-scope partition.
+    for (p, pa) in cluster.partitions.iter().enumerate() {
+        if !in_scope[p] {
+            continue;
+        }
+        let rf = reps[p].len();
+        let possible: usize = az_size.iter().map(|&n| n.min(cap[p])).sum();
+        if possible < rf {
+            return Err(PlanError::Infeasible {
+                topic: pa.topic.clone(),
+                partition: pa.partition,
+                rf,
+                per_az: cap[p],
+                brokers: live_brokers,
+                azs: nz,
+                possible,
+            });
+        }
+    }
+
+    let original: Vec<Vec<u32>> = reps.clone();
+    let mut load = vec![0i64; nb];
+    let mut bytes = vec![0u64; nb];
+    for p in (0..np).filter(|&p| in_scope[p]) {
+        for &b in &reps[p] {
+            load[b as usize] += 1;
+            bytes[b as usize] += cost[p];
+        }
+    }
+    let current = load.clone();
+    let targets = Targets::compute(&reps, &in_scope, &az_of, &az_size, &removed, &current);
+
+    let mut w = Work {
+        nb,
+        az_of,
+        nz,
+        removed,
+        in_scope,
+        reps,
+        cost,
+        cap,
+        load,
+        bytes,
+        target: targets.per_broker.clone(),
+        heap: vec![BTreeSet::new(); nz],
+        az_room: targets.per_az.clone(),
+        placed: BTreeSet::new(),
+    };
+    for b in 0..nb {
+        if !w.removed[b] {
+            let k = w.key(b as u32);
+            w.heap[w.az_of[b]].insert(k);
+            w.az_room[w.az_of[b]] -= w.load[b];
+        }
+    }
+
+    // 2. Forced moves.
+    let mut orphans: Vec<(usize, usize, Option<usize>)> = Vec::new(); // (partition, slot, source AZ)
+    for p in 0..np {
+        if !w.in_scope[p] {
+            continue;
+        }
+        for slot in 0..w.reps[p].len() {
+            let b = w.reps[p][slot] as usize;
+            if w.removed[b] {
+                let src = (w.az_of[b] < nz).then_some(w.az_of[b]);
+                w.take(p, slot);
+                orphans.push((p, slot, src));
+            }
+        }
+        for a in 0..nz {
+            let mut excess = w.count_in_az(p, a).saturating_sub(w.cap[p]);
+            while excess > 0 {
+                // Take from the broker furthest above its target.
+                let slot = (0..w.reps[p].len())
+                    .filter(|&s| w.reps[p][s] != HOLE && w.az_of[w.reps[p][s] as usize] == a)
+                    .max_by_key(|&s| {
+                        let b = w.reps[p][s] as usize;
+                        (w.load[b] - w.target[b], w.load[b], b)
+                    })
+                    .expect("an AZ with excess has replicas");
+                w.take(p, slot);
+                orphans.push((p, slot, Some(a)));
+                excess -= 1;
+            }
+        }
+    }
+    place_forced(&mut w, orphans);
+
+    // 3. Balance moves: overloaded brokers shed their cheapest partitions.
+    let mut by_broker: Vec<Vec<(u64, u32)>> = vec![Vec::new(); nb];
+    for p in 0..np {
+        if w.in_scope[p] {
+            for &b in &original[p] {
+                by_broker[b as usize].push((w.cost[p], p as u32));
+            }
+        }
+    }
+    for list in &mut by_broker {
+        list.sort_unstable();
+    }
+    // AZs above their target shed across AZs first (into AZs below theirs), then every broker
+    // sheds within its AZ.
+    for cross in [true, false] {
+        let mut over: Vec<usize> = (0..nb)
+            .filter(|&b| !w.removed[b] && w.load[b] > w.target[b])
+            .collect();
+        over.sort_by_key(|&b| (Reverse(w.load[b] - w.target[b]), b));
+        for &o in &over {
+            let ao = w.az_of[o];
+            for &(_, p) in &by_broker[o] {
+                if w.load[o] <= w.target[o] || (cross && w.az_room[ao] >= 0) {
+                    break;
+                }
+                let p = p as usize;
+                let Some(slot) = w.reps[p].iter().position(|&b| b == o as u32) else {
+                    continue;
+                };
+                let dest = if cross {
+                    w.reps[p][slot] = HOLE;
+                    let d = w.cross_az_destination(p, ao);
+                    w.reps[p][slot] = o as u32;
+                    d
+                } else {
+                    w.best_in_az(p, ao)
+                        .filter(|&(_, room)| room > 0)
+                        .map(|(b, _)| b)
+                };
+                if let Some(d) = dest {
+                    w.take(p, slot);
+                    w.put(p, slot, d);
+                }
+            }
+        }
+    }
+    repair(&mut w);
+
+    // 4. Budget.
+    let lower_bound = targets.lower_bound(&original, &w, &current);
+    let budget_limited = (opts.max_moves.is_some() || opts.max_move_bytes.is_some())
+        && apply_budget(&mut w, &original, cluster, opts);
+
+    // 5. Leaders.
+    let orig_leader: Vec<u32> = original.iter().map(|r| r[0]).collect();
+    leaders::balance(&mut w.reps, &orig_leader, &w.in_scope, nb, &w.removed);
+
+    let changes: Vec<(usize, Vec<i32>)> = (0..np)
+        .filter(|&p| w.reps[p] != original[p])
+        .map(|p| (p, w.reps[p].iter().map(|&b| ids[b as usize]).collect()))
+        .collect();
+    let mut change_map: BTreeMap<usize, &[i32]> = BTreeMap::new();
+    for (p, r) in &changes {
+        change_map.insert(*p, r);
+    }
+    let summary = summarize(cluster, &change_map, opts, lower_bound, budget_limited);
+    Ok(Plan { changes, summary })
+}
+
+/// Place the forced moves: a min-cost flow decides how many of each group (same allowed AZs,
+/// same source AZ) go to each AZ, within each AZ's room, preferring the source AZ; then each
+/// move takes the broker with the most room in its AZ (biggest partitions first).
+fn place_forced(w: &mut Work, orphans: Vec<(usize, usize, Option<usize>)>) {
+    let nz = w.nz;
+    let mut groups: BTreeMap<(u64, usize), Vec<(usize, usize)>> = BTreeMap::new();
+    for (p, slot, src) in orphans {
+        let mask = w.allowed_azs(p).iter().fold(0u64, |m, &a| m | (1 << a));
+        groups
+            .entry((mask, src.unwrap_or(nz)))
+            .or_default()
+            .push((p, slot));
+    }
+    let keys: Vec<(u64, usize)> = groups.keys().copied().collect();
+    let (s, t) = (0, 1);
+    let az_node = |a: usize| 2 + a;
+    let group_node = |g: usize| 2 + nz + g;
+    let mut f = super::flow::Flow::new(2 + nz + keys.len());
+    for a in 0..nz {
+        f.edge(az_node(a), t, w.az_room[a].max(0), 0);
+    }
+    let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); keys.len()]; // (az, edge id)
+    for (g, &(mask, src)) in keys.iter().enumerate() {
+        f.edge(s, group_node(g), groups[&keys[g]].len() as i64, 0);
+        for a in (0..nz).filter(|a| mask & (1 << a) != 0) {
+            let e = f.edge(group_node(g), az_node(a), i64::MAX / 4, i64::from(a != src));
+            edges[g].push((a, e));
+        }
+    }
+    f.run(s, t);
+    for (g, key) in keys.iter().enumerate() {
+        let mut quota: Vec<(bool, usize, i64)> = edges[g]
+            .iter()
+            .map(|&(a, e)| (a != key.1, a, f.flow(e)))
+            .collect();
+        quota.sort_unstable();
+        let mut members = groups.remove(key).expect("group");
+        members.sort_unstable_by_key(|&(p, slot)| (Reverse(w.cost[p]), p, slot));
+        for (p, slot) in members {
+            let src = (key.1 < nz).then_some(key.1);
+            // Another move of the same partition may have filled an AZ since grouping.
+            let mut routed = None;
+            for q in quota.iter_mut().filter(|q| q.2 > 0) {
+                if w.count_in_az(p, q.1) < w.cap[p] {
+                    if let Some((b, _)) = w.best_in_az(p, q.1) {
+                        q.2 -= 1;
+                        routed = Some(b);
+                        break;
+                    }
+                }
+            }
+            let dest = routed
+                .or_else(|| w.destination(p, src, true))
+                .or_else(|| w.destination(p, src, false))
+                .expect("feasibility was checked: some AZ allows another replica");
+            w.put(p, slot, dest);
+        }
+    }
+}
+
+/// Final pass: pair brokers still above target with brokers below it, directly (`o → u`) or,
+/// when no replica of `o` may go to `u`, along the shortest chain of brokers (`o → x → … → u`,
+/// one move per hop, each hop's broker keeping its count). Chains only arise where the AZ rule
+/// pins partitions (small, unequal clusters); each costs moves beyond the lower bound.
+fn repair(w: &mut Work) {
+    let nb = w.nb;
+    let mut on: Vec<Vec<(u64, u32)>> = vec![Vec::new(); nb];
+    for (p, r) in w.reps.iter().enumerate() {
+        if w.in_scope[p] {
+            for &b in r {
+                on[b as usize].push((w.cost[p], p as u32));
+            }
+        }
+    }
+    for v in &mut on {
+        v.sort_unstable();
+    }
+    for _ in 0..10_000 {
+        let Some(o) = (0..nb).find(|&b| !w.removed[b] && w.load[b] > w.target[b]) else {
+            return;
+        };
+        let unders: Vec<usize> = (0..nb)
+            .filter(|&b| !w.removed[b] && w.load[b] < w.target[b])
+            .collect();
+        if unders.is_empty() {
+            return;
+        }
+        let Some(path) = chain(w, &on, o, &unders) else {
+            return;
+        };
+        // Apply from the receiving end so every hop is checked against the state it lands in.
+        for &(p, from, to) in path.iter().rev() {
+            if !movable(w, p, from, to) {
+                return;
+            }
+            relocate(w, p, from, to);
+            on[to].push((w.cost[p], p as u32));
+        }
+    }
+}
+
+fn movable(w: &Work, p: usize, from: usize, to: usize) -> bool {
+    w.reps[p].contains(&(from as u32))
+        && !w.reps[p].contains(&(to as u32))
+        && (w.az_of[from] == w.az_of[to] || w.count_in_az(p, w.az_of[to]) < w.cap[p])
+}
+
+/// Shortest chain of single-replica moves from `o` to any broker in `targets`.
+fn chain(
+    w: &Work,
+    on: &[Vec<(u64, u32)>],
+    o: usize,
+    targets: &[usize],
+) -> Option<Vec<(usize, usize, usize)>> {
+    let nb = w.nb;
+    let mut prev: Vec<Option<(usize, usize)>> = vec![None; nb]; // (from broker, partition)
+    let mut seen = vec![false; nb];
+    seen[o] = true;
+    let mut queue = std::collections::VecDeque::from([o]);
+    let is_target = |b: usize| targets.contains(&b);
+    // Try the direct hops first so a one-move fix is always preferred.
+    while let Some(x) = queue.pop_front() {
+        let mut order: Vec<usize> = (0..nb).filter(|&y| !w.removed[y] && !seen[y]).collect();
+        order.sort_by_key(|&y| (!is_target(y), y));
+        for y in order {
+            let Some(p) = on[x]
+                .iter()
+                .map(|&(_, p)| p as usize)
+                .find(|&p| movable(w, p, x, y))
+            else {
+                continue;
+            };
+            seen[y] = true;
+            prev[y] = Some((x, p));
+            if is_target(y) {
+                let mut path = Vec::new();
+                let mut cur = y;
+                while let Some((from, p)) = prev[cur] {
+                    path.push((p, from, cur));
+                    cur = from;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            queue.push_back(y);
+        }
+    }
+    None
+}
+
+fn relocate(w: &mut Work, p: usize, from: usize, to: usize) {
+    let slot = w.reps[p]
+        .iter()
+        .position(|&b| b == from as u32)
+        .expect("holds the replica");
+    w.take(p, slot);
+    w.put(p, slot, to as u32);
+}
+
+/// Keep whole partitions' moves within the budget, in priority order; revert the rest.
+/// Returns whether anything was left out.
+fn apply_budget(
+    w: &mut Work,
+    original: &[Vec<u32>],
+    cluster: &Cluster,
+    opts: &PlanOptions,
+) -> bool {
+    let np = w.reps.len();
+    let mut moved: Vec<(u8, u64, usize, u64)> = Vec::new(); // (class, cost, p, moves)
+    for p in 0..np {
+        let m = w.reps[p]
+            .iter()
+            .filter(|b| !original[p].contains(b))
+            .count() as u64;
+        if m == 0 {
+            continue;
+        }
+        let class = if original[p].iter().any(|&b| w.removed[b as usize]) {
+            0
+        } else if (0..w.nz).any(|a| {
+            original[p]
+                .iter()
+                .filter(|&&b| w.az_of[b as usize] == a)
+                .count()
+                > w.cap[p]
+        }) {
+            1
+        } else {
+            2
+        };
+        moved.push((class, w.cost[p].saturating_mul(m), p, m));
+    }
+    moved.sort_unstable_by_key(|&(class, bytes, p, _)| {
+        (
+            class,
+            bytes,
+            cluster.partitions[p].topic.as_str(),
+            cluster.partitions[p].partition,
+        )
+    });
+    let (mut moves_left, mut bytes_left) = (
+        opts.max_moves.unwrap_or(u64::MAX),
+        opts.max_move_bytes.unwrap_or(u64::MAX),
+    );
+    let mut left_out = false;
+    for (_, bytes, p, m) in moved {
+        if m <= moves_left && bytes <= bytes_left {
+            moves_left -= m;
+            bytes_left -= bytes;
+        } else {
+            left_out = true;
+            // Revert this partition.
+            for slot in 0..w.reps[p].len() {
+                let b = w.reps[p][slot];
+                w.adjust(b, p, -1);
+            }
+            w.reps[p] = original[p].clone();
+            for slot in 0..w.reps[p].len() {
+                let b = w.reps[p][slot];
+                w.adjust(b, p, 1);
+            }
+        }
+    }
+    left_out
+}
+
+/// Per-AZ and per-broker replica targets, and the lower bound on moves.
+struct Targets {
+    per_broker: Vec<i64>,
+    per_az: Vec<i64>,
+    /// For each AZ: partitions that must gain a replica there (the AZ rule's minimum).
+    forced_into: Vec<u64>,
+}
+
+impl Targets {
+    fn compute(
+        reps: &[Vec<u32>],
+        in_scope: &[bool],
+        az_of: &[usize],
+        az_size: &[usize],
+        removed: &[bool],
+        current: &[i64],
+    ) -> Targets {
+        let nz = az_size.len();
+        let nb = az_of.len();
+        // Group partitions by RF.
+        let mut by_rf: BTreeMap<usize, u64> = BTreeMap::new();
+        for (p, r) in reps.iter().enumerate() {
+            if in_scope[p] {
+                *by_rf.entry(r.len()).or_default() += 1;
+            }
+        }
+        let total: u64 = by_rf.iter().map(|(r, n)| *r as u64 * n).sum();
+        let (mut lo, mut hi) = (vec![0u64; nz], vec![0u64; nz]);
+        for (&r, &n) in &by_rf {
+            let c = r.div_ceil(nz);
+            let his: Vec<usize> = az_size.iter().map(|&s| s.min(c)).collect();
+            let sum: usize = his.iter().sum();
+            for a in 0..nz {
+                hi[a] += his[a] as u64 * n;
+                lo[a] += r.saturating_sub(sum - his[a]) as u64 * n;
+            }
+        }
+        let live: f64 = az_size.iter().sum::<usize>() as f64;
+        let fill = |l: f64| -> Vec<f64> {
+            (0..nz)
+                .map(|a| (l * az_size[a] as f64).clamp(lo[a] as f64, hi[a] as f64))
+                .collect()
+        };
+        let (mut a_, mut b_) = (0.0f64, total as f64 + 1.0);
+        for _ in 0..200 {
+            let mid = (a_ + b_) / 2.0;
+            if fill(mid).iter().sum::<f64>() < total as f64 {
+                a_ = mid;
+            } else {
+                b_ = mid;
+            }
+        }
+        let _ = live;
+        let real = fill(b_);
+        // The bisection leaves the level a hair off an integer; do not let that cost a unit.
+        let mut az_target: Vec<u64> = real
+            .iter()
+            .zip(&lo)
+            .map(|(&x, &l)| ((x + 1e-6).floor() as u64).max(l))
+            .collect();
+        let mut az_current = vec![0i64; nz];
+        for b in 0..nb {
+            if !removed[b] && az_of[b] < nz {
+                az_current[az_of[b]] += current[b];
+            }
+        }
+        let mut assigned: u64 = az_target.iter().sum();
+        while assigned < total {
+            // Each AZ gets at most the ceiling of its share; only clamps can force more.
+            let within_share =
+                |a: usize| (az_target[a] as f64) < (real[a] - 1e-6).ceil() && az_target[a] < hi[a];
+            let eligible: Vec<usize> = if (0..nz).any(within_share) {
+                (0..nz).filter(|&a| within_share(a)).collect()
+            } else {
+                (0..nz).filter(|&a| az_target[a] < hi[a]).collect()
+            };
+            let a = eligible
+                .into_iter()
+                .max_by(|&x, &y| {
+                    let kx = (
+                        az_current[x] - az_target[x] as i64,
+                        real[x] - real[x].floor(),
+                    );
+                    let ky = (
+                        az_current[y] - az_target[y] as i64,
+                        real[y] - real[y].floor(),
+                    );
+                    kx.0.cmp(&ky.0).then(kx.1.total_cmp(&ky.1)).then(y.cmp(&x))
+                })
+                .expect("total fits under the AZ maxima");
+            az_target[a] += 1;
+            assigned += 1;
+        }
+        while assigned > total {
+            let a = (0..nz)
+                .filter(|&a| az_target[a] > lo[a])
+                .min_by_key(|&a| (az_current[a] - az_target[a] as i64, a))
+                .expect("total fits over the AZ minima");
+            az_target[a] -= 1;
+            assigned -= 1;
+        }
+        // Per broker within each AZ: floor/ceil, the +1s to the brokers holding the most now.
+        let mut per_broker = vec![0i64; nb];
+        for a in 0..nz {
+            let mut members: Vec<usize> =
+                (0..nb).filter(|&b| !removed[b] && az_of[b] == a).collect();
+            let n = members.len() as u64;
+            let (base, extra) = (az_target[a] / n, az_target[a] % n);
+            members.sort_by_key(|&b| (Reverse(current[b]), b));
+            for (i, &b) in members.iter().enumerate() {
+                per_broker[b] = (base + u64::from((i as u64) < extra)) as i64;
+            }
+        }
+        // AZ-rule minimum per AZ.
+        let mut forced_into = vec![0u64; nz];
+        for (p, r) in reps.iter().enumerate() {
+            if !in_scope[p] {
+                continue;
+            }
+            let rf = r.len();
+            let c = rf.div_ceil(nz);
+            let sum: usize = az_size.iter().map(|&s| s.min(c)).sum();
+            for a in 0..nz {
+                let need = rf.saturating_sub(sum - az_size[a].min(c));
+                if need > 0 {
+                    let have = r
+                        .iter()
+                        .filter(|&&b| !removed[b as usize] && az_of[b as usize] == a)
+                        .count()
+                        .min(c);
+                    forced_into[a] += need.saturating_sub(have) as u64;
+                }
+            }
+        }
+        Targets {
+            per_broker,
+            per_az: az_target.iter().map(|&x| x as i64).collect(),
+            forced_into,
+        }
+    }
+
+    /// The fewest replica moves any plan with these targets can make:
+    /// the larger of (a) Σ over brokers of replicas above target (all replicas of removed
+    /// brokers count), (b) Σ of AZ violations (replicas beyond ceil(RF/#AZ) in one AZ), and
+    /// (c) Σ over AZs of max(partitions that must gain a replica there, the AZ's brokers'
+    /// deficits): moves into different AZs are different moves.
+    fn lower_bound(&self, original: &[Vec<u32>], w: &Work, current: &[i64]) -> u64 {
+        let nb = w.nb;
+        let excess: u64 = (0..nb)
+            .map(|b| (current[b] - if w.removed[b] { 0 } else { self.per_broker[b] }).max(0) as u64)
+            .sum();
+        let mut violations = 0u64;
+        for (p, r) in original.iter().enumerate() {
+            if !w.in_scope[p] {
+                continue;
+            }
+            for a in 0..w.nz {
+                let k = r
+                    .iter()
+                    .filter(|&&b| !w.removed[b as usize] && w.az_of[b as usize] == a)
+                    .count();
+                violations += k.saturating_sub(w.cap[p]) as u64;
+            }
+        }
+        let mut per_az = 0u64;
+        for a in 0..w.nz {
+            let deficit: u64 = (0..nb)
+                .filter(|&b| !w.removed[b] && w.az_of[b] == a)
+                .map(|b| (self.per_broker[b] - current[b]).max(0) as u64)
+                .sum();
+            per_az += deficit.max(self.forced_into[a]);
+        }
+        excess.max(violations).max(per_az)
+    }
+}

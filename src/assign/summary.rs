@@ -1,0 +1,207 @@
+//! What a plan does, computed from the snapshot and the new assignment alone, so that applying
+//! the plan to the snapshot and summarising gives the same report (a property test checks it).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::planner::PlanOptions;
+use super::Cluster;
+
+/// `reassign --output json`. Stable field names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub replicas_moved: u64,
+    pub bytes_moved: u64,
+    pub partitions_changed: u64,
+    pub leader_changes: u64,
+    /// The fewest replica moves that can reach the targets (see docs/reassign.md).
+    pub lower_bound_moves: u64,
+    pub az_violations_before: u64,
+    pub az_violations_after: u64,
+    /// Partitions (in scope) with replicas on removed brokers after the plan.
+    pub replicas_on_removed_brokers_after: u64,
+    /// False when a move budget left required moves out.
+    pub complete: bool,
+    pub budget_limited: bool,
+    /// Time to copy the bytes at the throttle: the busiest broker's bytes in or out ÷ throttle.
+    pub estimated_seconds: Option<f64>,
+    pub throttle_bytes_per_sec: Option<f64>,
+    pub brokers: Vec<BrokerSummary>,
+    pub azs: Vec<AzSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrokerSummary {
+    pub id: i32,
+    pub rack: Option<String>,
+    pub removed: bool,
+    pub replicas_before: u64,
+    pub replicas_after: u64,
+    pub leaders_before: u64,
+    pub leaders_after: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    /// Bytes this broker receives (new replicas) and sends (as the leader new replicas copy from).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AzSummary {
+    pub rack: String,
+    pub brokers: u64,
+    pub replicas_before: u64,
+    pub replicas_after: u64,
+    pub leaders_before: u64,
+    pub leaders_after: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// Summarise the plan `changes` (partition index → new replicas) against `cluster`.
+pub fn summarize(
+    cluster: &Cluster,
+    changes: &BTreeMap<usize, &[i32]>,
+    opts: &PlanOptions,
+    lower_bound_moves: u64,
+    budget_limited: bool,
+) -> Summary {
+    let rack: BTreeMap<i32, Option<&str>> = cluster
+        .brokers
+        .iter()
+        .map(|b| (b.id, b.rack.as_deref()))
+        .collect();
+    let live_azs: BTreeSet<&str> = cluster
+        .brokers
+        .iter()
+        .filter(|b| !opts.remove_brokers.contains(&b.id))
+        .filter_map(|b| b.rack.as_deref())
+        .collect();
+    let nz = live_azs.len().max(1);
+    let mut brokers: BTreeMap<i32, BrokerSummary> = cluster
+        .brokers
+        .iter()
+        .map(|b| {
+            (
+                b.id,
+                BrokerSummary {
+                    id: b.id,
+                    rack: b.rack.clone(),
+                    removed: opts.remove_brokers.contains(&b.id),
+                    replicas_before: 0,
+                    replicas_after: 0,
+                    leaders_before: 0,
+                    leaders_after: 0,
+                    bytes_before: 0,
+                    bytes_after: 0,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                },
+            )
+        })
+        .collect();
+    let violations = |replicas: &[i32]| -> u64 {
+        let c = replicas.len().div_ceil(nz);
+        let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+        for id in replicas {
+            if let Some(Some(r)) = rack.get(id) {
+                *per.entry(r).or_default() += 1;
+            }
+        }
+        per.values().map(|&k| k.saturating_sub(c) as u64).sum()
+    };
+    let mut s = Summary {
+        replicas_moved: 0,
+        bytes_moved: 0,
+        partitions_changed: changes.len() as u64,
+        leader_changes: 0,
+        lower_bound_moves,
+        az_violations_before: 0,
+        az_violations_after: 0,
+        replicas_on_removed_brokers_after: 0,
+        complete: !budget_limited,
+        budget_limited,
+        estimated_seconds: None,
+        throttle_bytes_per_sec: opts.throttle_bytes_per_sec,
+        brokers: Vec::new(),
+        azs: Vec::new(),
+    };
+    for (p, pa) in cluster.partitions.iter().enumerate() {
+        let in_scope = opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic));
+        let before = pa.replicas.as_slice();
+        let after = changes.get(&p).copied().unwrap_or(before);
+        let size = pa.move_bytes();
+        s.az_violations_before += violations(before);
+        s.az_violations_after += violations(after);
+        if in_scope && after.iter().any(|b| opts.remove_brokers.contains(b)) {
+            s.replicas_on_removed_brokers_after += after
+                .iter()
+                .filter(|b| opts.remove_brokers.contains(b))
+                .count() as u64;
+        }
+        if before.first() != after.first() {
+            s.leader_changes += 1;
+        }
+        for (i, id) in before.iter().enumerate() {
+            if let Some(b) = brokers.get_mut(id) {
+                b.replicas_before += 1;
+                b.bytes_before += size;
+                b.leaders_before += u64::from(i == 0);
+            }
+        }
+        for (i, id) in after.iter().enumerate() {
+            if let Some(b) = brokers.get_mut(id) {
+                b.replicas_after += 1;
+                b.bytes_after += size;
+                b.leaders_after += u64::from(i == 0);
+            }
+        }
+        for id in after.iter().filter(|b| !before.contains(b)) {
+            s.replicas_moved += 1;
+            s.bytes_moved += size;
+            if let Some(b) = brokers.get_mut(id) {
+                b.bytes_in += size;
+            }
+            // New replicas copy from the partition's current leader.
+            if let Some(b) = before.first().and_then(|l| brokers.get_mut(l)) {
+                b.bytes_out += size;
+            }
+        }
+    }
+    if s.az_violations_after > 0 || s.replicas_on_removed_brokers_after > 0 {
+        s.complete = false;
+    }
+    if let Some(t) = opts.throttle_bytes_per_sec.filter(|t| *t > 0.0) {
+        let busiest = brokers
+            .values()
+            .map(|b| b.bytes_in.max(b.bytes_out))
+            .max()
+            .unwrap_or(0);
+        s.estimated_seconds = Some(busiest as f64 / t);
+    }
+    let mut azs: BTreeMap<String, AzSummary> = BTreeMap::new();
+    for b in brokers.values() {
+        let Some(r) = &b.rack else { continue };
+        let a = azs.entry(r.clone()).or_insert_with(|| AzSummary {
+            rack: r.clone(),
+            brokers: 0,
+            replicas_before: 0,
+            replicas_after: 0,
+            leaders_before: 0,
+            leaders_after: 0,
+            bytes_before: 0,
+            bytes_after: 0,
+        });
+        a.brokers += u64::from(!b.removed);
+        a.replicas_before += b.replicas_before;
+        a.replicas_after += b.replicas_after;
+        a.leaders_before += b.leaders_before;
+        a.leaders_after += b.leaders_after;
+        a.bytes_before += b.bytes_before;
+        a.bytes_after += b.bytes_after;
+    }
+    s.brokers = brokers.into_values().collect();
+    s.azs = azs.into_values().collect();
+    s
+}
