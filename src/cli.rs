@@ -56,6 +56,12 @@ pub enum Command {
     /// Size a cluster: sustained throughput of a layout, or the cheapest layouts for a workload.
     #[command(subcommand)]
     Size(SizeCommand),
+    /// Plan an AZ-aware replica reassignment: every partition's replicas spread over AZs,
+    /// brokers and leaders balanced, the fewest bytes moved.
+    Reassign(ReassignArgs),
+    /// Checks that exit non-zero (4) when they find a problem, for CI.
+    #[command(subcommand)]
+    Check(CheckCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -213,4 +219,72 @@ pub struct CatalogArgs {
     /// Read baselines from EC2 DescribeInstanceTypes instead of the embedded catalog.
     #[arg(long)]
     pub live_catalog: bool,
+}
+
+/// Where the current assignment comes from (offline: a file).
+#[derive(Debug, Args)]
+pub struct AssignmentSource {
+    /// A snapshot file: {"brokers":[{"id","rack"}],"partitions":[{"topic","partition","replicas","size_bytes"?,"local_size_bytes"?}]}.
+    #[arg(
+        long,
+        value_name = "SNAPSHOT_JSON",
+        conflicts_with = "current_assignment"
+    )]
+    pub from_file: Option<PathBuf>,
+    /// Kafka's current-assignment JSON ({"version":1,"partitions":[...]}), with racks from --broker-racks.
+    #[arg(long, value_name = "KAFKA_JSON")]
+    pub current_assignment: Option<PathBuf>,
+    /// Broker racks for --current-assignment: 1=us-east-1a,2=us-east-1b,... (brokers listed here
+    /// without replicas are new brokers).
+    #[arg(long, value_name = "ID=RACK,...", conflicts_with = "broker_racks_file")]
+    pub broker_racks: Option<String>,
+    /// Broker racks from a file: `ID=RACK` lines or a JSON object {"1": "us-east-1a"}.
+    #[arg(long, value_name = "FILE")]
+    pub broker_racks_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReassignArgs {
+    /// Spread every partition's replicas over AZs (broker.rack); the planner is always AZ-aware,
+    /// the flag states it in scripts.
+    #[arg(long)]
+    pub az_aware: bool,
+    #[command(flatten)]
+    pub source: AssignmentSource,
+    /// Drain these brokers (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub remove_brokers: Vec<i32>,
+    /// Only move partitions of topics matching this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub topics: Option<String>,
+    /// At most this many replica moves (the best plan within the budget).
+    #[arg(long, value_name = "N")]
+    pub max_moves: Option<u64>,
+    /// At most this many bytes moved, e.g. 500GiB.
+    #[arg(long, value_name = "SIZE")]
+    pub max_move_bytes: Option<String>,
+    /// Replication throttle per broker for the time estimate, e.g. 50MiB/s.
+    #[arg(long, value_name = "RATE")]
+    pub throttle: Option<String>,
+    /// Write the plan as kafka-reassign-partitions JSON (changed partitions only).
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<PathBuf>,
+    /// Write the current assignment of the changed partitions (to roll back).
+    #[arg(long, value_name = "FILE")]
+    pub rollback_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Which partitions go offline or below min.insync.replicas if one AZ is lost (exit 4 if any).
+    AzTolerance(AzToleranceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AzToleranceArgs {
+    #[command(flatten)]
+    pub source: AssignmentSource,
+    /// The min.insync.replicas producers with acks=all rely on.
+    #[arg(long, default_value_t = 2)]
+    pub min_insync: usize,
 }

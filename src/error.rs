@@ -1,5 +1,7 @@
 //! The error type every command returns, and the exit codes it maps to (`docs/exit-codes.md`).
 
+use crate::assign::snapshot::FormatError;
+use crate::assign::PlanError;
 use crate::aws::AwsError;
 use crate::sizing::models::ModelError;
 use crate::sizing::recommend::RecommendError;
@@ -29,6 +31,14 @@ pub enum Error {
     Model(#[from] ModelError),
     #[error("cannot recommend a layout: {0}")]
     Recommend(#[from] RecommendError),
+    #[error("cannot read {path}: {source}")]
+    Format {
+        path: String,
+        #[source]
+        source: FormatError,
+    },
+    #[error("cannot plan the reassignment: {0}")]
+    Plan(#[from] PlanError),
     #[error("cannot read {path}: {source}")]
     ReadFile {
         path: String,
@@ -67,7 +77,9 @@ impl Error {
             | Self::Model(_)
             | Self::Recommend(_)
             | Self::Usage { .. }
-            | Self::ReadFile { .. } => ExitCode::BadInput,
+            | Self::ReadFile { .. }
+            | Self::Format { .. }
+            | Self::Plan(_) => ExitCode::BadInput,
             Self::CheckFailed(_) => ExitCode::CheckFailed,
             Self::Aws(_) | Self::WriteFile { .. } | Self::Encode(_) => ExitCode::Failed,
         }
@@ -94,6 +106,21 @@ impl Error {
                 Some("check the flags against `streamctl size recommend --help`".into())
             }
             Self::ReadFile { .. } => Some("check the path and that the file is readable".into()),
+            Self::Format { .. } => {
+                Some("docs/reassign.md describes the snapshot and Kafka assignment formats".into())
+            }
+            Self::Plan(PlanError::MissingRack(_)) => Some(
+                "every broker needs its AZ: set broker.rack, or pass --broker-racks ID=RACK,..."
+                    .into(),
+            ),
+            Self::Plan(PlanError::UnknownBroker { broker, .. }) => Some(format!(
+                "list broker {broker} with its rack, or drain it with --remove-brokers {broker}"
+            )),
+            Self::Plan(PlanError::Infeasible { .. }) => Some(
+                "add brokers (in more AZs), drain fewer, or lower the topic's replication factor"
+                    .into(),
+            ),
+            Self::Plan(_) => Some("fix the input; nothing was changed".into()),
             Self::WriteFile { .. } => {
                 Some("check that the directory exists and is writable".into())
             }

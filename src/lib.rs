@@ -17,3 +17,4 @@ pub mod error;
 pub mod output;
 pub mod sizing;
 pub mod spec;
+pub mod units;

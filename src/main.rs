@@ -41,10 +41,15 @@ fn report(e: &Error) {
         // Spec errors are already `file:line:col: error: ...` lines with their hints.
         Error::Spec(s) => eprintln!("{s}"),
         _ => {
-            eprintln!("error: {e}");
+            let top = e.to_string();
+            eprintln!("error: {top}");
             let mut source = std::error::Error::source(e);
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                // Most messages already quote their cause; do not say it twice.
+                if !top.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
                 source = s.source();
             }
             if let Some(h) = e.hint() {

@@ -525,7 +525,8 @@ fn random_cluster() -> impl Strategy<Value = (Cluster, PlanOptions)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    // 300 cases by default; PROPTEST_CASES=5000 for a longer search.
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)))]
 
     #[test]
     fn every_rule_holds_on_random_clusters((c, opts) in random_cluster()) {

@@ -29,6 +29,8 @@ fn help_snapshots() {
     insta::assert_snapshot!("help_validate", help(&["validate"]));
     insta::assert_snapshot!("help_size_throughput", help(&["size", "throughput"]));
     insta::assert_snapshot!("help_size_recommend", help(&["size", "recommend"]));
+    insta::assert_snapshot!("help_reassign", help(&["reassign"]));
+    insta::assert_snapshot!("help_check_az_tolerance", help(&["check", "az-tolerance"]));
 }
 
 /// Run `validate` on a bad fixture from inside tests/fixtures so paths in messages are stable.

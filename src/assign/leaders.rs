@@ -110,7 +110,7 @@ pub fn balance(
             }
             while count[b] < floor {
                 // Reverse search: pull leadership towards b from a broker above floor.
-                if !pull(b, floor, reps, &member, &mut leader, &mut count, nb) {
+                if !pull(b, floor, &member, &mut leader, &mut count, nb) {
                     break;
                 }
                 changed = true;
@@ -182,7 +182,6 @@ fn augment(
 fn pull(
     target: usize,
     floor: i64,
-    reps: &[Vec<u32>],
     member: &[Vec<u32>],
     leader: &mut [u32],
     count: &mut [i64],
@@ -217,7 +216,6 @@ fn pull(
             queue.push_back(x);
         }
     }
-    let _ = reps;
     false
 }
 

@@ -23,6 +23,7 @@ pub struct Broker {
 
 /// One partition's current assignment. The first replica is the preferred leader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PartitionAssignment {
     pub topic: String,
     pub partition: i32,

@@ -8,7 +8,10 @@ use crate::cli::{Cli, Command, GlobalArgs, OutputArg};
 use crate::error::{Error, ExitCode, Result};
 use crate::output::{Format, ProgressSettings};
 
+pub mod check;
+pub mod reassign;
 pub mod size;
+mod source;
 pub mod validate;
 
 /// What every command gets from the global flags.
@@ -57,6 +60,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(&ctx, &args),
         Command::Size(cmd) => size::run(&ctx, cmd),
+        Command::Reassign(args) => reassign::run(&ctx, &args),
+        Command::Check(cmd) => check::run(&ctx, cmd),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "streamctl", &mut std::io::stdout());

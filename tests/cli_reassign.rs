@@ -1,0 +1,357 @@
+//! `streamctl reassign` and `streamctl check az-tolerance` as scripts run them.
+
+use std::collections::BTreeMap;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn streamctl() -> Command {
+    let mut c = Command::cargo_bin("streamctl").unwrap();
+    c.current_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reassign"
+    ))
+    .env("NO_COLOR", "1");
+    c
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = streamctl()
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn six_to_nine_table_snapshot() {
+    let out = streamctl()
+        .args([
+            "reassign",
+            "--az-aware",
+            "--from-file",
+            "six-to-nine.json",
+            "--throttle",
+            "50MiB/s",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!(
+        "reassign_six_to_nine_table",
+        String::from_utf8(out.stdout).unwrap()
+    );
+}
+
+#[test]
+fn six_to_nine_json_summary_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    let rollback = dir.path().join("rollback.json");
+    let v = json(&[
+        "reassign",
+        "--az-aware",
+        "--from-file",
+        "six-to-nine.json",
+        "--throttle",
+        "50MiB/s",
+        "--plan-out",
+        plan.to_str().unwrap(),
+        "--rollback-out",
+        rollback.to_str().unwrap(),
+    ]);
+    for key in [
+        "replicas_moved",
+        "bytes_moved",
+        "partitions_changed",
+        "leader_changes",
+        "lower_bound_moves",
+        "az_violations_before",
+        "az_violations_after",
+        "estimated_seconds",
+        "brokers",
+        "azs",
+    ] {
+        assert!(!v[key].is_null(), "missing {key}: {v}");
+    }
+    assert_eq!(v["replicas_moved"], v["lower_bound_moves"]);
+    assert_eq!(v["az_violations_after"], 0);
+    // Brokers and leaders balanced: 54 replicas and 18 leaders over 9 brokers.
+    for b in v["brokers"].as_array().unwrap() {
+        assert_eq!(b["replicas_after"], 6, "{b}");
+        assert_eq!(b["leaders_after"], 2, "{b}");
+    }
+    // The plan file is Kafka's format with only changed partitions; applying it to the
+    // snapshot reproduces the summary's per-broker counts; the rollback restores the original.
+    let snapshot: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/reassign/six-to-nine.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let rollback: Value =
+        serde_json::from_str(&std::fs::read_to_string(&rollback).unwrap()).unwrap();
+    assert_eq!(plan["version"], 1);
+    let plan_parts = plan["partitions"].as_array().unwrap();
+    assert_eq!(
+        plan_parts.len() as u64,
+        v["partitions_changed"].as_u64().unwrap()
+    );
+    let mut current: BTreeMap<(String, i64), Vec<i64>> = BTreeMap::new();
+    for p in snapshot["partitions"].as_array().unwrap() {
+        current.insert(
+            (
+                p["topic"].as_str().unwrap().into(),
+                p["partition"].as_i64().unwrap(),
+            ),
+            p["replicas"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect(),
+        );
+    }
+    for (p, r) in plan_parts
+        .iter()
+        .zip(rollback["partitions"].as_array().unwrap())
+    {
+        let key = (
+            p["topic"].as_str().unwrap().to_string(),
+            p["partition"].as_i64().unwrap(),
+        );
+        assert_eq!(r["topic"], p["topic"]);
+        let rb: Vec<i64> = r["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_eq!(rb, current[&key], "rollback holds the current assignment");
+        let new: Vec<i64> = p["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_ne!(new, current[&key]);
+        current.insert(key, new);
+    }
+    let mut replicas: BTreeMap<i64, u64> = BTreeMap::new();
+    for r in current.values() {
+        for b in r {
+            *replicas.entry(*b).or_default() += 1;
+        }
+    }
+    for b in v["brokers"].as_array().unwrap() {
+        assert_eq!(
+            replicas
+                .get(&b["id"].as_i64().unwrap())
+                .copied()
+                .unwrap_or(0),
+            b["replicas_after"].as_u64().unwrap()
+        );
+    }
+    // Tiered partitions are priced by local bytes: 256 MiB each.
+    let moved_bytes = v["bytes_moved"].as_u64().unwrap();
+    assert!(
+        moved_bytes > 0 && moved_bytes % (256 << 20) == 0,
+        "{moved_bytes}"
+    );
+}
+
+#[test]
+fn kafka_assignment_with_racks_is_repaired() {
+    let v = json(&[
+        "reassign",
+        "--az-aware",
+        "--current-assignment",
+        "rack-unaware-kafka.json",
+        "--broker-racks-file",
+        "racks.txt",
+    ]);
+    assert!(v["az_violations_before"].as_u64().unwrap() > 0);
+    assert_eq!(v["az_violations_after"], 0);
+    assert_eq!(v["replicas_moved"], v["lower_bound_moves"]);
+    // The same racks given inline.
+    let inline = json(&[
+        "reassign",
+        "--current-assignment",
+        "rack-unaware-kafka.json",
+        "--broker-racks",
+        "1=us-east-1a,2=us-east-1a,3=us-east-1b,4=us-east-1b,5=us-east-1c,6=us-east-1c",
+    ]);
+    assert_eq!(inline["replicas_moved"], v["replicas_moved"]);
+}
+
+#[test]
+fn drain_and_budget() {
+    let v = json(&[
+        "reassign",
+        "--from-file",
+        "six-to-nine.json",
+        "--remove-brokers",
+        "2",
+    ]);
+    let b2 = v["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == 2)
+        .unwrap()
+        .clone();
+    assert_eq!(b2["replicas_after"], 0);
+    assert_eq!(b2["removed"], true);
+    let limited = json(&[
+        "reassign",
+        "--from-file",
+        "six-to-nine.json",
+        "--max-moves",
+        "3",
+    ]);
+    assert!(limited["replicas_moved"].as_u64().unwrap() <= 3);
+    assert_eq!(limited["budget_limited"], true);
+    let bytes = json(&[
+        "reassign",
+        "--from-file",
+        "six-to-nine.json",
+        "--max-move-bytes",
+        "1GiB",
+    ]);
+    assert!(bytes["bytes_moved"].as_u64().unwrap() <= 1 << 30);
+}
+
+#[test]
+fn az_tolerance_check_exits_4_on_a_rack_unaware_layout_and_0_after_the_plan() {
+    streamctl()
+        .args([
+            "check",
+            "az-tolerance",
+            "--current-assignment",
+            "rack-unaware-kafka.json",
+            "--broker-racks-file",
+            "racks.txt",
+        ])
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains("FAILED"));
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    streamctl()
+        .args([
+            "reassign",
+            "--current-assignment",
+            "rack-unaware-kafka.json",
+            "--broker-racks-file",
+            "racks.txt",
+            "--plan-out",
+            plan.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    // Every partition is in the plan here, so the plan is a full assignment.
+    let out = streamctl()
+        .args([
+            "check",
+            "az-tolerance",
+            "--current-assignment",
+            plan.to_str().unwrap(),
+            "--broker-racks-file",
+            "racks.txt",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+}
+
+#[test]
+fn bad_inputs_exit_2_with_hints() {
+    streamctl()
+        .args(["reassign"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--from-file"));
+    streamctl()
+        .args([
+            "reassign",
+            "--current-assignment",
+            "rack-unaware-kafka.json",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--broker-racks"));
+    streamctl()
+        .args([
+            "reassign",
+            "--current-assignment",
+            "rack-unaware-kafka.json",
+            "--broker-racks",
+            "1=a,2=b",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("broker 3 has no rack").and(predicate::str::contains("hint:")),
+        );
+    streamctl()
+        .args([
+            "reassign",
+            "--from-file",
+            "six-to-nine.json",
+            "--remove-brokers",
+            "42",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("broker 42"));
+    streamctl()
+        .args([
+            "reassign",
+            "--from-file",
+            "six-to-nine.json",
+            "--topics",
+            "(",
+        ])
+        .assert()
+        .code(2);
+    streamctl()
+        .args([
+            "reassign",
+            "--from-file",
+            "six-to-nine.json",
+            "--throttle",
+            "fast",
+        ])
+        .assert()
+        .code(2);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"brokers\": [{\"id\": 1, \"rack\": \"a\"}],\n \"partitions\": [{\"topic\": \"t\", \"partiton\": 0}]}").unwrap();
+    streamctl()
+        .args(["reassign", "--from-file", bad.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("line 2")
+                .and(predicate::str::contains("unknown field `partiton`")),
+        );
+}
