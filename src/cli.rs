@@ -59,6 +59,13 @@ pub enum Command {
     /// Plan an AZ-aware replica reassignment: every partition's replicas spread over AZs,
     /// brokers and leaders balanced, the fewest bytes moved.
     Reassign(ReassignArgs),
+    /// Create or converge the cluster's AWS resources (S3, IAM, network, node groups); shows
+    /// the plan first.
+    Provision(ProvisionArgs),
+    /// Remove what streamctl created for the cluster (found by tags); shows the plan first.
+    Destroy(DestroyArgs),
+    /// What exists for the cluster, by group and AZ, and how it differs from the spec.
+    Inventory(InventoryArgs),
     /// Checks that exit non-zero (4) when they find a problem, for CI.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -287,4 +294,46 @@ pub struct AzToleranceArgs {
     /// The min.insync.replicas producers with acks=all rely on.
     #[arg(long, default_value_t = 2)]
     pub min_insync: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// The cluster spec.
+    #[arg(short = 'f', long = "file", value_name = "CLUSTER_YAML")]
+    pub file: PathBuf,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: exit 3 when the plan has changes (0 when there is nothing to do).
+    #[arg(long, requires = "dry_run")]
+    pub detailed_exitcode: bool,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Accept broker counts that are not a multiple of the AZ count.
+    #[arg(long)]
+    pub allow_uneven: bool,
+    /// AMI for every node group (overrides node_groups[].image_id and the Amazon Linux 2023 lookup).
+    #[arg(long, value_name = "AMI")]
+    pub image_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The cluster spec.
+    #[arg(short = 'f', long = "file", value_name = "CLUSTER_YAML")]
+    pub file: PathBuf,
+    /// The cluster name, typed again: without it destroy only shows what it would remove.
+    #[arg(long, value_name = "CLUSTER_NAME")]
+    pub confirm: Option<String>,
+    /// Also delete data: non-empty buckets (every object) and detached broker data volumes.
+    #[arg(long)]
+    pub delete_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// The cluster spec.
+    #[arg(short = 'f', long = "file", value_name = "CLUSTER_YAML")]
+    pub file: PathBuf,
 }

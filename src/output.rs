@@ -82,4 +82,19 @@ impl ProgressSettings {
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
         pb
     }
+
+    /// A bar for `len` steps (hidden when progress is off).
+    pub fn bar(&self, len: u64, prefix: &str) -> ProgressBar {
+        if !self.enabled {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::new(len);
+        pb.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_prefix(prefix.to_string());
+        pb
+    }
 }

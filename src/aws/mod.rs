@@ -6,6 +6,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 pub mod ec2;
+pub mod infra;
 
 /// Where and as whom to reach AWS (global flags `--region`, `--profile`, `--endpoint-url`).
 #[derive(Debug, Clone, Default)]

@@ -9,6 +9,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::output::{Format, ProgressSettings};
 
 pub mod check;
+pub mod provision;
 pub mod reassign;
 pub mod size;
 mod source;
@@ -62,6 +63,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Size(cmd) => size::run(&ctx, cmd),
         Command::Reassign(args) => reassign::run(&ctx, &args),
         Command::Check(cmd) => check::run(&ctx, cmd),
+        Command::Provision(args) => provision::provision(&ctx, &args),
+        Command::Destroy(args) => provision::destroy(&ctx, &args),
+        Command::Inventory(args) => provision::inventory(&ctx, &args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "streamctl", &mut std::io::stdout());

@@ -11,7 +11,7 @@ mod parse;
 mod validate;
 
 pub use duration::Duration;
-pub use parse::{parse, Diagnostic, Location, Severity, SpecError};
+pub use parse::{check, parse, parse_syntax, Diagnostic, Location, Severity, SpecError};
 pub use validate::validate;
 
 use crate::sizing::gp3::Gp3;
@@ -186,6 +186,9 @@ pub struct NodeGroup {
     /// Accept a count that is not a multiple of the AZ count.
     #[serde(default)]
     pub allow_uneven: bool,
+    /// AMI to launch; default: the newest Amazon Linux 2023 x86_64 image in the region.
+    #[serde(default)]
+    pub image_id: Option<String>,
 }
 
 fn default_root_gib() -> u64 {

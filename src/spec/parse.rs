@@ -110,18 +110,22 @@ impl SpecError {
 /// Parse and validate a spec. `file` only names the source in messages. Returns the spec and its
 /// warnings; any error-severity finding is an `Err`.
 pub fn parse(text: &str, file: &str) -> Result<(ClusterSpec, Vec<Diagnostic>), SpecError> {
+    let spec = parse_syntax(text, file)?;
+    let warnings = check(&spec, text, file)?;
+    Ok((spec, warnings))
+}
+
+/// Parse without the semantic checks (for callers that adjust the spec first, then [`check`]).
+pub fn parse_syntax(text: &str, file: &str) -> Result<ClusterSpec, SpecError> {
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    let spec: ClusterSpec = match serde_path_to_error::deserialize(de) {
-        Ok(s) => s,
-        Err(e) => {
-            return Err(SpecError::Syntax(
-                Box::new(syntax_diagnostic(text, e)),
-                file.to_string(),
-            ))
-        }
-    };
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| SpecError::Syntax(Box::new(syntax_diagnostic(text, e)), file.to_string()))
+}
+
+/// The semantic checks, located in `text`. Returns the warnings; any error is an `Err`.
+pub fn check(spec: &ClusterSpec, text: &str, file: &str) -> Result<Vec<Diagnostic>, SpecError> {
     let positions = Positions::of(text);
-    let mut diags = super::validate(&spec);
+    let mut diags = super::validate(spec);
     for d in &mut diags {
         if d.location.is_none() {
             d.location = positions
@@ -133,7 +137,7 @@ pub fn parse(text: &str, file: &str) -> Result<(ClusterSpec, Vec<Diagnostic>), S
     if diags.iter().any(|d| d.severity == Severity::Error) {
         return Err(SpecError::Invalid(diags, file.to_string()));
     }
-    Ok((spec, diags))
+    Ok(diags)
 }
 
 fn syntax_diagnostic(

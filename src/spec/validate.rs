@@ -492,6 +492,15 @@ fn network(spec: &ClusterSpec, d: &mut Vec<Diagnostic>) {
                 "network.vpc_cidr",
                 format!("`{c}`: {why}"),
             ));
+        } else if !c
+            .split_once('/')
+            .and_then(|(_, l)| l.parse::<u8>().ok())
+            .is_some_and(|l| (16..=24).contains(&l))
+        {
+            d.push(
+                Diagnostic::error("network.vpc_cidr", format!("`{c}`: a VPC CIDR must be /16 to /24"))
+                    .hint("streamctl carves one subnet per AZ out of it (a /20 from a /16); e.g. 10.40.0.0/16"),
+            );
         }
     }
     for (i, c) in n.client_cidrs.iter().enumerate() {

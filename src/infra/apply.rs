@@ -1,0 +1,93 @@
+//! Apply a plan through the [`Cloud`] trait: independent resources concurrently (bucket, IAM and
+//! network; then launch templates; then instances), re-reading state between phases for the ids
+//! earlier phases created.
+
+use futures_util::future::join_all;
+use tracing::info;
+
+use super::cloud::Cloud;
+use super::desired::Desired;
+use super::diff::{Action, Change};
+use crate::aws::AwsError;
+
+/// Which phase a change belongs to.
+fn phase(kind: &str) -> usize {
+    match kind {
+        "launch-template" => 1,
+        "instance" => 2,
+        _ => 0,
+    }
+}
+
+/// The independent chains of phase 0: the bucket's settings, the IAM chain, the network chain.
+fn chain(kind: &str) -> usize {
+    if kind.starts_with("s3-") {
+        0
+    } else if kind.starts_with("iam-") {
+        1
+    } else {
+        2
+    }
+}
+
+/// Apply every create/update of `plan`; `progress` is told about each finished change.
+pub async fn apply<C: Cloud>(
+    cloud: &C,
+    desired: &Desired,
+    plan: &[Change],
+    progress: &(dyn Fn(&Change) + Sync),
+) -> Result<(), AwsError> {
+    for ph in 0..3 {
+        let todo: Vec<&Change> = plan
+            .iter()
+            .filter(|c| phase(c.kind) == ph && matches!(c.action, Action::Create | Action::Update))
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        let actual = cloud.read(desired).await?;
+        if ph == 0 {
+            // Three chains side by side; each chain in order (a bucket before its settings,
+            // a role before its policy and profile, a VPC before its subnets).
+            let chains = (0..3).map(|k| {
+                let items: Vec<&Change> = todo
+                    .iter()
+                    .copied()
+                    .filter(|c| chain(c.kind) == k)
+                    .collect();
+                let actual = &actual;
+                async move {
+                    let mut current = actual.clone();
+                    for c in items {
+                        if c.kind == "subnet" || c.kind == "security-group" {
+                            // They need the VPC id a moment ago created in this chain.
+                            current = cloud.read(desired).await?;
+                        }
+                        cloud.apply(desired, &current, c).await?;
+                        info!(kind = c.kind, name = %c.name, action = ?c.action, "done");
+                        progress(c);
+                    }
+                    Ok::<(), AwsError>(())
+                }
+            });
+            for r in join_all(chains).await {
+                r?;
+            }
+        } else {
+            let results = join_all(todo.iter().map(|c| {
+                let actual = &actual;
+                async move {
+                    cloud.apply(desired, actual, c).await?;
+                    info!(kind = c.kind, name = %c.name, action = ?c.action, "done");
+                    progress(c);
+                    Ok::<(), AwsError>(())
+                }
+            }))
+            .await;
+            for r in results {
+                r?;
+            }
+        }
+    }
+    Ok(())
+}

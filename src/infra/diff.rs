@@ -1,0 +1,544 @@
+//! What AWS holds ([`Actual`], read by the adapter) and the plan from it to [`Desired`] (pure).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::desired::{BucketEncryption, Desired, Rule};
+use crate::sizing::gp3::Gp3;
+
+/// What the adapter found, by the names and tags streamctl uses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Actual {
+    pub bucket: Option<ActualBucket>,
+    pub role_trust_policy: Option<String>,
+    pub role_policy: Option<String>,
+    /// Instance profile found, with the roles it holds.
+    pub instance_profile_roles: Option<Vec<String>>,
+    pub vpc_id: Option<String>,
+    /// AZ -> (subnet id, CIDR).
+    pub subnets: BTreeMap<String, (String, String)>,
+    pub security_group: Option<(String, Vec<Rule>)>,
+    pub launch_templates: BTreeMap<String, ActualLaunchTemplate>,
+    pub instances: Vec<ActualInstance>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ActualBucket {
+    /// (abort-incomplete-multipart days, expiration days, number of rules)
+    pub lifecycle: Option<(Option<u32>, Option<u32>, usize)>,
+    pub public_access_block: Option<[bool; 4]>,
+    pub encryption: Option<BucketEncryption>,
+    pub ownership: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ActualLaunchTemplate {
+    pub id: String,
+    pub version: i64,
+    pub instance_type: Option<String>,
+    pub image_id: Option<String>,
+    pub root_volume_gib: Option<u64>,
+    pub data_volume: Option<Gp3>,
+    pub data_encrypted: bool,
+    pub http_tokens_required: bool,
+    pub hop_limit: Option<i32>,
+    pub instance_profile: Option<String>,
+    pub security_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActualInstance {
+    pub id: String,
+    pub group: String,
+    pub index: u32,
+    pub az: String,
+    pub state: String,
+}
+
+/// What a plan does to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    NoOp,
+    /// Differs in a way streamctl will not change by itself (it would delete or move data).
+    Drift,
+}
+
+/// One line of a plan. `kind` names the AWS resource (and the call family that fixes it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub kind: &'static str,
+    pub name: String,
+    pub action: Action,
+    /// What differs, `field: now -> wanted`.
+    pub details: Vec<String>,
+}
+
+impl Change {
+    fn new(
+        kind: &'static str,
+        name: impl Into<String>,
+        action: Action,
+        details: Vec<String>,
+    ) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            action,
+            details,
+        }
+    }
+}
+
+/// Compare two JSON policy documents, ignoring formatting and one-element lists.
+pub fn same_policy(a: &str, b: &str) -> bool {
+    fn norm(v: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::Array(mut xs) if xs.len() == 1 => norm(xs.remove(0)),
+            Value::Array(xs) => Value::Array(xs.into_iter().map(norm).collect()),
+            Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, norm(v))).collect()),
+            other => other,
+        }
+    }
+    match (serde_json::from_str(a), serde_json::from_str(b)) {
+        (Ok(x), Ok(y)) => norm(x) == norm(y),
+        _ => a == b,
+    }
+}
+
+fn field<T: PartialEq + std::fmt::Debug>(
+    details: &mut Vec<String>,
+    name: &str,
+    now: Option<&T>,
+    want: &T,
+) {
+    if now != Some(want) {
+        details.push(match now {
+            Some(n) => format!("{name}: {n:?} -> {want:?}"),
+            None => format!("{name}: (none) -> {want:?}"),
+        });
+    }
+}
+
+fn one(kind: &'static str, name: &str, exists: bool, details: Vec<String>) -> Change {
+    let action = if !exists {
+        Action::Create
+    } else if details.is_empty() {
+        Action::NoOp
+    } else {
+        Action::Update
+    };
+    Change::new(kind, name, action, details)
+}
+
+/// The plan: one change per resource, in dependency order.
+pub fn diff(d: &Desired, a: &Actual) -> Vec<Change> {
+    let mut out = Vec::new();
+    if let Some(b) = &d.bucket {
+        let ab = a.bucket.as_ref();
+        let exists = ab.is_some();
+        out.push(Change::new(
+            "s3-bucket",
+            &b.name,
+            if exists { Action::NoOp } else { Action::Create },
+            vec![],
+        ));
+        let mut det = vec![];
+        field(
+            &mut det,
+            "block_public_access",
+            ab.and_then(|x| x.public_access_block.as_ref()),
+            &[true; 4],
+        );
+        out.push(one("s3-public-access-block", &b.name, exists, det));
+        let mut det = vec![];
+        field(
+            &mut det,
+            "default_encryption",
+            ab.and_then(|x| x.encryption.as_ref()),
+            &b.encryption,
+        );
+        out.push(one("s3-encryption", &b.name, exists, det));
+        let mut det = vec![];
+        field(
+            &mut det,
+            "object_ownership",
+            ab.and_then(|x| x.ownership.as_ref()),
+            &b.ownership,
+        );
+        out.push(one("s3-ownership", &b.name, exists, det));
+        let mut det = vec![];
+        field(
+            &mut det,
+            "lifecycle (abort multipart days, expiration days, rules)",
+            ab.and_then(|x| x.lifecycle.as_ref()),
+            &(Some(b.abort_multipart_days), b.expiration_days, 1),
+        );
+        out.push(one("s3-lifecycle", &b.name, exists, det));
+        let mut det = vec![];
+        let tags_now = ab.map(|x| &x.tags);
+        if tags_now != Some(&b.tags) {
+            det.push(format!(
+                "tags: {} -> {}",
+                tags_now.map_or(0, |t| t.len()),
+                b.tags.len()
+            ));
+        }
+        out.push(one("s3-tags", &b.name, exists, det));
+        if let Some(p) = &b.policy {
+            let now = ab.and_then(|x| x.policy.as_deref());
+            let det = if now.is_some_and(|n| same_policy(n, p)) {
+                vec![]
+            } else {
+                vec![format!(
+                    "policy: {} -> deny non-TLS",
+                    if now.is_some() { "other" } else { "(none)" }
+                )]
+            };
+            out.push(one("s3-policy", &b.name, exists, det));
+        }
+    }
+    if let Some(i) = &d.iam {
+        let det = match &a.role_trust_policy {
+            Some(t) if !same_policy(t, &i.trust_policy) => vec!["trust policy differs".to_string()],
+            _ => vec![],
+        };
+        out.push(one(
+            "iam-role",
+            &i.role_name,
+            a.role_trust_policy.is_some(),
+            det,
+        ));
+        let det = match &a.role_policy {
+            Some(p) if !same_policy(p, &i.policy) => {
+                vec!["policy: -> exactly the five object-store actions".to_string()]
+            }
+            _ => vec![],
+        };
+        out.push(one(
+            "iam-role-policy",
+            &i.role_name,
+            a.role_policy.is_some(),
+            det,
+        ));
+        let det = match &a.instance_profile_roles {
+            Some(r) if r != &vec![i.role_name.clone()] => {
+                vec![format!("roles: {r:?} -> [{:?}]", i.role_name)]
+            }
+            _ => vec![],
+        };
+        out.push(one(
+            "iam-instance-profile",
+            &i.instance_profile_name,
+            a.instance_profile_roles.is_some(),
+            det,
+        ));
+    }
+    let n = &d.network;
+    match &n.existing_vpc {
+        Some(v) => {
+            let found = a.vpc_id.as_deref() == Some(v.as_str());
+            out.push(Change::new(
+                "vpc",
+                v,
+                if found { Action::NoOp } else { Action::Drift },
+                if found {
+                    vec![]
+                } else {
+                    vec!["the spec's vpc_id was not found".into()]
+                },
+            ));
+        }
+        None => out.push(one("vpc", &n.vpc_name, a.vpc_id.is_some(), vec![])),
+    }
+    for az in &d.azs {
+        match n.existing_vpc {
+            Some(_) => {
+                let want = n.existing_subnets.get(az).cloned().unwrap_or_default();
+                let ok = a.subnets.get(az).is_some_and(|(id, _)| *id == want);
+                out.push(Change::new(
+                    "subnet",
+                    format!("{az} {want}"),
+                    if ok { Action::NoOp } else { Action::Drift },
+                    if ok {
+                        vec![]
+                    } else {
+                        vec![format!("subnet {want} not found in {az}")]
+                    },
+                ));
+            }
+            None => {
+                let cidr = &n.subnet_cidrs[az];
+                let det = match a.subnets.get(az) {
+                    Some((_, c)) if c != cidr => vec![format!(
+                        "cidr {c} (spec wants {cidr}; subnets cannot change CIDR)"
+                    )],
+                    _ => vec![],
+                };
+                let action = match a.subnets.get(az) {
+                    None => Action::Create,
+                    Some(_) if det.is_empty() => Action::NoOp,
+                    Some(_) => Action::Drift,
+                };
+                out.push(Change::new("subnet", format!("{az} {cidr}"), action, det));
+            }
+        }
+    }
+    let sg = &n.security_group;
+    let det = match &a.security_group {
+        Some((_, rules)) => {
+            let mut det = vec![];
+            for r in sg.rules.iter().filter(|r| !rules.contains(r)) {
+                det.push(format!(
+                    "add tcp {}-{} from {} ({})",
+                    r.from_port, r.to_port, r.source, r.description
+                ));
+            }
+            for r in rules.iter().filter(|r| {
+                !sg.rules.iter().any(|w| {
+                    w.from_port == r.from_port && w.to_port == r.to_port && w.source == r.source
+                })
+            }) {
+                det.push(format!(
+                    "remove tcp {}-{} from {}",
+                    r.from_port, r.to_port, r.source
+                ));
+            }
+            det
+        }
+        None => vec![],
+    };
+    out.push(one(
+        "security-group",
+        &sg.name,
+        a.security_group.is_some(),
+        det,
+    ));
+    for lt in &d.launch_templates {
+        let det = match a.launch_templates.get(&lt.name) {
+            Some(x) => {
+                let mut det = vec![];
+                field(
+                    &mut det,
+                    "instance_type",
+                    x.instance_type.as_ref(),
+                    &lt.instance_type,
+                );
+                if let Some(img) = &lt.image_id {
+                    field(&mut det, "image_id", x.image_id.as_ref(), img);
+                }
+                field(
+                    &mut det,
+                    "root_volume_gib",
+                    x.root_volume_gib.as_ref(),
+                    &lt.root_volume_gib,
+                );
+                if x.data_volume != lt.data_volume {
+                    det.push(format!(
+                        "data_volume: {:?} -> {:?}",
+                        x.data_volume, lt.data_volume
+                    ));
+                }
+                if !x.http_tokens_required {
+                    det.push("imds: optional -> IMDSv2 required".into());
+                }
+                field(
+                    &mut det,
+                    "imds_hop_limit",
+                    x.hop_limit.as_ref(),
+                    &lt.imds_hop_limit,
+                );
+                if x.instance_profile != lt.instance_profile {
+                    det.push(format!(
+                        "instance_profile: {:?} -> {:?}",
+                        x.instance_profile, lt.instance_profile
+                    ));
+                }
+                det
+            }
+            None => vec![],
+        };
+        out.push(one(
+            "launch-template",
+            &lt.name,
+            a.launch_templates.contains_key(&lt.name),
+            det,
+        ));
+    }
+    for i in &d.instances {
+        let found = a
+            .instances
+            .iter()
+            .find(|x| x.group == i.group && x.index == i.index);
+        let (action, det) = match found {
+            None => (Action::Create, vec![format!("{} in {}", i.launch_template, i.az)]),
+            Some(x) if x.az != i.az => (Action::Drift, vec![format!("runs in {}, the spec places it in {} (replacing it moves its data: drain it first)", x.az, i.az)]),
+            Some(_) => (Action::NoOp, vec![]),
+        };
+        out.push(Change::new("instance", &i.name, action, det));
+    }
+    for x in &a.instances {
+        if !d
+            .instances
+            .iter()
+            .any(|i| i.group == x.group && i.index == x.index)
+        {
+            out.push(Change::new(
+                "instance",
+                format!("{} {}-{}", x.id, x.group, x.index),
+                Action::Drift,
+                vec!["not in the spec (scale-in is never automatic: drain with `streamctl reassign --remove-brokers`, then terminate)".into()],
+            ));
+        }
+    }
+    out
+}
+
+/// Counts of a plan's actions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub create: usize,
+    pub update: usize,
+    pub no_op: usize,
+    pub drift: usize,
+}
+
+pub fn counts(plan: &[Change]) -> Counts {
+    let mut c = Counts::default();
+    for ch in plan {
+        match ch.action {
+            Action::Create => c.create += 1,
+            Action::Update => c.update += 1,
+            Action::NoOp => c.no_op += 1,
+            Action::Drift => c.drift += 1,
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infra::desired::desired_state;
+
+    fn desired() -> Desired {
+        let text = std::fs::read_to_string(format!(
+            "{}/docs/examples/tiered.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let spec = crate::spec::parse(&text, "tiered.yaml").unwrap().0;
+        desired_state(
+            &spec,
+            &[
+                "us-east-1a".into(),
+                "us-east-1b".into(),
+                "us-east-1c".into(),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn empty_account_creates_everything() {
+        let d = desired();
+        let plan = diff(&d, &Actual::default());
+        let c = counts(&plan);
+        assert_eq!(c.update + c.no_op + c.drift, 0);
+        assert_eq!(plan.iter().filter(|c| c.kind == "instance").count(), 9);
+    }
+
+    #[test]
+    fn matching_state_is_all_no_op_and_drift_is_found() {
+        let d = desired();
+        let b = d.bucket.clone().unwrap();
+        let i = d.iam.clone().unwrap();
+        let mut a = Actual {
+            bucket: Some(ActualBucket {
+                lifecycle: Some((Some(b.abort_multipart_days), None, 1)),
+                public_access_block: Some([true; 4]),
+                encryption: Some(b.encryption.clone()),
+                ownership: Some(b.ownership.clone()),
+                tags: b.tags.clone(),
+                policy: b.policy.clone().map(|p| {
+                    serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&p).unwrap())
+                        .unwrap()
+                }),
+            }),
+            role_trust_policy: Some(i.trust_policy.clone()),
+            role_policy: Some(i.policy.clone()),
+            instance_profile_roles: Some(vec![i.role_name.clone()]),
+            vpc_id: Some("vpc-1".into()),
+            subnets: d
+                .network
+                .subnet_cidrs
+                .iter()
+                .map(|(az, c)| (az.clone(), (format!("subnet-{az}"), c.clone())))
+                .collect(),
+            security_group: Some(("sg-1".into(), d.network.security_group.rules.clone())),
+            launch_templates: d
+                .launch_templates
+                .iter()
+                .map(|lt| {
+                    (
+                        lt.name.clone(),
+                        ActualLaunchTemplate {
+                            id: "lt".into(),
+                            version: 1,
+                            instance_type: Some(lt.instance_type.clone()),
+                            image_id: lt.image_id.clone(),
+                            root_volume_gib: Some(lt.root_volume_gib),
+                            data_volume: lt.data_volume,
+                            data_encrypted: true,
+                            http_tokens_required: true,
+                            hop_limit: Some(2),
+                            instance_profile: lt.instance_profile.clone(),
+                            security_groups: vec!["sg-1".into()],
+                        },
+                    )
+                })
+                .collect(),
+            instances: d
+                .instances
+                .iter()
+                .map(|i| ActualInstance {
+                    id: format!("i-{}", i.name),
+                    group: i.group.clone(),
+                    index: i.index,
+                    az: i.az.clone(),
+                    state: "running".into(),
+                })
+                .collect(),
+        };
+        let plan = diff(&d, &a);
+        assert!(plan.iter().all(|c| c.action == Action::NoOp), "{plan:#?}");
+        // Drift: the lifecycle rule edited by hand.
+        a.bucket.as_mut().unwrap().lifecycle = Some((Some(30), Some(1), 2));
+        let plan = diff(&d, &a);
+        let lc = plan.iter().find(|c| c.kind == "s3-lifecycle").unwrap();
+        assert_eq!(lc.action, Action::Update);
+        // An extra instance is reported, never deleted.
+        a.instances.push(ActualInstance {
+            id: "i-x".into(),
+            group: "brokers".into(),
+            index: 6,
+            az: "us-east-1a".into(),
+            state: "running".into(),
+        });
+        assert!(diff(&d, &a)
+            .iter()
+            .any(|c| c.kind == "instance" && c.action == Action::Drift));
+    }
+
+    #[test]
+    fn policies_compare_by_meaning() {
+        assert!(same_policy(r#"{"a": ["x"], "b": 1}"#, r#"{"b":1,"a":"x"}"#));
+        assert!(!same_policy(r#"{"a": ["x", "y"]}"#, r#"{"a": "x"}"#));
+    }
+}
