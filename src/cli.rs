@@ -62,6 +62,9 @@ pub enum Command {
     /// Create or converge the cluster's AWS resources (S3, IAM, network, node groups); shows
     /// the plan first.
     Provision(ProvisionArgs),
+    /// Write the configs the cluster needs: Kafka server.properties (classic, tiered, Confluent),
+    /// Bufstream Helm values, etcd, clients, user-data.
+    Render(RenderArgs),
     /// Remove what streamctl created for the cluster (found by tags); shows the plan first.
     Destroy(DestroyArgs),
     /// What exists for the cluster, by group and AZ, and how it differs from the spec.
@@ -336,4 +339,35 @@ pub struct InventoryArgs {
     /// The cluster spec.
     #[arg(short = 'f', long = "file", value_name = "CLUSTER_YAML")]
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The cluster spec.
+    #[arg(short = 'f', long = "file", value_name = "CLUSTER_YAML")]
+    pub file: PathBuf,
+    /// Where to write the files (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Advertised host of each node: {name}, {group}, {index}, {az}, {node_id} are replaced.
+    #[arg(long, default_value = "{name}")]
+    pub host_template: String,
+    /// Address listeners bind to.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub listen_host: String,
+    /// Kafka listener port (controllers use the next port).
+    #[arg(long, default_value_t = 9092)]
+    pub base_port: u16,
+    /// Give every node its own ports from --base-port (several nodes on one host, e.g. tests).
+    #[arg(long)]
+    pub distinct_ports: bool,
+    /// Data directory on the nodes.
+    #[arg(long, default_value = "/var/lib/streamctl")]
+    pub data_dir: String,
+    /// The three AZs, for specs with `availability_zones: auto`.
+    #[arg(long, value_delimiter = ',')]
+    pub azs: Vec<String>,
+    /// Bufstream intake flush interval (trades cost for latency), e.g. 90ms.
+    #[arg(long, value_name = "DURATION")]
+    pub intake_delay_max: Option<String>,
 }

@@ -11,4 +11,13 @@ eval "$(bash tests/aws/moto.sh up)"
 trap 'bash tests/aws/moto.sh down' EXIT
 echo "moto: $STREAMCTL_MOTO_ENDPOINT" >&2
 
+# Apache Kafka's jars (Maven Central) for the tests that boot real brokers.
+if [ "${STREAMCTL_SKIP_KAFKA:-}" = "1" ]; then
+  echo "WARNING: STREAMCTL_SKIP_KAFKA=1: the Kafka tests will be skipped" >&2
+else
+  STREAMCTL_KAFKA_LIBS="$(bash tests/kafka/kafka.sh fetch)"
+  export STREAMCTL_KAFKA_LIBS
+  echo "kafka: $STREAMCTL_KAFKA_LIBS" >&2
+fi
+
 cargo test --all-targets "$@"

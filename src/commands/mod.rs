@@ -11,6 +11,7 @@ use crate::output::{Format, ProgressSettings};
 pub mod check;
 pub mod provision;
 pub mod reassign;
+pub mod render;
 pub mod size;
 mod source;
 pub mod validate;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reassign(args) => reassign::run(&ctx, &args),
         Command::Check(cmd) => check::run(&ctx, cmd),
         Command::Provision(args) => provision::provision(&ctx, &args),
+        Command::Render(args) => render::run(&ctx, &args),
         Command::Destroy(args) => provision::destroy(&ctx, &args),
         Command::Inventory(args) => provision::inventory(&ctx, &args),
         Command::Completions { shell } => {

@@ -239,7 +239,7 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
 
     let mut launch_templates = Vec::new();
     let mut instances = Vec::new();
-    let mut next_id: BTreeMap<bool, u32> = [(true, 1), (false, 1001)].into();
+    let nodes = spec.nodes(azs);
     for g in &spec.node_groups {
         let lt_name = format!("streamctl-{cluster}-{}", g.name);
         let mut lt_tags = named(&lt_name);
@@ -262,34 +262,28 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
             },
             tags: lt_tags,
         });
-        let data_plane = matches!(g.role, Role::Broker | Role::Bufstream);
-        for index in 0..g.count {
-            let az = azs[index as usize % azs.len()].clone();
-            let counter = next_id.get_mut(&data_plane).expect("both kinds present");
-            let node_id = *counter;
-            *counter += 1;
-            let name = format!("streamctl-{cluster}-{}-{index}", g.name);
+        for n in nodes.iter().filter(|n| n.group == g.name) {
             let user_data = render::render(
                 "user-data.sh.j2",
                 minijinja::context! {
-                    cluster => cluster, group => g.name, role => g.role.as_str(), node_id => node_id,
-                    index => index, az => az, data_volume => g.data_volume,
+                    cluster => cluster, group => g.name, role => g.role.as_str(), node_id => n.node_id,
+                    index => n.index, az => n.az, data_volume => g.data_volume,
                     data_label => format!("streamctl-{}", g.role.as_str()), data_dir => "/var/lib/streamctl",
                 },
             )?;
-            let mut t = named(&name);
+            let mut t = named(&n.name);
             t.insert(TAG_GROUP.into(), g.name.clone());
             t.insert(TAG_ROLE.into(), g.role.as_str().into());
-            t.insert(TAG_AZ.into(), az.clone());
-            t.insert(TAG_INDEX.into(), index.to_string());
-            t.insert(TAG_NODE_ID.into(), node_id.to_string());
+            t.insert(TAG_AZ.into(), n.az.clone());
+            t.insert(TAG_INDEX.into(), n.index.to_string());
+            t.insert(TAG_NODE_ID.into(), n.node_id.to_string());
             instances.push(Instance {
-                name,
+                name: n.name.clone(),
                 group: g.name.clone(),
                 launch_template: lt_name.clone(),
-                index,
-                node_id,
-                az,
+                index: n.index,
+                node_id: n.node_id,
+                az: n.az.clone(),
                 user_data,
                 tags: t,
             });

@@ -1,11 +1,41 @@
 //! Template rendering (minijinja) over the files in `templates/` and `policies/`, compiled into
 //! the binary so a single executable carries reviewed documents.
 
+pub mod configs;
+
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// Templates by name, embedded at build time.
 const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "kafka/server.properties.j2",
+        include_str!("../../templates/kafka/server.properties.j2"),
+    ),
+    (
+        "kafka/topic-defaults.properties.j2",
+        include_str!("../../templates/kafka/topic-defaults.properties.j2"),
+    ),
+    (
+        "kafka/confluent-tier.env.j2",
+        include_str!("../../templates/kafka/confluent-tier.env.j2"),
+    ),
+    (
+        "clients/producer.properties.j2",
+        include_str!("../../templates/clients/producer.properties.j2"),
+    ),
+    (
+        "clients/consumer.properties.j2",
+        include_str!("../../templates/clients/consumer.properties.j2"),
+    ),
+    (
+        "bufstream/values.yaml.j2",
+        include_str!("../../templates/bufstream/values.yaml.j2"),
+    ),
+    (
+        "etcd/etcd.conf.yml.j2",
+        include_str!("../../templates/etcd/etcd.conf.yml.j2"),
+    ),
     (
         "user-data.sh.j2",
         include_str!("../../templates/user-data.sh.j2"),

@@ -213,6 +213,9 @@ pub struct ObjectStore {
     /// Bucket policy denying requests without TLS (`aws:SecureTransport`).
     #[serde(default = "yes")]
     pub deny_insecure_transport: bool,
+    /// S3-compatible endpoint for brokers (e.g. an on-premises object store, seed 003).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -264,5 +267,45 @@ impl ClusterSpec {
             .filter(|g| matches!(g.role, Role::Broker | Role::Bufstream))
             .map(|g| g.count)
             .sum()
+    }
+}
+
+/// One node of the cluster: what provisioning launches and rendering configures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    pub group: String,
+    pub role: Role,
+    pub index: u32,
+    /// KRaft node.id (brokers and Bufstream 1.., controllers and etcd 1001..).
+    pub node_id: u32,
+    pub az: String,
+    /// `streamctl-<cluster>-<group>-<index>`.
+    pub name: String,
+}
+
+impl ClusterSpec {
+    /// Every node, group by group in spec order; node `i` of a group sits in AZ `i mod #AZ`.
+    pub fn nodes(&self, azs: &[String]) -> Vec<Node> {
+        let mut out = Vec::new();
+        let (mut data_id, mut meta_id) = (1u32, 1001u32);
+        for g in &self.node_groups {
+            for index in 0..g.count {
+                let counter = if matches!(g.role, Role::Broker | Role::Bufstream) {
+                    &mut data_id
+                } else {
+                    &mut meta_id
+                };
+                out.push(Node {
+                    group: g.name.clone(),
+                    role: g.role,
+                    index,
+                    node_id: *counter,
+                    az: azs[index as usize % azs.len()].clone(),
+                    name: format!("streamctl-{}-{}-{index}", self.name, g.name),
+                });
+                *counter += 1;
+            }
+        }
+        out
     }
 }

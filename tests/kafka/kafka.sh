@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Apache Kafka from Maven Central for the project's tests (Java 17 + Maven; no tarball downloads).
+#
+#   tests/kafka/kafka.sh fetch     resolve the jars into ~/.cache/streamctl/kafka/<version>/libs
+#                                  (Maven's own cache ~/.m2 makes repeat runs instant); prints the dir
+#   tests/kafka/kafka.sh version   the pinned Kafka version
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
+libs="${STREAMCTL_KAFKA_HOME:-$HOME/.cache/streamctl/kafka/$version}/libs"
+
+case "${1:-}" in
+  version) echo "$version" ;;
+  fetch)
+    if [ ! -f "$libs/.complete" ]; then
+      command -v mvn >/dev/null || { echo "kafka.sh: Maven (mvn) is needed to fetch Kafka's jars" >&2; exit 1; }
+      rm -rf "$libs"
+      mkdir -p "$libs"
+      mvn -q -B -Dstyle.color=never --no-transfer-progress -f "$here/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2
+      ls "$libs"/kafka_2.13-"$version".jar >/dev/null
+      touch "$libs/.complete"
+    fi
+    echo "$libs"
+    ;;
+  *) echo "usage: $0 fetch|version" >&2; exit 2 ;;
+esac
