@@ -69,6 +69,9 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// What exists for the cluster, by group and AZ, and how it differs from the spec.
     Inventory(InventoryArgs),
+    /// Write a live cluster's brokers, racks, assignment and partition sizes as a snapshot file
+    /// (the format `reassign --from-file` reads).
+    Snapshot(SnapshotArgs),
     /// Checks that exit non-zero (4) when they find a problem, for CI.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -234,6 +237,12 @@ pub struct CatalogArgs {
 /// Where the current assignment comes from (offline: a file).
 #[derive(Debug, Args)]
 pub struct AssignmentSource {
+    /// A live cluster: host:port[,host:port...] of its brokers (racks from broker.rack, sizes
+    /// from DescribeLogDirs).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["from_file", "current_assignment"])]
+    pub bootstrap_server: Option<String>,
+    #[command(flatten)]
+    pub security: KafkaSecurity,
     /// A snapshot file: {"brokers":[{"id","rack"}],"partitions":[{"topic","partition","replicas","size_bytes"?,"local_size_bytes"?}]}.
     #[arg(
         long,
@@ -282,6 +291,26 @@ pub struct ReassignArgs {
     /// Write the current assignment of the changed partitions (to roll back).
     #[arg(long, value_name = "FILE")]
     pub rollback_out: Option<PathBuf>,
+}
+
+/// How to authenticate to Kafka.
+#[derive(Debug, Args, Clone)]
+pub struct KafkaSecurity {
+    /// Client properties like the Kafka tools take (security.protocol, sasl.mechanism, ssl.*).
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The cluster: host:port[,host:port...].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bootstrap_server: String,
+    #[command(flatten)]
+    pub security: KafkaSecurity,
+    /// Only topics matching this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub topics: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

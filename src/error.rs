@@ -3,6 +3,7 @@
 use crate::assign::snapshot::FormatError;
 use crate::assign::PlanError;
 use crate::aws::AwsError;
+use crate::kafka::KafkaError;
 use crate::sizing::models::ModelError;
 use crate::sizing::recommend::RecommendError;
 use crate::spec::SpecError;
@@ -56,6 +57,8 @@ pub enum Error {
     Usage { message: String, hint: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
     /// A check found problems; the report was already printed.
     #[error("{0}")]
     CheckFailed(String),
@@ -81,7 +84,9 @@ impl Error {
             | Self::Format { .. }
             | Self::Plan(_) => ExitCode::BadInput,
             Self::CheckFailed(_) => ExitCode::CheckFailed,
-            Self::Aws(_) | Self::WriteFile { .. } | Self::Encode(_) => ExitCode::Failed,
+            Self::Aws(_) | Self::Kafka(_) | Self::WriteFile { .. } | Self::Encode(_) => {
+                ExitCode::Failed
+            }
         }
     }
 
@@ -126,6 +131,7 @@ impl Error {
             }
             Self::Usage { hint, .. } => Some(hint.clone()),
             Self::Aws(e) => Some(e.hint()),
+            Self::Kafka(e) => Some(e.hint()),
             Self::CheckFailed(_) => None,
             Self::Encode(_) => Some("this is a bug; please report it with the command line".into()),
         }

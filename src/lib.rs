@@ -15,6 +15,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod infra;
+pub mod kafka;
 pub mod output;
 pub mod render;
 pub mod sizing;

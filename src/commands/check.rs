@@ -20,7 +20,7 @@ fn az_tolerance(ctx: &Context, a: &AzToleranceArgs) -> Result<ExitCode> {
             "use the topics' min.insync.replicas, usually 2",
         ));
     }
-    let cluster = load_cluster(&a.source)?;
+    let cluster = load_cluster(ctx, &a.source)?;
     let report = tolerance::check(&cluster, a.min_insync);
     print(&output::render(ctx.format, &report, || {
         let rows = report

@@ -13,6 +13,7 @@ pub mod provision;
 pub mod reassign;
 pub mod render;
 pub mod size;
+pub mod snapshot;
 mod source;
 pub mod validate;
 
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Size(cmd) => size::run(&ctx, cmd),
         Command::Reassign(args) => reassign::run(&ctx, &args),
         Command::Check(cmd) => check::run(&ctx, cmd),
+        Command::Snapshot(args) => snapshot::run(&ctx, &args),
         Command::Provision(args) => provision::provision(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
         Command::Destroy(args) => provision::destroy(&ctx, &args),

@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, a: &ReassignArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let cluster = load_cluster(&a.source)?;
+    let cluster = load_cluster(ctx, &a.source)?;
     let opts = PlanOptions {
         remove_brokers: a.remove_brokers.iter().copied().collect(),
         topics,

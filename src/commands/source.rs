@@ -1,14 +1,56 @@
-//! Reading the current assignment for `reassign` and `check` (offline: files).
+//! Reading the current assignment for `reassign`, `check` and `snapshot`: a file, or a live
+//! cluster through the Kafka adapter.
 
 use std::path::Path;
 
-use super::read_file;
+use super::{read_file, Context};
 use crate::assign::snapshot::{parse_kafka_assignment, parse_racks, parse_snapshot};
 use crate::assign::Cluster;
-use crate::cli::AssignmentSource;
+use crate::cli::{AssignmentSource, KafkaSecurity};
 use crate::error::{Error, Result};
+use crate::kafka::admin::KafkaAdmin;
+use crate::kafka::ClusterAdmin;
 
-pub fn load_cluster(src: &AssignmentSource) -> Result<Cluster> {
+/// Check the security settings: plaintext only for now (said plainly rather than ignored).
+pub fn check_security(s: &KafkaSecurity) -> Result<()> {
+    let Some(path) = &s.command_config else {
+        return Ok(());
+    };
+    let text = read_file(path)?;
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        if let Some((k, v)) = line.split_once('=') {
+            if k.trim() == "security.protocol" && v.trim() != "PLAINTEXT" {
+                return Err(Error::usage(
+                    format!("{}: security.protocol={} is not supported yet (PLAINTEXT only)", path.display(), v.trim()),
+                    "TLS and SASL (PLAIN, SCRAM) are planned; use a PLAINTEXT listener reachable from this host for now",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Connect to a live cluster.
+pub async fn connect(bootstrap: &str, security: &KafkaSecurity) -> Result<KafkaAdmin> {
+    check_security(security)?;
+    Ok(KafkaAdmin::connect(bootstrap).await?)
+}
+
+pub fn load_cluster(ctx: &Context, src: &AssignmentSource) -> Result<Cluster> {
+    if let Some(b) = &src.bootstrap_server {
+        let rt = ctx.runtime()?;
+        return rt.block_on(async {
+            let mut admin = connect(b, &src.security).await?;
+            let spinner = ctx.progress.spinner("reading the cluster");
+            let c = admin.snapshot().await;
+            spinner.finish_and_clear();
+            Ok(c?)
+        });
+    }
     let format_err = |path: &Path, source| Error::Format {
         path: path.display().to_string(),
         source,
@@ -39,7 +81,7 @@ pub fn load_cluster(src: &AssignmentSource) -> Result<Cluster> {
         }
         (None, None) => Err(Error::usage(
             "no current assignment given",
-            "pass --from-file snapshot.json, or --current-assignment kafka.json with --broker-racks",
+            "pass --bootstrap-server host:port, --from-file snapshot.json, or --current-assignment kafka.json with --broker-racks",
         )),
     }
 }

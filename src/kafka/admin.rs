@@ -1,0 +1,431 @@
+//! The real [`ClusterAdmin`]: Kafka protocol requests over plaintext TCP.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kafka_protocol::messages::alter_partition_reassignments_request::{
+    ReassignablePartition, ReassignableTopic,
+};
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
+use kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, BrokerId, DescribeConfigsRequest, DescribeLogDirsRequest,
+    ElectLeadersRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
+    MetadataRequest, MetadataResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::wire::Connection;
+use super::{ClusterAdmin, ConfigOp, KafkaError, Ongoing};
+use crate::assign::{Broker, Cluster, PartitionAssignment};
+
+const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
+
+/// Admin client for one cluster.
+pub struct KafkaAdmin {
+    bootstrap: Vec<String>,
+    any: Connection,
+    by_broker: HashMap<i32, Connection>,
+    addresses: BTreeMap<i32, String>,
+}
+
+fn s(x: &StrBytes) -> String {
+    x.as_str().to_string()
+}
+
+impl KafkaAdmin {
+    /// Connect to the first bootstrap server that answers.
+    pub async fn connect(bootstrap: &str) -> Result<Self, KafkaError> {
+        let list: Vec<String> = bootstrap
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect();
+        let mut last = KafkaError::NoBroker(bootstrap.to_string());
+        for addr in &list {
+            match Connection::open(addr).await {
+                Ok(c) => {
+                    let mut admin = Self {
+                        bootstrap: list.clone(),
+                        any: c,
+                        by_broker: HashMap::new(),
+                        addresses: BTreeMap::new(),
+                    };
+                    admin.metadata().await?;
+                    return Ok(admin);
+                }
+                Err(e) => {
+                    tracing::debug!(%addr, error = %e, "bootstrap server did not answer");
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn metadata(&mut self) -> Result<MetadataResponse, KafkaError> {
+        let m = self
+            .any
+            .send(MetadataRequest::default().with_topics(None))
+            .await?;
+        self.addresses = m
+            .brokers
+            .iter()
+            .map(|b| (b.node_id.0, format!("{}:{}", s(&b.host), b.port)))
+            .collect();
+        Ok(m)
+    }
+
+    async fn broker(&mut self, id: i32) -> Result<&mut Connection, KafkaError> {
+        if !self.by_broker.contains_key(&id) {
+            let addr = self
+                .addresses
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| KafkaError::NoBroker(format!("broker {id}")))?;
+            let c = Connection::open(&addr).await?;
+            self.by_broker.insert(id, c);
+        }
+        Ok(self.by_broker.get_mut(&id).expect("inserted"))
+    }
+
+    /// Partition sizes on one broker: (topic, partition) -> bytes (current log dir, not future).
+    async fn log_dir_sizes(&mut self, id: i32) -> Result<HashMap<(String, i32), u64>, KafkaError> {
+        let c = self.broker(id).await?;
+        let r = c
+            .send(DescribeLogDirsRequest::default().with_topics(None))
+            .await?;
+        let mut out = HashMap::new();
+        for dir in &r.results {
+            if dir.error_code != 0 {
+                continue;
+            }
+            for t in &dir.topics {
+                for p in &t.partitions {
+                    if !p.is_future_key {
+                        out.insert(
+                            (s(&t.name.0), p.partition_index),
+                            p.partition_size.max(0) as u64,
+                        );
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn bootstrap(&self) -> &[String] {
+        &self.bootstrap
+    }
+}
+
+impl ClusterAdmin for KafkaAdmin {
+    async fn snapshot(&mut self) -> Result<Cluster, KafkaError> {
+        let m = self.metadata().await?;
+        let brokers: Vec<Broker> = m
+            .brokers
+            .iter()
+            .map(|b| Broker {
+                id: b.node_id.0,
+                rack: b.rack.as_ref().map(s),
+            })
+            .collect();
+        let mut sizes: HashMap<(String, i32), u64> = HashMap::new();
+        for b in &brokers {
+            for (k, v) in self.log_dir_sizes(b.id).await? {
+                let e = sizes.entry(k).or_default();
+                *e = (*e).max(v);
+            }
+        }
+        let mut partitions = Vec::new();
+        let mut tiered: HashMap<String, bool> = HashMap::new();
+        for t in &m.topics {
+            let Some(name) = t.name.as_ref().map(|n| s(&n.0)) else {
+                continue;
+            };
+            if t.error_code != 0 {
+                return Err(KafkaError::api("Metadata", &name, t.error_code, None));
+            }
+            let remote = match tiered.get(&name) {
+                Some(x) => *x,
+                None => {
+                    let cfg = self.describe_configs(None, Some(&name)).await?;
+                    let x = cfg
+                        .get("remote.storage.enable")
+                        .is_some_and(|v| v == "true");
+                    tiered.insert(name.clone(), x);
+                    x
+                }
+            };
+            for p in &t.partitions {
+                let size = sizes.get(&(name.clone(), p.partition_index)).copied();
+                partitions.push(PartitionAssignment {
+                    topic: name.clone(),
+                    partition: p.partition_index,
+                    replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
+                    size_bytes: if remote { None } else { size },
+                    local_size_bytes: if remote { size } else { None },
+                });
+            }
+        }
+        partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        let mut brokers = brokers;
+        brokers.sort_by_key(|b| b.id);
+        Ok(Cluster {
+            brokers,
+            partitions,
+        })
+    }
+
+    async fn live_brokers(&mut self) -> Result<Vec<i32>, KafkaError> {
+        let m = self.metadata().await?;
+        let mut ids: Vec<i32> = m.brokers.iter().map(|b| b.node_id.0).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn assignments(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError> {
+        let m = self.metadata().await?;
+        let mut out = BTreeMap::new();
+        for t in &m.topics {
+            let Some(name) = t.name.as_ref().map(|n| s(&n.0)) else {
+                continue;
+            };
+            for p in &t.partitions {
+                out.insert(
+                    (name.clone(), p.partition_index),
+                    p.replica_nodes.iter().map(|b| b.0).collect(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn alter_reassignments(
+        &mut self,
+        moves: &[(String, i32, Option<Vec<i32>>)],
+    ) -> Result<Vec<(String, i32, KafkaError)>, KafkaError> {
+        let mut by_topic: BTreeMap<&str, Vec<ReassignablePartition>> = BTreeMap::new();
+        for (t, p, r) in moves {
+            by_topic.entry(t.as_str()).or_default().push(
+                ReassignablePartition::default()
+                    .with_partition_index(*p)
+                    .with_replicas(r.as_ref().map(|r| r.iter().map(|&b| BrokerId(b)).collect())),
+            );
+        }
+        let topics = by_topic
+            .into_iter()
+            .map(|(t, ps)| {
+                ReassignableTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                    .with_partitions(ps)
+            })
+            .collect();
+        let req = AlterPartitionReassignmentsRequest::default()
+            .with_timeout_ms(60_000)
+            .with_allow_replication_factor_change(true)
+            .with_topics(topics);
+        let r = self.any.send(req).await?;
+        if r.error_code != 0 {
+            return Err(KafkaError::api(
+                "AlterPartitionReassignments",
+                "cluster",
+                r.error_code,
+                r.error_message.as_ref().map(s),
+            ));
+        }
+        let mut errors = Vec::new();
+        for t in &r.responses {
+            for p in &t.partitions {
+                if p.error_code != 0 {
+                    let name = s(&t.name.0);
+                    errors.push((
+                        name.clone(),
+                        p.partition_index,
+                        KafkaError::api(
+                            "AlterPartitionReassignments",
+                            format!("{name}-{}", p.partition_index),
+                            p.error_code,
+                            p.error_message.as_ref().map(s),
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(errors)
+    }
+
+    async fn list_reassignments(&mut self) -> Result<Vec<Ongoing>, KafkaError> {
+        let r = self
+            .any
+            .send(
+                ListPartitionReassignmentsRequest::default()
+                    .with_timeout_ms(30_000)
+                    .with_topics(None),
+            )
+            .await?;
+        if r.error_code != 0 {
+            return Err(KafkaError::api(
+                "ListPartitionReassignments",
+                "cluster",
+                r.error_code,
+                r.error_message.as_ref().map(s),
+            ));
+        }
+        let mut out = Vec::new();
+        for t in &r.topics {
+            for p in &t.partitions {
+                out.push(Ongoing {
+                    topic: s(&t.name.0),
+                    partition: p.partition_index,
+                    replicas: p.replicas.iter().map(|b| b.0).collect(),
+                    adding: p.adding_replicas.iter().map(|b| b.0).collect(),
+                    removing: p.removing_replicas.iter().map(|b| b.0).collect(),
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        Ok(out)
+    }
+
+    async fn describe_configs(
+        &mut self,
+        broker: Option<i32>,
+        topic: Option<&str>,
+    ) -> Result<BTreeMap<String, String>, KafkaError> {
+        let (kind, name) = match (broker, topic) {
+            (Some(b), _) => (RESOURCE_BROKER, b.to_string()),
+            (None, Some(t)) => (RESOURCE_TOPIC, t.to_string()),
+            (None, None) => {
+                return Err(KafkaError::Config(
+                    "describe_configs needs a broker or a topic".into(),
+                ))
+            }
+        };
+        let res = DescribeConfigsResource::default()
+            .with_resource_type(kind)
+            .with_resource_name(StrBytes::from_string(name.clone()))
+            .with_configuration_keys(None);
+        let req = DescribeConfigsRequest::default().with_resources(vec![res]);
+        let r = match broker {
+            Some(b) => self.broker(b).await?.send(req).await?,
+            None => self.any.send(req).await?,
+        };
+        let mut out = BTreeMap::new();
+        for x in &r.results {
+            if x.error_code != 0 {
+                return Err(KafkaError::api(
+                    "DescribeConfigs",
+                    &name,
+                    x.error_code,
+                    x.error_message.as_ref().map(s),
+                ));
+            }
+            for c in &x.configs {
+                if let Some(v) = &c.value {
+                    out.insert(s(&c.name), s(v));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn alter_configs(
+        &mut self,
+        broker: Option<i32>,
+        topic: Option<&str>,
+        ops: &[ConfigOp],
+    ) -> Result<(), KafkaError> {
+        let (kind, name) = match (broker, topic) {
+            (Some(b), _) => (RESOURCE_BROKER, b.to_string()),
+            (None, Some(t)) => (RESOURCE_TOPIC, t.to_string()),
+            (None, None) => {
+                return Err(KafkaError::Config(
+                    "alter_configs needs a broker or a topic".into(),
+                ))
+            }
+        };
+        let configs = ops
+            .iter()
+            .map(|(k, v)| {
+                AlterableConfig::default()
+                    .with_name(StrBytes::from_string(k.clone()))
+                    .with_config_operation(if v.is_some() { 0 } else { 1 })
+                    .with_value(v.as_ref().map(|v| StrBytes::from_string(v.clone())))
+            })
+            .collect();
+        let res = AlterConfigsResource::default()
+            .with_resource_type(kind)
+            .with_resource_name(StrBytes::from_string(name.clone()))
+            .with_configs(configs);
+        let req = IncrementalAlterConfigsRequest::default().with_resources(vec![res]);
+        // A broker's own dynamic config goes to that broker (it forwards in KRaft mode).
+        let r = match broker {
+            Some(b) => self.broker(b).await?.send(req).await?,
+            None => self.any.send(req).await?,
+        };
+        for x in &r.responses {
+            if x.error_code != 0 {
+                return Err(KafkaError::api(
+                    "IncrementalAlterConfigs",
+                    &name,
+                    x.error_code,
+                    x.error_message.as_ref().map(s),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn elect_preferred(&mut self, partitions: &[(String, i32)]) -> Result<(), KafkaError> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (t, p) in partitions {
+            by_topic.entry(t).or_default().push(*p);
+        }
+        let tps = by_topic
+            .into_iter()
+            .map(|(t, ps)| {
+                TopicPartitions::default()
+                    .with_topic(TopicName(StrBytes::from_string(t.to_string())))
+                    .with_partitions(ps)
+            })
+            .collect();
+        let r = self
+            .any
+            .send(
+                ElectLeadersRequest::default()
+                    .with_election_type(0)
+                    .with_timeout_ms(60_000)
+                    .with_topic_partitions(Some(tps)),
+            )
+            .await?;
+        if r.error_code != 0 {
+            return Err(KafkaError::api(
+                "ElectLeaders",
+                "cluster",
+                r.error_code,
+                None,
+            ));
+        }
+        for t in &r.replica_election_results {
+            for p in &t.partition_result {
+                // ELECTION_NOT_NEEDED: the preferred leader already leads.
+                if p.error_code != 0 && p.error_code != 80 {
+                    return Err(KafkaError::api(
+                        "ElectLeaders",
+                        format!("{}-{}", s(&t.topic.0), p.partition_id),
+                        p.error_code,
+                        p.error_message.as_ref().map(s),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! The Kafka adapter: the admin plane speaks the Kafka protocol directly (`kafka-protocol`
+//! crate, `wire.rs`), because librdkafka lacks the reassignment, leader election, log-dir and
+//! incremental-config APIs. [`ClusterAdmin`] is the only seam the commands use; the planner never
+//! sees it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::assign::Cluster;
+
+pub mod admin;
+pub mod wire;
+
+/// A failed Kafka interaction.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KafkaError {
+    #[error("cannot reach broker {address}: {message}")]
+    Connect { address: String, message: String },
+    #[error("{api} with {address} failed: {message}")]
+    Protocol {
+        address: String,
+        api: &'static str,
+        message: String,
+    },
+    #[error("broker {address} does not support API {api}: {message}")]
+    Unsupported {
+        address: String,
+        api: i16,
+        message: String,
+    },
+    #[error("{api} on {resource} failed: {name} ({code}){}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Api {
+        api: &'static str,
+        resource: String,
+        code: i16,
+        name: &'static str,
+        message: Option<String>,
+    },
+    #[error("no broker of {0} answered")]
+    NoBroker(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+impl KafkaError {
+    pub fn api(
+        api: &'static str,
+        resource: impl Into<String>,
+        code: i16,
+        message: Option<String>,
+    ) -> Self {
+        Self::Api {
+            api,
+            resource: resource.into(),
+            code,
+            name: error_name(code),
+            message,
+        }
+    }
+
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Connect { .. } | Self::NoBroker(_) => "check --bootstrap-server (host:port of a listener this host can reach) and that the cluster is up".into(),
+            Self::Protocol { .. } | Self::Unsupported { .. } => "streamctl needs Kafka 2.4 or newer (KIP-455 reassignments); re-run with -vv for details".into(),
+            Self::Api { code: 31, .. } => "the principal lacks ALTER on the cluster: grant it, or use --command-config with an admin identity".into(),
+            Self::Api { code: 60, .. } => "a reassignment is already running for these partitions: `streamctl reassign --verify`, or wait".into(),
+            Self::Api { .. } => "see the Kafka error code; nothing else was changed by this call".into(),
+            Self::Config(_) => "fix --command-config or the security flags".into(),
+        }
+    }
+}
+
+/// Kafka error codes streamctl meets, by name.
+pub fn error_name(code: i16) -> &'static str {
+    match code {
+        0 => "NONE",
+        3 => "UNKNOWN_TOPIC_OR_PARTITION",
+        7 => "REQUEST_TIMED_OUT",
+        29 => "TOPIC_AUTHORIZATION_FAILED",
+        31 => "CLUSTER_AUTHORIZATION_FAILED",
+        33 => "UNSUPPORTED_VERSION",
+        36 => "TOPIC_ALREADY_EXISTS",
+        38 => "INVALID_REPLICATION_FACTOR",
+        39 => "INVALID_REPLICA_ASSIGNMENT",
+        40 => "INVALID_CONFIG",
+        41 => "NOT_CONTROLLER",
+        42 => "INVALID_REQUEST",
+        56 => "KAFKA_STORAGE_ERROR",
+        60 => "REASSIGNMENT_IN_PROGRESS",
+        80 => "ELECTION_NOT_NEEDED",
+        83 => "PREFERRED_LEADER_NOT_AVAILABLE",
+        84 => "ELIGIBLE_LEADERS_NOT_AVAILABLE",
+        85 => "NO_REASSIGNMENT_IN_PROGRESS",
+        _ => "KAFKA_ERROR",
+    }
+}
+
+/// A reassignment the cluster is running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ongoing {
+    pub topic: String,
+    pub partition: i32,
+    pub replicas: Vec<i32>,
+    pub adding: Vec<i32>,
+    pub removing: Vec<i32>,
+}
+
+/// One config change: `None` deletes the key (IncrementalAlterConfigs DELETE).
+pub type ConfigOp = (String, Option<String>);
+
+/// What commands need from a Kafka cluster's admin plane.
+#[allow(async_fn_in_trait)]
+pub trait ClusterAdmin {
+    /// Brokers with racks, assignments and partition sizes (DescribeLogDirs), as the planner's
+    /// snapshot. Tiered topics (remote.storage.enable=true) report their local bytes.
+    async fn snapshot(&mut self) -> Result<Cluster, KafkaError>;
+    /// Brokers that are alive now (registered in the metadata).
+    async fn live_brokers(&mut self) -> Result<Vec<i32>, KafkaError>;
+    /// Current replica lists by (topic, partition).
+    async fn assignments(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError>;
+    /// Start (Some) or cancel (None) reassignments; per-partition errors are returned.
+    async fn alter_reassignments(
+        &mut self,
+        moves: &[(String, i32, Option<Vec<i32>>)],
+    ) -> Result<Vec<(String, i32, KafkaError)>, KafkaError>;
+    async fn list_reassignments(&mut self) -> Result<Vec<Ongoing>, KafkaError>;
+    /// Configs of a broker (`Some(id)`) or a topic.
+    async fn describe_configs(
+        &mut self,
+        broker: Option<i32>,
+        topic: Option<&str>,
+    ) -> Result<BTreeMap<String, String>, KafkaError>;
+    /// IncrementalAlterConfigs SET / DELETE on a broker or a topic (never a full AlterConfigs).
+    async fn alter_configs(
+        &mut self,
+        broker: Option<i32>,
+        topic: Option<&str>,
+        ops: &[ConfigOp],
+    ) -> Result<(), KafkaError>;
+    /// Preferred leader election for these partitions.
+    async fn elect_preferred(&mut self, partitions: &[(String, i32)]) -> Result<(), KafkaError>;
+}

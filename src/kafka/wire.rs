@@ -1,0 +1,179 @@
+//! The Kafka wire protocol over TCP with the `kafka-protocol` crate's typed messages: framing,
+//! request headers, correlation ids and version negotiation (ApiVersions).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiVersionsRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::KafkaError;
+
+/// How long one request may take before the connection is given up.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One connection to one broker, with the API versions it supports.
+pub struct Connection {
+    pub address: String,
+    stream: TcpStream,
+    correlation: i32,
+    versions: HashMap<i16, (i16, i16)>,
+}
+
+impl Connection {
+    /// Connect and negotiate versions.
+    pub async fn open(address: &str) -> Result<Self, KafkaError> {
+        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(address))
+            .await
+            .map_err(|_| KafkaError::Connect {
+                address: address.into(),
+                message: "timed out".into(),
+            })?
+            .map_err(|e| KafkaError::Connect {
+                address: address.into(),
+                message: e.to_string(),
+            })?;
+        stream.set_nodelay(true).ok();
+        let mut c = Self {
+            address: address.into(),
+            stream,
+            correlation: 0,
+            versions: HashMap::new(),
+        };
+        // ApiVersions v3 is what every Kafka 2.4+ broker answers; older ones answer v0.
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("streamctl"))
+            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        let resp = c.send_version(req, 3).await?;
+        if resp.error_code != 0 {
+            return Err(KafkaError::Protocol {
+                address: address.into(),
+                api: "ApiVersions",
+                message: format!("error code {}", resp.error_code),
+            });
+        }
+        c.versions = resp
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, (k.min_version, k.max_version)))
+            .collect();
+        Ok(c)
+    }
+
+    /// The highest version both sides speak for `R`.
+    pub fn version<R: Request>(&self) -> Result<i16, KafkaError> {
+        let (min, max) =
+            self.versions
+                .get(&R::KEY)
+                .copied()
+                .ok_or_else(|| KafkaError::Unsupported {
+                    address: self.address.clone(),
+                    api: R::KEY,
+                    message: "the broker does not offer this API".into(),
+                })?;
+        let v = max.min(R::VERSIONS.max);
+        if v < min.max(R::VERSIONS.min) {
+            return Err(KafkaError::Unsupported {
+                address: self.address.clone(),
+                api: R::KEY,
+                message: format!("broker speaks {min}..={max}"),
+            });
+        }
+        Ok(v)
+    }
+
+    /// Send at the negotiated version.
+    pub async fn send<R: Request>(&mut self, req: R) -> Result<R::Response, KafkaError> {
+        let v = self.version::<R>()?;
+        self.send_version(req, v).await
+    }
+
+    /// Send at version `v` and read the response.
+    pub async fn send_version<R: Request>(
+        &mut self,
+        req: R,
+        v: i16,
+    ) -> Result<R::Response, KafkaError> {
+        self.correlation = self.correlation.wrapping_add(1);
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(v)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("streamctl")));
+        let addr = self.address.clone();
+        let proto = |m: &dyn std::fmt::Display| KafkaError::Protocol {
+            address: addr.clone(),
+            api: api_name(R::KEY),
+            message: m.to_string(),
+        };
+        let mut body = BytesMut::new();
+        header
+            .encode(&mut body, R::header_version(v))
+            .map_err(|e| proto(&e))?;
+        req.encode(&mut body, v).map_err(|e| proto(&e))?;
+        let mut frame = BytesMut::with_capacity(body.len() + 4);
+        frame.put_i32(body.len() as i32);
+        frame.extend_from_slice(&body);
+        let io = |e: std::io::Error| KafkaError::Connect {
+            address: self.address.clone(),
+            message: e.to_string(),
+        };
+        let exchange = async {
+            self.stream.write_all(&frame).await.map_err(io)?;
+            let len = self.stream.read_i32().await.map_err(io)?;
+            if !(0..=256 << 20).contains(&len) {
+                return Err(KafkaError::Protocol {
+                    address: self.address.clone(),
+                    api: api_name(R::KEY),
+                    message: format!("bad frame length {len}"),
+                });
+            }
+            let mut buf = vec![0u8; len as usize];
+            self.stream.read_exact(&mut buf).await.map_err(io)?;
+            Ok(Bytes::from(buf))
+        };
+        let mut buf = tokio::time::timeout(TIMEOUT, exchange)
+            .await
+            .map_err(|_| KafkaError::Connect {
+                address: self.address.clone(),
+                message: format!("no answer to {} within {TIMEOUT:?}", api_name(R::KEY)),
+            })??;
+        let rh = ResponseHeader::decode(&mut buf, R::Response::header_version(v))
+            .map_err(|e| proto(&e))?;
+        if rh.correlation_id != self.correlation {
+            return Err(KafkaError::Protocol {
+                address: self.address.clone(),
+                api: api_name(R::KEY),
+                message: "correlation id mismatch".into(),
+            });
+        }
+        let resp = R::Response::decode(&mut buf, v).map_err(|e| proto(&e))?;
+        if buf.has_remaining() {
+            tracing::debug!(
+                api = api_name(R::KEY),
+                left = buf.remaining(),
+                "response had trailing bytes"
+            );
+        }
+        Ok(resp)
+    }
+}
+
+/// A readable name for an API key (for messages).
+pub fn api_name(key: i16) -> &'static str {
+    match key {
+        3 => "Metadata",
+        18 => "ApiVersions",
+        32 => "DescribeConfigs",
+        35 => "DescribeLogDirs",
+        43 => "ElectLeaders",
+        44 => "IncrementalAlterConfigs",
+        45 => "AlterPartitionReassignments",
+        46 => "ListPartitionReassignments",
+        60 => "DescribeCluster",
+        _ => "Kafka request",
+    }
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# A real Apache Kafka cluster in KRaft mode on loopback, for tests and the README demo:
+# one controller and six brokers, two per AZ (broker.rack = us-east-1a|b|c), small heaps,
+# data under a temp dir, ports from a free range so parallel runs don't collide.
+#
+#   tests/kafka/cluster.sh up       start (idempotent); prints `export STREAMCTL_KAFKA_BOOTSTRAP=...`
+#   tests/kafka/cluster.sh status   what runs
+#   tests/kafka/cluster.sh down     stop what `up` started (by PID) and remove its data
+#
+# Environment: STREAMCTL_KAFKA_BROKERS (6), STREAMCTL_KAFKA_STATE (state dir).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+state="${STREAMCTL_KAFKA_STATE:-${TMPDIR:-/tmp}/streamctl-kafka-$(id -u)}"
+brokers="${STREAMCTL_KAFKA_BROKERS:-6}"
+racks=(us-east-1a us-east-1b us-east-1c)
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_base() {
+  for _ in $(seq 1 50); do
+    local base=$(( 20000 + RANDOM % 30000 ))
+    local ok=1
+    for p in $(seq "$base" $(( base + brokers + 1 ))); do port_free "$p" || { ok=0; break; }; done
+    [ "$ok" = 1 ] && { echo "$base"; return; }
+  done
+  echo "cluster.sh: no free port range" >&2; exit 1
+}
+
+java_cmd() {
+  java -Xms64m -Xmx320m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" "$@"
+}
+
+running() { [ -f "$state/pids" ] && while read -r pid; do kill -0 "$pid" 2>/dev/null || return 1; done < "$state/pids"; }
+
+exports() {
+  echo "export STREAMCTL_KAFKA_BOOTSTRAP=$(cat "$state/bootstrap")"
+  echo "export STREAMCTL_KAFKA_LIBS=$libs"
+  echo "export STREAMCTL_KAFKA_STATE=$state"
+}
+
+up() {
+  libs="$(bash "$here/kafka.sh" fetch)"
+  if running; then exports; return; fi
+  down >/dev/null 2>&1 || true
+  mkdir -p "$state"
+  local base; base=$(pick_base)
+  local cport=$base
+  local voters="1001@127.0.0.1:$cport"
+  local cid; cid=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  common() {
+    cat <<PROPS
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+controller.quorum.voters=$voters
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+offsets.topic.num.partitions=3
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+PROPS
+  }
+  { echo "process.roles=controller"; echo "node.id=1001"
+    echo "listeners=CONTROLLER://127.0.0.1:$cport"; echo "log.dirs=$state/controller"; common; } > "$state/controller.properties"
+  local boot=()
+  for i in $(seq 1 "$brokers"); do
+    local port=$(( base + i ))
+    { echo "process.roles=broker"; echo "node.id=$i"; echo "broker.rack=${racks[$(( (i - 1) % 3 ))]}"
+      echo "listeners=PLAINTEXT://127.0.0.1:$port"; echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
+      echo "inter.broker.listener.name=PLAINTEXT"; echo "log.dirs=$state/broker-$i"
+      echo "replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector"
+      common; } > "$state/broker-$i.properties"
+    boot+=("127.0.0.1:$port")
+  done
+  (IFS=,; echo "${boot[*]}") > "$state/bootstrap"
+  : > "$state/pids"
+  for f in "$state"/controller.properties "$state"/broker-*.properties; do
+    java_cmd kafka.tools.StorageTool format --cluster-id "$cid" --config "$f" >/dev/null 2>&1 \
+      || { echo "cluster.sh: formatting $f failed" >&2; exit 1; }
+  done
+  for f in "$state"/controller.properties "$state"/broker-*.properties; do
+    local name; name=$(basename "$f" .properties)
+    nohup java -Xms64m -Xmx320m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+      -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" kafka.Kafka "$f" \
+      > "$state/$name.log" 2>&1 &
+    echo $! >> "$state/pids"
+  done
+  # Wait until every broker has registered and started.
+  local deadline=$(( $(date +%s) + 180 ))
+  for i in $(seq 1 "$brokers"); do
+    until grep -q "Kafka Server started" "$state/broker-$i.log" 2>/dev/null; do
+      if [ "$(date +%s)" -gt "$deadline" ]; then
+        echo "cluster.sh: broker $i did not start; see $state/broker-$i.log" >&2; tail -20 "$state/broker-$i.log" >&2; down; exit 1
+      fi
+      running || { echo "cluster.sh: a node died; see $state/*.log" >&2; tail -20 "$state/broker-$i.log" >&2; down; exit 1; }
+      sleep 0.5
+    done
+  done
+  echo "cluster.sh: controller + $brokers brokers up on $(cat "$state/bootstrap")" >&2
+  exports
+}
+
+down() {
+  if [ -f "$state/pids" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$state/pids"
+    for _ in $(seq 1 40); do running 2>/dev/null || break; sleep 0.25; done
+    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done < "$state/pids"
+  fi
+  rm -rf "$state"
+}
+
+status() {
+  if running; then echo "up: $(cat "$state/bootstrap") (pids $(tr '\n' ' ' < "$state/pids"))"; else echo "down"; return 1; fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
