@@ -291,6 +291,41 @@ pub struct ReassignArgs {
     /// Write the current assignment of the changed partitions (to roll back).
     #[arg(long, value_name = "FILE")]
     pub rollback_out: Option<PathBuf>,
+    /// Run the plan on the cluster (--bootstrap-server): throttled, batched, resumable.
+    #[arg(long, requires = "bootstrap_server", conflicts_with_all = ["verify", "cancel"])]
+    pub execute: bool,
+    /// Check a running or interrupted execution against its journal; finishes it (leaders,
+    /// throttles) when the moves are complete.
+    #[arg(long, requires = "bootstrap_server", conflicts_with = "cancel")]
+    pub verify: bool,
+    /// Cancel a running execution: the cluster reverts unfinished moves, throttles are removed.
+    #[arg(long, requires = "bootstrap_server")]
+    pub cancel: bool,
+    /// The execution journal (resumed when it holds an unfinished run).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = ".streamctl/reassign-journal.json"
+    )]
+    pub journal: PathBuf,
+    /// At most this many moves in flight per broker.
+    #[arg(long, default_value_t = 2)]
+    pub max_concurrent_moves_per_broker: usize,
+    /// Move one replica of a partition at a time (each step swaps one old replica for a new one).
+    #[arg(long)]
+    pub one_replica_at_a_time: bool,
+    /// Run even though other reassignments are in progress on the cluster.
+    #[arg(long)]
+    pub additional: bool,
+    /// Hold back moves of partitions with fewer in-sync replicas than --min-insync.
+    #[arg(long)]
+    pub respect_min_isr: bool,
+    /// The min.insync.replicas for --respect-min-isr.
+    #[arg(long, default_value_t = 2)]
+    pub min_insync: usize,
+    /// How often to poll the cluster while moves run, in milliseconds.
+    #[arg(long, default_value_t = 1000, hide = true)]
+    pub poll_ms: u64,
 }
 
 /// How to authenticate to Kafka.

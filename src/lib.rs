@@ -14,6 +14,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod execute;
 pub mod infra;
 pub mod kafka;
 pub mod output;

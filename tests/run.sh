@@ -17,7 +17,10 @@ if [ "${STREAMCTL_SKIP_KAFKA:-}" = "1" ]; then
 else
   STREAMCTL_KAFKA_LIBS="$(bash tests/kafka/kafka.sh fetch)"
   export STREAMCTL_KAFKA_LIBS
-  echo "kafka: $STREAMCTL_KAFKA_LIBS" >&2
+  # The local KRaft cluster (1 controller, 6 brokers, 2 per AZ) for the live-cluster tests.
+  eval "$(bash tests/kafka/cluster.sh up)"
+  trap 'bash tests/kafka/cluster.sh down; bash tests/aws/moto.sh down' EXIT
+  echo "kafka: $STREAMCTL_KAFKA_BOOTSTRAP" >&2
 fi
 
 cargo test --all-targets "$@"

@@ -17,6 +17,7 @@ pub struct Summary {
     pub leader_changes: u64,
     /// The fewest replica moves that can reach the targets (see docs/reassign.md).
     pub lower_bound_moves: u64,
+    /// AZ violations among the partitions in scope (`--topics`), before and after.
     pub az_violations_before: u64,
     pub az_violations_after: u64,
     /// Partitions (in scope) with replicas on removed brokers after the plan.
@@ -132,8 +133,10 @@ pub fn summarize(
         let before = pa.replicas.as_slice();
         let after = changes.get(&p).copied().unwrap_or(before);
         let size = pa.move_bytes();
-        s.az_violations_before += violations(before);
-        s.az_violations_after += violations(after);
+        if in_scope {
+            s.az_violations_before += violations(before);
+            s.az_violations_after += violations(after);
+        }
         if in_scope && after.iter().any(|b| opts.remove_brokers.contains(b)) {
             s.replicas_on_removed_brokers_after += after
                 .iter()

@@ -55,6 +55,9 @@ pub fn run(ctx: &Context, a: &ReassignArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    if a.execute || a.verify || a.cancel {
+        return execute(ctx, a, topics, max_move_bytes, throttle);
+    }
     let cluster = load_cluster(ctx, &a.source)?;
     let opts = PlanOptions {
         remove_brokers: a.remove_brokers.iter().copied().collect(),
@@ -204,4 +207,173 @@ fn human(r: &ReassignReport) -> String {
         out.push_str(&format!("\nrollback written to {p}"));
     }
     out
+}
+
+struct BarProgress {
+    bar: indicatif::ProgressBar,
+}
+
+impl crate::execute::runner::Progress for BarProgress {
+    fn update(&self, done: u64, total: u64, in_flight: usize, status: &str) {
+        if self.bar.is_hidden() {
+            tracing::info!(
+                done_bytes = done,
+                total_bytes = total,
+                in_flight,
+                "{status}"
+            );
+            return;
+        }
+        self.bar.set_length(total.max(1));
+        self.bar.set_position(done);
+        self.bar.set_message(format!("{in_flight} moving {status}"));
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// `--execute`, `--verify`, `--cancel` against a live cluster.
+fn execute(
+    ctx: &Context,
+    a: &ReassignArgs,
+    topics: Option<Regex>,
+    max_move_bytes: Option<u64>,
+    throttle: Option<f64>,
+) -> Result<ExitCode> {
+    use crate::execute::journal::{Journal, Phase};
+    use crate::execute::runner::{self, ExecOptions};
+    use crate::execute::scheduler::Move;
+    use crate::kafka::ClusterAdmin;
+
+    let bootstrap = a
+        .source
+        .bootstrap_server
+        .clone()
+        .expect("clap requires --bootstrap-server");
+    if a.max_concurrent_moves_per_broker == 0 {
+        return Err(Error::usage(
+            "--max-concurrent-moves-per-broker must be at least 1",
+            "the default is 2",
+        ));
+    }
+    let path = a.journal.clone();
+    let existing = Journal::load(&path).map_err(|source| Error::ReadFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let bar = if ctx.progress.enabled {
+        let b = indicatif::ProgressBar::new(1);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "moving [{bar:30}] {bytes}/{total_bytes} {msg} ETA {eta}",
+            )
+            .expect("template")
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let progress = BarProgress { bar };
+    let rt = ctx.runtime()?;
+    let report = rt.block_on(async {
+        let mut admin = super::source::connect(&bootstrap, &a.source.security).await?;
+        let exec_err = |e: runner::ExecError| -> Error {
+            match e {
+                runner::ExecError::Kafka(k) => Error::Kafka(k),
+                runner::ExecError::Journal { path, source } => Error::WriteFile { path, source },
+                other => Error::usage(other.to_string(), "wait for it to finish (kafka-reassign-partitions.sh --list), or pass --additional"),
+            }
+        };
+        if a.cancel || a.verify {
+            let Some(mut j) = existing else {
+                return Err(Error::usage(format!("no journal at {}", path.display()), "give --journal the file the execution wrote"));
+            };
+            if a.cancel {
+                if matches!(j.phase, Phase::Complete | Phase::Cancelled) {
+                    return Err(Error::usage(format!("the execution in {} already ended ({:?})", path.display(), j.phase), "nothing to cancel"));
+                }
+                return runner::cancel(&mut admin, &mut j, &path, &progress).await.map_err(exec_err);
+            }
+            // Verify: compare, and finish when every move has landed.
+            let current = admin.assignments().await?;
+            let landed = j.moves.iter().all(|m| current.get(&(m.mv.topic.clone(), m.mv.partition)) == Some(&m.mv.to));
+            let ongoing = !admin.list_reassignments().await?.is_empty();
+            if landed && !ongoing && j.phase != Phase::Cancelled {
+                if j.phase == Phase::Running {
+                    for m in &mut j.moves {
+                        m.state = crate::execute::journal::MoveState::Done;
+                    }
+                    j.phase = Phase::Finishing;
+                }
+                return runner::finish(&mut admin, &mut j, &path, &progress).await.map_err(exec_err);
+            }
+            let mismatched = j.moves.iter().filter(|m| current.get(&(m.mv.topic.clone(), m.mv.partition)) != Some(&m.mv.to)).map(|m| format!("{}-{}", m.mv.topic, m.mv.partition)).collect();
+            return Ok(runner::report(&j, 0, mismatched));
+        }
+        let Some(throttle) = throttle else {
+            return Err(Error::usage("--execute needs --throttle", "e.g. --throttle 50MiB/s: unthrottled moves can saturate brokers and starve clients"));
+        };
+        let mut j = match existing {
+            Some(j) if matches!(j.phase, Phase::Running | Phase::Finishing) => {
+                if j.bootstrap != bootstrap {
+                    return Err(Error::usage(
+                        format!("{} holds an unfinished run for {}", path.display(), j.bootstrap),
+                        "finish or --cancel it, or use another --journal",
+                    ));
+                }
+                tracing::warn!("resuming the unfinished execution in {} (run {})", path.display(), j.runs + 1);
+                j
+            }
+            _ => {
+                let cluster = admin.snapshot().await?;
+                let opts = PlanOptions {
+                    remove_brokers: a.remove_brokers.iter().copied().collect(),
+                    topics,
+                    max_moves: a.max_moves,
+                    max_move_bytes,
+                    throttle_bytes_per_sec: Some(throttle),
+                };
+                let plan = assign::plan(&cluster, &opts)?;
+                if let Some(p) = &a.plan_out {
+                    write(p, &plan_json(&cluster, &plan, false))?;
+                }
+                if let Some(p) = &a.rollback_out {
+                    write(p, &plan_json(&cluster, &plan, true))?;
+                }
+                let moves: Vec<Move> = plan
+                    .changes
+                    .iter()
+                    .map(|(i, r)| {
+                        let p = &cluster.partitions[*i];
+                        Move { topic: p.topic.clone(), partition: p.partition, from: p.replicas.clone(), to: r.clone(), bytes: p.move_bytes() }
+                    })
+                    .collect();
+                Journal::new(moves, &bootstrap, throttle as u64, a.one_replica_at_a_time)
+            }
+        };
+        let opts = ExecOptions {
+            max_per_broker: a.max_concurrent_moves_per_broker,
+            additional: a.additional,
+            min_isr_guard: a.respect_min_isr.then_some(a.min_insync),
+            poll: std::time::Duration::from_millis(a.poll_ms.max(50)),
+        };
+        runner::execute(&mut admin, &mut j, &path, &opts, &progress).await.map_err(exec_err)
+    })?;
+    print(&output::render(ctx.format, &report, || {
+        format!(
+            "{:?}: {} partitions, {} replicas moved ({}), in {} (bound {} at {}/s per broker); {} throttle settings removed; {}",
+            report.phase,
+            report.partitions,
+            report.replicas_moved,
+            human_bytes(report.bytes_moved),
+            human_duration(report.duration_seconds),
+            human_duration(report.bound_seconds),
+            human_bytes(report.throttle_bytes_per_sec),
+            report.throttles_removed,
+            if report.verified { "verified: every partition matches the plan".to_string() } else { format!("{} partition(s) not yet at the plan: {}", report.mismatched.len(), report.mismatched.iter().take(5).cloned().collect::<Vec<_>>().join(" ")) }
+        )
+    })?)?;
+    Ok(ExitCode::Ok)
 }

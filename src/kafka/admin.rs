@@ -204,6 +204,23 @@ impl ClusterAdmin for KafkaAdmin {
         Ok(out)
     }
 
+    async fn in_sync(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError> {
+        let m = self.metadata().await?;
+        let mut out = BTreeMap::new();
+        for t in &m.topics {
+            let Some(name) = t.name.as_ref().map(|n| s(&n.0)) else {
+                continue;
+            };
+            for p in &t.partitions {
+                out.insert(
+                    (name.clone(), p.partition_index),
+                    p.isr_nodes.iter().map(|b| b.0).collect(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
     async fn alter_reassignments(
         &mut self,
         moves: &[(String, i32, Option<Vec<i32>>)],
@@ -416,7 +433,7 @@ impl ClusterAdmin for KafkaAdmin {
         for t in &r.replica_election_results {
             for p in &t.partition_result {
                 // ELECTION_NOT_NEEDED: the preferred leader already leads.
-                if p.error_code != 0 && p.error_code != 80 {
+                if p.error_code != 0 && p.error_code != 84 {
                     return Err(KafkaError::api(
                         "ElectLeaders",
                         format!("{}-{}", s(&t.topic.0), p.partition_id),

@@ -88,9 +88,9 @@ pub fn error_name(code: i16) -> &'static str {
         42 => "INVALID_REQUEST",
         56 => "KAFKA_STORAGE_ERROR",
         60 => "REASSIGNMENT_IN_PROGRESS",
-        80 => "ELECTION_NOT_NEEDED",
-        83 => "PREFERRED_LEADER_NOT_AVAILABLE",
-        84 => "ELIGIBLE_LEADERS_NOT_AVAILABLE",
+        80 => "PREFERRED_LEADER_NOT_AVAILABLE",
+        83 => "ELIGIBLE_LEADERS_NOT_AVAILABLE",
+        84 => "ELECTION_NOT_NEEDED",
         85 => "NO_REASSIGNMENT_IN_PROGRESS",
         _ => "KAFKA_ERROR",
     }
@@ -138,6 +138,8 @@ pub trait ClusterAdmin {
         topic: Option<&str>,
         ops: &[ConfigOp],
     ) -> Result<(), KafkaError>;
+    /// In-sync replicas by (topic, partition).
+    async fn in_sync(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError>;
     /// Preferred leader election for these partitions.
     async fn elect_preferred(&mut self, partitions: &[(String, i32)]) -> Result<(), KafkaError>;
 }

@@ -62,6 +62,10 @@ transaction.state.log.replication.factor=3
 transaction.state.log.min.isr=2
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
+# Short replication-quota windows so throttles bite within seconds on small test moves
+# (the default averages over 11 one-second windows).
+replication.quota.window.num=2
+replication.quota.window.size.seconds=1
 PROPS
   }
   { echo "process.roles=controller"; echo "node.id=1001"

@@ -1,0 +1,165 @@
+//! The execution journal: a local JSON file that records the plan, what was submitted and which
+//! throttles were set, written atomically after every change, so a run killed at any point
+//! resumes without moving anything twice or leaving a throttle behind.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::scheduler::Move;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MoveState {
+    Pending,
+    Submitted,
+    Done,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalMove {
+    #[serde(flatten)]
+    pub mv: Move,
+    pub state: MoveState,
+    /// Index of the step being (or to be) submitted.
+    pub step: usize,
+    pub steps: Vec<Vec<i32>>,
+}
+
+/// A config key streamctl set; `previous` is restored on cleanup (None: the key is deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    pub broker: Option<i32>,
+    pub topic: Option<String>,
+    pub key: String,
+    pub value: String,
+    pub previous: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Running,
+    Finishing,
+    Complete,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Journal {
+    pub format: u32,
+    /// SHA-256 of the plan (targets), to recognise a re-run of the same command.
+    pub plan_id: String,
+    pub bootstrap: String,
+    pub throttle_bytes_per_sec: u64,
+    pub started_unix: u64,
+    pub phase: Phase,
+    pub moves: Vec<JournalMove>,
+    pub throttles: Vec<Throttle>,
+    pub runs: u32,
+}
+
+pub fn plan_id(moves: &[Move]) -> String {
+    let mut h = Sha256::new();
+    for m in moves {
+        h.update(format!("{}:{}:{:?}\n", m.topic, m.partition, m.to));
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Journal {
+    pub fn new(moves: Vec<Move>, bootstrap: &str, throttle: u64, one_at_a_time: bool) -> Self {
+        Self {
+            format: 1,
+            plan_id: plan_id(&moves),
+            bootstrap: bootstrap.to_string(),
+            throttle_bytes_per_sec: throttle,
+            started_unix: now(),
+            phase: Phase::Running,
+            moves: moves
+                .into_iter()
+                .map(|mv| {
+                    let steps = mv.steps(one_at_a_time);
+                    JournalMove {
+                        mv,
+                        state: MoveState::Pending,
+                        step: 0,
+                        steps,
+                    }
+                })
+                .collect(),
+            throttles: Vec::new(),
+            runs: 0,
+        }
+    }
+
+    pub fn load(path: &Path) -> std::io::Result<Option<Journal>> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Write atomically (temp file, fsync, rename).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(
+            serde_json::to_string_pretty(self)
+                .expect("journal serialises")
+                .as_bytes(),
+        )?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_identifies_plans() {
+        let m = Move {
+            topic: "t".into(),
+            partition: 0,
+            from: vec![1, 2],
+            to: vec![3, 2],
+            bytes: 5,
+        };
+        let j = Journal::new(vec![m.clone()], "b:9092", 100, false);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.json");
+        j.save(&p).unwrap();
+        assert_eq!(Journal::load(&p).unwrap().unwrap(), j);
+        let other = Move {
+            to: vec![2, 3],
+            ..m
+        };
+        assert_ne!(plan_id(&[other]), j.plan_id);
+        assert!(Journal::load(&dir.path().join("none.json"))
+            .unwrap()
+            .is_none());
+    }
+}

@@ -1,0 +1,493 @@
+//! The execution loop: throttles on, moves submitted in scheduled batches, progress, leaders
+//! elected, throttles off, result verified; every step recorded in the journal first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::journal::{now, Journal, MoveState, Phase, Throttle};
+use super::scheduler::{bound_secs, next_moves, Move};
+use crate::kafka::{ClusterAdmin, KafkaError};
+
+pub const LEADER_RATE: &str = "leader.replication.throttled.rate";
+pub const FOLLOWER_RATE: &str = "follower.replication.throttled.rate";
+pub const LEADER_REPLICAS: &str = "leader.replication.throttled.replicas";
+pub const FOLLOWER_REPLICAS: &str = "follower.replication.throttled.replicas";
+
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub max_per_broker: usize,
+    pub additional: bool,
+    /// Hold back moves of partitions whose ISR is below this (when set).
+    pub min_isr_guard: Option<usize>,
+    pub poll: Duration,
+}
+
+/// Where the runner reports.
+pub trait Progress {
+    /// `done`/`total` bytes copied, moves in flight, a status line.
+    fn update(&self, done: u64, total: u64, in_flight: usize, status: &str);
+    fn finish(&self);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("cannot write the journal {path}: {source}")]
+    Journal {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("another reassignment is running on the cluster ({0}); streamctl will not interleave with it")]
+    OtherReassignments(String),
+    #[error("the cluster rejected the reassignment of {0}")]
+    Rejected(String),
+}
+
+/// `reassign --execute --output json`. Stable field names.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecReport {
+    pub phase: Phase,
+    pub partitions: usize,
+    pub replicas_moved: u64,
+    pub bytes_moved: u64,
+    pub duration_seconds: f64,
+    /// The fastest possible at the throttle: the busiest broker's bytes in or out ÷ throttle.
+    pub bound_seconds: f64,
+    pub throttle_bytes_per_sec: u64,
+    pub achieved_bytes_per_sec: f64,
+    pub throttles_removed: usize,
+    /// Every partition's replicas equal the plan.
+    pub verified: bool,
+    /// How many times this journal was run (more than 1: resumed).
+    pub runs: u32,
+    pub mismatched: Vec<String>,
+}
+
+fn save(j: &Journal, path: &Path) -> Result<(), ExecError> {
+    j.save(path).map_err(|source| ExecError::Journal {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn key(m: &Move) -> (String, i32) {
+    (m.topic.clone(), m.partition)
+}
+
+/// The throttle keys a plan needs (values only; previous values are read when applying).
+pub fn throttles_for(moves: &[Move], rate: u64) -> Vec<Throttle> {
+    let mut brokers: BTreeSet<i32> = BTreeSet::new();
+    let mut leaders: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut followers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for m in moves.iter().filter(|m| !m.adding().is_empty()) {
+        brokers.extend(m.from.iter().copied());
+        brokers.extend(m.to.iter().copied());
+        // As Kafka's own tool does: throttle the existing replicas as leaders (sources) and
+        // the new ones as followers.
+        leaders
+            .entry(&m.topic)
+            .or_default()
+            .extend(m.from.iter().map(|b| format!("{}:{b}", m.partition)));
+        followers
+            .entry(&m.topic)
+            .or_default()
+            .extend(m.adding().iter().map(|b| format!("{}:{b}", m.partition)));
+    }
+    let mut out = Vec::new();
+    for b in brokers {
+        for k in [LEADER_RATE, FOLLOWER_RATE] {
+            out.push(Throttle {
+                broker: Some(b),
+                topic: None,
+                key: k.into(),
+                value: rate.to_string(),
+                previous: None,
+            });
+        }
+    }
+    for (t, v) in leaders {
+        out.push(Throttle {
+            broker: None,
+            topic: Some(t.into()),
+            key: LEADER_REPLICAS.into(),
+            value: v.into_iter().collect::<Vec<_>>().join(","),
+            previous: None,
+        });
+    }
+    for (t, v) in followers {
+        out.push(Throttle {
+            broker: None,
+            topic: Some(t.into()),
+            key: FOLLOWER_REPLICAS.into(),
+            value: v.into_iter().collect::<Vec<_>>().join(","),
+            previous: None,
+        });
+    }
+    out
+}
+
+async fn set_throttles<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+) -> Result<(), ExecError> {
+    if j.throttles.is_empty() {
+        let moves: Vec<Move> = j.moves.iter().map(|m| m.mv.clone()).collect();
+        let mut wanted = throttles_for(&moves, j.throttle_bytes_per_sec);
+        // Remember what was there before, so cleanup restores it (and removes only our keys).
+        let mut cache: BTreeMap<(Option<i32>, Option<String>), BTreeMap<String, String>> =
+            BTreeMap::new();
+        for t in &mut wanted {
+            let k = (t.broker, t.topic.clone());
+            if !cache.contains_key(&k) {
+                let cfg = admin.describe_configs(t.broker, t.topic.as_deref()).await?;
+                cache.insert(k.clone(), cfg);
+            }
+            t.previous = cache[&k].get(&t.key).filter(|v| !v.is_empty()).cloned();
+        }
+        j.throttles = wanted;
+        save(j, path)?; // intent first: a crash after this still cleans up
+    }
+    for t in j.throttles.clone() {
+        admin
+            .alter_configs(
+                t.broker,
+                t.topic.as_deref(),
+                &[(t.key.clone(), Some(t.value.clone()))],
+            )
+            .await?;
+    }
+    info!(count = j.throttles.len(), "replication throttles set");
+    Ok(())
+}
+
+/// Remove (or restore) every throttle the journal records; returns how many.
+pub async fn clear_throttles<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+) -> Result<usize, ExecError> {
+    let mut n = 0;
+    while let Some(t) = j.throttles.last().cloned() {
+        admin
+            .alter_configs(
+                t.broker,
+                t.topic.as_deref(),
+                &[(t.key.clone(), t.previous.clone())],
+            )
+            .await?;
+        j.throttles.pop();
+        save(j, path)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Run (or resume) the journal's plan to the end.
+pub async fn execute<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+    opts: &ExecOptions,
+    progress: &dyn Progress,
+) -> Result<ExecReport, ExecError> {
+    j.runs += 1;
+    save(j, path)?;
+    let total: u64 = j.moves.iter().map(|m| m.mv.copy_bytes()).sum();
+    if j.phase == Phase::Running {
+        let ours: BTreeSet<(String, i32)> = j.moves.iter().map(|m| key(&m.mv)).collect();
+        let foreign: Vec<String> = admin
+            .list_reassignments()
+            .await?
+            .into_iter()
+            .filter(|o| !ours.contains(&(o.topic.clone(), o.partition)))
+            .map(|o| format!("{}-{}", o.topic, o.partition))
+            .collect();
+        if !foreign.is_empty() && !opts.additional {
+            return Err(ExecError::OtherReassignments(
+                foreign.into_iter().take(5).collect::<Vec<_>>().join(", "),
+            ));
+        }
+        set_throttles(admin, j, path).await?;
+        loop {
+            let ongoing: BTreeSet<(String, i32)> = admin
+                .list_reassignments()
+                .await?
+                .into_iter()
+                .map(|o| (o.topic, o.partition))
+                .collect();
+            let current = admin.assignments().await?;
+            let mut changed = false;
+            for m in j
+                .moves
+                .iter_mut()
+                .filter(|m| m.state == MoveState::Submitted)
+            {
+                let k = key(&m.mv);
+                if ongoing.contains(&k) {
+                    continue;
+                }
+                if current.get(&k) == Some(&m.steps[m.step]) {
+                    m.step += 1;
+                    m.state = if m.step == m.steps.len() {
+                        MoveState::Done
+                    } else {
+                        MoveState::Pending
+                    };
+                } else {
+                    // Submitted in the journal but never reached the cluster (a crash in between):
+                    // submit again.
+                    m.state = MoveState::Pending;
+                }
+                changed = true;
+            }
+            if changed {
+                save(j, path)?;
+            }
+            let done: u64 = j
+                .moves
+                .iter()
+                .filter(|m| m.state == MoveState::Done)
+                .map(|m| m.mv.copy_bytes())
+                .sum();
+            if j.moves.iter().all(|m| m.state == MoveState::Done) {
+                progress.update(done, total, 0, "all moves complete");
+                break;
+            }
+            let live: BTreeSet<i32> = admin.live_brokers().await?.into_iter().collect();
+            let involved: BTreeSet<i32> = j
+                .moves
+                .iter()
+                .filter(|m| m.state != MoveState::Done)
+                .flat_map(|m| m.mv.brokers())
+                .collect();
+            let unavailable: BTreeSet<i32> = involved.difference(&live).copied().collect();
+            let held: BTreeSet<(String, i32)> = match opts.min_isr_guard {
+                Some(min) => admin
+                    .in_sync()
+                    .await?
+                    .into_iter()
+                    .filter(|(_, isr)| isr.len() < min)
+                    .map(|(k, _)| k)
+                    .collect(),
+                None => BTreeSet::new(),
+            };
+            let pending_idx: Vec<usize> = (0..j.moves.len())
+                .filter(|&i| {
+                    j.moves[i].state == MoveState::Pending && !held.contains(&key(&j.moves[i].mv))
+                })
+                .collect();
+            let in_flight: Vec<&Move> = j
+                .moves
+                .iter()
+                .filter(|m| m.state == MoveState::Submitted)
+                .map(|m| &m.mv)
+                .collect();
+            let pending: Vec<&Move> = pending_idx.iter().map(|&i| &j.moves[i].mv).collect();
+            let start: Vec<usize> =
+                next_moves(&pending, &in_flight, opts.max_per_broker, &unavailable)
+                    .into_iter()
+                    .map(|i| pending_idx[i])
+                    .collect();
+            let status = if !unavailable.is_empty() {
+                format!(
+                    "waiting: broker(s) {unavailable:?} offline; no new moves until they return"
+                )
+            } else if !held.is_empty() {
+                format!(
+                    "holding {} partition(s) below min.insync.replicas",
+                    held.len()
+                )
+            } else {
+                String::new()
+            };
+            if !status.is_empty() {
+                warn!("{status}");
+            }
+            if !start.is_empty() {
+                // Write-ahead: mark submitted, then submit.
+                for &i in &start {
+                    j.moves[i].state = MoveState::Submitted;
+                }
+                save(j, path)?;
+                let batch: Vec<(String, i32, Option<Vec<i32>>)> = start
+                    .iter()
+                    .map(|&i| {
+                        (
+                            j.moves[i].mv.topic.clone(),
+                            j.moves[i].mv.partition,
+                            Some(j.moves[i].steps[j.moves[i].step].clone()),
+                        )
+                    })
+                    .collect();
+                let errors = admin.alter_reassignments(&batch).await?;
+                for (t, p, e) in errors {
+                    match &e {
+                        // Already running (submitted before a crash): keep waiting for it.
+                        KafkaError::Api { code: 60, .. } => {}
+                        _ => return Err(ExecError::Rejected(format!("{t}-{p}: {e}"))),
+                    }
+                }
+                info!(started = start.len(), "moves submitted");
+            }
+            let in_flight = j
+                .moves
+                .iter()
+                .filter(|m| m.state == MoveState::Submitted)
+                .count();
+            progress.update(done, total, in_flight, &status);
+            tokio::time::sleep(opts.poll).await;
+        }
+        j.phase = Phase::Finishing;
+        save(j, path)?;
+    }
+    finish(admin, j, path, progress).await
+}
+
+/// Elect preferred leaders, remove throttles, verify.
+pub async fn finish<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<ExecReport, ExecError> {
+    let parts: Vec<(String, i32)> = j.moves.iter().map(|m| key(&m.mv)).collect();
+    if j.phase == Phase::Finishing {
+        admin.elect_preferred(&parts).await?;
+    }
+    let removed = clear_throttles(admin, j, path).await?;
+    let current = admin.assignments().await?;
+    let mismatched: Vec<String> = j
+        .moves
+        .iter()
+        .filter(|m| current.get(&key(&m.mv)) != Some(&m.mv.to))
+        .map(|m| format!("{}-{}", m.mv.topic, m.mv.partition))
+        .collect();
+    if j.phase == Phase::Finishing && mismatched.is_empty() {
+        j.phase = Phase::Complete;
+    }
+    save(j, path)?;
+    progress.finish();
+    Ok(report(j, removed, mismatched))
+}
+
+pub fn report(j: &Journal, removed: usize, mismatched: Vec<String>) -> ExecReport {
+    let moves: Vec<&Move> = j.moves.iter().map(|m| &m.mv).collect();
+    let done: Vec<&Move> = j
+        .moves
+        .iter()
+        .filter(|m| m.state == MoveState::Done)
+        .map(|m| &m.mv)
+        .collect();
+    let bytes: u64 = done.iter().map(|m| m.copy_bytes()).sum();
+    let duration = now().saturating_sub(j.started_unix) as f64;
+    ExecReport {
+        phase: j.phase,
+        partitions: moves.len(),
+        replicas_moved: done.iter().map(|m| m.adding().len() as u64).sum(),
+        bytes_moved: bytes,
+        duration_seconds: duration,
+        bound_seconds: bound_secs(moves.iter().copied(), j.throttle_bytes_per_sec as f64),
+        throttle_bytes_per_sec: j.throttle_bytes_per_sec,
+        achieved_bytes_per_sec: if duration > 0.0 {
+            bytes as f64 / duration
+        } else {
+            0.0
+        },
+        throttles_removed: removed,
+        verified: mismatched.is_empty(),
+        runs: j.runs,
+        mismatched,
+    }
+}
+
+/// Cancel our running moves (the cluster reverts them), then remove the throttles.
+pub async fn cancel<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<ExecReport, ExecError> {
+    let ongoing: BTreeSet<(String, i32)> = admin
+        .list_reassignments()
+        .await?
+        .into_iter()
+        .map(|o| (o.topic, o.partition))
+        .collect();
+    let ours: Vec<(String, i32, Option<Vec<i32>>)> = j
+        .moves
+        .iter()
+        .map(|m| key(&m.mv))
+        .filter(|k| ongoing.contains(k))
+        .map(|(t, p)| (t, p, None))
+        .collect();
+    if !ours.is_empty() {
+        admin.alter_reassignments(&ours).await?;
+    }
+    for m in j.moves.iter_mut().filter(|m| m.state != MoveState::Done) {
+        m.state = MoveState::Cancelled;
+    }
+    j.phase = Phase::Cancelled;
+    save(j, path)?;
+    for _ in 0..120 {
+        let still: usize = admin
+            .list_reassignments()
+            .await?
+            .iter()
+            .filter(|o| {
+                j.moves
+                    .iter()
+                    .any(|m| m.mv.topic == o.topic && m.mv.partition == o.partition)
+            })
+            .count();
+        if still == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let removed = clear_throttles(admin, j, path).await?;
+    save(j, path)?;
+    progress.finish();
+    Ok(report(j, removed, vec![]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttles_cover_sources_and_new_replicas() {
+        let moves = vec![Move {
+            topic: "t".into(),
+            partition: 3,
+            from: vec![1, 2, 3],
+            to: vec![4, 2, 3],
+            bytes: 1,
+        }];
+        let t = throttles_for(&moves, 100);
+        let lr = t.iter().find(|x| x.key == LEADER_REPLICAS).unwrap();
+        assert_eq!(lr.value, "3:1,3:2,3:3");
+        let fr = t.iter().find(|x| x.key == FOLLOWER_REPLICAS).unwrap();
+        assert_eq!(fr.value, "3:4");
+        let rates: BTreeSet<i32> = t
+            .iter()
+            .filter(|x| x.key == LEADER_RATE)
+            .map(|x| x.broker.unwrap())
+            .collect();
+        assert_eq!(rates, [1, 2, 3, 4].into());
+        // A pure reorder copies nothing and needs no throttle.
+        let reorder = vec![Move {
+            topic: "t".into(),
+            partition: 0,
+            from: vec![1, 2],
+            to: vec![2, 1],
+            bytes: 1,
+        }];
+        assert!(throttles_for(&reorder, 100).is_empty());
+    }
+}

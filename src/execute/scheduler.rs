@@ -1,0 +1,213 @@
+//! Which moves start next (pure). Every move copies its partition from the current leader to
+//! each new replica, so it loads the leader's outbound and the new replicas' inbound replication,
+//! each throttled per broker. The scheduler keeps at most `max_per_broker` moves in flight on any
+//! broker and starts the moves of the most loaded brokers first (longest-processing-time order),
+//! so the busiest broker never idles and the total stays near the bound
+//! `max over brokers of max(bytes in, bytes out) / throttle`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// One partition's reassignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Move {
+    pub topic: String,
+    pub partition: i32,
+    /// Replicas now (leader first).
+    pub from: Vec<i32>,
+    /// Replicas wanted (preferred leader first).
+    pub to: Vec<i32>,
+    /// Bytes one new replica copies.
+    pub bytes: u64,
+}
+
+impl Move {
+    pub fn adding(&self) -> Vec<i32> {
+        self.to
+            .iter()
+            .copied()
+            .filter(|b| !self.from.contains(b))
+            .collect()
+    }
+    pub fn removing(&self) -> Vec<i32> {
+        self.from
+            .iter()
+            .copied()
+            .filter(|b| !self.to.contains(b))
+            .collect()
+    }
+    /// The broker new replicas copy from.
+    pub fn leader(&self) -> i32 {
+        self.from[0]
+    }
+    /// Every broker whose replication this move loads.
+    pub fn brokers(&self) -> BTreeSet<i32> {
+        let mut s: BTreeSet<i32> = self.adding().into_iter().collect();
+        if !s.is_empty() {
+            s.insert(self.leader());
+        }
+        s
+    }
+    /// The targets to submit in order: the final list at once, or with `one_at_a_time` one new
+    /// replica per step (each step swaps one old replica for one new one).
+    pub fn steps(&self, one_at_a_time: bool) -> Vec<Vec<i32>> {
+        let (add, remove) = (self.adding(), self.removing());
+        if !one_at_a_time || add.len() <= 1 || add.len() != remove.len() {
+            return vec![self.to.clone()];
+        }
+        let mut cur = self.from.clone();
+        let mut out = Vec::new();
+        for (a, r) in add.iter().zip(&remove).take(add.len() - 1) {
+            let pos = cur
+                .iter()
+                .position(|b| b == r)
+                .expect("removing is in from");
+            cur[pos] = *a;
+            out.push(cur.clone());
+        }
+        out.push(self.to.clone());
+        out
+    }
+    pub fn copy_bytes(&self) -> u64 {
+        self.bytes * self.adding().len() as u64
+    }
+}
+
+/// Bytes each broker sends (as leader) and receives (as new replica) for these moves.
+pub fn broker_bytes<'a>(moves: impl IntoIterator<Item = &'a Move>) -> BTreeMap<i32, (u64, u64)> {
+    let mut m: BTreeMap<i32, (u64, u64)> = BTreeMap::new();
+    for mv in moves {
+        let add = mv.adding();
+        if add.is_empty() {
+            continue;
+        }
+        m.entry(mv.leader()).or_default().1 += mv.bytes * add.len() as u64;
+        for b in add {
+            m.entry(b).or_default().0 += mv.bytes;
+        }
+    }
+    m
+}
+
+/// The fastest any schedule can finish at `throttle` bytes/s per broker and direction.
+pub fn bound_secs<'a>(moves: impl IntoIterator<Item = &'a Move>, throttle: f64) -> f64 {
+    broker_bytes(moves)
+        .values()
+        .map(|&(i, o)| i.max(o))
+        .max()
+        .unwrap_or(0) as f64
+        / throttle
+}
+
+/// Indices into `pending` to start now, given the moves in flight.
+pub fn next_moves(
+    pending: &[&Move],
+    in_flight: &[&Move],
+    max_per_broker: usize,
+    unavailable: &BTreeSet<i32>,
+) -> Vec<usize> {
+    let mut busy: BTreeMap<i32, usize> = BTreeMap::new();
+    for m in in_flight {
+        for b in m.brokers() {
+            *busy.entry(b).or_default() += 1;
+        }
+    }
+    // Remaining work per broker (pending and in flight): the critical path.
+    let load = broker_bytes(pending.iter().copied().chain(in_flight.iter().copied()));
+    let weight = |m: &Move| {
+        m.brokers()
+            .iter()
+            .map(|b| load.get(b).map_or(0, |&(i, o)| i.max(o)))
+            .max()
+            .unwrap_or(0)
+    };
+    let mut order: Vec<usize> = (0..pending.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ma, mb) = (pending[a], pending[b]);
+        weight(mb)
+            .cmp(&weight(ma))
+            .then(mb.copy_bytes().cmp(&ma.copy_bytes()))
+            .then((&ma.topic, ma.partition).cmp(&(&mb.topic, mb.partition)))
+    });
+    let mut out = Vec::new();
+    for i in order {
+        let m = pending[i];
+        let brokers = m.brokers();
+        if brokers.iter().any(|b| unavailable.contains(b)) {
+            continue;
+        }
+        if brokers
+            .iter()
+            .all(|b| busy.get(b).copied().unwrap_or(0) < max_per_broker)
+        {
+            for b in brokers {
+                *busy.entry(b).or_default() += 1;
+            }
+            out.push(i);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mv(p: i32, from: &[i32], to: &[i32], bytes: u64) -> Move {
+        Move {
+            topic: "t".into(),
+            partition: p,
+            from: from.to_vec(),
+            to: to.to_vec(),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn respects_the_per_broker_limit() {
+        let moves = [
+            mv(0, &[1, 2, 3], &[4, 2, 3], 10),
+            mv(1, &[1, 5, 6], &[7, 5, 6], 10),
+            mv(2, &[1, 8, 9], &[10, 8, 9], 10),
+        ];
+        let pending: Vec<&Move> = moves.iter().collect();
+        // Broker 1 leads all three: only two may run at once.
+        assert_eq!(next_moves(&pending, &[], 2, &BTreeSet::new()).len(), 2);
+        assert_eq!(
+            next_moves(&pending, &[&moves[0]], 2, &BTreeSet::new()).len(),
+            1
+        );
+        // An unavailable broker holds its moves back.
+        assert!(next_moves(&pending, &[], 2, &[1].into()).is_empty());
+    }
+
+    #[test]
+    fn busiest_broker_first() {
+        let moves = [
+            mv(0, &[1, 2], &[3, 2], 1),
+            mv(1, &[4, 2], &[5, 2], 100),
+            mv(2, &[4, 2], &[6, 2], 100),
+        ];
+        let pending: Vec<&Move> = moves.iter().collect();
+        let first = next_moves(&pending, &[], 1, &BTreeSet::new());
+        assert_eq!(
+            pending[first[0]].partition, 1,
+            "broker 4 carries 200 bytes: start there"
+        );
+    }
+
+    #[test]
+    fn steps_one_replica_at_a_time() {
+        let m = mv(0, &[1, 2, 3], &[4, 5, 3], 1);
+        assert_eq!(m.steps(true), vec![vec![4, 2, 3], vec![4, 5, 3]]);
+        assert_eq!(m.steps(false), vec![vec![4, 5, 3]]);
+    }
+
+    #[test]
+    fn bound_is_the_busiest_direction() {
+        let moves = [mv(0, &[1, 2], &[3, 2], 100), mv(1, &[1, 2], &[4, 2], 50)];
+        // Broker 1 sends 150 bytes.
+        assert_eq!(bound_secs(moves.iter(), 10.0), 15.0);
+    }
+}
