@@ -301,6 +301,9 @@ pub struct ReassignArgs {
     /// Cancel a running execution: the cluster reverts unfinished moves, throttles are removed.
     #[arg(long, requires = "bootstrap_server")]
     pub cancel: bool,
+    /// Per-broker throttles overriding --throttle: `BROKER_ID=RATE` lines (e.g. `4=20MiB/s`).
+    #[arg(long, value_name = "FILE", requires = "execute")]
+    pub throttle_file: Option<PathBuf>,
     /// The execution journal (resumed when it holds an unfinished run).
     #[arg(
         long,
@@ -358,9 +361,10 @@ pub enum CheckCommand {
 pub struct AzToleranceArgs {
     #[command(flatten)]
     pub source: AssignmentSource,
-    /// The min.insync.replicas producers with acks=all rely on.
-    #[arg(long, default_value_t = 2)]
-    pub min_insync: usize,
+    /// The min.insync.replicas producers with acks=all rely on (default: each topic's own
+    /// setting on a live cluster, 2 for files).
+    #[arg(long)]
+    pub min_insync: Option<usize>,
 }
 
 #[derive(Debug, Args)]

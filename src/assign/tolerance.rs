@@ -34,6 +34,16 @@ const EXAMPLES: usize = 20;
 /// Replicas on brokers without a rack count as surviving nothing but their own loss (they are
 /// treated as a rack of their own).
 pub fn check(cluster: &Cluster, min_insync: usize) -> ToleranceReport {
+    check_with(cluster, min_insync, &std::collections::BTreeMap::new())
+}
+
+/// As [`check`], with each topic's own min.insync.replicas where known (a live cluster's
+/// topic configs) and `min_insync` for the rest.
+pub fn check_with(
+    cluster: &Cluster,
+    min_insync: usize,
+    per_topic: &std::collections::BTreeMap<String, usize>,
+) -> ToleranceReport {
     let rack_of = |id: i32| -> String {
         cluster
             .brokers
@@ -75,7 +85,7 @@ pub fn check(cluster: &Cluster, min_insync: usize) -> ToleranceReport {
                     loss.offline_examples.push(name.clone());
                 }
             }
-            if left < min_insync {
+            if left < per_topic.get(&p.topic).copied().unwrap_or(min_insync) {
                 loss.below_min_isr += 1;
                 if loss.below_min_isr_examples.len() < EXAMPLES {
                     loss.below_min_isr_examples.push(name);

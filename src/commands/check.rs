@@ -14,14 +14,37 @@ pub fn run(ctx: &Context, cmd: CheckCommand) -> Result<ExitCode> {
 }
 
 fn az_tolerance(ctx: &Context, a: &AzToleranceArgs) -> Result<ExitCode> {
-    if a.min_insync == 0 {
+    if a.min_insync == Some(0) {
         return Err(Error::usage(
             "--min-insync must be at least 1",
             "use the topics' min.insync.replicas, usually 2",
         ));
     }
     let cluster = load_cluster(ctx, &a.source)?;
-    let report = tolerance::check(&cluster, a.min_insync);
+    // On a live cluster each topic's own min.insync.replicas counts (unless --min-insync says).
+    let mut per_topic = std::collections::BTreeMap::new();
+    if let (Some(b), None) = (&a.source.bootstrap_server, a.min_insync) {
+        let topics: std::collections::BTreeSet<String> =
+            cluster.partitions.iter().map(|p| p.topic.clone()).collect();
+        let rt = ctx.runtime()?;
+        per_topic = rt.block_on(async {
+            use crate::kafka::ClusterAdmin;
+            let mut admin = super::source::connect(b, &a.source.security).await?;
+            let mut m = std::collections::BTreeMap::new();
+            for t in topics {
+                if let Some(v) = admin
+                    .describe_configs(None, Some(&t))
+                    .await?
+                    .get("min.insync.replicas")
+                    .and_then(|v| v.parse().ok())
+                {
+                    m.insert(t, v);
+                }
+            }
+            Ok::<_, Error>(m)
+        })?;
+    }
+    let report = tolerance::check_with(&cluster, a.min_insync.unwrap_or(2), &per_topic);
     print(&output::render(ctx.format, &report, || {
         let rows = report
             .azs

@@ -350,7 +350,13 @@ fn execute(
                         Move { topic: p.topic.clone(), partition: p.partition, from: p.replicas.clone(), to: r.clone(), bytes: p.move_bytes() }
                     })
                     .collect();
-                Journal::new(moves, &bootstrap, throttle as u64, a.one_replica_at_a_time)
+                {
+                    let mut j = Journal::new(moves, &bootstrap, throttle as u64, a.one_replica_at_a_time);
+                    if let Some(f) = &a.throttle_file {
+                        j.broker_throttles = parse_throttle_file(&super::read_file(f)?).map_err(|m| Error::usage(format!("{}: {m}", f.display()), "write BROKER_ID=RATE lines, e.g. 4=20MiB/s"))?;
+                    }
+                    j
+                }
             }
         };
         let opts = ExecOptions {
@@ -376,4 +382,44 @@ fn execute(
         )
     })?)?;
     Ok(ExitCode::Ok)
+}
+
+/// `BROKER_ID=RATE` lines (`#` comments) for `--throttle-file`.
+pub fn parse_throttle_file(text: &str) -> Result<std::collections::BTreeMap<i32, u64>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+    {
+        let (b, r) = line
+            .split_once('=')
+            .ok_or_else(|| format!("`{line}` is not BROKER_ID=RATE"))?;
+        let b: i32 = b
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{}` is not a broker id", b.trim()))?;
+        let r = parse_rate(r).map_err(|m| format!("broker {b}: {m}"))?;
+        if r == 0 {
+            return Err(format!(
+                "broker {b}: a throttle of 0 would stop replication"
+            ));
+        }
+        out.insert(b, r);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_files() {
+        let m = parse_throttle_file("# per broker\n1=10MiB/s\n4 = 20MB/s\n").unwrap();
+        assert_eq!(m[&1], 10 << 20);
+        assert_eq!(m[&4], 20_000_000);
+        assert!(parse_throttle_file("x=1").is_err());
+        assert!(parse_throttle_file("1=0").is_err());
+    }
 }

@@ -54,7 +54,11 @@ pub struct Journal {
     pub plan_id: String,
     pub bootstrap: String,
     pub throttle_bytes_per_sec: u64,
-    pub started_unix: u64,
+    /// Per-broker throttles overriding the default (`--throttle-file`).
+    #[serde(default)]
+    pub broker_throttles: std::collections::BTreeMap<i32, u64>,
+    /// When the first run started, milliseconds since the epoch.
+    pub started_unix_ms: u64,
     pub phase: Phase,
     pub moves: Vec<JournalMove>,
     pub throttles: Vec<Throttle>,
@@ -69,10 +73,10 @@ pub fn plan_id(moves: &[Move]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn now() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
@@ -83,7 +87,8 @@ impl Journal {
             plan_id: plan_id(&moves),
             bootstrap: bootstrap.to_string(),
             throttle_bytes_per_sec: throttle,
-            started_unix: now(),
+            broker_throttles: Default::default(),
+            started_unix_ms: now_ms(),
             phase: Phase::Running,
             moves: moves
                 .into_iter()

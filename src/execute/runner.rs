@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::journal::{now, Journal, MoveState, Phase, Throttle};
+use super::journal::{now_ms, Journal, MoveState, Phase, Throttle};
 use super::scheduler::{bound_secs, next_moves, Move};
 use crate::kafka::{ClusterAdmin, KafkaError};
 
@@ -80,7 +80,7 @@ fn key(m: &Move) -> (String, i32) {
 }
 
 /// The throttle keys a plan needs (values only; previous values are read when applying).
-pub fn throttles_for(moves: &[Move], rate: u64) -> Vec<Throttle> {
+pub fn throttles_for(moves: &[Move], rate: u64, per_broker: &BTreeMap<i32, u64>) -> Vec<Throttle> {
     let mut brokers: BTreeSet<i32> = BTreeSet::new();
     let mut leaders: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut followers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
@@ -101,11 +101,12 @@ pub fn throttles_for(moves: &[Move], rate: u64) -> Vec<Throttle> {
     let mut out = Vec::new();
     for b in brokers {
         for k in [LEADER_RATE, FOLLOWER_RATE] {
+            let r = per_broker.get(&b).copied().unwrap_or(rate);
             out.push(Throttle {
                 broker: Some(b),
                 topic: None,
                 key: k.into(),
-                value: rate.to_string(),
+                value: r.to_string(),
                 previous: None,
             });
         }
@@ -138,7 +139,7 @@ async fn set_throttles<A: ClusterAdmin>(
 ) -> Result<(), ExecError> {
     if j.throttles.is_empty() {
         let moves: Vec<Move> = j.moves.iter().map(|m| m.mv.clone()).collect();
-        let mut wanted = throttles_for(&moves, j.throttle_bytes_per_sec);
+        let mut wanted = throttles_for(&moves, j.throttle_bytes_per_sec, &j.broker_throttles);
         // Remember what was there before, so cleanup restores it (and removes only our keys).
         let mut cache: BTreeMap<(Option<i32>, Option<String>), BTreeMap<String, String>> =
             BTreeMap::new();
@@ -335,12 +336,23 @@ pub async fn execute<A: ClusterAdmin>(
                 }
                 info!(started = start.len(), "moves submitted");
             }
+            let mut per_broker: BTreeMap<i32, usize> = BTreeMap::new();
+            for m in j.moves.iter().filter(|m| m.state == MoveState::Submitted) {
+                for b in m.mv.brokers() {
+                    *per_broker.entry(b).or_default() += 1;
+                }
+            }
             let in_flight = j
                 .moves
                 .iter()
                 .filter(|m| m.state == MoveState::Submitted)
                 .count();
-            progress.update(done, total, in_flight, &status);
+            let brokers = per_broker
+                .iter()
+                .map(|(b, n)| format!("b{b}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            progress.update(done, total, in_flight, &format!("[{brokers}] {status}"));
             tokio::time::sleep(opts.poll).await;
         }
         j.phase = Phase::Finishing;
@@ -385,7 +397,7 @@ pub fn report(j: &Journal, removed: usize, mismatched: Vec<String>) -> ExecRepor
         .map(|m| &m.mv)
         .collect();
     let bytes: u64 = done.iter().map(|m| m.copy_bytes()).sum();
-    let duration = now().saturating_sub(j.started_unix) as f64;
+    let duration = now_ms().saturating_sub(j.started_unix_ms) as f64 / 1000.0;
     ExecReport {
         phase: j.phase,
         partitions: moves.len(),
@@ -469,17 +481,22 @@ mod tests {
             to: vec![4, 2, 3],
             bytes: 1,
         }];
-        let t = throttles_for(&moves, 100);
+        let t = throttles_for(&moves, 100, &[(4, 7)].into());
         let lr = t.iter().find(|x| x.key == LEADER_REPLICAS).unwrap();
         assert_eq!(lr.value, "3:1,3:2,3:3");
         let fr = t.iter().find(|x| x.key == FOLLOWER_REPLICAS).unwrap();
         assert_eq!(fr.value, "3:4");
-        let rates: BTreeSet<i32> = t
+        let rates: BTreeMap<i32, String> = t
             .iter()
             .filter(|x| x.key == LEADER_RATE)
-            .map(|x| x.broker.unwrap())
+            .map(|x| (x.broker.unwrap(), x.value.clone()))
             .collect();
-        assert_eq!(rates, [1, 2, 3, 4].into());
+        assert_eq!(rates.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            (rates[&1].as_str(), rates[&4].as_str()),
+            ("100", "7"),
+            "per-broker override"
+        );
         // A pure reorder copies nothing and needs no throttle.
         let reorder = vec![Move {
             topic: "t".into(),
@@ -488,6 +505,6 @@ mod tests {
             to: vec![2, 1],
             bytes: 1,
         }];
-        assert!(throttles_for(&reorder, 100).is_empty());
+        assert!(throttles_for(&reorder, 100, &BTreeMap::new()).is_empty());
     }
 }

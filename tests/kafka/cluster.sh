@@ -5,6 +5,7 @@
 #
 #   tests/kafka/cluster.sh up       start (idempotent); prints `export STREAMCTL_KAFKA_BOOTSTRAP=...`
 #   tests/kafka/cluster.sh status   what runs
+#   tests/kafka/cluster.sh skewed-topic [NAME]   create a rack-unaware topic with 20 MB of data
 #   tests/kafka/cluster.sh down     stop what `up` started (by PID) and remove its data
 #
 # Environment: STREAMCTL_KAFKA_BROKERS (6), STREAMCTL_KAFKA_STATE (state dir).
@@ -121,9 +122,24 @@ status() {
   if running; then echo "up: $(cat "$state/bootstrap") (pids $(tr '\n' ' ' < "$state/pids"))"; else echo "down"; return 1; fi
 }
 
+# A topic laid out without rack awareness (brokers 1 and 4 share us-east-1a, 2 and 5
+# us-east-1b, 3 and 6 us-east-1c), with some data: the README demo's starting point.
+skewed_topic() {
+  local topic="${1:-skewed}"
+  libs="$(bash "$here/kafka.sh" fetch)"
+  running || { echo "cluster.sh: the cluster is not up (cluster.sh up)" >&2; exit 1; }
+  local first; first=$(cut -d, -f1 "$state/bootstrap")
+  tool() { java -Xmx256m -Dlog4j2.configurationFile="$here/tools-log4j2.properties" -cp "$libs/*" "$@"; }
+  tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$first" --create --topic "$topic" \
+    --replica-assignment 1:4:2,4:1:5,2:5:3,5:2:6,3:6:1,6:3:4 >&2
+  tool org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records 20000 --record-size 1000 \
+    --throughput -1 --producer-props bootstrap.servers="$(cat "$state/bootstrap")" acks=all >&2
+}
+
 case "${1:-}" in
   up) up ;;
+  skewed-topic) skewed_topic "${2:-skewed}" ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|skewed-topic [NAME]" >&2; exit 2 ;;
 esac

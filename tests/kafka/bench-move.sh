@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Benchmark a throttled move on the local cluster: a rack-unaware topic of about 300 MB is
+# repaired by `streamctl reassign --az-aware --execute` at a per-broker throttle, and the achieved
+# time is printed beside the bound (the busiest broker's bytes in or out / throttle).
+#
+#   bash tests/kafka/bench-move.sh [THROTTLE=20MiB/s] [MB=300]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+throttle="${1:-20MiB/s}"
+mb="${2:-300}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streamctl/target}"
+cargo build --release -q
+bin="$CARGO_TARGET_DIR/release/streamctl"
+eval "$(bash tests/kafka/cluster.sh up)"
+first="${STREAMCTL_KAFKA_BOOTSTRAP%%,*}"
+tool() { java -Xmx512m -Dlog4j2.configurationFile="$PWD/tests/kafka/tools-log4j2.properties" -cp "$STREAMCTL_KAFKA_LIBS/*" "$@"; }
+topic="bench-$(date +%s)"
+tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$first" --create --topic "$topic" \
+  --replica-assignment 1:4:2,4:1:5,2:5:3,5:2:6,3:6:1,6:3:4,1:4:3,4:1:6,2:5:1,5:2:4,3:6:2,6:3:5 >/dev/null
+records=$(( mb * 100 ))
+echo "producing ${mb} MB into $topic (12 partitions, rack-unaware)..." >&2
+tool org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records "$records" --record-size 10000 \
+  --throughput -1 --producer-props bootstrap.servers="$STREAMCTL_KAFKA_BOOTSTRAP" acks=1 linger.ms=20 batch.size=1048576 >&2
+journal=$(mktemp -d)/journal.json
+echo "moving at $throttle per broker..." >&2
+out=$("$bin" reassign --az-aware --bootstrap-server "$STREAMCTL_KAFKA_BOOTSTRAP" --topics "^$topic\$" --execute \
+  --throttle "$throttle" --journal "$journal" --poll-ms 250 --no-progress -o json)
+python3 - "$out" "$throttle" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+ratio = r["duration_seconds"] / r["bound_seconds"] if r["bound_seconds"] else float("nan")
+print(f"moved {r['replicas_moved']} replicas, {r['bytes_moved']/2**20:.0f} MiB at {sys.argv[2]} per broker: "
+      f"{r['duration_seconds']:.1f} s, bound {r['bound_seconds']:.1f} s, ratio {ratio:.2f}; "
+      f"aggregate {r['achieved_bytes_per_sec']/2**20:.1f} MiB/s; verified={r['verified']}; throttles removed={r['throttles_removed']}")
+PY
