@@ -175,9 +175,10 @@ impl Live {
             .build()
             .unwrap();
         rt.block_on(async {
-            let mut a = streamctl::kafka::admin::KafkaAdmin::connect(&self.bootstrap)
-                .await
-                .unwrap();
+            let mut a =
+                streamctl::kafka::admin::KafkaAdmin::connect(&self.bootstrap, &Default::default())
+                    .await
+                    .unwrap();
             let mut found = Vec::new();
             for b in 1..=6 {
                 for (k, _) in a.describe_configs(Some(b), None).await.unwrap() {
@@ -563,4 +564,111 @@ fn another_running_reassignment_is_not_interleaved_and_cancel_reverts() {
     );
     assert!(ok, "{out}");
     assert!(!out.contains(topic.as_str()), "{out}");
+}
+
+#[test]
+fn sasl_plain_scram_and_tls_connections() {
+    let Some(k) = live() else { return };
+    let sasl = std::env::var("STREAMCTL_KAFKA_SASL_BOOTSTRAP")
+        .expect("cluster.sh exports the SASL listeners");
+    let sasl_ssl =
+        std::env::var("STREAMCTL_KAFKA_SASL_SSL_BOOTSTRAP").expect("and the SASL_SSL ones");
+    let ca = std::env::var("STREAMCTL_KAFKA_CA").expect("and the CA");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let snapshot = |bootstrap: &str, config: &std::path::Path| {
+        k.streamctl()
+            .args([
+                "snapshot",
+                "--bootstrap-server",
+                bootstrap,
+                "--command-config",
+                config.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    for m in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        let cfg = write(&format!("{m}.properties"), format!("security.protocol=SASL_PLAINTEXT\nsasl.mechanism={m}\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"admin-secret\";\n"));
+        let out = snapshot(&sasl, &cfg);
+        assert!(
+            out.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["brokers"].as_array().unwrap().len(), 6, "{m}");
+    }
+    // TLS (SASL_SSL): the broker's certificate is checked against the test CA.
+    let tls = write("tls.properties", format!("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\nsasl.username=admin\nsasl.password=admin-secret\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"));
+    let out = snapshot(&sasl_ssl, &tls);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A wrong password and an unknown CA fail, exit 1, and say why; no secret is printed.
+    let bad = write("bad.properties", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\nsasl.username=admin\nsasl.password=not-the-password\n".into());
+    let out = snapshot(&sasl, &bad);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("authentication as admin failed"), "{err}");
+    assert!(!err.contains("not-the-password"));
+    let other_ca = write(
+        "other-ca.pem",
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/other-ca.pem"
+        ))
+        .unwrap(),
+    );
+    let wrong_ca = write("wrong-ca.properties", format!("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\nsasl.username=admin\nsasl.password=admin-secret\nssl.truststore.type=PEM\nssl.truststore.location={}\n", other_ca.display()));
+    let out = snapshot(&sasl_ssl, &wrong_ca);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TLS handshake"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A reassignment runs end to end over SCRAM too.
+    let topic = &unique("over-scram");
+    k.create_rack_unaware(topic);
+    let scram = dir.path().join("SCRAM-SHA-256.properties");
+    let out = k
+        .streamctl()
+        .args([
+            "reassign",
+            "--az-aware",
+            "--bootstrap-server",
+            &sasl,
+            "--command-config",
+            scram.to_str().unwrap(),
+            "--topics",
+            &format!("^{topic}$"),
+            "--execute",
+            "--throttle",
+            "10MiB/s",
+        ])
+        .args([
+            "--journal",
+            dir.path().join("j.json").to_str().unwrap(),
+            "--poll-ms",
+            "200",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["verified"], true);
+    assert!(one_replica_per_az(&k.snapshot(topic)));
 }

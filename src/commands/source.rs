@@ -9,35 +9,28 @@ use crate::assign::Cluster;
 use crate::cli::{AssignmentSource, KafkaSecurity};
 use crate::error::{Error, Result};
 use crate::kafka::admin::KafkaAdmin;
+use crate::kafka::security::{parse_properties, Security};
 use crate::kafka::ClusterAdmin;
 
-/// Check the security settings: plaintext only for now (said plainly rather than ignored).
-pub fn check_security(s: &KafkaSecurity) -> Result<()> {
+/// The connection security from `--command-config` (PLAINTEXT without one).
+pub fn security(s: &KafkaSecurity) -> Result<Security> {
     let Some(path) = &s.command_config else {
-        return Ok(());
+        return Ok(Security::default());
     };
     let text = read_file(path)?;
-    for line in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        if let Some((k, v)) = line.split_once('=') {
-            if k.trim() == "security.protocol" && v.trim() != "PLAINTEXT" {
-                return Err(Error::usage(
-                    format!("{}: security.protocol={} is not supported yet (PLAINTEXT only)", path.display(), v.trim()),
-                    "TLS and SASL (PLAIN, SCRAM) are planned; use a PLAINTEXT listener reachable from this host for now",
-                ));
-            }
-        }
-    }
-    Ok(())
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse_properties(&text, &base).map_err(|m| {
+        Error::usage(
+            format!("{}: {m}", path.display()),
+            "see docs/reassign.md for the client properties streamctl understands",
+        )
+    })
 }
 
 /// Connect to a live cluster.
-pub async fn connect(bootstrap: &str, security: &KafkaSecurity) -> Result<KafkaAdmin> {
-    check_security(security)?;
-    Ok(KafkaAdmin::connect(bootstrap).await?)
+pub async fn connect(bootstrap: &str, s: &KafkaSecurity) -> Result<KafkaAdmin> {
+    let sec = security(s)?;
+    Ok(KafkaAdmin::connect(bootstrap, &sec).await?)
 }
 
 pub fn load_cluster(ctx: &Context, src: &AssignmentSource) -> Result<Cluster> {

@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::security::Security;
 use super::wire::Connection;
 use super::{ClusterAdmin, ConfigOp, KafkaError, Ongoing};
 use crate::assign::{Broker, Cluster, PartitionAssignment};
@@ -27,6 +28,7 @@ const RESOURCE_BROKER: i8 = 4;
 /// Admin client for one cluster.
 pub struct KafkaAdmin {
     bootstrap: Vec<String>,
+    security: Security,
     any: Connection,
     by_broker: HashMap<i32, Connection>,
     addresses: BTreeMap<i32, String>,
@@ -38,7 +40,7 @@ fn s(x: &StrBytes) -> String {
 
 impl KafkaAdmin {
     /// Connect to the first bootstrap server that answers.
-    pub async fn connect(bootstrap: &str) -> Result<Self, KafkaError> {
+    pub async fn connect(bootstrap: &str, security: &Security) -> Result<Self, KafkaError> {
         let list: Vec<String> = bootstrap
             .split(',')
             .map(|x| x.trim().to_string())
@@ -46,10 +48,11 @@ impl KafkaAdmin {
             .collect();
         let mut last = KafkaError::NoBroker(bootstrap.to_string());
         for addr in &list {
-            match Connection::open(addr).await {
+            match Connection::open(addr, security).await {
                 Ok(c) => {
                     let mut admin = Self {
                         bootstrap: list.clone(),
+                        security: security.clone(),
                         any: c,
                         by_broker: HashMap::new(),
                         addresses: BTreeMap::new(),
@@ -86,7 +89,7 @@ impl KafkaAdmin {
                 .get(&id)
                 .cloned()
                 .ok_or_else(|| KafkaError::NoBroker(format!("broker {id}")))?;
-            let c = Connection::open(&addr).await?;
+            let c = Connection::open(&addr, &self.security).await?;
             self.by_broker.insert(id, c);
         }
         Ok(self.by_broker.get_mut(&id).expect("inserted"))

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::assign::Cluster;
 
 pub mod admin;
+pub mod security;
 pub mod wire;
 
 /// A failed Kafka interaction.

@@ -7,10 +7,15 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiVersionsRequest, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::security::{Mechanism, Scram, Security};
 use super::KafkaError;
+
+/// A plain or TLS byte stream.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// How long one request may take before the connection is given up.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -18,14 +23,14 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// One connection to one broker, with the API versions it supports.
 pub struct Connection {
     pub address: String,
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     correlation: i32,
     versions: HashMap<i16, (i16, i16)>,
 }
 
 impl Connection {
     /// Connect and negotiate versions.
-    pub async fn open(address: &str) -> Result<Self, KafkaError> {
+    pub async fn open(address: &str, security: &Security) -> Result<Self, KafkaError> {
         let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(address))
             .await
             .map_err(|_| KafkaError::Connect {
@@ -37,6 +42,33 @@ impl Connection {
                 message: e.to_string(),
             })?;
         stream.set_nodelay(true).ok();
+        let stream: Box<dyn Io> = if security.protocol.tls() {
+            let config = super::security::tls_config(security).map_err(KafkaError::Config)?;
+            let host = address
+                .rsplit_once(':')
+                .map_or(address, |(h, _)| h)
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let name = rustls_pki_types::ServerName::try_from(host)
+                .map_err(|e| KafkaError::Config(format!("{address}: {e}")))?;
+            let tls = tokio::time::timeout(
+                TIMEOUT,
+                tokio_rustls::TlsConnector::from(config).connect(name, stream),
+            )
+            .await
+            .map_err(|_| KafkaError::Connect {
+                address: address.into(),
+                message: "TLS handshake timed out".into(),
+            })?
+            .map_err(|e| KafkaError::Connect {
+                address: address.into(),
+                message: format!("TLS handshake: {e}"),
+            })?;
+            Box::new(tls)
+        } else {
+            Box::new(stream)
+        };
         let mut c = Self {
             address: address.into(),
             stream,
@@ -60,7 +92,96 @@ impl Connection {
             .iter()
             .map(|k| (k.api_key, (k.min_version, k.max_version)))
             .collect();
+        if security.protocol.sasl() {
+            c.authenticate(security).await?;
+        }
         Ok(c)
+    }
+
+    /// SASL (KIP-43 handshake, KIP-152 authenticate): PLAIN or SCRAM.
+    async fn authenticate(&mut self, security: &Security) -> Result<(), KafkaError> {
+        use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
+        let mechanism = security.mechanism.unwrap_or(Mechanism::Plain);
+        let (user, pass) = (
+            security.username.clone().unwrap_or_default(),
+            security.password.clone().unwrap_or_default(),
+        );
+        let hs = self
+            .send_version(
+                SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_static_str(mechanism.name())),
+                1,
+            )
+            .await?;
+        if hs.error_code != 0 {
+            let offered: Vec<String> = hs
+                .mechanisms
+                .iter()
+                .map(|m| m.as_str().to_string())
+                .collect();
+            return Err(KafkaError::Config(format!(
+                "{}: the broker does not enable SASL {} (it offers {})",
+                self.address,
+                mechanism.name(),
+                offered.join(", ")
+            )));
+        }
+        let auth_err = |address: &str, r: &kafka_protocol::messages::SaslAuthenticateResponse| {
+            KafkaError::Config(format!(
+                "{address}: SASL {} authentication as {user} failed: {}",
+                mechanism.name(),
+                r.error_message
+                    .as_ref()
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_else(|| format!("error {}", r.error_code))
+            ))
+        };
+        let v = self.version::<SaslAuthenticateRequest>()?;
+        match mechanism {
+            Mechanism::Plain => {
+                let token = format!("\0{user}\0{pass}");
+                let r = self
+                    .send_version(
+                        SaslAuthenticateRequest::default()
+                            .with_auth_bytes(Bytes::from(token.into_bytes())),
+                        v,
+                    )
+                    .await?;
+                if r.error_code != 0 {
+                    return Err(auth_err(&self.address, &r));
+                }
+            }
+            Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
+                let mut scram = Scram::new(mechanism, &user, &pass);
+                let r = self
+                    .send_version(
+                        SaslAuthenticateRequest::default()
+                            .with_auth_bytes(Bytes::from(scram.client_first())),
+                        v,
+                    )
+                    .await?;
+                if r.error_code != 0 {
+                    return Err(auth_err(&self.address, &r));
+                }
+                let fin = scram
+                    .client_final(&r.auth_bytes)
+                    .map_err(|m| KafkaError::Config(format!("{}: SCRAM: {m}", self.address)))?;
+                let r = self
+                    .send_version(
+                        SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(fin)),
+                        v,
+                    )
+                    .await?;
+                if r.error_code != 0 {
+                    return Err(auth_err(&self.address, &r));
+                }
+                scram
+                    .verify_server_final(&r.auth_bytes)
+                    .map_err(|m| KafkaError::Config(format!("{}: SCRAM: {m}", self.address)))?;
+            }
+        }
+        tracing::debug!(address = %self.address, mechanism = mechanism.name(), "authenticated");
+        Ok(())
     }
 
     /// The highest version both sides speak for `R`.

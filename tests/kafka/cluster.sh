@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A real Apache Kafka cluster in KRaft mode on loopback, for tests and the README demo:
 # one controller and six brokers, two per AZ (broker.rack = us-east-1a|b|c), small heaps,
-# data under a temp dir, ports from a free range so parallel runs don't collide.
+# data under a temp dir, ports from a free range so parallel runs don't collide. Each broker has a
+# PLAINTEXT listener, a SASL_PLAINTEXT and a SASL_SSL one (user admin / admin-secret for PLAIN,
+# SCRAM-SHA-256 and SCRAM-SHA-512; a throwaway CA for TLS).
 #
 #   tests/kafka/cluster.sh up       start (idempotent); prints `export STREAMCTL_KAFKA_BOOTSTRAP=...`
 #   tests/kafka/cluster.sh status   what runs
@@ -21,7 +23,7 @@ pick_base() {
   for _ in $(seq 1 50); do
     local base=$(( 20000 + RANDOM % 30000 ))
     local ok=1
-    for p in $(seq "$base" $(( base + brokers + 1 ))); do port_free "$p" || { ok=0; break; }; done
+    for p in $(seq "$base" $(( base + 20 + brokers ))); do port_free "$p" || { ok=0; break; }; done
     [ "$ok" = 1 ] && { echo "$base"; return; }
   done
   echo "cluster.sh: no free port range" >&2; exit 1
@@ -36,6 +38,9 @@ running() { [ -f "$state/pids" ] && while read -r pid; do kill -0 "$pid" 2>/dev/
 
 exports() {
   echo "export STREAMCTL_KAFKA_BOOTSTRAP=$(cat "$state/bootstrap")"
+  echo "export STREAMCTL_KAFKA_SASL_BOOTSTRAP=$(cat "$state/bootstrap-sasl")"
+  echo "export STREAMCTL_KAFKA_SASL_SSL_BOOTSTRAP=$(cat "$state/bootstrap-sasl-ssl")"
+  echo "export STREAMCTL_KAFKA_CA=$state/tls/ca.pem"
   echo "export STREAMCTL_KAFKA_LIBS=$libs"
   echo "export STREAMCTL_KAFKA_STATE=$state"
 }
@@ -49,9 +54,20 @@ up() {
   local cport=$base
   local voters="1001@127.0.0.1:$cport"
   local cid; cid=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  # TLS material for the SASL_SSL listeners: a CA and one certificate for 127.0.0.1/localhost.
+  local tls="$state/tls"
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=streamctl-test-ca" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/broker.key" -out "$tls/broker.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san.ext"
+  openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/san.ext" -out "$tls/broker.pem" >/dev/null 2>&1
+  openssl pkcs8 -topk8 -nocrypt -in "$tls/broker.key" -out "$tls/broker.pk8" >/dev/null 2>&1
+  cat "$tls/broker.pk8" "$tls/broker.pem" "$tls/ca.pem" > "$tls/keystore.pem"
   common() {
     cat <<PROPS
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
 controller.listener.names=CONTROLLER
 controller.quorum.voters=$voters
 num.network.threads=2
@@ -61,6 +77,9 @@ offsets.topic.num.partitions=3
 offsets.topic.replication.factor=3
 transaction.state.log.replication.factor=3
 transaction.state.log.min.isr=2
+# Seed 004's design: RF 3 with min.insync.replicas 2.
+default.replication.factor=3
+min.insync.replicas=2
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 # Short replication-quota windows so throttles bite within seconds on small test moves
@@ -69,22 +88,38 @@ replication.quota.window.num=2
 replication.quota.window.size.seconds=1
 PROPS
   }
+  # SASL users (PLAIN in the JAAS config; SCRAM credentials in the metadata log at format time).
+  local user=admin pass=admin-secret
+  local jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$user\" password=\"$pass\" user_$user=\"$pass\";"
+  local jaas_scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
   { echo "process.roles=controller"; echo "node.id=1001"
     echo "listeners=CONTROLLER://127.0.0.1:$cport"; echo "log.dirs=$state/controller"; common; } > "$state/controller.properties"
-  local boot=()
+  local boot=() sboot=() tboot=()
   for i in $(seq 1 "$brokers"); do
     local port=$(( base + i ))
+    local sport=$(( base + 10 + i )) tport=$(( base + 20 + i ))
     { echo "process.roles=broker"; echo "node.id=$i"; echo "broker.rack=${racks[$(( (i - 1) % 3 ))]}"
-      echo "listeners=PLAINTEXT://127.0.0.1:$port"; echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
+      echo "listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport"
+      echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport"
       echo "inter.broker.listener.name=PLAINTEXT"; echo "log.dirs=$state/broker-$i"
+      echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+      for l in sasl_plaintext sasl_ssl; do
+        echo "listener.name.$l.plain.sasl.jaas.config=$jaas_plain"
+        echo "listener.name.$l.scram-sha-256.sasl.jaas.config=$jaas_scram"
+        echo "listener.name.$l.scram-sha-512.sasl.jaas.config=$jaas_scram"
+      done
+      echo "listener.name.sasl_ssl.ssl.keystore.type=PEM"; echo "listener.name.sasl_ssl.ssl.keystore.location=$tls/keystore.pem"
       echo "replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector"
       common; } > "$state/broker-$i.properties"
-    boot+=("127.0.0.1:$port")
+    boot+=("127.0.0.1:$port"); sboot+=("127.0.0.1:$sport"); tboot+=("localhost:$tport")
   done
   (IFS=,; echo "${boot[*]}") > "$state/bootstrap"
+  (IFS=,; echo "${sboot[*]}") > "$state/bootstrap-sasl"
+  (IFS=,; echo "${tboot[*]}") > "$state/bootstrap-sasl-ssl"
   : > "$state/pids"
   for f in "$state"/controller.properties "$state"/broker-*.properties; do
-    java_cmd kafka.tools.StorageTool format --cluster-id "$cid" --config "$f" >/dev/null 2>&1 \
+    java_cmd kafka.tools.StorageTool format --cluster-id "$cid" --config "$f" \
+      --add-scram "SCRAM-SHA-256=[name=$user,password=$pass]" --add-scram "SCRAM-SHA-512=[name=$user,password=$pass]" >/dev/null 2>&1 \
       || { echo "cluster.sh: formatting $f failed" >&2; exit 1; }
   done
   for f in "$state"/controller.properties "$state"/broker-*.properties; do
