@@ -5,16 +5,8 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
-fn moto() -> Option<String> {
-    match std::env::var("STREAMCTL_MOTO_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("STREAMCTL_SKIP_AWS").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: AWS emulator tests (STREAMCTL_SKIP_AWS=1)");
-            None
-        }
-        _ => panic!("STREAMCTL_MOTO_ENDPOINT is not set: run the tests with `bash tests/run.sh` (it starts moto), or set STREAMCTL_SKIP_AWS=1"),
-    }
-}
+mod common;
+use common::moto;
 
 fn streamctl_against(endpoint: &str) -> Command {
     let mut c = Command::cargo_bin("streamctl").unwrap();

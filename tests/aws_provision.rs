@@ -11,16 +11,8 @@ static TURN: Mutex<()> = Mutex::new(());
 /// An image the emulator ships (it has no Amazon Linux 2023 image to look up).
 const IMAGE: &str = "ami-760aaa0f";
 
-fn moto() -> Option<String> {
-    match std::env::var("STREAMCTL_MOTO_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("STREAMCTL_SKIP_AWS").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: AWS emulator tests (STREAMCTL_SKIP_AWS=1)");
-            None
-        }
-        _ => panic!("STREAMCTL_MOTO_ENDPOINT is not set: run the tests with `bash tests/run.sh`, or set STREAMCTL_SKIP_AWS=1"),
-    }
-}
+mod common;
+use common::moto;
 
 struct Emu {
     endpoint: String,

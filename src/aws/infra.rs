@@ -927,6 +927,43 @@ fn profile_not_ready<E: ProvideErrorMetadata>(e: &E) -> bool {
             .is_some_and(|m| m.contains("iamInstanceProfile"))
 }
 
+impl Aws {
+    /// One page (up to 1,000) of a bucket's object versions and delete markers, and whether
+    /// there are more.
+    async fn object_versions(
+        &self,
+        bucket: &str,
+    ) -> Result<(Vec<s3t::ObjectIdentifier>, bool), AwsError> {
+        let listed = self
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .max_keys(1000)
+            .send()
+            .await
+            .map_err(err("S3", "ListObjectVersions", bucket))?;
+        let id = |key: Option<&str>, version: Option<&str>| {
+            s3t::ObjectIdentifier::builder()
+                .key(key.unwrap_or_default())
+                .set_version_id(version.map(str::to_string))
+                .build()
+                .expect("key set")
+        };
+        let mut out: Vec<s3t::ObjectIdentifier> = listed
+            .versions()
+            .iter()
+            .map(|v| id(v.key(), v.version_id()))
+            .collect();
+        out.extend(
+            listed
+                .delete_markers()
+                .iter()
+                .map(|m| id(m.key(), m.version_id())),
+        );
+        Ok((out, listed.is_truncated() == Some(true)))
+    }
+}
+
 fn missing(what: &str, name: &str, needs: &str) -> AwsError {
     AwsError::Call {
         service: "streamctl",
@@ -1510,35 +1547,8 @@ impl Cloud for Aws {
             }
         }
         if let (Some(b), Some(_)) = (&d.bucket, &actual.bucket) {
-            let listed = self
-                .s3
-                .list_object_versions()
-                .bucket(&b.name)
-                .max_keys(1000)
-                .send()
-                .await
-                .map_err(err("S3", "ListObjectVersions", &b.name))?;
-            let mut objects: Vec<s3t::ObjectIdentifier> = Vec::new();
-            for v in listed.versions() {
-                objects.push(
-                    s3t::ObjectIdentifier::builder()
-                        .key(v.key().unwrap_or_default())
-                        .set_version_id(v.version_id().map(str::to_string))
-                        .build()
-                        .expect("key set"),
-                );
-            }
-            for m in listed.delete_markers() {
-                objects.push(
-                    s3t::ObjectIdentifier::builder()
-                        .key(m.key().unwrap_or_default())
-                        .set_version_id(m.version_id().map(str::to_string))
-                        .build()
-                        .expect("key set"),
-                );
-            }
-            let non_empty = !objects.is_empty() || listed.is_truncated() == Some(true);
-            if non_empty && !delete_data {
+            let (mut batch, truncated) = self.object_versions(&b.name).await?;
+            if (!batch.is_empty() || truncated) && !delete_data {
                 out.push(Removal {
                     kind: "s3-bucket",
                     name: b.name.clone(),
@@ -1546,53 +1556,22 @@ impl Cloud for Aws {
                 });
             } else {
                 if execute {
-                    let mut batch = objects;
-                    loop {
-                        if !batch.is_empty() {
-                            self.mutate("S3", "DeleteObjects", &b.name)?;
-                            self.s3
-                                .delete_objects()
-                                .bucket(&b.name)
-                                .delete(
-                                    s3t::Delete::builder()
-                                        .set_objects(Some(std::mem::take(&mut batch)))
-                                        .quiet(true)
-                                        .build()
-                                        .expect("objects set"),
-                                )
-                                .send()
-                                .await
-                                .map_err(err("S3", "DeleteObjects", &b.name))?;
-                        }
-                        let more = self
-                            .s3
-                            .list_object_versions()
+                    // Delete every object version and delete marker, a page at a time.
+                    while !batch.is_empty() {
+                        self.mutate("S3", "DeleteObjects", &b.name)?;
+                        let delete = s3t::Delete::builder()
+                            .set_objects(Some(std::mem::take(&mut batch)))
+                            .quiet(true)
+                            .build()
+                            .expect("objects set");
+                        self.s3
+                            .delete_objects()
                             .bucket(&b.name)
-                            .max_keys(1000)
+                            .delete(delete)
                             .send()
                             .await
-                            .map_err(err("S3", "ListObjectVersions", &b.name))?;
-                        for v in more.versions() {
-                            batch.push(
-                                s3t::ObjectIdentifier::builder()
-                                    .key(v.key().unwrap_or_default())
-                                    .set_version_id(v.version_id().map(str::to_string))
-                                    .build()
-                                    .expect("key set"),
-                            );
-                        }
-                        for m in more.delete_markers() {
-                            batch.push(
-                                s3t::ObjectIdentifier::builder()
-                                    .key(m.key().unwrap_or_default())
-                                    .set_version_id(m.version_id().map(str::to_string))
-                                    .build()
-                                    .expect("key set"),
-                            );
-                        }
-                        if batch.is_empty() {
-                            break;
-                        }
+                            .map_err(err("S3", "DeleteObjects", &b.name))?;
+                        batch = self.object_versions(&b.name).await?.0;
                     }
                     self.mutate("S3", "DeleteBucket", &b.name)?;
                     self.s3

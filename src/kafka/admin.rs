@@ -25,6 +25,21 @@ use crate::assign::{Broker, Cluster, PartitionAssignment};
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
 
+/// The config resource a call addresses: a broker by id, or a topic by name.
+fn resource(
+    broker: Option<i32>,
+    topic: Option<&str>,
+    call: &str,
+) -> Result<(i8, String), KafkaError> {
+    match (broker, topic) {
+        (Some(b), _) => Ok((RESOURCE_BROKER, b.to_string())),
+        (None, Some(t)) => Ok((RESOURCE_TOPIC, t.to_string())),
+        (None, None) => Err(KafkaError::Config(format!(
+            "{call} needs a broker or a topic"
+        ))),
+    }
+}
+
 /// Admin client for one cluster.
 pub struct KafkaAdmin {
     bootstrap: Vec<String>,
@@ -316,15 +331,7 @@ impl ClusterAdmin for KafkaAdmin {
         broker: Option<i32>,
         topic: Option<&str>,
     ) -> Result<BTreeMap<String, String>, KafkaError> {
-        let (kind, name) = match (broker, topic) {
-            (Some(b), _) => (RESOURCE_BROKER, b.to_string()),
-            (None, Some(t)) => (RESOURCE_TOPIC, t.to_string()),
-            (None, None) => {
-                return Err(KafkaError::Config(
-                    "describe_configs needs a broker or a topic".into(),
-                ))
-            }
-        };
+        let (kind, name) = resource(broker, topic, "describe_configs")?;
         let res = DescribeConfigsResource::default()
             .with_resource_type(kind)
             .with_resource_name(StrBytes::from_string(name.clone()))
@@ -359,15 +366,7 @@ impl ClusterAdmin for KafkaAdmin {
         topic: Option<&str>,
         ops: &[ConfigOp],
     ) -> Result<(), KafkaError> {
-        let (kind, name) = match (broker, topic) {
-            (Some(b), _) => (RESOURCE_BROKER, b.to_string()),
-            (None, Some(t)) => (RESOURCE_TOPIC, t.to_string()),
-            (None, None) => {
-                return Err(KafkaError::Config(
-                    "alter_configs needs a broker or a topic".into(),
-                ))
-            }
-        };
+        let (kind, name) = resource(broker, topic, "alter_configs")?;
         let configs = ops
             .iter()
             .map(|(k, v)| {

@@ -1,0 +1,14 @@
+//! Helpers shared by the integration tests.
+
+/// The local AWS emulator's endpoint (tests/run.sh starts moto and exports it). `None` only when
+/// STREAMCTL_SKIP_AWS=1, which is said loudly; without either, the test fails with a hint.
+pub fn moto() -> Option<String> {
+    match std::env::var("STREAMCTL_MOTO_ENDPOINT") {
+        Ok(e) if !e.is_empty() => Some(e),
+        _ if std::env::var("STREAMCTL_SKIP_AWS").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED: AWS emulator tests (STREAMCTL_SKIP_AWS=1)");
+            None
+        }
+        _ => panic!("STREAMCTL_MOTO_ENDPOINT is not set: run the tests with `bash tests/run.sh` (it starts moto), or set STREAMCTL_SKIP_AWS=1"),
+    }
+}
