@@ -181,13 +181,13 @@ impl Live {
                     .unwrap();
             let mut found = Vec::new();
             for b in 1..=6 {
-                for (k, _) in a.describe_configs(Some(b), None).await.unwrap() {
-                    if k.contains("replication.throttled") && !dynamic_default(&a, b, &k) {
+                for (k, _) in a.dynamic_configs(Some(b), None).await.unwrap() {
+                    if k.contains("replication.throttled") {
                         found.push(format!("broker {b}: {k}"));
                     }
                 }
             }
-            for (k, v) in a.describe_configs(None, Some(topic)).await.unwrap() {
+            for (k, v) in a.dynamic_configs(None, Some(topic)).await.unwrap() {
                 if k.contains("replication.throttled.replicas") && !v.is_empty() {
                     found.push(format!("topic {topic}: {k}={v}"));
                 }
@@ -195,12 +195,6 @@ impl Live {
             found
         })
     }
-}
-
-/// Broker rate keys always appear in DescribeConfigs once set dynamically; after deletion they
-/// are gone. (Placeholder for future synonyms handling; every key found counts.)
-fn dynamic_default(_a: &streamctl::kafka::admin::KafkaAdmin, _b: i32, _k: &str) -> bool {
-    false
 }
 
 /// Topic names unique to this run, so re-runs against a long-lived cluster do not collide.
@@ -671,4 +665,80 @@ fn sasl_plain_scram_and_tls_connections() {
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["verified"], true);
     assert!(one_replica_per_az(&k.snapshot(topic)));
+}
+
+#[test]
+fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns() {
+    let Some(k) = live() else { return };
+    let topic = &unique("offline");
+    k.create_rack_unaware(topic);
+    k.produce(topic, 3000, 4000);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.json");
+    let log = dir.path().join("run.log");
+    let child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
+        .args([
+            "reassign",
+            "--az-aware",
+            "--bootstrap-server",
+            &k.bootstrap,
+            "--topics",
+            &format!("^{topic}$"),
+            "--execute",
+            "--throttle",
+            "1MiB/s",
+        ])
+        .args([
+            "--max-concurrent-moves-per-broker",
+            "1",
+            "--journal",
+            journal.to_str().unwrap(),
+            "--poll-ms",
+            "200",
+            "-o",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"submitted\"")) {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cluster = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/cluster.sh");
+    assert!(Proc::new("bash")
+        .args([cluster, "stop-broker", "6"])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("offline")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the run never said it is waiting for broker 6"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(Proc::new("bash")
+        .args([cluster, "start-broker", "6"])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("broker(s) {6} offline"), "{err}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["verified"], true);
+    assert!(one_replica_per_az(&k.snapshot(topic)));
+    assert!(
+        k.throttle_keys(topic).is_empty(),
+        "{:?}",
+        k.throttle_keys(topic)
+    );
 }

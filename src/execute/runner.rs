@@ -146,7 +146,7 @@ async fn set_throttles<A: ClusterAdmin>(
         for t in &mut wanted {
             let k = (t.broker, t.topic.clone());
             if !cache.contains_key(&k) {
-                let cfg = admin.describe_configs(t.broker, t.topic.as_deref()).await?;
+                let cfg = admin.dynamic_configs(t.broker, t.topic.as_deref()).await?;
                 cache.insert(k.clone(), cfg);
             }
             t.previous = cache[&k].get(&t.key).filter(|v| !v.is_empty()).cloned();
@@ -215,144 +215,163 @@ pub async fn execute<A: ClusterAdmin>(
             ));
         }
         set_throttles(admin, j, path).await?;
+        let mut failures = 0u32;
         loop {
-            let ongoing: BTreeSet<(String, i32)> = admin
-                .list_reassignments()
-                .await?
-                .into_iter()
-                .map(|o| (o.topic, o.partition))
-                .collect();
-            let current = admin.assignments().await?;
-            let mut changed = false;
-            for m in j
-                .moves
-                .iter_mut()
-                .filter(|m| m.state == MoveState::Submitted)
-            {
-                let k = key(&m.mv);
-                if ongoing.contains(&k) {
-                    continue;
-                }
-                if current.get(&k) == Some(&m.steps[m.step]) {
-                    m.step += 1;
-                    m.state = if m.step == m.steps.len() {
-                        MoveState::Done
-                    } else {
-                        MoveState::Pending
-                    };
-                } else {
-                    // Submitted in the journal but never reached the cluster (a crash in between):
-                    // submit again.
-                    m.state = MoveState::Pending;
-                }
-                changed = true;
-            }
-            if changed {
-                save(j, path)?;
-            }
-            let done: u64 = j
-                .moves
-                .iter()
-                .filter(|m| m.state == MoveState::Done)
-                .map(|m| m.mv.copy_bytes())
-                .sum();
-            if j.moves.iter().all(|m| m.state == MoveState::Done) {
-                progress.update(done, total, 0, "all moves complete");
-                break;
-            }
-            let live: BTreeSet<i32> = admin.live_brokers().await?.into_iter().collect();
-            let involved: BTreeSet<i32> = j
-                .moves
-                .iter()
-                .filter(|m| m.state != MoveState::Done)
-                .flat_map(|m| m.mv.brokers())
-                .collect();
-            let unavailable: BTreeSet<i32> = involved.difference(&live).copied().collect();
-            let held: BTreeSet<(String, i32)> = match opts.min_isr_guard {
-                Some(min) => admin
-                    .in_sync()
+            // One poll of the cluster; a lost connection is retried (a broker restarting), for up to
+            // ten minutes of consecutive failures.
+            let step: Result<bool, ExecError> = async {
+                let ongoing: BTreeSet<(String, i32)> = admin
+                    .list_reassignments()
                     .await?
                     .into_iter()
-                    .filter(|(_, isr)| isr.len() < min)
-                    .map(|(k, _)| k)
-                    .collect(),
-                None => BTreeSet::new(),
-            };
-            let pending_idx: Vec<usize> = (0..j.moves.len())
-                .filter(|&i| {
-                    j.moves[i].state == MoveState::Pending && !held.contains(&key(&j.moves[i].mv))
-                })
-                .collect();
-            let in_flight: Vec<&Move> = j
-                .moves
-                .iter()
-                .filter(|m| m.state == MoveState::Submitted)
-                .map(|m| &m.mv)
-                .collect();
-            let pending: Vec<&Move> = pending_idx.iter().map(|&i| &j.moves[i].mv).collect();
-            let start: Vec<usize> =
-                next_moves(&pending, &in_flight, opts.max_per_broker, &unavailable)
-                    .into_iter()
-                    .map(|i| pending_idx[i])
+                    .map(|o| (o.topic, o.partition))
                     .collect();
-            let status = if !unavailable.is_empty() {
-                format!(
-                    "waiting: broker(s) {unavailable:?} offline; no new moves until they return"
-                )
-            } else if !held.is_empty() {
-                format!(
-                    "holding {} partition(s) below min.insync.replicas",
-                    held.len()
-                )
-            } else {
-                String::new()
-            };
-            if !status.is_empty() {
-                warn!("{status}");
-            }
-            if !start.is_empty() {
-                // Write-ahead: mark submitted, then submit.
-                for &i in &start {
-                    j.moves[i].state = MoveState::Submitted;
+                let current = admin.assignments().await?;
+                let mut changed = false;
+                for m in j
+                    .moves
+                    .iter_mut()
+                    .filter(|m| m.state == MoveState::Submitted)
+                {
+                    let k = key(&m.mv);
+                    if ongoing.contains(&k) {
+                        continue;
+                    }
+                    if current.get(&k) == Some(&m.steps[m.step]) {
+                        m.step += 1;
+                        m.state = if m.step == m.steps.len() {
+                            MoveState::Done
+                        } else {
+                            MoveState::Pending
+                        };
+                    } else {
+                        // Submitted in the journal but never reached the cluster (a crash in between):
+                        // submit again.
+                        m.state = MoveState::Pending;
+                    }
+                    changed = true;
                 }
-                save(j, path)?;
-                let batch: Vec<(String, i32, Option<Vec<i32>>)> = start
+                if changed {
+                    save(j, path)?;
+                }
+                let done: u64 = j
+                    .moves
                     .iter()
-                    .map(|&i| {
-                        (
-                            j.moves[i].mv.topic.clone(),
-                            j.moves[i].mv.partition,
-                            Some(j.moves[i].steps[j.moves[i].step].clone()),
-                        )
+                    .filter(|m| m.state == MoveState::Done)
+                    .map(|m| m.mv.copy_bytes())
+                    .sum();
+                if j.moves.iter().all(|m| m.state == MoveState::Done) {
+                    progress.update(done, total, 0, "all moves complete");
+                    return Ok(true);
+                }
+                let live: BTreeSet<i32> = admin.live_brokers().await?.into_iter().collect();
+                let involved: BTreeSet<i32> = j
+                    .moves
+                    .iter()
+                    .filter(|m| m.state != MoveState::Done)
+                    .flat_map(|m| m.mv.brokers())
+                    .collect();
+                let unavailable: BTreeSet<i32> = involved.difference(&live).copied().collect();
+                let held: BTreeSet<(String, i32)> = match opts.min_isr_guard {
+                    Some(min) => admin
+                        .in_sync()
+                        .await?
+                        .into_iter()
+                        .filter(|(_, isr)| isr.len() < min)
+                        .map(|(k, _)| k)
+                        .collect(),
+                    None => BTreeSet::new(),
+                };
+                let pending_idx: Vec<usize> = (0..j.moves.len())
+                    .filter(|&i| {
+                        j.moves[i].state == MoveState::Pending
+                            && !held.contains(&key(&j.moves[i].mv))
                     })
                     .collect();
-                let errors = admin.alter_reassignments(&batch).await?;
-                for (t, p, e) in errors {
-                    match &e {
-                        // Already running (submitted before a crash): keep waiting for it.
-                        KafkaError::Api { code: 60, .. } => {}
-                        _ => return Err(ExecError::Rejected(format!("{t}-{p}: {e}"))),
+                let in_flight: Vec<&Move> = j
+                    .moves
+                    .iter()
+                    .filter(|m| m.state == MoveState::Submitted)
+                    .map(|m| &m.mv)
+                    .collect();
+                let pending: Vec<&Move> = pending_idx.iter().map(|&i| &j.moves[i].mv).collect();
+                let start: Vec<usize> =
+                    next_moves(&pending, &in_flight, opts.max_per_broker, &unavailable)
+                        .into_iter()
+                        .map(|i| pending_idx[i])
+                        .collect();
+                let status = if !unavailable.is_empty() {
+                    format!(
+                        "waiting: broker(s) {unavailable:?} offline; no new moves until they return"
+                    )
+                } else if !held.is_empty() {
+                    format!(
+                        "holding {} partition(s) below min.insync.replicas",
+                        held.len()
+                    )
+                } else {
+                    String::new()
+                };
+                if !status.is_empty() {
+                    warn!("{status}");
+                }
+                if !start.is_empty() {
+                    // Write-ahead: mark submitted, then submit.
+                    for &i in &start {
+                        j.moves[i].state = MoveState::Submitted;
+                    }
+                    save(j, path)?;
+                    let batch: Vec<(String, i32, Option<Vec<i32>>)> = start
+                        .iter()
+                        .map(|&i| {
+                            (
+                                j.moves[i].mv.topic.clone(),
+                                j.moves[i].mv.partition,
+                                Some(j.moves[i].steps[j.moves[i].step].clone()),
+                            )
+                        })
+                        .collect();
+                    let errors = admin.alter_reassignments(&batch).await?;
+                    for (t, p, e) in errors {
+                        match &e {
+                            // Already running (submitted before a crash): keep waiting for it.
+                            KafkaError::Api { code: 60, .. } => {}
+                            _ => return Err(ExecError::Rejected(format!("{t}-{p}: {e}"))),
+                        }
+                    }
+                    info!(started = start.len(), "moves submitted");
+                }
+                let mut per_broker: BTreeMap<i32, usize> = BTreeMap::new();
+                for m in j.moves.iter().filter(|m| m.state == MoveState::Submitted) {
+                    for b in m.mv.brokers() {
+                        *per_broker.entry(b).or_default() += 1;
                     }
                 }
-                info!(started = start.len(), "moves submitted");
+                let in_flight = j
+                    .moves
+                    .iter()
+                    .filter(|m| m.state == MoveState::Submitted)
+                    .count();
+                let brokers = per_broker
+                    .iter()
+                    .map(|(b, n)| format!("b{b}:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                progress.update(done, total, in_flight, &format!("[{brokers}] {status}"));
+                Ok(false)
             }
-            let mut per_broker: BTreeMap<i32, usize> = BTreeMap::new();
-            for m in j.moves.iter().filter(|m| m.state == MoveState::Submitted) {
-                for b in m.mv.brokers() {
-                    *per_broker.entry(b).or_default() += 1;
+            .await;
+            match step {
+                Ok(true) => break,
+                Ok(false) => failures = 0,
+                Err(ExecError::Kafka(
+                    e @ (KafkaError::Connect { .. } | KafkaError::NoBroker(_)),
+                )) if failures < 600 => {
+                    failures += 1;
+                    warn!("cluster unreachable ({e}); retrying");
                 }
+                Err(e) => return Err(e),
             }
-            let in_flight = j
-                .moves
-                .iter()
-                .filter(|m| m.state == MoveState::Submitted)
-                .count();
-            let brokers = per_broker
-                .iter()
-                .map(|(b, n)| format!("b{b}:{n}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            progress.update(done, total, in_flight, &format!("[{brokers}] {status}"));
             tokio::time::sleep(opts.poll).await;
         }
         j.phase = Phase::Finishing;

@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
     ElectLeadersRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
     MetadataRequest, MetadataResponse, TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Request, StrBytes};
 
 use super::security::Security;
 use super::wire::Connection;
@@ -44,7 +44,8 @@ fn resource(
 pub struct KafkaAdmin {
     bootstrap: Vec<String>,
     security: Security,
-    any: Connection,
+    /// A connection to any broker (re-opened to another one when it breaks).
+    any: Option<Connection>,
     by_broker: HashMap<i32, Connection>,
     addresses: BTreeMap<i32, String>,
 }
@@ -68,7 +69,7 @@ impl KafkaAdmin {
                     let mut admin = Self {
                         bootstrap: list.clone(),
                         security: security.clone(),
-                        any: c,
+                        any: Some(c),
                         by_broker: HashMap::new(),
                         addresses: BTreeMap::new(),
                     };
@@ -86,8 +87,7 @@ impl KafkaAdmin {
 
     async fn metadata(&mut self) -> Result<MetadataResponse, KafkaError> {
         let m = self
-            .any
-            .send(MetadataRequest::default().with_topics(None))
+            .call_any(MetadataRequest::default().with_topics(None))
             .await?;
         self.addresses = m
             .brokers
@@ -112,9 +112,8 @@ impl KafkaAdmin {
 
     /// Partition sizes on one broker: (topic, partition) -> bytes (current log dir, not future).
     async fn log_dir_sizes(&mut self, id: i32) -> Result<HashMap<(String, i32), u64>, KafkaError> {
-        let c = self.broker(id).await?;
-        let r = c
-            .send(DescribeLogDirsRequest::default().with_topics(None))
+        let r = self
+            .call_broker(id, DescribeLogDirsRequest::default().with_topics(None))
             .await?;
         let mut out = HashMap::new();
         for dir in &r.results {
@@ -133,6 +132,59 @@ impl KafkaAdmin {
             }
         }
         Ok(out)
+    }
+
+    /// Send to any broker; a broken connection is replaced by one to another broker, once.
+    async fn call_any<R: Request + Clone>(&mut self, req: R) -> Result<R::Response, KafkaError> {
+        let mut last = None;
+        for _ in 0..2 {
+            if self.any.is_none() {
+                self.any = Some(self.reconnect().await?);
+            }
+            let c = self.any.as_mut().expect("just connected");
+            match c.send(req.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(e @ KafkaError::Connect { .. }) => {
+                    tracing::warn!(error = %e, "connection lost; trying another broker");
+                    self.any = None;
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("two failed attempts"))
+    }
+
+    /// Send to one broker; a broken connection (the broker restarted) is re-opened once.
+    async fn call_broker<R: Request + Clone>(
+        &mut self,
+        id: i32,
+        req: R,
+    ) -> Result<R::Response, KafkaError> {
+        let r = self.broker(id).await?.send(req.clone()).await;
+        match r {
+            Err(KafkaError::Connect { .. }) => {
+                self.by_broker.remove(&id);
+                let r = self.broker(id).await?.send(req).await;
+                if r.is_err() {
+                    self.by_broker.remove(&id);
+                }
+                r
+            }
+            other => other,
+        }
+    }
+
+    /// A connection to the first broker that answers: known brokers first, then bootstrap.
+    async fn reconnect(&self) -> Result<Connection, KafkaError> {
+        let mut last = KafkaError::NoBroker(self.bootstrap.join(","));
+        for addr in self.addresses.values().chain(self.bootstrap.iter()) {
+            match Connection::open(addr, &self.security).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     pub fn bootstrap(&self) -> &[String] {
@@ -263,7 +315,7 @@ impl ClusterAdmin for KafkaAdmin {
             .with_timeout_ms(60_000)
             .with_allow_replication_factor_change(true)
             .with_topics(topics);
-        let r = self.any.send(req).await?;
+        let r = self.call_any(req).await?;
         if r.error_code != 0 {
             return Err(KafkaError::api(
                 "AlterPartitionReassignments",
@@ -295,8 +347,7 @@ impl ClusterAdmin for KafkaAdmin {
 
     async fn list_reassignments(&mut self) -> Result<Vec<Ongoing>, KafkaError> {
         let r = self
-            .any
-            .send(
+            .call_any(
                 ListPartitionReassignmentsRequest::default()
                     .with_timeout_ms(30_000)
                     .with_topics(None),
@@ -338,8 +389,8 @@ impl ClusterAdmin for KafkaAdmin {
             .with_configuration_keys(None);
         let req = DescribeConfigsRequest::default().with_resources(vec![res]);
         let r = match broker {
-            Some(b) => self.broker(b).await?.send(req).await?,
-            None => self.any.send(req).await?,
+            Some(b) => self.call_broker(b, req).await?,
+            None => self.call_any(req).await?,
         };
         let mut out = BTreeMap::new();
         for x in &r.results {
@@ -353,6 +404,41 @@ impl ClusterAdmin for KafkaAdmin {
             }
             for c in &x.configs {
                 if let Some(v) = &c.value {
+                    out.insert(s(&c.name), s(v));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn dynamic_configs(
+        &mut self,
+        broker: Option<i32>,
+        topic: Option<&str>,
+    ) -> Result<BTreeMap<String, String>, KafkaError> {
+        let (kind, name) = resource(broker, topic, "describe_configs")?;
+        let res = DescribeConfigsResource::default()
+            .with_resource_type(kind)
+            .with_resource_name(StrBytes::from_string(name.clone()))
+            .with_configuration_keys(None);
+        let req = DescribeConfigsRequest::default().with_resources(vec![res]);
+        let r = match broker {
+            Some(b) => self.call_broker(b, req).await?,
+            None => self.call_any(req).await?,
+        };
+        let mut out = BTreeMap::new();
+        for x in &r.results {
+            if x.error_code != 0 {
+                return Err(KafkaError::api(
+                    "DescribeConfigs",
+                    &name,
+                    x.error_code,
+                    x.error_message.as_ref().map(s),
+                ));
+            }
+            for c in &x.configs {
+                // TOPIC_CONFIG (1) on a topic, DYNAMIC_BROKER_CONFIG (2) on a broker.
+                if let (Some(v), 1 | 2) = (&c.value, c.config_source) {
                     out.insert(s(&c.name), s(v));
                 }
             }
@@ -383,8 +469,8 @@ impl ClusterAdmin for KafkaAdmin {
         let req = IncrementalAlterConfigsRequest::default().with_resources(vec![res]);
         // A broker's own dynamic config goes to that broker (it forwards in KRaft mode).
         let r = match broker {
-            Some(b) => self.broker(b).await?.send(req).await?,
-            None => self.any.send(req).await?,
+            Some(b) => self.call_broker(b, req).await?,
+            None => self.call_any(req).await?,
         };
         for x in &r.responses {
             if x.error_code != 0 {
@@ -416,8 +502,7 @@ impl ClusterAdmin for KafkaAdmin {
             })
             .collect();
         let r = self
-            .any
-            .send(
+            .call_any(
                 ElectLeadersRequest::default()
                     .with_election_type(0)
                     .with_timeout_ms(60_000)

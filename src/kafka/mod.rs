@@ -132,6 +132,13 @@ pub trait ClusterAdmin {
         broker: Option<i32>,
         topic: Option<&str>,
     ) -> Result<BTreeMap<String, String>, KafkaError>;
+    /// Only the configs set dynamically on exactly this broker or topic (what IncrementalAlterConfigs
+    /// changes and what cleanup must restore), not defaults or static files.
+    async fn dynamic_configs(
+        &mut self,
+        broker: Option<i32>,
+        topic: Option<&str>,
+    ) -> Result<BTreeMap<String, String>, KafkaError>;
     /// IncrementalAlterConfigs SET / DELETE on a broker or a topic (never a full AlterConfigs).
     async fn alter_configs(
         &mut self,

@@ -9,8 +9,8 @@ cd "$(dirname "$0")/../.."
 throttle="${1:-20MiB/s}"
 mb="${2:-300}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streamctl/target}"
-cargo build --release -q
-bin="$CARGO_TARGET_DIR/release/streamctl"
+cargo build -q
+bin="$CARGO_TARGET_DIR/debug/streamctl"
 eval "$(bash tests/kafka/cluster.sh up)"
 first="${STREAMCTL_KAFKA_BOOTSTRAP%%,*}"
 tool() { java -Xmx512m -Dlog4j2.configurationFile="$PWD/tests/kafka/tools-log4j2.properties" -cp "$STREAMCTL_KAFKA_LIBS/*" "$@"; }

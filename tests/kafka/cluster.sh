@@ -8,6 +8,7 @@
 #   tests/kafka/cluster.sh up       start (idempotent); prints `export STREAMCTL_KAFKA_BOOTSTRAP=...`
 #   tests/kafka/cluster.sh status   what runs
 #   tests/kafka/cluster.sh skewed-topic [NAME]   create a rack-unaware topic with 20 MB of data
+#   tests/kafka/cluster.sh stop-broker N | start-broker N   take one broker down and back
 #   tests/kafka/cluster.sh down     stop what `up` started (by PID) and remove its data
 #
 # Environment: STREAMCTL_KAFKA_BROKERS (6), STREAMCTL_KAFKA_STATE (state dir).
@@ -124,10 +125,7 @@ PROPS
   done
   for f in "$state"/controller.properties "$state"/broker-*.properties; do
     local name; name=$(basename "$f" .properties)
-    nohup java -Xms64m -Xmx320m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-      -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" kafka.Kafka "$f" \
-      > "$state/$name.log" 2>&1 &
-    echo $! >> "$state/pids"
+    start_node "$name"
   done
   # Wait until every broker has registered and started.
   local deadline=$(( $(date +%s) + 180 ))
@@ -142,6 +140,36 @@ PROPS
   done
   echo "cluster.sh: controller + $brokers brokers up on $(cat "$state/bootstrap")" >&2
   exports
+}
+
+start_node() {
+  local name="$1"
+  nohup java -Xms64m -Xmx320m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" kafka.Kafka "$state/$name.properties" \
+    >> "$state/$name.log" 2>&1 &
+  echo $! > "$state/$name.pid"
+  echo $! >> "$state/pids"
+}
+
+# Stop or start one broker (tests of the offline-broker guard).
+stop_broker() {
+  local pid; pid=$(cat "$state/broker-$1.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+start_broker() {
+  libs="$(bash "$here/kafka.sh" fetch)"
+  local before; before=$(grep -c "Kafka Server started" "$state/broker-$1.log" || true)
+  grep -v "^$(cat "$state/broker-$1.pid")\$" "$state/pids" > "$state/pids.new" || true
+  mv "$state/pids.new" "$state/pids"
+  start_node "broker-$1"
+  for _ in $(seq 1 240); do
+    [ "$(grep -c "Kafka Server started" "$state/broker-$1.log" || true)" -gt "$before" ] && return 0
+    sleep 0.5
+  done
+  echo "cluster.sh: broker $1 did not come back" >&2; exit 1
 }
 
 down() {
@@ -174,7 +202,9 @@ skewed_topic() {
 case "${1:-}" in
   up) up ;;
   skewed-topic) skewed_topic "${2:-skewed}" ;;
+  stop-broker) stop_broker "$2" ;;
+  start-broker) start_broker "$2" ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status|skewed-topic [NAME]" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|skewed-topic [NAME]|stop-broker N|start-broker N" >&2; exit 2 ;;
 esac
