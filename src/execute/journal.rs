@@ -57,8 +57,13 @@ pub struct Journal {
     /// Per-broker throttles overriding the default (`--throttle-file`).
     #[serde(default)]
     pub broker_throttles: std::collections::BTreeMap<i32, u64>,
-    /// When the first run started, milliseconds since the epoch.
+        /// When the first run started, milliseconds since the epoch.
     pub started_unix_ms: u64,
+    /// When the first move was submitted and when the last one finished (ms since the epoch).
+    #[serde(default)]
+    pub first_submit_ms: Option<u64>,
+    #[serde(default)]
+    pub last_done_ms: Option<u64>,
     pub phase: Phase,
     pub moves: Vec<JournalMove>,
     pub throttles: Vec<Throttle>,
@@ -89,6 +94,8 @@ impl Journal {
             throttle_bytes_per_sec: throttle,
             broker_throttles: Default::default(),
             started_unix_ms: now_ms(),
+            first_submit_ms: None,
+            last_done_ms: None,
             phase: Phase::Running,
             moves: moves
                 .into_iter()

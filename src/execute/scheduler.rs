@@ -100,28 +100,26 @@ pub fn bound_secs<'a>(moves: impl IntoIterator<Item = &'a Move>, throttle: f64) 
         / throttle
 }
 
-/// Indices into `pending` to start now, given the moves in flight.
-pub fn next_moves(
-    pending: &[&Move],
-    in_flight: &[&Move],
-    max_per_broker: usize,
-    unavailable: &BTreeSet<i32>,
-) -> Vec<usize> {
-    let mut busy: BTreeMap<i32, usize> = BTreeMap::new();
+/// Indices into `pending` to start now, given the moves in flight. A broker's outbound link
+/// (as source leader) and inbound link (as new replica) are throttled separately, so each
+/// direction may carry up to `max_per_broker` moves.
+pub fn next_moves(pending: &[&Move], in_flight: &[&Move], max_per_broker: usize, unavailable: &BTreeSet<i32>) -> Vec<usize> {
+    let mut busy_out: BTreeMap<i32, usize> = BTreeMap::new();
+    let mut busy_in: BTreeMap<i32, usize> = BTreeMap::new();
+    let take = |m: &Move, out: &mut BTreeMap<i32, usize>, inn: &mut BTreeMap<i32, usize>| {
+        *out.entry(m.leader()).or_default() += 1;
+        for b in m.adding() {
+            *inn.entry(b).or_default() += 1;
+        }
+    };
     for m in in_flight {
-        for b in m.brokers() {
-            *busy.entry(b).or_default() += 1;
+        if !m.adding().is_empty() {
+            take(m, &mut busy_out, &mut busy_in);
         }
     }
     // Remaining work per broker (pending and in flight): the critical path.
     let load = broker_bytes(pending.iter().copied().chain(in_flight.iter().copied()));
-    let weight = |m: &Move| {
-        m.brokers()
-            .iter()
-            .map(|b| load.get(b).map_or(0, |&(i, o)| i.max(o)))
-            .max()
-            .unwrap_or(0)
-    };
+    let weight = |m: &Move| m.brokers().iter().map(|b| load.get(b).map_or(0, |&(i, o)| i.max(o))).max().unwrap_or(0);
     let mut order: Vec<usize> = (0..pending.len()).collect();
     order.sort_by(|&a, &b| {
         let (ma, mb) = (pending[a], pending[b]);
@@ -133,17 +131,19 @@ pub fn next_moves(
     let mut out = Vec::new();
     for i in order {
         let m = pending[i];
-        let brokers = m.brokers();
-        if brokers.iter().any(|b| unavailable.contains(b)) {
+        if m.brokers().iter().any(|b| unavailable.contains(b)) {
             continue;
         }
-        if brokers
-            .iter()
-            .all(|b| busy.get(b).copied().unwrap_or(0) < max_per_broker)
-        {
-            for b in brokers {
-                *busy.entry(b).or_default() += 1;
-            }
+        let adding = m.adding();
+        if adding.is_empty() {
+            // A reorder copies nothing: always start it.
+            out.push(i);
+            continue;
+        }
+        let free_out = busy_out.get(&m.leader()).copied().unwrap_or(0) < max_per_broker;
+        let free_in = adding.iter().all(|b| busy_in.get(b).copied().unwrap_or(0) < max_per_broker);
+        if free_out && free_in {
+            take(m, &mut busy_out, &mut busy_in);
             out.push(i);
         }
     }
