@@ -244,6 +244,15 @@ fn rendered_files_snapshot() {
         let mut bundle = String::new();
         for f in v["files"].as_array().unwrap() {
             let path = f["path"].as_str().unwrap();
+            if path.starts_with("user-data/") {
+                // Every user-data script is valid shell.
+                let ok = std::process::Command::new("bash")
+                    .arg("-n")
+                    .arg(dir.path().join(path))
+                    .status()
+                    .unwrap();
+                assert!(ok.success(), "{path} is not valid bash");
+            }
             bundle.push_str(&format!("===== {path}\n"));
             bundle.push_str(&std::fs::read_to_string(dir.path().join(path)).unwrap());
         }

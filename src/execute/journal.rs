@@ -57,7 +57,7 @@ pub struct Journal {
     /// Per-broker throttles overriding the default (`--throttle-file`).
     #[serde(default)]
     pub broker_throttles: std::collections::BTreeMap<i32, u64>,
-        /// When the first run started, milliseconds since the epoch.
+    /// When the first run started, milliseconds since the epoch.
     pub started_unix_ms: u64,
     /// When the first move was submitted and when the last one finished (ms since the epoch).
     #[serde(default)]

@@ -56,7 +56,7 @@ pub struct ExecReport {
     pub replicas_moved: u64,
     pub bytes_moved: u64,
     pub duration_seconds: f64,
-        /// From the first move submitted to the last one finished (the part the bound speaks of).
+    /// From the first move submitted to the last one finished (the part the bound speaks of).
     pub moving_seconds: Option<f64>,
     /// The fastest possible at the throttle: the busiest broker's bytes in or out ÷ throttle.
     pub bound_seconds: f64,
@@ -241,10 +241,14 @@ pub async fn execute<A: ClusterAdmin>(
                     }
                     if current.get(&k) == Some(&m.steps[m.step]) {
                         m.step += 1;
-                                            m.state = if m.step == m.steps.len() { MoveState::Done } else { MoveState::Pending };
-                    if m.state == MoveState::Done {
-                        j.last_done_ms = Some(now_ms());
-                    }
+                        m.state = if m.step == m.steps.len() {
+                            MoveState::Done
+                        } else {
+                            MoveState::Pending
+                        };
+                        if m.state == MoveState::Done {
+                            j.last_done_ms = Some(now_ms());
+                        }
                     } else {
                         // Submitted in the journal but never reached the cluster (a crash in between):
                         // submit again.
@@ -318,10 +322,10 @@ pub async fn execute<A: ClusterAdmin>(
                 }
                 if !start.is_empty() {
                     // Write-ahead: mark submitted, then submit.
-                                    for &i in &start {
-                    j.moves[i].state = MoveState::Submitted;
-                }
-                j.first_submit_ms.get_or_insert(now_ms());
+                    for &i in &start {
+                        j.moves[i].state = MoveState::Submitted;
+                    }
+                    j.first_submit_ms.get_or_insert(now_ms());
                     save(j, path)?;
                     let batch: Vec<(String, i32, Option<Vec<i32>>)> = start
                         .iter()
@@ -424,7 +428,7 @@ pub fn report(j: &Journal, removed: usize, mismatched: Vec<String>) -> ExecRepor
         partitions: moves.len(),
         replicas_moved: done.iter().map(|m| m.adding().len() as u64).sum(),
         bytes_moved: bytes,
-                duration_seconds: duration,
+        duration_seconds: duration,
         moving_seconds: match (j.first_submit_ms, j.last_done_ms) {
             (Some(a), Some(b)) if b >= a => Some((b - a) as f64 / 1000.0),
             _ => None,

@@ -103,7 +103,12 @@ pub fn bound_secs<'a>(moves: impl IntoIterator<Item = &'a Move>, throttle: f64) 
 /// Indices into `pending` to start now, given the moves in flight. A broker's outbound link
 /// (as source leader) and inbound link (as new replica) are throttled separately, so each
 /// direction may carry up to `max_per_broker` moves.
-pub fn next_moves(pending: &[&Move], in_flight: &[&Move], max_per_broker: usize, unavailable: &BTreeSet<i32>) -> Vec<usize> {
+pub fn next_moves(
+    pending: &[&Move],
+    in_flight: &[&Move],
+    max_per_broker: usize,
+    unavailable: &BTreeSet<i32>,
+) -> Vec<usize> {
     let mut busy_out: BTreeMap<i32, usize> = BTreeMap::new();
     let mut busy_in: BTreeMap<i32, usize> = BTreeMap::new();
     let take = |m: &Move, out: &mut BTreeMap<i32, usize>, inn: &mut BTreeMap<i32, usize>| {
@@ -119,7 +124,13 @@ pub fn next_moves(pending: &[&Move], in_flight: &[&Move], max_per_broker: usize,
     }
     // Remaining work per broker (pending and in flight): the critical path.
     let load = broker_bytes(pending.iter().copied().chain(in_flight.iter().copied()));
-    let weight = |m: &Move| m.brokers().iter().map(|b| load.get(b).map_or(0, |&(i, o)| i.max(o))).max().unwrap_or(0);
+    let weight = |m: &Move| {
+        m.brokers()
+            .iter()
+            .map(|b| load.get(b).map_or(0, |&(i, o)| i.max(o)))
+            .max()
+            .unwrap_or(0)
+    };
     let mut order: Vec<usize> = (0..pending.len()).collect();
     order.sort_by(|&a, &b| {
         let (ma, mb) = (pending[a], pending[b]);
@@ -141,7 +152,9 @@ pub fn next_moves(pending: &[&Move], in_flight: &[&Move], max_per_broker: usize,
             continue;
         }
         let free_out = busy_out.get(&m.leader()).copied().unwrap_or(0) < max_per_broker;
-        let free_in = adding.iter().all(|b| busy_in.get(b).copied().unwrap_or(0) < max_per_broker);
+        let free_in = adding
+            .iter()
+            .all(|b| busy_in.get(b).copied().unwrap_or(0) < max_per_broker);
         if free_out && free_in {
             take(m, &mut busy_out, &mut busy_in);
             out.push(i);

@@ -240,6 +240,14 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
     let mut launch_templates = Vec::new();
     let mut instances = Vec::new();
     let nodes = spec.nodes(azs);
+    // User-data is what `streamctl render` writes for each node: one renderer, one truth.
+    let rendered = render::configs::render_cluster(
+        spec,
+        &render::configs::RenderOptions {
+            azs: Some(azs.to_vec()),
+            ..Default::default()
+        },
+    )?;
     for g in &spec.node_groups {
         let lt_name = format!("streamctl-{cluster}-{}", g.name);
         let mut lt_tags = named(&lt_name);
@@ -263,14 +271,11 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
             tags: lt_tags,
         });
         for n in nodes.iter().filter(|n| n.group == g.name) {
-            let user_data = render::render(
-                "user-data.sh.j2",
-                minijinja::context! {
-                    cluster => cluster, group => g.name, role => g.role.as_str(), node_id => n.node_id,
-                    index => n.index, az => n.az, data_volume => g.data_volume,
-                    data_label => format!("streamctl-{}", g.role.as_str()), data_dir => "/var/lib/streamctl",
-                },
-            )?;
+            let user_data = rendered
+                .files
+                .get(&format!("user-data/{}.sh", n.name))
+                .cloned()
+                .expect("render writes every node's user-data");
             let mut t = named(&n.name);
             t.insert(TAG_GROUP.into(), g.name.clone());
             t.insert(TAG_ROLE.into(), g.role.as_str().into());

@@ -278,21 +278,52 @@ pub fn render_cluster(spec: &ClusterSpec, opts: &RenderOptions) -> Result<Render
             render("clients/consumer.properties.j2", &ctx)?,
         );
     }
+    let cluster_id = kafka_cluster_id(&spec.name);
     for n in &nodes {
         let g = spec
             .node_groups
             .iter()
             .find(|g| g.name == n.group)
             .expect("node of a group");
+        let service_config = match n.role {
+            Role::Broker | Role::Controller => files
+                .get(&format!("kafka/{}/server.properties", n.name))
+                .cloned(),
+            Role::Etcd => files.get(&format!("etcd/{}.yml", n.name)).cloned(),
+            Role::Bufstream => None,
+        };
         let text = render(
             "user-data.sh.j2",
             context! {
                 cluster => spec.name, group => g.name, role => g.role.as_str(), node_id => n.node_id,
                 index => n.index, az => n.az, data_volume => g.data_volume,
                 data_label => format!("streamctl-{}", g.role.as_str()), data_dir => opts.data_dir,
+                service_config => service_config.unwrap_or_default(), cluster_id => cluster_id,
             },
         )?;
         files.insert(format!("user-data/{}.sh", n.name), text);
     }
     Ok(Rendered { files, warnings })
+}
+
+/// A stable KRaft cluster id for a cluster name: 16 bytes of SHA-256, base64url (22 characters),
+/// so every node formats its log dir with the same id and re-provisioning keeps it.
+pub fn kafka_cluster_id(name: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("streamctl:{name}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_are_stable_kafka_uuids() {
+        let id = kafka_cluster_id("orders");
+        assert_eq!(id.len(), 22);
+        assert_eq!(id, kafka_cluster_id("orders"));
+        assert_ne!(id, kafka_cluster_id("clicks"));
+    }
 }
