@@ -113,8 +113,12 @@ fn main() {
         child(args[i + 1].parse().unwrap(), &args[i + 2]);
         return;
     }
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it: then a
+    // small smoke run proves the benchmark still works without taking minutes.
+    let smoke = !args.iter().any(|a| a == "--bench");
     let sizes: Vec<usize> = match std::env::var("ASSIGN_BENCH_SIZES") {
         Ok(s) => s.split(',').map(|x| x.trim().parse().unwrap()).collect(),
+        Err(_) if smoke => vec![30_000],
         Err(_) => vec![100_000, 1_000_000, 3_000_000],
     };
     println!("assignment planner benchmark: 300 brokers, 3 AZs, RF 3 (target: 3M replicas in <= 3 s, <= 2 GiB)");
