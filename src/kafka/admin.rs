@@ -187,6 +187,44 @@ impl KafkaAdmin {
         Err(last)
     }
 
+    async fn configs(
+        &mut self,
+        broker: Option<i32>,
+        topic: Option<&str>,
+        dynamic_only: bool,
+    ) -> Result<BTreeMap<String, String>, KafkaError> {
+        let (kind, name) = resource(broker, topic, "describe_configs")?;
+        let res = DescribeConfigsResource::default()
+            .with_resource_type(kind)
+            .with_resource_name(StrBytes::from_string(name.clone()))
+            .with_configuration_keys(None);
+        let req = DescribeConfigsRequest::default().with_resources(vec![res]);
+        let r = match broker {
+            Some(b) => self.call_broker(b, req).await?,
+            None => self.call_any(req).await?,
+        };
+        let mut out = BTreeMap::new();
+        for x in &r.results {
+            if x.error_code != 0 {
+                return Err(KafkaError::api(
+                    "DescribeConfigs",
+                    &name,
+                    x.error_code,
+                    x.error_message.as_ref().map(s),
+                ));
+            }
+            for c in &x.configs {
+                // TOPIC_CONFIG (1) on a topic, DYNAMIC_BROKER_CONFIG (2) on a broker.
+                if let Some(v) = &c.value {
+                    if !dynamic_only || matches!(c.config_source, 1 | 2) {
+                        out.insert(s(&c.name), s(v));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn bootstrap(&self) -> &[String] {
         &self.bootstrap
     }
@@ -382,33 +420,7 @@ impl ClusterAdmin for KafkaAdmin {
         broker: Option<i32>,
         topic: Option<&str>,
     ) -> Result<BTreeMap<String, String>, KafkaError> {
-        let (kind, name) = resource(broker, topic, "describe_configs")?;
-        let res = DescribeConfigsResource::default()
-            .with_resource_type(kind)
-            .with_resource_name(StrBytes::from_string(name.clone()))
-            .with_configuration_keys(None);
-        let req = DescribeConfigsRequest::default().with_resources(vec![res]);
-        let r = match broker {
-            Some(b) => self.call_broker(b, req).await?,
-            None => self.call_any(req).await?,
-        };
-        let mut out = BTreeMap::new();
-        for x in &r.results {
-            if x.error_code != 0 {
-                return Err(KafkaError::api(
-                    "DescribeConfigs",
-                    &name,
-                    x.error_code,
-                    x.error_message.as_ref().map(s),
-                ));
-            }
-            for c in &x.configs {
-                if let Some(v) = &c.value {
-                    out.insert(s(&c.name), s(v));
-                }
-            }
-        }
-        Ok(out)
+        self.configs(broker, topic, false).await
     }
 
     async fn dynamic_configs(
@@ -416,34 +428,7 @@ impl ClusterAdmin for KafkaAdmin {
         broker: Option<i32>,
         topic: Option<&str>,
     ) -> Result<BTreeMap<String, String>, KafkaError> {
-        let (kind, name) = resource(broker, topic, "describe_configs")?;
-        let res = DescribeConfigsResource::default()
-            .with_resource_type(kind)
-            .with_resource_name(StrBytes::from_string(name.clone()))
-            .with_configuration_keys(None);
-        let req = DescribeConfigsRequest::default().with_resources(vec![res]);
-        let r = match broker {
-            Some(b) => self.call_broker(b, req).await?,
-            None => self.call_any(req).await?,
-        };
-        let mut out = BTreeMap::new();
-        for x in &r.results {
-            if x.error_code != 0 {
-                return Err(KafkaError::api(
-                    "DescribeConfigs",
-                    &name,
-                    x.error_code,
-                    x.error_message.as_ref().map(s),
-                ));
-            }
-            for c in &x.configs {
-                // TOPIC_CONFIG (1) on a topic, DYNAMIC_BROKER_CONFIG (2) on a broker.
-                if let (Some(v), 1 | 2) = (&c.value, c.config_source) {
-                    out.insert(s(&c.name), s(v));
-                }
-            }
-        }
-        Ok(out)
+        self.configs(broker, topic, true).await
     }
 
     async fn alter_configs(
