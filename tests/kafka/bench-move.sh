@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark a throttled move on the local cluster: a rack-unaware topic of about 300 MB is
 # repaired by `streamctl reassign --az-aware --execute` at a per-broker throttle, and the achieved
-# time is printed beside the bound (the busiest broker's bytes in or out / throttle).
+# time is printed beside the bound (the busiest broker's bytes in or out / throttle). Then the same
+# plan on an identical topic is run by Kafka's own kafka-reassign-partitions tool with the same
+# throttle (all moves at once), as the reference for what the brokers' throttling achieves.
 #
 #   bash tests/kafka/bench-move.sh [THROTTLE=20MiB/s] [MB=300] [MAX_MOVES_PER_BROKER=2]
 set -euo pipefail
@@ -16,12 +18,15 @@ eval "$(bash tests/kafka/cluster.sh up)"
 first="${STREAMCTL_KAFKA_BOOTSTRAP%%,*}"
 tool() { java -Xmx512m -Dlog4j2.configurationFile="$PWD/tests/kafka/tools-log4j2.properties" -cp "$STREAMCTL_KAFKA_LIBS/*" "$@"; }
 topic="bench-$(date +%s)"
-tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$first" --create --topic "$topic" \
-  --replica-assignment 1:4:2,4:1:5,2:5:3,5:2:6,3:6:1,6:3:4,1:4:3,4:1:6,2:5:1,5:2:4,3:6:2,6:3:5 >/dev/null
 records=$(( mb * 100 ))
-echo "producing ${mb} MB into $topic (12 partitions, rack-unaware)..." >&2
-tool org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records "$records" --record-size 10000 \
-  --throughput -1 --producer-props bootstrap.servers="$STREAMCTL_KAFKA_BOOTSTRAP" acks=1 linger.ms=20 batch.size=1048576 >&2
+make_topic() {
+  tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$first" --create --topic "$1" \
+    --replica-assignment 1:4:2,4:1:5,2:5:3,5:2:6,3:6:1,6:3:4,1:4:3,4:1:6,2:5:1,5:2:4,3:6:2,6:3:5 >/dev/null
+  echo "producing ${mb} MB into $1 (12 partitions, rack-unaware)..." >&2
+  tool org.apache.kafka.tools.ProducerPerformance --topic "$1" --num-records "$records" --record-size 10000 \
+    --throughput -1 --producer-props bootstrap.servers="$STREAMCTL_KAFKA_BOOTSTRAP" acks=1 linger.ms=20 batch.size=1048576 >&2
+}
+make_topic "$topic"
 journal=$(mktemp -d)/journal.json
 echo "moving at $throttle per broker..." >&2
 out=$("$bin" reassign --az-aware --bootstrap-server "$STREAMCTL_KAFKA_BOOTSTRAP" --topics "^$topic\$" --execute \
@@ -34,4 +39,25 @@ ratio = moving / r["bound_seconds"] if r["bound_seconds"] else float("nan")
 print(f"moved {r['replicas_moved']} replicas, {r['bytes_moved']/2**20:.0f} MiB at {sys.argv[2]} per broker: "
       f"moves {moving:.1f} s (whole run {r['duration_seconds']:.1f} s), bound {r['bound_seconds']:.1f} s, ratio {ratio:.2f}; "
       f"aggregate {r['achieved_bytes_per_sec']/2**20:.1f} MiB/s; verified={r['verified']}; throttles removed={r['throttles_removed']}")
+PY
+
+# The reference: Kafka's own tool, same plan shape, same throttle, everything at once.
+ref="$topic-ref"
+make_topic "$ref"
+plan=$(mktemp -d)/plan.json
+"$bin" reassign --az-aware --bootstrap-server "$STREAMCTL_KAFKA_BOOTSTRAP" --topics "^$ref\$" --plan-out "$plan" --no-progress >/dev/null
+rate=$(python3 -c "import sys; sys.path.insert(0, '.'); print(int(__import__('re').sub('[^0-9.]', '', '$throttle').split('.')[0]) * (1048576 if 'MiB' in '$throttle' else 1000000))")
+start=$(date +%s.%N)
+tool org.apache.kafka.tools.reassign.ReassignPartitionsCommand --bootstrap-server "$first" --reassignment-json-file "$plan" --execute --throttle "$rate" >/dev/null
+# Completion is polled with streamctl's snapshot (fast), comparing replicas with the plan.
+until "$bin" snapshot --bootstrap-server "$STREAMCTL_KAFKA_BOOTSTRAP" --topics "^$ref\$" | python3 -c "
+import json, sys
+snap = {(p['topic'], p['partition']): p['replicas'] for p in json.load(sys.stdin)['partitions']}
+plan = json.load(open('$plan'))['partitions']
+sys.exit(0 if all(snap.get((p['topic'], p['partition'])) == p['replicas'] for p in plan) else 1)"; do sleep 0.25; done
+end=$(date +%s.%N)
+tool org.apache.kafka.tools.reassign.ReassignPartitionsCommand --bootstrap-server "$first" --reassignment-json-file "$plan" --verify >/dev/null 2>&1 || true
+python3 - "$start" "$end" <<'PY'
+import sys
+print(f"kafka-reassign-partitions, same plan and throttle, all moves at once: {float(sys.argv[2]) - float(sys.argv[1]):.1f} s from --execute to the last move landing")
 PY
