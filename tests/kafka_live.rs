@@ -197,6 +197,30 @@ impl Live {
     }
 }
 
+/// Block until the execution journal records a submitted move (at most 30 s).
+fn wait_for_submitted(journal: &std::path::Path) {
+    let start = Instant::now();
+    loop {
+        let j: Option<Value> = std::fs::read_to_string(journal)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        if j.is_some_and(|j| {
+            j["moves"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["state"] == "submitted")
+        }) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no move was submitted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Topic names unique to this run, so re-runs against a long-lived cluster do not collide.
 fn unique(base: &str) -> String {
     let t = std::time::SystemTime::now()
@@ -396,26 +420,7 @@ fn kill_9_during_execution_then_rerun_completes_with_no_stray_throttles() {
         .spawn()
         .unwrap();
     // Wait until moves are submitted, then kill -9 mid-flight.
-    let start = Instant::now();
-    loop {
-        let j: Option<Value> = std::fs::read_to_string(&journal)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        if j.as_ref().is_some_and(|j| {
-            j["moves"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|m| m["state"] == "submitted")
-        }) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no move was submitted"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_submitted(&journal);
     std::thread::sleep(Duration::from_millis(700));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -493,11 +498,7 @@ fn another_running_reassignment_is_not_interleaved_and_cancel_reverts() {
         ])
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"submitted\"")) {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_submitted(&journal);
     std::thread::sleep(Duration::from_millis(500));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -520,11 +521,10 @@ fn another_running_reassignment_is_not_interleaved_and_cancel_reverts() {
         ])
         .output()
         .unwrap();
-    // Either nothing to move (exit 0 with no moves) or a refusal; it must not start moves.
+    // The killed run's moves are still running on the cluster: the new run must refuse.
     let err = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        assert!(err.contains("another reassignment is running"), "{err}");
-    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("another reassignment is running"), "{err}");
     // Cancel: the cluster reverts unfinished moves and the throttles go.
     let out = k
         .streamctl()
@@ -702,11 +702,7 @@ fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns(
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"submitted\"")) {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_submitted(&journal);
     let cluster = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/cluster.sh");
     assert!(Proc::new("bash")
         .args([cluster, "stop-broker", "6"])

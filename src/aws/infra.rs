@@ -699,7 +699,6 @@ impl Aws {
 
     fn launch_template_data(
         &self,
-        d: &Desired,
         lt: &crate::infra::desired::LaunchTemplate,
         image: &str,
         sg: &str,
@@ -766,7 +765,6 @@ impl Aws {
                     .build(),
             );
         }
-        let _ = d;
         data.build()
     }
 
@@ -790,7 +788,7 @@ impl Aws {
             Some(i) => i.clone(),
             None => self.latest_image().await?,
         };
-        let data = self.launch_template_data(d, lt, &image, &sg);
+        let data = self.launch_template_data(lt, &image, &sg);
         match a.launch_templates.get(&lt.name) {
             None => {
                 self.mutate("EC2", "CreateLaunchTemplate", &lt.name)?;

@@ -500,6 +500,189 @@ pub async fn cancel<A: ClusterAdmin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::assign::Cluster;
+    use crate::kafka::{ConfigOp, Ongoing};
+
+    /// An in-memory cluster: reassignments finish after two polls; ISR can be low for a while.
+    #[derive(Default)]
+    struct Fake {
+        assign: BTreeMap<(String, i32), Vec<i32>>,
+        ongoing: BTreeMap<(String, i32), (Vec<i32>, u32)>,
+        configs: BTreeMap<(Option<i32>, Option<String>), BTreeMap<String, String>>,
+        low_isr_polls: u32,
+        polls: u32,
+        submissions: Vec<((String, i32), u32)>,
+    }
+
+    impl ClusterAdmin for Fake {
+        async fn snapshot(&mut self) -> Result<Cluster, KafkaError> {
+            Ok(Cluster::default())
+        }
+        async fn live_brokers(&mut self) -> Result<Vec<i32>, KafkaError> {
+            Ok((1..=6).collect())
+        }
+        async fn assignments(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError> {
+            Ok(self.assign.clone())
+        }
+        async fn in_sync(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError> {
+            self.polls += 1;
+            let mut isr = self.assign.clone();
+            if self.polls <= self.low_isr_polls {
+                isr.insert(("t".into(), 0), vec![1]);
+            }
+            Ok(isr)
+        }
+        async fn alter_reassignments(
+            &mut self,
+            moves: &[(String, i32, Option<Vec<i32>>)],
+        ) -> Result<Vec<(String, i32, KafkaError)>, KafkaError> {
+            for (t, p, r) in moves {
+                self.submissions.push(((t.clone(), *p), self.polls));
+                self.ongoing
+                    .insert((t.clone(), *p), (r.clone().expect("no cancels here"), 2));
+            }
+            Ok(vec![])
+        }
+        async fn list_reassignments(&mut self) -> Result<Vec<Ongoing>, KafkaError> {
+            let mut out = Vec::new();
+            let keys: Vec<(String, i32)> = self.ongoing.keys().cloned().collect();
+            for k in keys {
+                let (target, left) = self.ongoing.get_mut(&k).expect("key");
+                if *left == 0 {
+                    let target = target.clone();
+                    self.assign.insert(k.clone(), target);
+                    self.ongoing.remove(&k);
+                } else {
+                    *left -= 1;
+                    out.push(Ongoing {
+                        topic: k.0.clone(),
+                        partition: k.1,
+                        replicas: target.clone(),
+                        adding: vec![],
+                        removing: vec![],
+                    });
+                }
+            }
+            Ok(out)
+        }
+        async fn describe_configs(
+            &mut self,
+            b: Option<i32>,
+            t: Option<&str>,
+        ) -> Result<BTreeMap<String, String>, KafkaError> {
+            self.dynamic_configs(b, t).await
+        }
+        async fn dynamic_configs(
+            &mut self,
+            b: Option<i32>,
+            t: Option<&str>,
+        ) -> Result<BTreeMap<String, String>, KafkaError> {
+            Ok(self
+                .configs
+                .get(&(b, t.map(str::to_string)))
+                .cloned()
+                .unwrap_or_default())
+        }
+        async fn alter_configs(
+            &mut self,
+            b: Option<i32>,
+            t: Option<&str>,
+            ops: &[ConfigOp],
+        ) -> Result<(), KafkaError> {
+            let c = self.configs.entry((b, t.map(str::to_string))).or_default();
+            for (k, v) in ops {
+                match v {
+                    Some(v) => c.insert(k.clone(), v.clone()),
+                    None => c.remove(k),
+                };
+            }
+            Ok(())
+        }
+        async fn elect_preferred(&mut self, _: &[(String, i32)]) -> Result<(), KafkaError> {
+            Ok(())
+        }
+    }
+
+    struct Quiet;
+    impl Progress for Quiet {
+        fn update(&self, _: u64, _: u64, _: usize, _: &str) {}
+        fn finish(&self) {}
+    }
+
+    #[test]
+    fn min_isr_guard_holds_moves_and_cleanup_restores_previous_configs() {
+        let moves = vec![
+            Move {
+                topic: "t".into(),
+                partition: 0,
+                from: vec![1, 4, 2],
+                to: vec![1, 3, 2],
+                bytes: 10,
+            },
+            Move {
+                topic: "t".into(),
+                partition: 1,
+                from: vec![4, 1, 5],
+                to: vec![4, 6, 5],
+                bytes: 10,
+            },
+        ];
+        let mut fake = Fake {
+            low_isr_polls: 3,
+            ..Default::default()
+        };
+        for m in &moves {
+            fake.assign
+                .insert((m.topic.clone(), m.partition), m.from.clone());
+        }
+        // Someone else's throttle on broker 1, and an unrelated key: both must survive.
+        fake.configs.insert(
+            (Some(1), None),
+            [
+                (LEADER_RATE.to_string(), "999".to_string()),
+                ("log.cleaner.threads".into(), "2".into()),
+            ]
+            .into(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let mut j = Journal::new(moves.clone(), "fake:9092", 100, false);
+        let opts = ExecOptions {
+            max_per_broker: 2,
+            additional: false,
+            min_isr_guard: Some(2),
+            poll: Duration::from_millis(1),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let report = rt
+            .block_on(execute(&mut fake, &mut j, &path, &opts, &Quiet))
+            .unwrap();
+        assert!(report.verified, "{report:?}");
+        assert_eq!(report.phase, Phase::Complete);
+        // Partition 0 was held while its ISR was below 2; partition 1 started at once.
+        let when = |p: i32| fake.submissions.iter().find(|(k, _)| k.1 == p).unwrap().1;
+        assert!(when(0) > 3, "{:?}", fake.submissions);
+        assert!(when(1) <= 1, "{:?}", fake.submissions);
+        // Each move submitted exactly once.
+        assert_eq!(fake.submissions.len(), 2);
+        // Cleanup: the earlier value is restored, our keys are gone, nothing else touched.
+        let b1 = &fake.configs[&(Some(1), None)];
+        assert_eq!(b1.get(LEADER_RATE).map(String::as_str), Some("999"));
+        assert_eq!(b1.get("log.cleaner.threads").map(String::as_str), Some("2"));
+        assert!(!b1.contains_key(FOLLOWER_RATE));
+        for ((b, t), c) in &fake.configs {
+            if *b != Some(1) {
+                assert!(
+                    c.keys().all(|k| !k.contains("throttled")),
+                    "{b:?} {t:?} {c:?}"
+                );
+            }
+        }
+        assert!(j.throttles.is_empty());
+    }
 
     #[test]
     fn throttles_cover_sources_and_new_replicas() {

@@ -25,6 +25,23 @@ use crate::assign::{Broker, Cluster, PartitionAssignment};
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
 
+/// One value per partition of a Metadata response, by (topic, partition).
+fn per_partition(
+    m: &MetadataResponse,
+    f: impl Fn(&kafka_protocol::messages::metadata_response::MetadataResponsePartition) -> Vec<i32>,
+) -> BTreeMap<(String, i32), Vec<i32>> {
+    let mut out = BTreeMap::new();
+    for t in &m.topics {
+        let Some(name) = t.name.as_ref().map(|n| s(&n.0)) else {
+            continue;
+        };
+        for p in &t.partitions {
+            out.insert((name.clone(), p.partition_index), f(p));
+        }
+    }
+    out
+}
+
 /// The config resource a call addresses: a broker by id, or a topic by name.
 fn resource(
     broker: Option<i32>,
@@ -297,36 +314,16 @@ impl ClusterAdmin for KafkaAdmin {
 
     async fn assignments(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError> {
         let m = self.metadata().await?;
-        let mut out = BTreeMap::new();
-        for t in &m.topics {
-            let Some(name) = t.name.as_ref().map(|n| s(&n.0)) else {
-                continue;
-            };
-            for p in &t.partitions {
-                out.insert(
-                    (name.clone(), p.partition_index),
-                    p.replica_nodes.iter().map(|b| b.0).collect(),
-                );
-            }
-        }
-        Ok(out)
+        Ok(per_partition(&m, |p| {
+            p.replica_nodes.iter().map(|b| b.0).collect()
+        }))
     }
 
     async fn in_sync(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError> {
         let m = self.metadata().await?;
-        let mut out = BTreeMap::new();
-        for t in &m.topics {
-            let Some(name) = t.name.as_ref().map(|n| s(&n.0)) else {
-                continue;
-            };
-            for p in &t.partitions {
-                out.insert(
-                    (name.clone(), p.partition_index),
-                    p.isr_nodes.iter().map(|b| b.0).collect(),
-                );
-            }
-        }
-        Ok(out)
+        Ok(per_partition(&m, |p| {
+            p.isr_nodes.iter().map(|b| b.0).collect()
+        }))
     }
 
     async fn alter_reassignments(
