@@ -7,7 +7,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streamctl/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Local AWS emulator (moto) for the tests that call AWS.
-eval "$(bash tests/aws/moto.sh up)"
+moto_env="$(bash tests/aws/moto.sh up)" || { echo "run.sh: the AWS emulator did not start" >&2; exit 1; }
+eval "$moto_env"
 trap 'bash tests/aws/moto.sh down' EXIT
 echo "moto: $STREAMCTL_MOTO_ENDPOINT" >&2
 
@@ -18,7 +19,8 @@ else
   STREAMCTL_KAFKA_LIBS="$(bash tests/kafka/kafka.sh fetch)"
   export STREAMCTL_KAFKA_LIBS
   # The local KRaft cluster (1 controller, 6 brokers, 2 per AZ) for the live-cluster tests.
-  eval "$(bash tests/kafka/cluster.sh up)"
+  kafka_env="$(bash tests/kafka/cluster.sh up)" || { echo "run.sh: the Kafka cluster did not start" >&2; exit 1; }
+  eval "$kafka_env"
   trap 'bash tests/kafka/cluster.sh down; bash tests/aws/moto.sh down' EXIT
   echo "kafka: $STREAMCTL_KAFKA_BOOTSTRAP" >&2
 fi

@@ -18,16 +18,33 @@ state="${STREAMCTL_KAFKA_STATE:-${TMPDIR:-/tmp}/streamctl-kafka-$(id -u)}"
 brokers="${STREAMCTL_KAFKA_BROKERS:-6}"
 racks=(us-east-1a us-east-1b us-east-1c)
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
+# A base port with a free range after it: below the kernel's ephemeral range (client sockets
+# take ports from there) and checked by binding, not just by connecting.
 pick_base() {
-  for _ in $(seq 1 50); do
-    local base=$(( 20000 + RANDOM % 30000 ))
-    local ok=1
-    for p in $(seq "$base" $(( base + 20 + brokers ))); do port_free "$p" || { ok=0; break; }; done
-    [ "$ok" = 1 ] && { echo "$base"; return; }
-  done
-  echo "cluster.sh: no free port range" >&2; exit 1
+  python3 - "$(( 21 + brokers ))" <<'PY'
+import random, socket, sys
+span = int(sys.argv[1])
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    low = 32768
+for _ in range(200):
+    base = random.randrange(10000, max(10001, low - span))
+    socks = []
+    try:
+        for p in range(base, base + span):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit("cluster.sh: no free port range")
+PY
 }
 
 java_cmd() {
@@ -46,12 +63,12 @@ exports() {
   echo "export STREAMCTL_KAFKA_STATE=$state"
 }
 
-up() {
+start_cluster() {
   libs="$(bash "$here/kafka.sh" fetch)"
   if running; then exports; return; fi
   down >/dev/null 2>&1 || true
   mkdir -p "$state"
-  local base; base=$(pick_base)
+  local base; base=$(pick_base) || return 1
   local cport=$base
   local voters="1001@127.0.0.1:$cport"
   local cid; cid=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
@@ -132,14 +149,24 @@ PROPS
   for i in $(seq 1 "$brokers"); do
     until grep -q "Kafka Server started" "$state/broker-$i.log" 2>/dev/null; do
       if [ "$(date +%s)" -gt "$deadline" ]; then
-        echo "cluster.sh: broker $i did not start; see $state/broker-$i.log" >&2; tail -20 "$state/broker-$i.log" >&2; down; exit 1
+        echo "cluster.sh: broker $i did not start; see $state/broker-$i.log" >&2; tail -20 "$state/broker-$i.log" >&2; down; return 1
       fi
-      running || { echo "cluster.sh: a node died; see $state/*.log" >&2; tail -20 "$state/broker-$i.log" >&2; down; exit 1; }
+      running || { echo "cluster.sh: a node died; see $state/*.log" >&2; grep -h "ERROR\|Exception" "$state"/*.log | head -5 >&2; down; return 1; }
       sleep 0.5
     done
   done
   echo "cluster.sh: controller + $brokers brokers up on $(cat "$state/bootstrap")" >&2
   exports
+}
+
+# Start, retrying with a new port range if a node dies (e.g. a port taken in between).
+up() {
+  for attempt in 1 2 3; do
+    if start_cluster; then return 0; fi
+    echo "cluster.sh: start attempt $attempt failed; retrying" >&2
+  done
+  echo "cluster.sh: the cluster did not start" >&2
+  exit 1
 }
 
 start_node() {
