@@ -326,8 +326,9 @@ pub struct ReassignArgs {
     /// The min.insync.replicas for --respect-min-isr.
     #[arg(long, default_value_t = 2)]
     pub min_insync: usize,
-    /// How often to poll the cluster while moves run, in milliseconds.
-    #[arg(long, default_value_t = 1000, hide = true)]
+    /// How often to poll the cluster while moves run, in milliseconds (one ListPartitionReassignments
+    /// and one Metadata request for the moving topics per poll).
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub poll_ms: u64,
 }
 

@@ -26,8 +26,10 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter =
-        std::env::var("STREAMCTL_LOG").unwrap_or_else(|_| format!("streamctl={level},warn"));
+    // Progress lines (shown when there is no progress bar) are on unless --quiet.
+    let progress = if quiet { "error" } else { "info" };
+    let filter = std::env::var("STREAMCTL_LOG")
+        .unwrap_or_else(|_| format!("streamctl={level},streamctl::progress={progress},warn"));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

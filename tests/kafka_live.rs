@@ -668,6 +668,62 @@ fn sasl_plain_scram_and_tls_connections() {
 }
 
 #[test]
+fn progress_counts_the_bytes_a_move_has_copied_before_it_finishes() {
+    let Some(k) = live() else { return };
+    let topic = &unique("progress");
+    // One partition, two replicas in us-east-1a: a single move of about 6 MB.
+    let (ok, out) = k.tool(
+        "org.apache.kafka.tools.TopicCommand",
+        &[
+            "--bootstrap-server",
+            k.first(),
+            "--create",
+            "--topic",
+            topic,
+            "--replica-assignment",
+            "1:4:2",
+        ],
+    );
+    assert!(ok, "create {topic}: {out}");
+    k.produce(topic, 1500, 4000);
+    let dir = tempfile::tempdir().unwrap();
+    let out = k
+        .streamctl()
+        .args([
+            "reassign",
+            "--az-aware",
+            "--bootstrap-server",
+            &k.bootstrap,
+            "--topics",
+            &format!("^{topic}$"),
+            "--execute",
+            "--throttle",
+            "1MiB/s",
+            "--no-progress",
+        ])
+        .args(["--journal", dir.path().join("j.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let field = |line: &str, name: &str| -> Option<u64> {
+        let rest = &line[line.find(&format!("{name}="))? + name.len() + 1..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    // With one move, bytes done strictly between none and all can only come from the copy
+    // in flight (DescribeLogDirs on the new replica), not from finished moves.
+    let partial: Vec<(u64, u64)> = err
+        .lines()
+        .filter_map(|l| Some((field(l, "done_bytes")?, field(l, "total_bytes")?)))
+        .filter(|&(d, t)| d > 0 && d < t)
+        .collect();
+    assert!(!partial.is_empty(), "no partial progress logged:\n{err}");
+}
+
+#[test]
 fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns() {
     let Some(k) = live() else { return };
     let topic = &unique("offline");

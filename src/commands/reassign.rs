@@ -211,12 +211,28 @@ fn human(r: &ReassignReport) -> String {
 
 struct BarProgress {
     bar: indicatif::ProgressBar,
+    /// Without a terminal: when the last log line was written, its status and bytes done, so
+    /// polls every 250 ms give a line when the status changes, a tenth of the bytes is done or
+    /// five seconds pass, not four lines a second.
+    last_line: std::sync::Mutex<Option<(std::time::Instant, String, u64)>>,
 }
 
 impl crate::execute::runner::Progress for BarProgress {
     fn update(&self, done: u64, total: u64, in_flight: usize, status: &str) {
         if self.bar.is_hidden() {
+            let mut last = self.last_line.lock().expect("progress lock");
+            let quiet = last.as_ref().is_some_and(|(t, s, d)| {
+                s == status
+                    && done < total
+                    && done.saturating_sub(*d) < total / 10
+                    && t.elapsed() < std::time::Duration::from_secs(5)
+            });
+            if quiet {
+                return;
+            }
+            *last = Some((std::time::Instant::now(), status.to_string(), done));
             tracing::info!(
+                target: "streamctl::progress",
                 done_bytes = done,
                 total_bytes = total,
                 in_flight,
@@ -275,7 +291,10 @@ fn execute(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let progress = BarProgress { bar };
+    let progress = BarProgress {
+        bar,
+        last_line: Default::default(),
+    };
     let rt = ctx.runtime()?;
     let report = rt.block_on(async {
         let mut admin = super::source::connect(&bootstrap, &a.source.security).await?;
@@ -297,7 +316,7 @@ fn execute(
                 return runner::cancel(&mut admin, &mut j, &path, &progress).await.map_err(exec_err);
             }
             // Verify: compare, and finish when every move has landed.
-            let current = admin.assignments().await?;
+            let current = admin.partitions(&runner::topics_of(&j)).await?.replicas;
             let landed = j.moves.iter().all(|m| current.get(&(m.mv.topic.clone(), m.mv.partition)) == Some(&m.mv.to));
             let ongoing = !admin.list_reassignments().await?.is_empty();
             if landed && !ongoing && j.phase != Phase::Cancelled {
@@ -379,7 +398,7 @@ fn execute(
             human_bytes(report.throttle_bytes_per_sec),
             report.throttles_removed,
             if report.verified { "verified: every partition matches the plan".to_string() } else { format!("{} partition(s) not yet at the plan: {}", report.mismatched.len(), report.mismatched.iter().take(5).cloned().collect::<Vec<_>>().join(" ")) }
-        )
+        ) + &report.advice.iter().map(|a| format!("\nnote: {a}")).collect::<String>()
     })?)?;
     Ok(ExitCode::Ok)
 }

@@ -68,6 +68,9 @@ pub struct Journal {
     pub moves: Vec<JournalMove>,
     pub throttles: Vec<Throttle>,
     pub runs: u32,
+    /// Broker settings that slow throttled moves (see `runner::fetch_advice`).
+    #[serde(default)]
+    pub advice: Vec<String>,
 }
 
 pub fn plan_id(moves: &[Move]) -> String {
@@ -111,6 +114,7 @@ impl Journal {
                 .collect(),
             throttles: Vec::new(),
             runs: 0,
+            advice: Vec::new(),
         }
     }
 

@@ -4,3 +4,4 @@
 pub mod journal;
 pub mod runner;
 pub mod scheduler;
+pub mod simulate;

@@ -90,14 +90,16 @@ pub fn broker_bytes<'a>(moves: impl IntoIterator<Item = &'a Move>) -> BTreeMap<i
     m
 }
 
-/// The fastest any schedule can finish at `throttle` bytes/s per broker and direction.
-pub fn bound_secs<'a>(moves: impl IntoIterator<Item = &'a Move>, throttle: f64) -> f64 {
+/// The fastest any schedule can finish when broker `b` is throttled to `throttle(b)` bytes/s in
+/// each direction: the busiest broker's bytes in or out over its throttle.
+pub fn bound_secs<'a>(
+    moves: impl IntoIterator<Item = &'a Move>,
+    throttle: impl Fn(i32) -> f64,
+) -> f64 {
     broker_bytes(moves)
-        .values()
-        .map(|&(i, o)| i.max(o))
-        .max()
-        .unwrap_or(0) as f64
-        / throttle
+        .into_iter()
+        .map(|(b, (i, o))| i.max(o) as f64 / throttle(b))
+        .fold(0.0, f64::max)
 }
 
 /// Indices into `pending` to start now, given the moves in flight. A broker's outbound link
@@ -221,6 +223,11 @@ mod tests {
     fn bound_is_the_busiest_direction() {
         let moves = [mv(0, &[1, 2], &[3, 2], 100), mv(1, &[1, 2], &[4, 2], 50)];
         // Broker 1 sends 150 bytes.
-        assert_eq!(bound_secs(moves.iter(), 10.0), 15.0);
+        assert_eq!(bound_secs(moves.iter(), |_| 10.0), 15.0);
+        // A slower broker 3 (receiving 100 bytes at 5/s) becomes the bound.
+        assert_eq!(
+            bound_secs(moves.iter(), |b| if b == 3 { 5.0 } else { 10.0 }),
+            20.0
+        );
     }
 }

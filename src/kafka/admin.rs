@@ -6,10 +6,12 @@ use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, BrokerId, DescribeConfigsRequest, DescribeLogDirsRequest,
     ElectLeadersRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
@@ -19,7 +21,7 @@ use kafka_protocol::protocol::{Request, StrBytes};
 
 use super::security::Security;
 use super::wire::Connection;
-use super::{ClusterAdmin, ConfigOp, KafkaError, Ongoing};
+use super::{ClusterAdmin, ConfigOp, KafkaError, Ongoing, PartitionStates};
 use crate::assign::{Broker, Cluster, PartitionAssignment};
 
 const RESOURCE_TOPIC: i8 = 2;
@@ -90,7 +92,7 @@ impl KafkaAdmin {
                         by_broker: HashMap::new(),
                         addresses: BTreeMap::new(),
                     };
-                    admin.metadata().await?;
+                    admin.metadata(Some(&[])).await?;
                     return Ok(admin);
                 }
                 Err(e) => {
@@ -102,9 +104,21 @@ impl KafkaAdmin {
         Err(last)
     }
 
-    async fn metadata(&mut self) -> Result<MetadataResponse, KafkaError> {
+    /// Metadata for every topic (`None`) or only these.
+    async fn metadata(
+        &mut self,
+        topics: Option<&[String]>,
+    ) -> Result<MetadataResponse, KafkaError> {
+        let topics = topics.map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    MetadataRequestTopic::default()
+                        .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                })
+                .collect()
+        });
         let m = self
-            .call_any(MetadataRequest::default().with_topics(None))
+            .call_any(MetadataRequest::default().with_topics(topics))
             .await?;
         self.addresses = m
             .brokers
@@ -127,10 +141,29 @@ impl KafkaAdmin {
         Ok(self.by_broker.get_mut(&id).expect("inserted"))
     }
 
-    /// Partition sizes on one broker: (topic, partition) -> bytes (current log dir, not future).
-    async fn log_dir_sizes(&mut self, id: i32) -> Result<HashMap<(String, i32), u64>, KafkaError> {
+    /// Partition sizes on one broker: (topic, partition) -> bytes (current log dir, not future),
+    /// for every partition (`None`) or only these.
+    async fn log_dir_sizes(
+        &mut self,
+        id: i32,
+        only: Option<&[(String, i32)]>,
+    ) -> Result<HashMap<(String, i32), u64>, KafkaError> {
+        let topics = only.map(|ps| {
+            let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+            for (t, p) in ps {
+                by_topic.entry(t.as_str()).or_default().push(*p);
+            }
+            by_topic
+                .into_iter()
+                .map(|(t, ps)| {
+                    DescribableLogDirTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(t.to_string())))
+                        .with_partitions(ps)
+                })
+                .collect()
+        });
         let r = self
-            .call_broker(id, DescribeLogDirsRequest::default().with_topics(None))
+            .call_broker(id, DescribeLogDirsRequest::default().with_topics(topics))
             .await?;
         let mut out = HashMap::new();
         for dir in &r.results {
@@ -249,7 +282,7 @@ impl KafkaAdmin {
 
 impl ClusterAdmin for KafkaAdmin {
     async fn snapshot(&mut self) -> Result<Cluster, KafkaError> {
-        let m = self.metadata().await?;
+        let m = self.metadata(None).await?;
         let brokers: Vec<Broker> = m
             .brokers
             .iter()
@@ -260,7 +293,7 @@ impl ClusterAdmin for KafkaAdmin {
             .collect();
         let mut sizes: HashMap<(String, i32), u64> = HashMap::new();
         for b in &brokers {
-            for (k, v) in self.log_dir_sizes(b.id).await? {
+            for (k, v) in self.log_dir_sizes(b.id, None).await? {
                 let e = sizes.entry(k).or_default();
                 *e = (*e).max(v);
             }
@@ -305,25 +338,25 @@ impl ClusterAdmin for KafkaAdmin {
         })
     }
 
-    async fn live_brokers(&mut self) -> Result<Vec<i32>, KafkaError> {
-        let m = self.metadata().await?;
-        let mut ids: Vec<i32> = m.brokers.iter().map(|b| b.node_id.0).collect();
-        ids.sort_unstable();
-        Ok(ids)
+    async fn partitions(&mut self, topics: &[String]) -> Result<PartitionStates, KafkaError> {
+        let m = self.metadata(Some(topics)).await?;
+        Ok(PartitionStates {
+            live_brokers: m.brokers.iter().map(|b| b.node_id.0).collect(),
+            replicas: per_partition(&m, |p| p.replica_nodes.iter().map(|b| b.0).collect()),
+            in_sync: per_partition(&m, |p| p.isr_nodes.iter().map(|b| b.0).collect()),
+        })
     }
 
-    async fn assignments(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError> {
-        let m = self.metadata().await?;
-        Ok(per_partition(&m, |p| {
-            p.replica_nodes.iter().map(|b| b.0).collect()
-        }))
-    }
-
-    async fn in_sync(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError> {
-        let m = self.metadata().await?;
-        Ok(per_partition(&m, |p| {
-            p.isr_nodes.iter().map(|b| b.0).collect()
-        }))
+    async fn replica_bytes(
+        &mut self,
+        broker: i32,
+        partitions: &[(String, i32)],
+    ) -> Result<BTreeMap<(String, i32), u64>, KafkaError> {
+        Ok(self
+            .log_dir_sizes(broker, Some(partitions))
+            .await?
+            .into_iter()
+            .collect())
     }
 
     async fn alter_reassignments(

@@ -3,7 +3,7 @@
 //! incremental-config APIs. [`ClusterAdmin`] is the only seam the commands use; the planner never
 //! sees it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -107,6 +107,17 @@ pub struct Ongoing {
     pub removing: Vec<i32>,
 }
 
+/// One look at some topics' partitions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionStates {
+    /// Brokers registered (alive) now.
+    pub live_brokers: BTreeSet<i32>,
+    /// Replica lists by (topic, partition).
+    pub replicas: BTreeMap<(String, i32), Vec<i32>>,
+    /// In-sync replicas by (topic, partition).
+    pub in_sync: BTreeMap<(String, i32), Vec<i32>>,
+}
+
 /// One config change: `None` deletes the key (IncrementalAlterConfigs DELETE).
 pub type ConfigOp = (String, Option<String>);
 
@@ -116,10 +127,16 @@ pub trait ClusterAdmin {
     /// Brokers with racks, assignments and partition sizes (DescribeLogDirs), as the planner's
     /// snapshot. Tiered topics (remote.storage.enable=true) report their local bytes.
     async fn snapshot(&mut self) -> Result<Cluster, KafkaError>;
-    /// Brokers that are alive now (registered in the metadata).
-    async fn live_brokers(&mut self) -> Result<Vec<i32>, KafkaError>;
-    /// Current replica lists by (topic, partition).
-    async fn assignments(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError>;
+    /// Live brokers, replicas and in-sync replicas of these topics' partitions, from one Metadata
+    /// request scoped to them, so a poll costs the same on a cluster of any size.
+    async fn partitions(&mut self, topics: &[String]) -> Result<PartitionStates, KafkaError>;
+    /// Bytes these partitions' replicas hold on `broker` now (DescribeLogDirs scoped to them): how
+    /// far a new replica has copied. Partitions the broker does not host are absent.
+    async fn replica_bytes(
+        &mut self,
+        broker: i32,
+        partitions: &[(String, i32)],
+    ) -> Result<BTreeMap<(String, i32), u64>, KafkaError>;
     /// Start (Some) or cancel (None) reassignments; per-partition errors are returned.
     async fn alter_reassignments(
         &mut self,
@@ -146,8 +163,6 @@ pub trait ClusterAdmin {
         topic: Option<&str>,
         ops: &[ConfigOp],
     ) -> Result<(), KafkaError>;
-    /// In-sync replicas by (topic, partition).
-    async fn in_sync(&mut self) -> Result<BTreeMap<(String, i32), Vec<i32>>, KafkaError>;
     /// Preferred leader election for these partitions.
     async fn elect_preferred(&mut self, partitions: &[(String, i32)]) -> Result<(), KafkaError>;
 }

@@ -11,7 +11,8 @@
 #   tests/kafka/cluster.sh stop-broker N | start-broker N   take one broker down and back
 #   tests/kafka/cluster.sh down     stop what `up` started (by PID) and remove its data
 #
-# Environment: STREAMCTL_KAFKA_BROKERS (6), STREAMCTL_KAFKA_STATE (state dir).
+# Environment: STREAMCTL_KAFKA_BROKERS (6), STREAMCTL_KAFKA_STATE (state dir),
+# STREAMCTL_KAFKA_EXTRA_PROPS (extra server properties, one per line, appended to every node's file).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 state="${STREAMCTL_KAFKA_STATE:-${TMPDIR:-/tmp}/streamctl-kafka-$(id -u)}"
@@ -104,7 +105,14 @@ auto.create.topics.enable=false
 # (the default averages over 11 one-second windows).
 replication.quota.window.num=2
 replication.quota.window.size.seconds=1
+# As streamctl renders for brokers it provisions (templates/kafka/server.properties.j2): a follower
+# whose throttle window is spent fetches again after 100 ms rather than 1000/500 ms, so throttled
+# moves run at their throttle. STREAMCTL_KAFKA_EXTRA_PROPS can set Kafka's defaults back to compare.
+replica.fetch.backoff.ms=100
+replica.fetch.wait.max.ms=100
 PROPS
+    # Extra broker/controller properties, one per line (experiments, e.g. quota tuning).
+    if [ -n "${STREAMCTL_KAFKA_EXTRA_PROPS:-}" ]; then printf '%s\n' "$STREAMCTL_KAFKA_EXTRA_PROPS"; fi
   }
   # SASL users (PLAIN in the JAAS config; SCRAM credentials in the metadata log at format time).
   local user=admin pass=admin-secret
