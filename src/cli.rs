@@ -58,7 +58,7 @@ pub enum Command {
     Size(SizeCommand),
     /// Plan an AZ-aware replica reassignment: every partition's replicas spread over AZs,
     /// brokers and leaders balanced, the fewest bytes moved.
-    Reassign(ReassignArgs),
+    Reassign(Box<ReassignArgs>),
     /// Create or converge the cluster's AWS resources (S3, IAM, network, node groups); shows
     /// the plan first.
     Provision(ProvisionArgs),
@@ -304,6 +304,15 @@ pub struct ReassignArgs {
     /// Per-broker throttles overriding --throttle: `BROKER_ID=RATE` lines (e.g. `4=20MiB/s`).
     #[arg(long, value_name = "FILE", requires = "execute")]
     pub throttle_file: Option<PathBuf>,
+    /// With --execute: run exactly this reviewed plan (Kafka's reassignment JSON, as --plan-out
+    /// writes and kafka-reassign-partitions.sh takes) instead of planning from the live cluster.
+    #[arg(
+        long,
+        value_name = "KAFKA_JSON",
+        requires = "execute",
+        conflicts_with_all = ["remove_brokers", "topics", "max_moves", "max_move_bytes", "plan_out", "rollback_out"]
+    )]
+    pub plan_file: Option<PathBuf>,
     /// The execution journal (resumed when it holds an unfinished run).
     #[arg(
         long,

@@ -150,7 +150,8 @@ impl Live {
             .create()
             .unwrap();
         let mut tpl = TopicPartitionList::new();
-        for p in 0..6 {
+        let partitions = self.snapshot(topic)["partitions"].as_array().unwrap().len() as i32;
+        for p in 0..partitions {
             tpl.add_partition_offset(topic, p, Offset::Beginning)
                 .unwrap();
         }
@@ -721,6 +722,156 @@ fn progress_counts_the_bytes_a_move_has_copied_before_it_finishes() {
         .filter(|&(d, t)| d > 0 && d < t)
         .collect();
     assert!(!partial.is_empty(), "no partial progress logged:\n{err}");
+}
+
+#[test]
+fn a_reviewed_plan_file_waits_while_the_partition_is_under_min_isr() {
+    let Some(k) = live() else { return };
+    let topic = &unique("min-isr");
+    let (ok, out) = k.tool(
+        "org.apache.kafka.tools.TopicCommand",
+        &[
+            "--bootstrap-server",
+            k.first(),
+            "--create",
+            "--topic",
+            topic,
+            "--replica-assignment",
+            "1:4:2",
+        ],
+    );
+    assert!(ok, "create {topic}: {out}");
+    let sum = k.produce(topic, 1000, 4000);
+    let dir = tempfile::tempdir().unwrap();
+    // The reviewed plan: broker 4's replica (a second one in us-east-1a) goes to broker 3.
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        format!(r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":[1,3,2]}}]}}"#),
+    )
+    .unwrap();
+    let cluster = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/cluster.sh");
+    let broker = |action: &str| {
+        assert!(Proc::new("bash")
+            .args([cluster, action, "4"])
+            .status()
+            .unwrap()
+            .success())
+    };
+    /// Starts broker 4 again however the test ends (a no-op when it runs).
+    struct Restart(&'static str);
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            let _ = Proc::new("bash")
+                .args([self.0, "start-broker", "4"])
+                .status();
+        }
+    }
+    // Broker 4 down: the in-sync replicas are [1, 2], below --min-insync 3.
+    broker("stop-broker");
+    let _restart = Restart(cluster);
+    let journal = dir.path().join("journal.json");
+    let log = dir.path().join("run.log");
+    let child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
+        .args([
+            "reassign",
+            "--bootstrap-server",
+            &k.bootstrap,
+            "--execute",
+            "--plan-file",
+            plan.to_str().unwrap(),
+            "--throttle",
+            "10MiB/s",
+            "--respect-min-isr",
+            "--min-insync",
+            "3",
+            "--journal",
+            journal.to_str().unwrap(),
+            "--no-progress",
+            "-o",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("holding 1 partition(s) below min.insync.replicas")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the run never said it holds the partition: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    assert_eq!(
+        j["moves"][0]["state"], "pending",
+        "nothing is submitted while the partition is under min ISR"
+    );
+    broker("start-broker");
+    let out = child.wait_with_output().unwrap();
+    let err = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{err}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["phase"].as_str(), r["verified"].as_bool()),
+        (Some("complete"), Some(true)),
+        "{r}"
+    );
+    let snap = k.snapshot(topic);
+    assert_eq!(
+        snap["partitions"][0]["replicas"],
+        serde_json::json!([1, 3, 2])
+    );
+    assert_eq!(k.consume_all(topic, 1000), (1000, sum));
+    assert!(
+        k.throttle_keys(topic).is_empty(),
+        "{:?}",
+        k.throttle_keys(topic)
+    );
+}
+
+#[test]
+fn a_plan_file_that_does_not_fit_the_cluster_changes_nothing() {
+    let Some(k) = live() else { return };
+    let topic = &unique("unfit");
+    k.create_rack_unaware(topic);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        format!(r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":[1,99,2]}},{{"topic":"{topic}","partition":42,"replicas":[1,2,3]}}]}}"#),
+    )
+    .unwrap();
+    let before = k.snapshot(topic);
+    let out = k
+        .streamctl()
+        .args([
+            "reassign",
+            "--bootstrap-server",
+            &k.bootstrap,
+            "--execute",
+            "--throttle",
+            "10MiB/s",
+        ])
+        .args(["--plan-file", plan.to_str().unwrap()])
+        .args(["--journal", dir.path().join("j.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("broker(s) [99] are not live") && err.contains("-42 is not in the cluster"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(k.snapshot(topic), before);
+    assert!(k.throttle_keys(topic).is_empty(), "no throttle was set");
 }
 
 #[test]

@@ -347,35 +347,44 @@ fn execute(
             }
             _ => {
                 let cluster = admin.snapshot().await?;
-                let opts = PlanOptions {
-                    remove_brokers: a.remove_brokers.iter().copied().collect(),
-                    topics,
-                    max_moves: a.max_moves,
-                    max_move_bytes,
-                    throttle_bytes_per_sec: Some(throttle),
-                };
-                let plan = assign::plan(&cluster, &opts)?;
-                if let Some(p) = &a.plan_out {
-                    write(p, &plan_json(&cluster, &plan, false))?;
-                }
-                if let Some(p) = &a.rollback_out {
-                    write(p, &plan_json(&cluster, &plan, true))?;
-                }
-                let moves: Vec<Move> = plan
-                    .changes
-                    .iter()
-                    .map(|(i, r)| {
-                        let p = &cluster.partitions[*i];
-                        Move { topic: p.topic.clone(), partition: p.partition, from: p.replicas.clone(), to: r.clone(), bytes: p.move_bytes() }
-                    })
-                    .collect();
-                {
-                    let mut j = Journal::new(moves, &bootstrap, throttle as u64, a.one_replica_at_a_time);
-                    if let Some(f) = &a.throttle_file {
-                        j.broker_throttles = parse_throttle_file(&super::read_file(f)?).map_err(|m| Error::usage(format!("{}: {m}", f.display()), "write BROKER_ID=RATE lines, e.g. 4=20MiB/s"))?;
+                let moves: Vec<Move> = if let Some(f) = &a.plan_file {
+                    // A reviewed plan: exactly these targets, checked against the cluster as it is.
+                    let targets = crate::assign::snapshot::parse_kafka_assignment(&super::read_file(f)?, &Default::default())
+                        .map_err(|source| Error::Format { path: f.display().to_string(), source })?;
+                    crate::execute::scheduler::moves_to_targets(&cluster, &targets.partitions).map_err(|m| {
+                        Error::usage(
+                            format!("{} does not fit the cluster: {m}", f.display()),
+                            "plan again against the cluster as it is now (--plan-out), review, then --execute --plan-file",
+                        )
+                    })?
+                } else {
+                    let opts = PlanOptions {
+                        remove_brokers: a.remove_brokers.iter().copied().collect(),
+                        topics,
+                        max_moves: a.max_moves,
+                        max_move_bytes,
+                        throttle_bytes_per_sec: Some(throttle),
+                    };
+                    let plan = assign::plan(&cluster, &opts)?;
+                    if let Some(p) = &a.plan_out {
+                        write(p, &plan_json(&cluster, &plan, false))?;
                     }
-                    j
+                    if let Some(p) = &a.rollback_out {
+                        write(p, &plan_json(&cluster, &plan, true))?;
+                    }
+                    plan.changes
+                        .iter()
+                        .map(|(i, r)| {
+                            let p = &cluster.partitions[*i];
+                            Move { topic: p.topic.clone(), partition: p.partition, from: p.replicas.clone(), to: r.clone(), bytes: p.move_bytes() }
+                        })
+                        .collect()
+                };
+                let mut j = Journal::new(moves, &bootstrap, throttle as u64, a.one_replica_at_a_time);
+                if let Some(f) = &a.throttle_file {
+                    j.broker_throttles = parse_throttle_file(&super::read_file(f)?).map_err(|m| Error::usage(format!("{}: {m}", f.display()), "write BROKER_ID=RATE lines, e.g. 4=20MiB/s"))?;
                 }
+                j
             }
         };
         let opts = ExecOptions {

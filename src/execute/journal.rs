@@ -36,6 +36,10 @@ pub struct Throttle {
     pub key: String,
     pub value: String,
     pub previous: Option<String>,
+    /// A broker throttle not set yet because the broker was offline (draining a dead broker must
+    /// not wait for it); set, after reading `previous`, as soon as the broker is back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use super::journal::{now_ms, Journal, MoveState, Phase, Throttle};
 use super::scheduler::{bound_secs, next_moves, Move};
-use crate::kafka::{ClusterAdmin, KafkaError};
+use crate::kafka::{ClusterAdmin, ConfigOp, KafkaError};
 
 pub const LEADER_RATE: &str = "leader.replication.throttled.rate";
 pub const FOLLOWER_RATE: &str = "follower.replication.throttled.rate";
@@ -115,13 +115,18 @@ pub fn fetch_advice(configs: &BTreeMap<i32, BTreeMap<String, String>>) -> Vec<St
         .collect()
 }
 
-/// How many bytes the new replicas of the moves in flight have copied so far (for progress; a
-/// broker that does not answer counts as nothing copied).
-async fn copied_in_flight<A: ClusterAdmin>(admin: &mut A, j: &Journal) -> u64 {
+/// How many bytes the new replicas of the moves in flight have copied so far (for progress). Only
+/// live brokers are asked (an offline one could hold a poll up to the connect timeout); a broker
+/// that does not answer counts as nothing copied.
+async fn copied_in_flight<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &Journal,
+    live: &BTreeSet<i32>,
+) -> u64 {
     let mut by_broker: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
     let mut limit: BTreeMap<(String, i32), u64> = BTreeMap::new();
     for m in j.moves.iter().filter(|m| m.state == MoveState::Submitted) {
-        for b in m.mv.adding() {
+        for b in m.mv.adding().into_iter().filter(|b| live.contains(b)) {
             by_broker.entry(b).or_default().push(key(&m.mv));
         }
         limit.insert(key(&m.mv), m.mv.bytes);
@@ -180,6 +185,7 @@ pub fn throttles_for(moves: &[Move], rate: u64, per_broker: &BTreeMap<i32, u64>)
                 key: k.into(),
                 value: r.to_string(),
                 previous: None,
+                deferred: false,
             });
         }
     }
@@ -190,6 +196,7 @@ pub fn throttles_for(moves: &[Move], rate: u64, per_broker: &BTreeMap<i32, u64>)
             key: LEADER_REPLICAS.into(),
             value: v.into_iter().collect::<Vec<_>>().join(","),
             previous: None,
+            deferred: false,
         });
     }
     for (t, v) in followers {
@@ -199,15 +206,20 @@ pub fn throttles_for(moves: &[Move], rate: u64, per_broker: &BTreeMap<i32, u64>)
             key: FOLLOWER_REPLICAS.into(),
             value: v.into_iter().collect::<Vec<_>>().join(","),
             previous: None,
+            deferred: false,
         });
     }
     out
 }
 
+/// Set the journal's throttles: the first time, work out which are needed and record the values
+/// they replace (write-ahead); a broker that is not `live` gets its throttle later
+/// ([`set_deferred_throttles`]). Setting a key again to the same value is harmless on a resume.
 async fn set_throttles<A: ClusterAdmin>(
     admin: &mut A,
     j: &mut Journal,
     path: &Path,
+    live: &BTreeSet<i32>,
 ) -> Result<(), ExecError> {
     if j.throttles.is_empty() {
         let moves: Vec<Move> = j.moves.iter().map(|m| m.mv.clone()).collect();
@@ -216,6 +228,10 @@ async fn set_throttles<A: ClusterAdmin>(
         let mut cache: BTreeMap<(Option<i32>, Option<String>), BTreeMap<String, String>> =
             BTreeMap::new();
         for t in &mut wanted {
+            if t.broker.is_some_and(|b| !live.contains(&b)) {
+                t.deferred = true;
+                continue;
+            }
             let k = (t.broker, t.topic.clone());
             if !cache.contains_key(&k) {
                 let cfg = admin.dynamic_configs(t.broker, t.topic.as_deref()).await?;
@@ -226,7 +242,7 @@ async fn set_throttles<A: ClusterAdmin>(
         j.throttles = wanted;
         save(j, path)?; // intent first: a crash after this still cleans up
     }
-    for t in j.throttles.clone() {
+    for t in j.throttles.clone().into_iter().filter(|t| !t.deferred) {
         admin
             .alter_configs(
                 t.broker,
@@ -235,7 +251,57 @@ async fn set_throttles<A: ClusterAdmin>(
             )
             .await?;
     }
+    let deferred: BTreeSet<i32> = j
+        .throttles
+        .iter()
+        .filter(|t| t.deferred)
+        .filter_map(|t| t.broker)
+        .collect();
+    if !deferred.is_empty() {
+        warn!("broker(s) {deferred:?} offline: their throttles are set when they return");
+    }
     info!(count = j.throttles.len(), "replication throttles set");
+    Ok(())
+}
+
+/// Set the deferred throttles of brokers that are `live` again (reading the values they replace
+/// first, recorded before the change).
+async fn set_deferred_throttles<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+    live: &BTreeSet<i32>,
+) -> Result<(), ExecError> {
+    let back: BTreeSet<i32> = j
+        .throttles
+        .iter()
+        .filter(|t| t.deferred)
+        .filter_map(|t| t.broker)
+        .filter(|b| live.contains(b))
+        .collect();
+    for b in back {
+        let cfg = admin.dynamic_configs(Some(b), None).await?;
+        for t in j
+            .throttles
+            .iter_mut()
+            .filter(|t| t.deferred && t.broker == Some(b))
+        {
+            t.previous = cfg.get(&t.key).filter(|v| !v.is_empty()).cloned();
+            t.deferred = false;
+        }
+        save(j, path)?;
+        let ops: Vec<ConfigOp> = j
+            .throttles
+            .iter()
+            .filter(|t| t.broker == Some(b))
+            .map(|t| (t.key.clone(), Some(t.value.clone())))
+            .collect();
+        admin.alter_configs(Some(b), None, &ops).await?;
+        info!(
+            broker = b,
+            "broker is back: its replication throttles are set"
+        );
+    }
     Ok(())
 }
 
@@ -247,6 +313,12 @@ pub async fn clear_throttles<A: ClusterAdmin>(
 ) -> Result<usize, ExecError> {
     let mut n = 0;
     while let Some(t) = j.throttles.last().cloned() {
+        if t.deferred {
+            // Never set (its broker was offline throughout): nothing to remove.
+            j.throttles.pop();
+            save(j, path)?;
+            continue;
+        }
         admin
             .alter_configs(
                 t.broker,
@@ -295,7 +367,8 @@ pub async fn execute<A: ClusterAdmin>(
         for a in &j.advice {
             warn!("{a}");
         }
-        set_throttles(admin, j, path).await?;
+        let live = admin.partitions(&topics_of(j)).await?.live_brokers;
+        set_throttles(admin, j, path, &live).await?;
         let topics = topics_of(j);
         let mut failures = 0u32;
         // Bytes the in-flight moves' new replicas hold, refreshed about once a second.
@@ -312,6 +385,7 @@ pub async fn execute<A: ClusterAdmin>(
                     .map(|o| (o.topic, o.partition))
                     .collect();
                 let states = admin.partitions(&topics).await?;
+                set_deferred_throttles(admin, j, path, &states.live_brokers).await?;
                 let current = &states.replicas;
                 let mut changed = false;
                 for m in j
@@ -431,7 +505,7 @@ pub async fn execute<A: ClusterAdmin>(
                     info!(started = start.len(), "moves submitted");
                 }
                 if copying_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    copying = copied_in_flight(admin, j).await;
+                    copying = copied_in_flight(admin, j, &states.live_brokers).await;
                     copying_at = Some(std::time::Instant::now());
                 }
                 let done = done + copying;
@@ -606,6 +680,17 @@ mod tests {
         low_isr_polls: u32,
         polls: u32,
         submissions: Vec<((String, i32), u32)>,
+        /// A broker that is down for the first `offline_polls` polls (calls to it fail).
+        offline: Option<(i32, u32)>,
+        /// Config changes by broker and the poll they came at.
+        broker_changes: Vec<(i32, u32)>,
+    }
+
+    impl Fake {
+        fn down(&self, b: i32) -> bool {
+            self.offline
+                .is_some_and(|(o, polls)| o == b && self.polls <= polls)
+        }
     }
 
     impl ClusterAdmin for Fake {
@@ -624,8 +709,9 @@ mod tests {
             if self.polls <= self.low_isr_polls {
                 in_sync.insert(("t".into(), 0), vec![1]);
             }
+            let down = |b: &i32| self.down(*b);
             Ok(PartitionStates {
-                live_brokers: (1..=6).collect(),
+                live_brokers: (1..=6).filter(|b| !down(b)).collect(),
                 replicas,
                 in_sync,
             })
@@ -694,6 +780,12 @@ mod tests {
             t: Option<&str>,
             ops: &[ConfigOp],
         ) -> Result<(), KafkaError> {
+            if let Some(b) = b {
+                if self.down(b) {
+                    return Err(KafkaError::NoBroker(format!("broker {b}")));
+                }
+                self.broker_changes.push((b, self.polls));
+            }
             let c = self.configs.entry((b, t.map(str::to_string))).or_default();
             for (k, v) in ops {
                 match v {
@@ -712,6 +804,59 @@ mod tests {
     impl Progress for Quiet {
         fn update(&self, _: u64, _: u64, _: usize, _: &str) {}
         fn finish(&self) {}
+    }
+
+    #[test]
+    fn a_dead_brokers_replica_moves_off_and_its_throttle_waits_until_it_is_back() {
+        // Broker 4 holds a replica that moves to broker 3; broker 4 is down for three polls.
+        let mv = Move {
+            topic: "t".into(),
+            partition: 0,
+            from: vec![1, 4, 2],
+            to: vec![1, 3, 2],
+            bytes: 10,
+        };
+        let mut fake = Fake {
+            offline: Some((4, 3)),
+            ..Default::default()
+        };
+        fake.assign.insert(("t".into(), 0), mv.from.clone());
+        fake.configs.insert(
+            (Some(4), None),
+            [(LEADER_RATE.to_string(), "7".to_string())].into(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let mut j = Journal::new(vec![mv], "fake:9092", 100, false);
+        let opts = ExecOptions {
+            max_per_broker: 2,
+            additional: false,
+            min_isr_guard: None,
+            poll: Duration::from_millis(1),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let report = rt
+            .block_on(execute(&mut fake, &mut j, &path, &opts, &Quiet))
+            .unwrap();
+        assert!(report.verified, "{report:?}");
+        // The move did not wait for broker 4 ...
+        assert_eq!(fake.submissions[0].1, 2, "{:?}", fake.submissions);
+        // ... whose throttles were set once it was back (poll 4), not before.
+        let to_4: Vec<u32> = fake
+            .broker_changes
+            .iter()
+            .filter(|(b, _)| *b == 4)
+            .map(|(_, p)| *p)
+            .collect();
+        assert!(!to_4.is_empty() && to_4.iter().all(|&p| p > 3), "{to_4:?}");
+        // Cleanup restored its earlier value and removed the key streamctl added.
+        assert_eq!(
+            fake.configs[&(Some(4), None)],
+            [(LEADER_RATE.to_string(), "7".to_string())].into()
+        );
     }
 
     #[test]
@@ -770,7 +915,8 @@ mod tests {
         // Partition 0 was held while its ISR was below 2; partition 1 started at once.
         let when = |p: i32| fake.submissions.iter().find(|(k, _)| k.1 == p).unwrap().1;
         assert!(when(0) > 3, "{:?}", fake.submissions);
-        assert!(when(1) <= 1, "{:?}", fake.submissions);
+        // (poll 1 reads the live brokers before the throttles; poll 2 is the loop's first)
+        assert!(when(1) <= 2, "{:?}", fake.submissions);
         // Each move submitted exactly once.
         assert_eq!(fake.submissions.len(), 2);
         // Cleanup: the earlier value is restored, our keys are gone, nothing else touched.

@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::assign::{Cluster, PartitionAssignment};
+
 /// One partition's reassignment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Move {
@@ -71,6 +73,69 @@ impl Move {
     }
     pub fn copy_bytes(&self) -> u64 {
         self.bytes * self.adding().len() as u64
+    }
+}
+
+/// The moves that take `cluster` to `targets` (a reviewed plan): every partition must exist, every
+/// target broker must be one of the cluster's (live) brokers, and no list may repeat a broker or a
+/// partition. Partitions already at their target are left out. Errors list up to five problems.
+pub fn moves_to_targets(
+    cluster: &Cluster,
+    targets: &[PartitionAssignment],
+) -> Result<Vec<Move>, String> {
+    let brokers: BTreeSet<i32> = cluster.brokers.iter().map(|b| b.id).collect();
+    let current: BTreeMap<(&str, i32), &PartitionAssignment> = cluster
+        .partitions
+        .iter()
+        .map(|p| ((p.topic.as_str(), p.partition), p))
+        .collect();
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut moves = Vec::new();
+    for t in targets {
+        let name = format!("{}-{}", t.topic, t.partition);
+        if !seen.insert((t.topic.as_str(), t.partition)) {
+            problems.push(format!("{name} is listed twice"));
+            continue;
+        }
+        let Some(cur) = current.get(&(t.topic.as_str(), t.partition)) else {
+            problems.push(format!("{name} is not in the cluster"));
+            continue;
+        };
+        let distinct: BTreeSet<i32> = t.replicas.iter().copied().collect();
+        if t.replicas.is_empty() || distinct.len() != t.replicas.len() {
+            problems.push(format!(
+                "{name}: replicas {:?} must be distinct and not empty",
+                t.replicas
+            ));
+            continue;
+        }
+        let unknown: Vec<i32> = distinct.difference(&brokers).copied().collect();
+        if !unknown.is_empty() {
+            problems.push(format!(
+                "{name}: broker(s) {unknown:?} are not live in the cluster"
+            ));
+            continue;
+        }
+        if t.replicas != cur.replicas {
+            moves.push(Move {
+                topic: t.topic.clone(),
+                partition: t.partition,
+                from: cur.replicas.clone(),
+                to: t.replicas.clone(),
+                bytes: cur.move_bytes(),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(moves)
+    } else {
+        let more = problems.len().saturating_sub(5);
+        let mut msg = problems.into_iter().take(5).collect::<Vec<_>>().join("; ");
+        if more > 0 {
+            msg.push_str(&format!("; and {more} more"));
+        }
+        Err(msg)
     }
 }
 
@@ -210,6 +275,45 @@ mod tests {
             pending[first[0]].partition, 1,
             "broker 4 carries 200 bytes: start there"
         );
+    }
+
+    #[test]
+    fn a_reviewed_plan_becomes_moves_or_is_refused_whole() {
+        use crate::assign::Broker;
+        let part = |p: i32, r: &[i32]| PartitionAssignment {
+            topic: "t".into(),
+            partition: p,
+            replicas: r.to_vec(),
+            size_bytes: Some(100),
+            local_size_bytes: None,
+        };
+        let cluster = Cluster {
+            brokers: (1..=4).map(|id| Broker { id, rack: None }).collect(),
+            partitions: vec![part(0, &[1, 2]), part(1, &[2, 3])],
+        };
+        let moves = moves_to_targets(&cluster, &[part(0, &[3, 2]), part(1, &[2, 3])]).unwrap();
+        assert_eq!(moves.len(), 1, "partition 1 is already there");
+        assert_eq!(
+            (moves[0].from.clone(), moves[0].to.clone(), moves[0].bytes),
+            (vec![1, 2], vec![3, 2], 100)
+        );
+        let err = moves_to_targets(
+            &cluster,
+            &[
+                part(0, &[3, 9]),
+                part(7, &[1]),
+                part(1, &[2, 2]),
+                part(0, &[1, 2]),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.contains("t-0: broker(s) [9] are not live"), "{err}");
+        assert!(err.contains("t-7 is not in the cluster"), "{err}");
+        assert!(
+            err.contains("t-1: replicas [2, 2] must be distinct"),
+            "{err}"
+        );
+        assert!(err.contains("t-0 is listed twice"), "{err}");
     }
 
     #[test]

@@ -293,7 +293,16 @@ impl ClusterAdmin for KafkaAdmin {
             .collect();
         let mut sizes: HashMap<(String, i32), u64> = HashMap::new();
         for b in &brokers {
-            for (k, v) in self.log_dir_sizes(b.id, None).await? {
+            // A broker going down as we ask (still in the metadata, no longer listening) is
+            // skipped: the sizes come from the partitions' other replicas.
+            let found = match self.log_dir_sizes(b.id, None).await {
+                Err(e @ KafkaError::Connect { .. }) => {
+                    tracing::warn!(broker = b.id, error = %e, "no partition sizes from this broker");
+                    continue;
+                }
+                r => r?,
+            };
+            for (k, v) in found {
                 let e = sizes.entry(k).or_default();
                 *e = (*e).max(v);
             }

@@ -195,6 +195,8 @@ stop_broker() {
 }
 
 start_broker() {
+  # Already running: nothing to do (callers may start a broker again to be sure it is up).
+  if [ -f "$state/broker-$1.pid" ] && kill -0 "$(cat "$state/broker-$1.pid")" 2>/dev/null; then return 0; fi
   libs="$(bash "$here/kafka.sh" fetch)"
   local before; before=$(grep -c "Kafka Server started" "$state/broker-$1.log" || true)
   grep -v "^$(cat "$state/broker-$1.pid")\$" "$state/pids" > "$state/pids.new" || true
