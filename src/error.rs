@@ -121,6 +121,9 @@ impl Error {
             Self::Plan(PlanError::UnknownBroker { broker, .. }) => Some(format!(
                 "list broker {broker} with its rack, or drain it with --remove-brokers {broker}"
             )),
+            Self::Plan(PlanError::OfflineBroker(b)) => Some(format!(
+                "wait until broker {b} is back, or drain it with --remove-brokers {b} (its replicas are copied from the others)"
+            )),
             Self::Plan(PlanError::Infeasible { .. }) => Some(
                 "add brokers (in more AZs), drain fewer, or lower the topic's replication factor"
                     .into(),

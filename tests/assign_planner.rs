@@ -28,6 +28,7 @@ fn brokers(per_az: &[usize]) -> Vec<Broker> {
             out.push(Broker {
                 id,
                 rack: Some(format!("us-east-1{}", (b'a' + a as u8) as char)),
+                offline: false,
             });
             id += 1;
         }
@@ -220,6 +221,7 @@ fn expansion_6_to_9_moves_exactly_the_lower_bound() {
         bs.push(Broker {
             id,
             rack: Some(format!("us-east-1{az}")),
+            offline: false,
         });
     }
     let c = Cluster {
@@ -259,6 +261,30 @@ fn draining_a_broker_moves_only_its_replicas_within_its_az() {
         .count() as u64;
     assert_eq!(p.summary.replicas_moved, on5);
     assert_eq!(p.summary.lower_bound_moves, on5);
+    assert_eq!(p.summary.replicas_on_removed_brokers_after, 0);
+}
+
+#[test]
+fn an_offline_broker_may_only_be_drained() {
+    let mut bs = brokers(&[3, 3, 3]);
+    bs.iter_mut().find(|b| b.id == 5).unwrap().offline = true;
+    let c = Cluster {
+        partitions: rack_aware(&bs, 90, 3),
+        brokers: bs,
+    };
+    // A plan that keeps broker 5 could put replicas on it: refused.
+    let err = plan(&c, &PlanOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "broker 5 is offline (registered but not running), so it can take no replica"
+    );
+    // Drained: its replicas leave, within its AZ, and nothing lands on it.
+    let opts = PlanOptions {
+        remove_brokers: [5].into(),
+        ..Default::default()
+    };
+    let p = run(&c, &opts);
+    check_rules(&c, &opts, &p);
     assert_eq!(p.summary.replicas_on_removed_brokers_after, 0);
 }
 
@@ -326,6 +352,7 @@ fn prefers_small_partitions_when_counts_tie() {
         bs.push(Broker {
             id,
             rack: Some(format!("us-east-1{az}")),
+            offline: false,
         });
     }
     let c = Cluster {
@@ -348,6 +375,7 @@ fn tiered_partitions_are_priced_by_local_bytes() {
     bs.extend([(4, 'a'), (5, 'b'), (6, 'c')].map(|(id, az)| Broker {
         id,
         rack: Some(format!("us-east-1{az}")),
+        offline: false,
     }));
     let c = Cluster {
         brokers: bs,
@@ -367,6 +395,7 @@ fn move_budget_keeps_removals_first() {
     c.brokers.push(Broker {
         id: 10,
         rack: Some("us-east-1a".into()),
+        offline: false,
     });
     let opts = PlanOptions {
         remove_brokers: [1].into(),
@@ -397,6 +426,7 @@ fn topic_filter_moves_only_matching_topics() {
     bs.extend([(4, 'a'), (5, 'b'), (6, 'c')].map(|(id, az)| Broker {
         id,
         rack: Some(format!("us-east-1{az}")),
+        offline: false,
     }));
     let c = Cluster {
         brokers: bs,
@@ -506,6 +536,7 @@ fn random_cluster() -> impl Strategy<Value = (Cluster, PlanOptions)> {
                 bs.push(Broker {
                     id: 100 + k as i32,
                     rack: Some(format!("us-east-1{}", (b'a' + az as u8) as char)),
+                    offline: false,
                 });
             }
             let mut removed = BTreeSet::new();

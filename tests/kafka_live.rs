@@ -181,7 +181,12 @@ impl Live {
                     .await
                     .unwrap();
             let mut found = Vec::new();
-            for b in 1..=6 {
+            let live = a
+                .partitions(&[topic.to_string()])
+                .await
+                .unwrap()
+                .live_brokers;
+            for b in live {
                 for (k, _) in a.dynamic_configs(Some(b), None).await.unwrap() {
                     if k.contains("replication.throttled") {
                         found.push(format!("broker {b}: {k}"));
@@ -219,6 +224,28 @@ fn wait_for_submitted(journal: &std::path::Path) {
             "no move was submitted"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/cluster.sh");
+
+/// `cluster.sh stop-broker N` / `start-broker N`.
+fn broker(action: &str, n: i32) {
+    assert!(Proc::new("bash")
+        .args([CLUSTER, action, &n.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// Starts broker N again however a test ends (a no-op when it already runs), so one failing
+/// test does not leave the shared cluster short of a broker.
+struct StartAgain(i32);
+impl Drop for StartAgain {
+    fn drop(&mut self) {
+        let _ = Proc::new("bash")
+            .args([CLUSTER, "start-broker", &self.0.to_string()])
+            .status();
     }
 }
 
@@ -750,26 +777,9 @@ fn a_reviewed_plan_file_waits_while_the_partition_is_under_min_isr() {
         format!(r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":[1,3,2]}}]}}"#),
     )
     .unwrap();
-    let cluster = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/cluster.sh");
-    let broker = |action: &str| {
-        assert!(Proc::new("bash")
-            .args([cluster, action, "4"])
-            .status()
-            .unwrap()
-            .success())
-    };
-    /// Starts broker 4 again however the test ends (a no-op when it runs).
-    struct Restart(&'static str);
-    impl Drop for Restart {
-        fn drop(&mut self) {
-            let _ = Proc::new("bash")
-                .args([self.0, "start-broker", "4"])
-                .status();
-        }
-    }
     // Broker 4 down: the in-sync replicas are [1, 2], below --min-insync 3.
-    broker("stop-broker");
-    let _restart = Restart(cluster);
+    broker("stop-broker", 4);
+    let _back = StartAgain(4);
     let journal = dir.path().join("journal.json");
     let log = dir.path().join("run.log");
     let child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
@@ -813,7 +823,7 @@ fn a_reviewed_plan_file_waits_while_the_partition_is_under_min_isr() {
         j["moves"][0]["state"], "pending",
         "nothing is submitted while the partition is under min ISR"
     );
-    broker("start-broker");
+    broker("start-broker", 4);
     let out = child.wait_with_output().unwrap();
     let err = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(out.status.success(), "{err}");
@@ -829,6 +839,123 @@ fn a_reviewed_plan_file_waits_while_the_partition_is_under_min_isr() {
         serde_json::json!([1, 3, 2])
     );
     assert_eq!(k.consume_all(topic, 1000), (1000, sum));
+    assert!(
+        k.throttle_keys(topic).is_empty(),
+        "{:?}",
+        k.throttle_keys(topic)
+    );
+}
+
+#[test]
+fn a_dead_broker_is_drained_with_remove_brokers_and_nothing_waits_for_it() {
+    let Some(k) = live() else { return };
+    let topic = &unique("dead");
+    // Broker 4 (us-east-1a) holds a replica of every partition and is the preferred leader of one.
+    let (ok, out) = k.tool(
+        "org.apache.kafka.tools.TopicCommand",
+        &[
+            "--bootstrap-server",
+            k.first(),
+            "--create",
+            "--topic",
+            topic,
+            "--replica-assignment",
+            "4:2:3,2:4:6,3:5:4",
+        ],
+    );
+    assert!(ok, "create {topic}: {out}");
+    let sum = k.produce(topic, 1500, 4000);
+    broker("stop-broker", 4);
+    let _back = StartAgain(4);
+    let filter = format!("^{topic}$");
+    let dir = tempfile::tempdir().unwrap();
+    // Wait until the controller has fenced broker 4 (the snapshot lists it as offline) ...
+    let start = Instant::now();
+    loop {
+        let out = k
+            .streamctl()
+            .args([
+                "reassign",
+                "--az-aware",
+                "--bootstrap-server",
+                &k.bootstrap,
+                "--topics",
+                &filter,
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        // ... then a plan that keeps it is refused, with the way out.
+        if err.contains("broker 4 is offline") {
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert!(err.contains("--remove-brokers 4"), "{err}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never refused: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = k
+        .streamctl()
+        .args([
+            "reassign",
+            "--az-aware",
+            "--bootstrap-server",
+            &k.bootstrap,
+            "--topics",
+            &filter,
+        ])
+        .args([
+            "--remove-brokers",
+            "4",
+            "--execute",
+            "--throttle",
+            "10MiB/s",
+            "--no-progress",
+            "-o",
+            "json",
+        ])
+        .args(["--journal", dir.path().join("j.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["phase"].as_str(), r["verified"].as_bool()),
+        (Some("complete"), Some(true)),
+        "{r}"
+    );
+    let snap = k.snapshot(topic);
+    for p in snap["partitions"].as_array().unwrap() {
+        assert!(
+            !p["replicas"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(4)),
+            "{p}"
+        );
+    }
+    assert!(one_replica_per_az(&snap), "{snap}");
+    // Every record is readable with broker 4 still down ...
+    assert_eq!(k.consume_all(topic, 1500), (1500, sum));
+    // ... and once it is back, no throttle is left anywhere (its own was never set).
+    broker("start-broker", 4);
+    let start = Instant::now();
+    while k.snapshot(topic)["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["offline"] == true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "broker 4 never came back"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     assert!(
         k.throttle_keys(topic).is_empty(),
         "{:?}",
@@ -910,32 +1037,44 @@ fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns(
         .spawn()
         .unwrap();
     wait_for_submitted(&journal);
-    let cluster = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/cluster.sh");
-    assert!(Proc::new("bash")
-        .args([cluster, "stop-broker", "6"])
-        .status()
+    // Stop a broker that an unfinished move copies to: no new move may start on it until it is back.
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_i64().unwrap())
+            .collect()
+    };
+    let target = j["moves"]
+        .as_array()
         .unwrap()
-        .success());
+        .iter()
+        .filter(|m| m["state"] != "done")
+        .find_map(|m| {
+            let from = ids(&m["from"]);
+            ids(&m["to"]).into_iter().find(|b| !from.contains(b))
+        })
+        .expect("an unfinished move") as i32;
+    broker("stop-broker", target);
+    let _back = StartAgain(target);
+    let waiting = format!("broker(s) {{{target}}} offline");
     let start = Instant::now();
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
-        .contains("offline")
+        .contains(&waiting)
     {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the run never said it is waiting for broker 6"
+            "the run never said it is waiting for broker {target}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(Proc::new("bash")
-        .args([cluster, "start-broker", "6"])
-        .status()
-        .unwrap()
-        .success());
+    broker("start-broker", target);
     let out = child.wait_with_output().unwrap();
     let err = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("broker(s) {6} offline"), "{err}");
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["verified"], true);
     assert!(one_replica_per_az(&k.snapshot(topic)));

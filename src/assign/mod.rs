@@ -19,6 +19,10 @@ pub use summary::Summary;
 pub struct Broker {
     pub id: i32,
     pub rack: Option<String>,
+    /// Registered but not running (fenced): a live snapshot lists it so a dead broker can be
+    /// drained with --remove-brokers; it can take no new replica.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
 }
 
 /// One partition's current assignment. The first replica is the preferred leader.

@@ -70,6 +70,8 @@ pub enum PlanError {
     UnknownRemovedBroker(i32),
     #[error("no brokers would be left")]
     NoBrokersLeft,
+    #[error("broker {0} is offline (registered but not running), so it can take no replica")]
+    OfflineBroker(i32),
     #[error("{topic}-{partition} needs {rf} replicas on distinct brokers with at most {per_az} per AZ, but the remaining {brokers} brokers in {azs} AZs allow only {possible}")]
     Infeasible {
         topic: String,
@@ -236,6 +238,14 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         if ids.binary_search(r).is_err() {
             return Err(PlanError::UnknownRemovedBroker(*r));
         }
+    }
+    // An offline broker may only be drained: a plan that keeps it could place replicas there.
+    if let Some(b) = cluster
+        .brokers
+        .iter()
+        .find(|b| b.offline && !opts.remove_brokers.contains(&b.id))
+    {
+        return Err(PlanError::OfflineBroker(b.id));
     }
     let index: HashMap<i32, u32> = ids
         .iter()

@@ -81,6 +81,7 @@ pub fn parse_kafka_assignment(
             .map(|id| Broker {
                 id,
                 rack: racks.get(&id).cloned(),
+                offline: false,
             })
             .collect(),
         partitions: k
@@ -183,7 +184,8 @@ mod tests {
             c.brokers[2],
             Broker {
                 id: 3,
-                rack: Some("c".into())
+                rack: Some("c".into()),
+                offline: false
             }
         );
     }

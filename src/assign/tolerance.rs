@@ -114,6 +114,7 @@ mod tests {
                 .map(|id| Broker {
                     id,
                     rack: Some(format!("az{}", (id - 1) / 2)),
+                    offline: false,
                 })
                 .collect(),
             partitions: parts

@@ -427,11 +427,16 @@ pub async fn execute<A: ClusterAdmin>(
                     progress.update(done, total, 0, "all moves complete");
                     return Ok(true);
                 }
-                let involved: BTreeSet<i32> = j
+                // The moves as the cluster runs them: copies come from each partition's current
+                // leader (a dead preferred leader is no source, and no reason to wait).
+                let view: Vec<Move> = j
                     .moves
                     .iter()
-                    .filter(|m| m.state != MoveState::Done)
-                    .flat_map(|m| m.mv.brokers())
+                    .map(|m| m.mv.with_leader(states.leaders.get(&key(&m.mv)).copied()))
+                    .collect();
+                let involved: BTreeSet<i32> = (0..j.moves.len())
+                    .filter(|&i| j.moves[i].state != MoveState::Done)
+                    .flat_map(|i| view[i].brokers())
                     .collect();
                 let unavailable: BTreeSet<i32> =
                     involved.difference(&states.live_brokers).copied().collect();
@@ -450,13 +455,11 @@ pub async fn execute<A: ClusterAdmin>(
                             && !held.contains(&key(&j.moves[i].mv))
                     })
                     .collect();
-                let in_flight: Vec<&Move> = j
-                    .moves
-                    .iter()
-                    .filter(|m| m.state == MoveState::Submitted)
-                    .map(|m| &m.mv)
+                let in_flight: Vec<&Move> = (0..j.moves.len())
+                    .filter(|&i| j.moves[i].state == MoveState::Submitted)
+                    .map(|i| &view[i])
                     .collect();
-                let pending: Vec<&Move> = pending_idx.iter().map(|&i| &j.moves[i].mv).collect();
+                let pending: Vec<&Move> = pending_idx.iter().map(|&i| &view[i]).collect();
                 let start: Vec<usize> =
                     next_moves(&pending, &in_flight, opts.max_per_broker, &unavailable)
                         .into_iter()
@@ -712,6 +715,12 @@ mod tests {
             let down = |b: &i32| self.down(*b);
             Ok(PartitionStates {
                 live_brokers: (1..=6).filter(|b| !down(b)).collect(),
+                leaders: replicas
+                    .iter()
+                    .filter_map(|(k, r)| {
+                        r.iter().find(|b| !self.down(**b)).map(|&l| (k.clone(), l))
+                    })
+                    .collect(),
                 replicas,
                 in_sync,
             })

@@ -71,6 +71,15 @@ impl Move {
         out.push(self.to.clone());
         out
     }
+    /// This move as the cluster will run it: new replicas copy from the partition's current
+    /// `leader` (when it is one of the replicas), not necessarily the preferred one.
+    pub fn with_leader(&self, leader: Option<i32>) -> Move {
+        let mut m = self.clone();
+        if let Some(pos) = leader.and_then(|l| m.from.iter().position(|&b| b == l)) {
+            m.from[..=pos].rotate_right(1);
+        }
+        m
+    }
     pub fn copy_bytes(&self) -> u64 {
         self.bytes * self.adding().len() as u64
     }
@@ -83,7 +92,12 @@ pub fn moves_to_targets(
     cluster: &Cluster,
     targets: &[PartitionAssignment],
 ) -> Result<Vec<Move>, String> {
-    let brokers: BTreeSet<i32> = cluster.brokers.iter().map(|b| b.id).collect();
+    let brokers: BTreeSet<i32> = cluster
+        .brokers
+        .iter()
+        .filter(|b| !b.offline)
+        .map(|b| b.id)
+        .collect();
     let current: BTreeMap<(&str, i32), &PartitionAssignment> = cluster
         .partitions
         .iter()
@@ -288,7 +302,13 @@ mod tests {
             local_size_bytes: None,
         };
         let cluster = Cluster {
-            brokers: (1..=4).map(|id| Broker { id, rack: None }).collect(),
+            brokers: (1..=4)
+                .map(|id| Broker {
+                    id,
+                    rack: None,
+                    offline: false,
+                })
+                .collect(),
             partitions: vec![part(0, &[1, 2]), part(1, &[2, 3])],
         };
         let moves = moves_to_targets(&cluster, &[part(0, &[3, 2]), part(1, &[2, 3])]).unwrap();
@@ -314,6 +334,18 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("t-0 is listed twice"), "{err}");
+    }
+
+    #[test]
+    fn the_copy_source_is_the_current_leader() {
+        let m = mv(0, &[4, 1, 2], &[3, 1, 2], 10);
+        // Broker 4 (preferred) is dead and 2 leads: the copy loads 2, not 4.
+        let now = m.with_leader(Some(2));
+        assert_eq!(now.leader(), 2);
+        assert_eq!(now.brokers(), [2, 3].into());
+        assert_eq!(now.adding(), vec![3]);
+        assert_eq!(m.with_leader(None), m);
+        assert_eq!(m.with_leader(Some(9)), m, "not a replica: unchanged");
     }
 
     #[test]

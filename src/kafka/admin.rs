@@ -13,9 +13,9 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 };
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId, DescribeConfigsRequest, DescribeLogDirsRequest,
-    ElectLeadersRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
-    MetadataRequest, MetadataResponse, TopicName,
+    AlterPartitionReassignmentsRequest, BrokerId, DescribeClusterRequest, DescribeConfigsRequest,
+    DescribeLogDirsRequest, ElectLeadersRequest, IncrementalAlterConfigsRequest,
+    ListPartitionReassignmentsRequest, MetadataRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 
@@ -275,6 +275,29 @@ impl KafkaAdmin {
         Ok(out)
     }
 
+    /// Brokers registered with the controller but fenced (not running), with their racks
+    /// (DescribeCluster v2, KIP-1073); none on clusters too old to say.
+    async fn fenced_brokers(&mut self) -> Result<Vec<Broker>, KafkaError> {
+        let r = match self
+            .call_any(DescribeClusterRequest::default().with_include_fenced_brokers(true))
+            .await
+        {
+            Ok(r) => r,
+            // Before Kafka 4.0 the request has no IncludeFencedBrokers field.
+            Err(KafkaError::Protocol { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(r.brokers
+            .iter()
+            .filter(|b| b.is_fenced)
+            .map(|b| Broker {
+                id: b.broker_id.0,
+                rack: b.rack.as_ref().map(s),
+                offline: true,
+            })
+            .collect())
+    }
+
     pub fn bootstrap(&self) -> &[String] {
         &self.bootstrap
     }
@@ -283,16 +306,24 @@ impl KafkaAdmin {
 impl ClusterAdmin for KafkaAdmin {
     async fn snapshot(&mut self) -> Result<Cluster, KafkaError> {
         let m = self.metadata(None).await?;
-        let brokers: Vec<Broker> = m
+        let mut brokers: Vec<Broker> = m
             .brokers
             .iter()
             .map(|b| Broker {
                 id: b.node_id.0,
                 rack: b.rack.as_ref().map(s),
+                offline: false,
             })
             .collect();
+        let live = brokers.clone();
+        // (a broker fenced a moment ago may still be in this metadata: listed once, as live)
+        for f in self.fenced_brokers().await? {
+            if !brokers.iter().any(|b| b.id == f.id) {
+                brokers.push(f);
+            }
+        }
         let mut sizes: HashMap<(String, i32), u64> = HashMap::new();
-        for b in &brokers {
+        for b in &live {
             // A broker going down as we ask (still in the metadata, no longer listening) is
             // skipped: the sizes come from the partitions' other replicas.
             let found = match self.log_dir_sizes(b.id, None).await {
@@ -339,7 +370,6 @@ impl ClusterAdmin for KafkaAdmin {
             }
         }
         partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-        let mut brokers = brokers;
         brokers.sort_by_key(|b| b.id);
         Ok(Cluster {
             brokers,
@@ -353,6 +383,10 @@ impl ClusterAdmin for KafkaAdmin {
             live_brokers: m.brokers.iter().map(|b| b.node_id.0).collect(),
             replicas: per_partition(&m, |p| p.replica_nodes.iter().map(|b| b.0).collect()),
             in_sync: per_partition(&m, |p| p.isr_nodes.iter().map(|b| b.0).collect()),
+            leaders: per_partition(&m, |p| vec![p.leader_id.0])
+                .into_iter()
+                .filter_map(|(k, v)| v.first().copied().filter(|&l| l >= 0).map(|l| (k, l)))
+                .collect(),
         })
     }
 

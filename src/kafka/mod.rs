@@ -116,6 +116,8 @@ pub struct PartitionStates {
     pub replicas: BTreeMap<(String, i32), Vec<i32>>,
     /// In-sync replicas by (topic, partition).
     pub in_sync: BTreeMap<(String, i32), Vec<i32>>,
+    /// The current leader by (topic, partition); absent when it has none.
+    pub leaders: BTreeMap<(String, i32), i32>,
 }
 
 /// One config change: `None` deletes the key (IncrementalAlterConfigs DELETE).

@@ -32,6 +32,7 @@ fn brokers(n: usize) -> Vec<Broker> {
         .map(|i| Broker {
             id: i as i32 + 1,
             rack: Some(RACKS[i % 3].to_string()),
+            offline: false,
         })
         .collect()
 }
