@@ -5,19 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use streamctl::assign::{plan, Broker, Cluster, PartitionAssignment, Plan, PlanOptions};
 
-/// A tiny deterministic generator for building layouts.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// Brokers 1..=n, `per_az[i]` of them in AZ i.
 fn brokers(per_az: &[usize]) -> Vec<Broker> {

@@ -1,5 +1,7 @@
 //! The binary as users and scripts run it: help text, spec errors, exit codes, JSON contracts.
 
+mod common;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
@@ -200,17 +202,9 @@ fn usage_errors_exit_2() {
 }
 
 fn json(args: &[&str]) -> Value {
-    let out = streamctl()
-        .args(args)
-        .args(["--output", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut c = streamctl();
+    c.args(args);
+    common::json_of(c)
 }
 
 /// Seed 002's example: 20 MB/s, RF 3, 7 days. Classic needs 6 m5.large and ~34.6 TiB of local

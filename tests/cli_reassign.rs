@@ -1,5 +1,7 @@
 //! `streamctl reassign` and `streamctl check az-tolerance` as scripts run them.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use assert_cmd::Command;
@@ -17,17 +19,9 @@ fn streamctl() -> Command {
 }
 
 fn json(args: &[&str]) -> Value {
-    let out = streamctl()
-        .args(args)
-        .args(["--output", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut c = streamctl();
+    c.args(args);
+    common::json_of(c)
 }
 
 #[test]

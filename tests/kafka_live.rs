@@ -71,7 +71,8 @@ impl Live {
     }
 
     /// A topic with an explicit, rack-unaware assignment: brokers 1,4 share us-east-1a, 2,5 us-east-1b.
-    fn create_rack_unaware(&self, topic: &str) {
+    /// Create `topic` with explicit replica lists (`1:4:2,...`, Kafka's --replica-assignment).
+    fn create_topic(&self, topic: &str, assignment: &str) {
         let (ok, out) = self.tool(
             "org.apache.kafka.tools.TopicCommand",
             &[
@@ -81,10 +82,15 @@ impl Live {
                 "--topic",
                 topic,
                 "--replica-assignment",
-                "1:4:2,4:1:5,2:5:3,5:2:6,3:6:1,6:3:4",
+                assignment,
             ],
         );
         assert!(ok, "create {topic}: {out}");
+    }
+
+    /// Six partitions, each with two replicas in one AZ.
+    fn create_rack_unaware(&self, topic: &str) {
+        self.create_topic(topic, "1:4:2,4:1:5,2:5:3,5:2:6,3:6:1,6:3:4");
     }
 
     fn streamctl(&self) -> Command {
@@ -166,6 +172,30 @@ impl Live {
             }
         }
         (n, sum)
+    }
+
+    /// `reassign --az-aware` of this topic, executed at `throttle`.
+    fn execute_args(&self, topic: &str, throttle: &str) -> Vec<String> {
+        let filter = format!("^{topic}$");
+        [
+            "reassign",
+            "--az-aware",
+            "--bootstrap-server",
+            &self.bootstrap,
+            "--topics",
+            &filter,
+            "--execute",
+            "--throttle",
+            throttle,
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// No replication throttle is left on any live broker or on the topic.
+    fn assert_no_throttles(&self, topic: &str) {
+        let left = self.throttle_keys(topic);
+        assert!(left.is_empty(), "throttles left behind: {left:?}");
     }
 
     /// Throttle keys on any broker or on the topic (read with DescribeConfigs by our adapter).
@@ -315,17 +345,7 @@ fn a_rack_unaware_topic_is_repaired_with_every_record_intact_and_no_throttle_lef
     let journal = dir.path().join("journal.json");
     let out = k
         .streamctl()
-        .args([
-            "reassign",
-            "--az-aware",
-            "--bootstrap-server",
-            &k.bootstrap,
-            "--topics",
-            &format!("^{topic}$"),
-            "--execute",
-            "--throttle",
-            "20MiB/s",
-        ])
+        .args(k.execute_args(topic, "20MiB/s"))
         .args([
             "--journal",
             journal.to_str().unwrap(),
@@ -353,11 +373,7 @@ fn a_rack_unaware_topic_is_repaired_with_every_record_intact_and_no_throttle_lef
         (3000, sum),
         "every record produced before the move is readable after it"
     );
-    assert!(
-        k.throttle_keys(topic).is_empty(),
-        "{:?}",
-        k.throttle_keys(topic)
-    );
+    k.assert_no_throttles(topic);
 }
 
 #[test]
@@ -475,11 +491,7 @@ fn kill_9_during_execution_then_rerun_completes_with_no_stray_throttles() {
     assert_eq!(r["verified"], true);
     assert_eq!(r["runs"], 2);
     assert!(one_replica_per_az(&k.snapshot(topic)));
-    assert!(
-        k.throttle_keys(topic).is_empty(),
-        "{:?}",
-        k.throttle_keys(topic)
-    );
+    k.assert_no_throttles(topic);
     assert_eq!(k.consume_all(topic, 6000), (6000, sum));
     // --verify on the finished journal agrees.
     let out = k
@@ -509,21 +521,8 @@ fn another_running_reassignment_is_not_interleaved_and_cancel_reverts() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.json");
     let mut child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
-        .args([
-            "reassign",
-            "--az-aware",
-            "--bootstrap-server",
-            &k.bootstrap,
-            "--topics",
-            &format!("^{topic}$"),
-            "--execute",
-            "--throttle",
-            "512KiB/s",
-            "--journal",
-            journal.to_str().unwrap(),
-            "--poll-ms",
-            "200",
-        ])
+        .args(k.execute_args(topic, "512KiB/s"))
+        .args(["--journal", journal.to_str().unwrap(), "--poll-ms", "200"])
         .spawn()
         .unwrap();
     wait_for_submitted(&journal);
@@ -575,11 +574,7 @@ fn another_running_reassignment_is_not_interleaved_and_cancel_reverts() {
     );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["phase"], "cancelled");
-    assert!(
-        k.throttle_keys(topic).is_empty(),
-        "{:?}",
-        k.throttle_keys(topic)
-    );
+    k.assert_no_throttles(topic);
     let (ok, out) = k.tool(
         "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
         &["--bootstrap-server", k.first(), "--list"],
@@ -700,35 +695,13 @@ fn progress_counts_the_bytes_a_move_has_copied_before_it_finishes() {
     let Some(k) = live() else { return };
     let topic = &unique("progress");
     // One partition, two replicas in us-east-1a: a single move of about 6 MB.
-    let (ok, out) = k.tool(
-        "org.apache.kafka.tools.TopicCommand",
-        &[
-            "--bootstrap-server",
-            k.first(),
-            "--create",
-            "--topic",
-            topic,
-            "--replica-assignment",
-            "1:4:2",
-        ],
-    );
-    assert!(ok, "create {topic}: {out}");
+    k.create_topic(topic, "1:4:2");
     k.produce(topic, 1500, 4000);
     let dir = tempfile::tempdir().unwrap();
     let out = k
         .streamctl()
-        .args([
-            "reassign",
-            "--az-aware",
-            "--bootstrap-server",
-            &k.bootstrap,
-            "--topics",
-            &format!("^{topic}$"),
-            "--execute",
-            "--throttle",
-            "1MiB/s",
-            "--no-progress",
-        ])
+        .args(k.execute_args(topic, "1MiB/s"))
+        .args(["--no-progress"])
         .args(["--journal", dir.path().join("j.json").to_str().unwrap()])
         .output()
         .unwrap();
@@ -755,19 +728,7 @@ fn progress_counts_the_bytes_a_move_has_copied_before_it_finishes() {
 fn a_reviewed_plan_file_waits_while_the_partition_is_under_min_isr() {
     let Some(k) = live() else { return };
     let topic = &unique("min-isr");
-    let (ok, out) = k.tool(
-        "org.apache.kafka.tools.TopicCommand",
-        &[
-            "--bootstrap-server",
-            k.first(),
-            "--create",
-            "--topic",
-            topic,
-            "--replica-assignment",
-            "1:4:2",
-        ],
-    );
-    assert!(ok, "create {topic}: {out}");
+    k.create_topic(topic, "1:4:2");
     let sum = k.produce(topic, 1000, 4000);
     let dir = tempfile::tempdir().unwrap();
     // The reviewed plan: broker 4's replica (a second one in us-east-1a) goes to broker 3.
@@ -839,11 +800,7 @@ fn a_reviewed_plan_file_waits_while_the_partition_is_under_min_isr() {
         serde_json::json!([1, 3, 2])
     );
     assert_eq!(k.consume_all(topic, 1000), (1000, sum));
-    assert!(
-        k.throttle_keys(topic).is_empty(),
-        "{:?}",
-        k.throttle_keys(topic)
-    );
+    k.assert_no_throttles(topic);
 }
 
 #[test]
@@ -851,19 +808,7 @@ fn a_dead_broker_is_drained_with_remove_brokers_and_nothing_waits_for_it() {
     let Some(k) = live() else { return };
     let topic = &unique("dead");
     // Broker 4 (us-east-1a) holds a replica of every partition and is the preferred leader of one.
-    let (ok, out) = k.tool(
-        "org.apache.kafka.tools.TopicCommand",
-        &[
-            "--bootstrap-server",
-            k.first(),
-            "--create",
-            "--topic",
-            topic,
-            "--replica-assignment",
-            "4:2:3,2:4:6,3:5:4",
-        ],
-    );
-    assert!(ok, "create {topic}: {out}");
+    k.create_topic(topic, "4:2:3,2:4:6,3:5:4");
     let sum = k.produce(topic, 1500, 4000);
     broker("stop-broker", 4);
     let _back = StartAgain(4);
@@ -956,11 +901,7 @@ fn a_dead_broker_is_drained_with_remove_brokers_and_nothing_waits_for_it() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(
-        k.throttle_keys(topic).is_empty(),
-        "{:?}",
-        k.throttle_keys(topic)
-    );
+    k.assert_no_throttles(topic);
 }
 
 #[test]
@@ -998,7 +939,7 @@ fn a_plan_file_that_does_not_fit_the_cluster_changes_nothing() {
     );
     assert!(err.contains("hint:"), "{err}");
     assert_eq!(k.snapshot(topic), before);
-    assert!(k.throttle_keys(topic).is_empty(), "no throttle was set");
+    k.assert_no_throttles(topic);
 }
 
 #[test]
@@ -1011,17 +952,7 @@ fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns(
     let journal = dir.path().join("journal.json");
     let log = dir.path().join("run.log");
     let child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
-        .args([
-            "reassign",
-            "--az-aware",
-            "--bootstrap-server",
-            &k.bootstrap,
-            "--topics",
-            &format!("^{topic}$"),
-            "--execute",
-            "--throttle",
-            "1MiB/s",
-        ])
+        .args(k.execute_args(topic, "1MiB/s"))
         .args([
             "--max-concurrent-moves-per-broker",
             "1",
@@ -1078,9 +1009,5 @@ fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns(
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["verified"], true);
     assert!(one_replica_per_az(&k.snapshot(topic)));
-    assert!(
-        k.throttle_keys(topic).is_empty(),
-        "{:?}",
-        k.throttle_keys(topic)
-    );
+    k.assert_no_throttles(topic);
 }

@@ -672,6 +672,7 @@ pub async fn cancel<A: ClusterAdmin>(
 mod tests {
     use super::*;
     use crate::assign::Cluster;
+    use crate::execute::scheduler::mv;
     use crate::kafka::{ConfigOp, Ongoing, PartitionStates};
 
     /// An in-memory cluster: reassignments finish after two polls; ISR can be low for a while.
@@ -809,6 +810,31 @@ mod tests {
         }
     }
 
+    /// Execute `moves` on the fake (2 per broker, 1 ms polls) until done; the report and the
+    /// journal at the end.
+    fn run_to_the_end(
+        fake: &mut Fake,
+        moves: Vec<Move>,
+        min_isr_guard: Option<usize>,
+    ) -> (ExecReport, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let mut j = Journal::new(moves, "fake:9092", 100, false);
+        let opts = ExecOptions {
+            max_per_broker: 2,
+            additional: false,
+            min_isr_guard,
+            poll: Duration::from_millis(1),
+        };
+        let report = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(execute(fake, &mut j, &path, &opts, &Quiet))
+            .unwrap();
+        (report, j)
+    }
+
     struct Quiet;
     impl Progress for Quiet {
         fn update(&self, _: u64, _: u64, _: usize, _: &str) {}
@@ -818,13 +844,7 @@ mod tests {
     #[test]
     fn a_dead_brokers_replica_moves_off_and_its_throttle_waits_until_it_is_back() {
         // Broker 4 holds a replica that moves to broker 3; broker 4 is down for three polls.
-        let mv = Move {
-            topic: "t".into(),
-            partition: 0,
-            from: vec![1, 4, 2],
-            to: vec![1, 3, 2],
-            bytes: 10,
-        };
+        let mv = mv(0, &[1, 4, 2], &[1, 3, 2], 10);
         let mut fake = Fake {
             offline: Some((4, 3)),
             ..Default::default()
@@ -834,22 +854,7 @@ mod tests {
             (Some(4), None),
             [(LEADER_RATE.to_string(), "7".to_string())].into(),
         );
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.json");
-        let mut j = Journal::new(vec![mv], "fake:9092", 100, false);
-        let opts = ExecOptions {
-            max_per_broker: 2,
-            additional: false,
-            min_isr_guard: None,
-            poll: Duration::from_millis(1),
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let report = rt
-            .block_on(execute(&mut fake, &mut j, &path, &opts, &Quiet))
-            .unwrap();
+        let (report, _) = run_to_the_end(&mut fake, vec![mv], None);
         assert!(report.verified, "{report:?}");
         // The move did not wait for broker 4 ...
         assert_eq!(fake.submissions[0].1, 2, "{:?}", fake.submissions);
@@ -871,20 +876,8 @@ mod tests {
     #[test]
     fn min_isr_guard_holds_moves_and_cleanup_restores_previous_configs() {
         let moves = vec![
-            Move {
-                topic: "t".into(),
-                partition: 0,
-                from: vec![1, 4, 2],
-                to: vec![1, 3, 2],
-                bytes: 10,
-            },
-            Move {
-                topic: "t".into(),
-                partition: 1,
-                from: vec![4, 1, 5],
-                to: vec![4, 6, 5],
-                bytes: 10,
-            },
+            mv(0, &[1, 4, 2], &[1, 3, 2], 10),
+            mv(1, &[4, 1, 5], &[4, 6, 5], 10),
         ];
         let mut fake = Fake {
             low_isr_polls: 3,
@@ -903,22 +896,7 @@ mod tests {
             ]
             .into(),
         );
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.json");
-        let mut j = Journal::new(moves.clone(), "fake:9092", 100, false);
-        let opts = ExecOptions {
-            max_per_broker: 2,
-            additional: false,
-            min_isr_guard: Some(2),
-            poll: Duration::from_millis(1),
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let report = rt
-            .block_on(execute(&mut fake, &mut j, &path, &opts, &Quiet))
-            .unwrap();
+        let (report, j) = run_to_the_end(&mut fake, moves.clone(), Some(2));
         assert!(report.verified, "{report:?}");
         assert_eq!(report.phase, Phase::Complete);
         // Partition 0 was held while its ISR was below 2; partition 1 started at once.
@@ -973,13 +951,7 @@ mod tests {
 
     #[test]
     fn throttles_cover_sources_and_new_replicas() {
-        let moves = vec![Move {
-            topic: "t".into(),
-            partition: 3,
-            from: vec![1, 2, 3],
-            to: vec![4, 2, 3],
-            bytes: 1,
-        }];
+        let moves = vec![mv(3, &[1, 2, 3], &[4, 2, 3], 1)];
         let t = throttles_for(&moves, 100, &[(4, 7)].into());
         let lr = t.iter().find(|x| x.key == LEADER_REPLICAS).unwrap();
         assert_eq!(lr.value, "3:1,3:2,3:3");
@@ -997,13 +969,7 @@ mod tests {
             "per-broker override"
         );
         // A pure reorder copies nothing and needs no throttle.
-        let reorder = vec![Move {
-            topic: "t".into(),
-            partition: 0,
-            from: vec![1, 2],
-            to: vec![2, 1],
-            bytes: 1,
-        }];
+        let reorder = vec![mv(0, &[1, 2], &[2, 1], 1)];
         assert!(throttles_for(&reorder, 100, &BTreeMap::new()).is_empty());
     }
 }

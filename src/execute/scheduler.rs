@@ -244,19 +244,21 @@ pub fn next_moves(
     out
 }
 
+/// A move of partition `p` of topic `t` (for tests).
+#[cfg(test)]
+pub(crate) fn mv(p: i32, from: &[i32], to: &[i32], bytes: u64) -> Move {
+    Move {
+        topic: "t".into(),
+        partition: p,
+        from: from.to_vec(),
+        to: to.to_vec(),
+        bytes,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn mv(p: i32, from: &[i32], to: &[i32], bytes: u64) -> Move {
-        Move {
-            topic: "t".into(),
-            partition: p,
-            from: from.to_vec(),
-            to: to.to_vec(),
-            bytes,
-        }
-    }
 
     #[test]
     fn respects_the_per_broker_limit() {

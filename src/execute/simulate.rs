@@ -136,16 +136,7 @@ pub fn simulate(moves: &[Move], throttle: f64, max_per_broker: usize, poll: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn mv(p: i32, from: &[i32], to: &[i32], bytes: u64) -> Move {
-        Move {
-            topic: "t".into(),
-            partition: p,
-            from: from.to_vec(),
-            to: to.to_vec(),
-            bytes,
-        }
-    }
+    use crate::execute::scheduler::mv;
 
     #[test]
     fn one_move_takes_its_bytes_over_the_throttle() {

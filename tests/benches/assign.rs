@@ -13,15 +13,9 @@ use std::time::Instant;
 
 use streamctl::assign::{plan, Broker, Cluster, PartitionAssignment, PlanOptions};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+#[path = "../common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 fn cluster(replicas: usize, scenario: &str) -> Cluster {
     let rf = 3;

@@ -14,15 +14,9 @@ use streamctl::assign::{plan, Broker, Cluster, PartitionAssignment, PlanOptions}
 use streamctl::execute::scheduler::Move;
 use streamctl::execute::simulate::simulate;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+#[path = "../common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const RACKS: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 const MIB: u64 = 1 << 20;

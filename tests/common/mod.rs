@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests.
+// Each test crate includes this module and uses only some of it.
+#![allow(dead_code)]
 
 /// The local AWS emulator's endpoint (tests/run.sh starts moto and exports it). `None` only when
 /// STREAMCTL_SKIP_AWS=1, which is said loudly; without either, the test fails with a hint.
@@ -11,4 +13,15 @@ pub fn moto() -> Option<String> {
         }
         _ => panic!("STREAMCTL_MOTO_ENDPOINT is not set: run the tests with `bash tests/run.sh` (it starts moto), or set STREAMCTL_SKIP_AWS=1"),
     }
+}
+
+/// Run `c` with `--output json` and parse what it prints (its stderr shown when it fails).
+pub fn json_of(mut c: assert_cmd::Command) -> serde_json::Value {
+    let out = c.args(["--output", "json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
