@@ -242,14 +242,16 @@ async fn set_throttles<A: ClusterAdmin>(
         j.throttles = wanted;
         save(j, path)?; // intent first: a crash after this still cleans up
     }
-    for t in j.throttles.clone().into_iter().filter(|t| !t.deferred) {
-        admin
-            .alter_configs(
-                t.broker,
-                t.topic.as_deref(),
-                &[(t.key.clone(), Some(t.value.clone()))],
-            )
-            .await?;
+    // One IncrementalAlterConfigs per broker or topic, with all of its keys.
+    let mut by_resource: BTreeMap<(Option<i32>, Option<String>), Vec<ConfigOp>> = BTreeMap::new();
+    for t in j.throttles.iter().filter(|t| !t.deferred) {
+        by_resource
+            .entry((t.broker, t.topic.clone()))
+            .or_default()
+            .push((t.key.clone(), Some(t.value.clone())));
+    }
+    for ((broker, topic), ops) in by_resource {
+        admin.alter_configs(broker, topic.as_deref(), &ops).await?;
     }
     let deferred: BTreeSet<i32> = j
         .throttles
@@ -312,23 +314,22 @@ pub async fn clear_throttles<A: ClusterAdmin>(
     path: &Path,
 ) -> Result<usize, ExecError> {
     let mut n = 0;
-    while let Some(t) = j.throttles.last().cloned() {
-        if t.deferred {
-            // Never set (its broker was offline throughout): nothing to remove.
-            j.throttles.pop();
-            save(j, path)?;
-            continue;
+    // One IncrementalAlterConfigs per broker or topic (atomic for that resource), last set first.
+    while let Some(last) = j.throttles.last().cloned() {
+        let res = (last.broker, last.topic.clone());
+        let ops: Vec<ConfigOp> = j
+            .throttles
+            .iter()
+            .filter(|t| (t.broker, t.topic.clone()) == res && !t.deferred)
+            .map(|t| (t.key.clone(), t.previous.clone()))
+            .collect();
+        // (a deferred one was never set: its broker was offline throughout)
+        if !ops.is_empty() {
+            admin.alter_configs(res.0, res.1.as_deref(), &ops).await?;
         }
-        admin
-            .alter_configs(
-                t.broker,
-                t.topic.as_deref(),
-                &[(t.key.clone(), t.previous.clone())],
-            )
-            .await?;
-        j.throttles.pop();
+        j.throttles.retain(|t| (t.broker, t.topic.clone()) != res);
         save(j, path)?;
-        n += 1;
+        n += ops.len();
     }
     Ok(n)
 }
