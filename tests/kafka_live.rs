@@ -474,6 +474,37 @@ fn kill_9_during_execution_then_rerun_completes_with_no_stray_throttles() {
         !k.throttle_keys(topic).is_empty(),
         "throttles are in place while the moves run"
     );
+    // A reviewed plan that is not the one in the journal does not resume it.
+    let other = dir.path().join("other.json");
+    std::fs::write(
+        &other,
+        format!(r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":[1,2,3]}}]}}"#),
+    )
+    .unwrap();
+    let out = k
+        .streamctl()
+        .args([
+            "reassign",
+            "--bootstrap-server",
+            &k.bootstrap,
+            "--execute",
+            "--throttle",
+            "50MiB/s",
+        ])
+        .args([
+            "--plan-file",
+            other.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("holds an unfinished run of another plan"),
+        "{err}"
+    );
     // Re-run the same command: it resumes the journal, moves nothing twice, cleans up.
     let out = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
         .args(args(&journal, "50MiB/s"))

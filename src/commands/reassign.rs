@@ -342,6 +342,19 @@ fn execute(
                         "finish or --cancel it, or use another --journal",
                     ));
                 }
+                if let Some(f) = &a.plan_file {
+                    // Resuming is for the same plan: every move recorded must be one of the file's.
+                    let targets = crate::assign::snapshot::parse_kafka_assignment(&super::read_file(f)?, &Default::default())
+                        .map_err(|source| Error::Format { path: f.display().to_string(), source })?;
+                    let wanted: std::collections::BTreeSet<(&str, i32, &[i32])> =
+                        targets.partitions.iter().map(|p| (p.topic.as_str(), p.partition, p.replicas.as_slice())).collect();
+                    if let Some(m) = j.moves.iter().find(|m| !wanted.contains(&(m.mv.topic.as_str(), m.mv.partition, m.mv.to.as_slice()))) {
+                        return Err(Error::usage(
+                            format!("{} holds an unfinished run of another plan ({}-{} to {:?} is not in {})", path.display(), m.mv.topic, m.mv.partition, m.mv.to, f.display()),
+                            "finish it (run it again without --plan-file, or --verify) or --cancel it, or use another --journal",
+                        ));
+                    }
+                }
                 tracing::warn!("resuming the unfinished execution in {} (run {})", path.display(), j.runs + 1);
                 j
             }
