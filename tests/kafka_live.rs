@@ -505,6 +505,22 @@ fn kill_9_during_execution_then_rerun_completes_with_no_stray_throttles() {
         err.contains("holds an unfinished run of another plan"),
         "{err}"
     );
+    // --verify while the moves still run: not at the plan yet, exit 4 for scripts.
+    let out = k
+        .streamctl()
+        .args(["reassign", "--bootstrap-server", &k.bootstrap, "--verify"])
+        .args(["--journal", journal.to_str().unwrap(), "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], false);
+    assert!(!v["mismatched"].as_array().unwrap().is_empty());
     // Re-run the same command: it resumes the journal, moves nothing twice, cleans up.
     let out = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
         .args(args(&journal, "50MiB/s"))

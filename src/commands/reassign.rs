@@ -422,6 +422,10 @@ fn execute(
             if report.verified { "verified: every partition matches the plan".to_string() } else { format!("{} partition(s) not yet at the plan: {}", report.mismatched.len(), report.mismatched.iter().take(5).cloned().collect::<Vec<_>>().join(" ")) }
         ) + &report.advice.iter().map(|a| format!("\nnote: {a}")).collect::<String>()
     })?)?;
+    // Scripts branch on it: the cluster does not (yet) match the plan.
+    if !report.verified && report.phase != Phase::Cancelled {
+        return Ok(ExitCode::CheckFailed);
+    }
     Ok(ExitCode::Ok)
 }
 
