@@ -466,6 +466,7 @@ fn kill_9_during_execution_then_rerun_completes_with_no_stray_throttles() {
     };
     let mut child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
         .args(args(&journal, "1MiB/s"))
+        .stderr(std::process::Stdio::null()) // killed mid-run: its progress lines say nothing here
         .spawn()
         .unwrap();
     // Wait until moves are submitted, then kill -9 mid-flight.
@@ -575,6 +576,7 @@ fn another_running_reassignment_is_not_interleaved_and_cancel_reverts() {
     let mut child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
         .args(k.execute_args(topic, "512KiB/s"))
         .args(["--journal", journal.to_str().unwrap(), "--poll-ms", "200"])
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     wait_for_submitted(&journal);
