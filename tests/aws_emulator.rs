@@ -34,12 +34,7 @@ fn live_catalog_reads_describe_instance_types_and_agrees_with_the_embedded_one()
         .args(["size", "catalog", "--live-catalog", "-o", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let live: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let live = common::ok_json(&out);
     let live_types = live["instance_types"].as_array().unwrap();
     let embedded_types = embedded["instance_types"].as_array().unwrap();
     assert_eq!(live_types.len(), embedded_types.len());
@@ -78,12 +73,7 @@ fn live_catalog_feeds_the_throughput_model() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::ok_json(&out);
     assert_eq!(v["instance_type"]["source"], "live");
     // DescribeInstanceTypes: m6in.large BaselineThroughputInMBps 195.3125.
     assert_eq!(v["limits"]["ebs_network"].as_f64().unwrap(), 195.3125);
@@ -113,12 +103,7 @@ fn live_catalog_without_credentials_falls_back_with_a_warning() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::ok_json(&out);
     assert_eq!(v["instance_type"]["source"], "embedded");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no AWS credentials"));
 }

@@ -441,12 +441,7 @@ fn classic_and_diskless_examples_provision_and_rerun_makes_no_mutating_call() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let inv: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = common::ok_json(&out);
     assert_eq!(
         inv["availability_zones"],
         serde_json::json!(["us-east-1a", "us-east-1b", "us-east-1c"])
@@ -637,12 +632,7 @@ fn destroy_shows_first_keeps_data_without_the_flag_and_leaves_nothing_behind() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::ok_json(&out);
     let b = v["removals"]
         .as_array()
         .unwrap()

@@ -2,6 +2,8 @@
 //! cluster (tests/kafka/cluster.sh: one controller, six brokers, two per AZ), with data produced
 //! and consumed through rdkafka and interop checked with Kafka's own tools.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command as Proc;
@@ -197,6 +199,22 @@ impl Live {
         .to_vec()
     }
 
+    /// Kafka's own ReassignPartitionsCommand on a plan file (`--execute`, `--verify`); its output.
+    fn kafka_reassign(&self, plan: &std::path::Path, action: &str) -> String {
+        let (ok, out) = self.tool(
+            "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+            &[
+                "--bootstrap-server",
+                self.first(),
+                "--reassignment-json-file",
+                plan.to_str().unwrap(),
+                action,
+            ],
+        );
+        assert!(ok, "{out}");
+        out
+    }
+
     /// No replication throttle is left on any live broker or on the topic.
     fn assert_no_throttles(&self, topic: &str) {
         let left = self.throttle_keys(topic);
@@ -361,12 +379,7 @@ fn a_rack_unaware_topic_is_repaired_with_every_record_intact_and_no_throttle_lef
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = common::ok_json(&out);
     assert_eq!(r["phase"], "complete");
     assert_eq!(r["verified"], true);
     assert!(r["throttles_removed"].as_u64().unwrap() > 0);
@@ -401,30 +414,10 @@ fn the_plan_file_is_accepted_by_kafkas_own_reassign_tool() {
         ])
         .assert()
         .success();
-    let (ok, out) = k.tool(
-        "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
-        &[
-            "--bootstrap-server",
-            k.first(),
-            "--reassignment-json-file",
-            plan.to_str().unwrap(),
-            "--execute",
-        ],
-    );
-    assert!(ok, "{out}");
+    k.kafka_reassign(&plan, "--execute");
     let start = Instant::now();
     loop {
-        let (ok, out) = k.tool(
-            "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
-            &[
-                "--bootstrap-server",
-                k.first(),
-                "--reassignment-json-file",
-                plan.to_str().unwrap(),
-                "--verify",
-            ],
-        );
-        assert!(ok, "{out}");
+        let out = k.kafka_reassign(&plan, "--verify");
         if !out.contains("still in progress") {
             assert!(out.contains("is completed"), "{out}");
             break;
@@ -621,12 +614,7 @@ fn another_running_reassignment_is_not_interleaved_and_cancel_reverts() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = common::ok_json(&out);
     assert_eq!(r["phase"], "cancelled");
     k.assert_no_throttles(topic);
     let (ok, out) = k.tool(
@@ -734,12 +722,7 @@ fn sasl_plain_scram_and_tls_connections() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = common::ok_json(&out);
     assert_eq!(r["verified"], true);
     assert!(one_replica_per_az(&k.snapshot(topic)));
 }

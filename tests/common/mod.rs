@@ -15,13 +15,17 @@ pub fn moto() -> Option<String> {
     }
 }
 
-/// Run `c` with `--output json` and parse what it prints (its stderr shown when it fails).
-pub fn json_of(mut c: assert_cmd::Command) -> serde_json::Value {
-    let out = c.args(["--output", "json"]).output().unwrap();
+/// The JSON a successful command printed (its stderr shown when it failed).
+pub fn ok_json(out: &std::process::Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Run `c` with `--output json` and parse what it prints (its stderr shown when it fails).
+pub fn json_of(mut c: assert_cmd::Command) -> serde_json::Value {
+    ok_json(&c.args(["--output", "json"]).output().unwrap())
 }
