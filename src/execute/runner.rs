@@ -175,39 +175,27 @@ pub fn throttles_for(moves: &[Move], rate: u64, per_broker: &BTreeMap<i32, u64>)
             .or_default()
             .extend(m.adding().iter().map(|b| format!("{}:{b}", m.partition)));
     }
+    // Nothing set yet: the values they replace are read when applying.
+    let throttle = |broker: Option<i32>, topic: Option<&str>, key: &str, value: String| Throttle {
+        broker,
+        topic: topic.map(str::to_string),
+        key: key.into(),
+        value,
+        previous: None,
+        deferred: false,
+    };
     let mut out = Vec::new();
     for b in brokers {
+        let r = per_broker.get(&b).copied().unwrap_or(rate);
         for k in [LEADER_RATE, FOLLOWER_RATE] {
-            let r = per_broker.get(&b).copied().unwrap_or(rate);
-            out.push(Throttle {
-                broker: Some(b),
-                topic: None,
-                key: k.into(),
-                value: r.to_string(),
-                previous: None,
-                deferred: false,
-            });
+            out.push(throttle(Some(b), None, k, r.to_string()));
         }
     }
-    for (t, v) in leaders {
-        out.push(Throttle {
-            broker: None,
-            topic: Some(t.into()),
-            key: LEADER_REPLICAS.into(),
-            value: v.into_iter().collect::<Vec<_>>().join(","),
-            previous: None,
-            deferred: false,
-        });
-    }
-    for (t, v) in followers {
-        out.push(Throttle {
-            broker: None,
-            topic: Some(t.into()),
-            key: FOLLOWER_REPLICAS.into(),
-            value: v.into_iter().collect::<Vec<_>>().join(","),
-            previous: None,
-            deferred: false,
-        });
+    for (key, by_topic) in [(LEADER_REPLICAS, leaders), (FOLLOWER_REPLICAS, followers)] {
+        for (t, v) in by_topic {
+            let list = v.into_iter().collect::<Vec<_>>().join(",");
+            out.push(throttle(None, Some(t), key, list));
+        }
     }
     out
 }
