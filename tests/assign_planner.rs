@@ -132,30 +132,21 @@ fn check_rules(before: &Cluster, opts: &PlanOptions, p: &Plan) -> BTreeMap<i32, 
     }
     // The summary is what applying the plan gives.
     let s = &p.summary;
-    let moved: u64 = after
-        .partitions
-        .iter()
-        .zip(&before.partitions)
-        .map(|(a, b)| {
-            a.replicas
-                .iter()
-                .filter(|x| !b.replicas.contains(x))
-                .count() as u64
-        })
-        .sum();
+    // New replicas per partition, and what each copies.
+    let (moved, bytes) =
+        after
+            .partitions
+            .iter()
+            .zip(&before.partitions)
+            .fold((0u64, 0u64), |(m, by), (a, b)| {
+                let new = a
+                    .replicas
+                    .iter()
+                    .filter(|x| !b.replicas.contains(x))
+                    .count() as u64;
+                (m + new, by + new * b.move_bytes())
+            });
     assert_eq!(s.replicas_moved, moved);
-    let bytes: u64 = after
-        .partitions
-        .iter()
-        .zip(&before.partitions)
-        .map(|(a, b)| {
-            a.replicas
-                .iter()
-                .filter(|x| !b.replicas.contains(x))
-                .count() as u64
-                * b.move_bytes()
-        })
-        .sum();
     assert_eq!(s.bytes_moved, bytes);
     let leader_changes = after
         .partitions

@@ -663,45 +663,24 @@ fn destroy_shows_first_keeps_data_without_the_flag_and_leaves_nothing_behind() {
         .is_err());
     // Nothing tagged for the cluster is left.
     let ec2 = e.ec2();
-    let tagged = |f: Filter| f;
+    // Everything streamctl made for this cluster carries this tag.
+    let ours = || {
+        Filter::builder()
+            .name("tag:streamctl:cluster")
+            .values("clicks-tiered")
+            .build()
+    };
     let vpcs =
-        e.rt.block_on(
-            ec2.describe_vpcs()
-                .filters(tagged(
-                    Filter::builder()
-                        .name("tag:streamctl:cluster")
-                        .values("clicks-tiered")
-                        .build(),
-                ))
-                .send(),
-        )
-        .unwrap();
+        e.rt.block_on(ec2.describe_vpcs().filters(ours()).send())
+            .unwrap();
     assert!(vpcs.vpcs().is_empty());
     let lts =
-        e.rt.block_on(
-            ec2.describe_launch_templates()
-                .filters(
-                    Filter::builder()
-                        .name("tag:streamctl:cluster")
-                        .values("clicks-tiered")
-                        .build(),
-                )
-                .send(),
-        )
-        .unwrap();
+        e.rt.block_on(ec2.describe_launch_templates().filters(ours()).send())
+            .unwrap();
     assert!(lts.launch_templates().is_empty());
     let subnets =
-        e.rt.block_on(
-            ec2.describe_subnets()
-                .filters(
-                    Filter::builder()
-                        .name("tag:streamctl:cluster")
-                        .values("clicks-tiered")
-                        .build(),
-                )
-                .send(),
-        )
-        .unwrap();
+        e.rt.block_on(ec2.describe_subnets().filters(ours()).send())
+            .unwrap();
     assert!(subnets.subnets().is_empty());
     assert!(e
         .rt

@@ -151,54 +151,55 @@ fn missing_file_is_bad_input_with_hint() {
 
 #[test]
 fn usage_errors_exit_2() {
-    streamctl()
-        .args(["size", "throughput", "--brokers", "3"])
-        .assert()
-        .code(2);
-    streamctl().args(["frobnicate"]).assert().code(2);
-    streamctl()
-        .args(["size", "throughput", "--instance-type", "m5.huge"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("m5.large"));
-    streamctl()
-        .args([
-            "size",
-            "throughput",
-            "--instance-type",
+    // (arguments, what stderr must say)
+    let cases: [(&[&str], &str); 6] = [
+        (&["size", "throughput", "--brokers", "3"], "--instance-type"),
+        (&["frobnicate"], "frobnicate"),
+        (
+            &["size", "throughput", "--instance-type", "m5.huge"],
             "m5.large",
-            "--brokers",
-            "2",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
+        ),
+        (
+            &[
+                "size",
+                "throughput",
+                "--instance-type",
+                "m5.large",
+                "--brokers",
+                "2",
+            ],
             "replication factor 3 is larger than the broker count 2",
-        ));
-    streamctl()
-        .args([
-            "size",
-            "recommend",
-            "--ingress-mbps",
-            "10",
-            "--family",
-            "c5",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("unknown instance family `c5`"));
-    streamctl()
-        .args([
-            "size",
-            "recommend",
-            "--ingress-mbps",
-            "10",
-            "--retention",
-            "7",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("no unit"));
+        ),
+        (
+            &[
+                "size",
+                "recommend",
+                "--ingress-mbps",
+                "10",
+                "--family",
+                "c5",
+            ],
+            "unknown instance family `c5`",
+        ),
+        (
+            &[
+                "size",
+                "recommend",
+                "--ingress-mbps",
+                "10",
+                "--retention",
+                "7",
+            ],
+            "no unit",
+        ),
+    ];
+    for (args, needle) in cases {
+        streamctl()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
 }
 
 fn json(args: &[&str]) -> Value {

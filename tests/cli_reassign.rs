@@ -279,65 +279,92 @@ fn az_tolerance_check_exits_4_on_a_rack_unaware_layout_and_0_after_the_plan() {
 
 #[test]
 fn bad_inputs_exit_2_with_hints() {
-    streamctl()
-        .args(["reassign"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--from-file"));
-    streamctl()
-        .args([
-            "reassign",
-            "--current-assignment",
-            "rack-unaware-kafka.json",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--broker-racks"));
-    streamctl()
-        .args([
-            "reassign",
-            "--current-assignment",
-            "rack-unaware-kafka.json",
+    // (arguments after `reassign`, what stderr must say)
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &["--from-file", "six-to-nine.json", "--poll-ms", "10"],
+            "50..=60000",
+        ),
+        (&[], "--from-file"),
+        (
+            &["--current-assignment", "rack-unaware-kafka.json"],
             "--broker-racks",
-            "1=a,2=b",
-        ])
-        .assert()
-        .code(2)
-        .stderr(
-            predicate::str::contains("broker 3 has no rack").and(predicate::str::contains("hint:")),
-        );
-    streamctl()
-        .args([
-            "reassign",
-            "--from-file",
-            "six-to-nine.json",
-            "--remove-brokers",
-            "42",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("broker 42"));
-    streamctl()
-        .args([
-            "reassign",
-            "--from-file",
-            "six-to-nine.json",
+        ),
+        (
+            &[
+                "--current-assignment",
+                "rack-unaware-kafka.json",
+                "--broker-racks",
+                "1=a,2=b",
+            ],
+            "broker 3 has no rack",
+        ),
+        (
+            &["--from-file", "six-to-nine.json", "--remove-brokers", "42"],
+            "broker 42",
+        ),
+        (
+            &["--from-file", "six-to-nine.json", "--topics", "("],
             "--topics",
-            "(",
-        ])
-        .assert()
-        .code(2);
+        ),
+        (
+            &["--from-file", "six-to-nine.json", "--throttle", "fast"],
+            "--throttle",
+        ),
+        // A reviewed plan is only for --execute, and replaces planning flags.
+        (
+            &["--from-file", "six-to-nine.json", "--plan-file", "p.json"],
+            "--execute",
+        ),
+        (
+            &[
+                "--bootstrap-server",
+                "127.0.0.1:1",
+                "--execute",
+                "--plan-file",
+                "p.json",
+                "--topics",
+                "x",
+            ],
+            "cannot be used with",
+        ),
+    ];
+    for (args, needle) in cases {
+        streamctl()
+            .arg("reassign")
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
     streamctl()
         .args([
             "reassign",
-            "--from-file",
-            "six-to-nine.json",
-            "--throttle",
-            "fast",
+            "--current-assignment",
+            "rack-unaware-kafka.json",
         ])
+        .args(["--broker-racks", "1=a,2=b"])
         .assert()
-        .code(2);
+        .code(2)
+        .stderr(predicate::str::contains("hint:"));
+    // A malformed reviewed plan is refused with its line before any connection is tried (the
+    // bootstrap address here reaches nothing).
     let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    std::fs::write(&plan, "{\"version\": 1,\n \"partitions\": [{\"topic\": \"t\", \"partition\": 0, \"replica\": [1]}]}").unwrap();
+    streamctl()
+        .args([
+            "reassign",
+            "--bootstrap-server",
+            "127.0.0.1:9",
+            "--execute",
+            "--throttle",
+            "1MiB/s",
+        ])
+        .args(["--plan-file", plan.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line 2").and(predicate::str::contains("replica")));
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{\"brokers\": [{\"id\": 1, \"rack\": \"a\"}],\n \"partitions\": [{\"topic\": \"t\", \"partiton\": 0}]}").unwrap();
     streamctl()

@@ -209,6 +209,22 @@ fn human(r: &ReassignReport) -> String {
     out
 }
 
+/// Without a terminal, whether another progress line is due: the status changed, the run is
+/// done, another tenth of the bytes is copied, or five seconds passed since the last line.
+fn line_due(
+    since: std::time::Duration,
+    last_status: &str,
+    last_done: u64,
+    status: &str,
+    done: u64,
+    total: u64,
+) -> bool {
+    last_status != status
+        || done >= total
+        || done.saturating_sub(last_done) >= total / 10
+        || since >= std::time::Duration::from_secs(5)
+}
+
 struct BarProgress {
     bar: indicatif::ProgressBar,
     /// Without a terminal: when the last log line was written, its status and bytes done, so
@@ -221,12 +237,9 @@ impl crate::execute::runner::Progress for BarProgress {
     fn update(&self, done: u64, total: u64, in_flight: usize, status: &str) {
         if self.bar.is_hidden() {
             let mut last = self.last_line.lock().expect("progress lock");
-            let quiet = last.as_ref().is_some_and(|(t, s, d)| {
-                s == status
-                    && done < total
-                    && done.saturating_sub(*d) < total / 10
-                    && t.elapsed() < std::time::Duration::from_secs(5)
-            });
+            let quiet = last
+                .as_ref()
+                .is_some_and(|(t, s, d)| !line_due(t.elapsed(), s, *d, status, done, total));
             if quiet {
                 return;
             }
@@ -295,6 +308,20 @@ fn execute(
         bar,
         last_line: Default::default(),
     };
+    // A reviewed plan file is read (and rejected, with line and column) before any connection.
+    let plan_targets = match &a.plan_file {
+        Some(f) => Some(
+            crate::assign::snapshot::parse_kafka_assignment(
+                &super::read_file(f)?,
+                &Default::default(),
+            )
+            .map_err(|source| Error::Format {
+                path: f.display().to_string(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
     let rt = ctx.runtime()?;
     let report = rt.block_on(async {
         let mut admin = super::source::connect(&bootstrap, &a.source.security).await?;
@@ -342,10 +369,8 @@ fn execute(
                         "finish or --cancel it, or use another --journal",
                     ));
                 }
-                if let Some(f) = &a.plan_file {
+                if let (Some(f), Some(targets)) = (&a.plan_file, &plan_targets) {
                     // Resuming is for the same plan: every move recorded must be one of the file's.
-                    let targets = crate::assign::snapshot::parse_kafka_assignment(&super::read_file(f)?, &Default::default())
-                        .map_err(|source| Error::Format { path: f.display().to_string(), source })?;
                     let wanted: std::collections::BTreeSet<(&str, i32, &[i32])> =
                         targets.partitions.iter().map(|p| (p.topic.as_str(), p.partition, p.replicas.as_slice())).collect();
                     if let Some(m) = j.moves.iter().find(|m| !wanted.contains(&(m.mv.topic.as_str(), m.mv.partition, m.mv.to.as_slice()))) {
@@ -360,10 +385,8 @@ fn execute(
             }
             _ => {
                 let cluster = admin.snapshot().await?;
-                let moves: Vec<Move> = if let Some(f) = &a.plan_file {
+                let moves: Vec<Move> = if let (Some(f), Some(targets)) = (&a.plan_file, &plan_targets) {
                     // A reviewed plan: exactly these targets, checked against the cluster as it is.
-                    let targets = crate::assign::snapshot::parse_kafka_assignment(&super::read_file(f)?, &Default::default())
-                        .map_err(|source| Error::Format { path: f.display().to_string(), source })?;
                     crate::execute::scheduler::moves_to_targets(&cluster, &targets.partitions).map_err(|m| {
                         Error::usage(
                             format!("{} does not fit the cluster: {m}", f.display()),
@@ -458,6 +481,19 @@ pub fn parse_throttle_file(text: &str) -> Result<std::collections::BTreeMap<i32,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_lines_come_on_change_progress_or_time_only() {
+        let s = std::time::Duration::from_secs;
+        assert!(!line_due(s(1), "x", 100, "x", 150, 1000), "nothing new");
+        assert!(line_due(s(1), "x", 100, "y", 150, 1000), "status changed");
+        assert!(
+            line_due(s(1), "x", 100, "x", 200, 1000),
+            "a tenth more copied"
+        );
+        assert!(line_due(s(5), "x", 100, "x", 100, 1000), "five seconds");
+        assert!(line_due(s(0), "x", 990, "x", 1000, 1000), "done");
+    }
 
     #[test]
     fn throttle_files() {
