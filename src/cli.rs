@@ -59,6 +59,10 @@ pub enum Command {
     /// Plan an AZ-aware replica reassignment: every partition's replicas spread over AZs,
     /// brokers and leaders balanced, the fewest bytes moved.
     Reassign(Box<ReassignArgs>),
+    /// Migrate a live cluster between storage models: classic → KIP-405 tiered storage in
+    /// throttled waves, then drain brokers; shows the plan first.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
     /// Create or converge the cluster's AWS resources (S3, IAM, network, node groups); shows
     /// the plan first.
     Provision(ProvisionArgs),
@@ -448,4 +452,88 @@ pub struct RenderArgs {
     /// Bufstream intake flush interval (trades cost for latency), e.g. 90ms.
     #[arg(long, value_name = "DURATION")]
     pub intake_delay_max: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Move topics of a classic cluster onto KIP-405 tiered storage in throttled waves (the
+    /// KIP-956 copy quota held at --tier-throttle), then optionally drain the old large-disk
+    /// brokers, priced by local bytes. Resumable (--journal), --status, --rollback.
+    Tiered(Box<MigrateTieredArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateTieredArgs {
+    /// The cluster: host:port[,host:port...].
+    #[arg(long, value_name = "HOST:PORT", required_unless_present = "status")]
+    pub bootstrap_server: Option<String>,
+    #[command(flatten)]
+    pub security: KafkaSecurity,
+    /// Topics to migrate (regular expression; internal topics never match).
+    #[arg(long, value_name = "REGEX", required_unless_present_any = ["status", "rollback"])]
+    pub topics: Option<String>,
+    /// Keep this much time of data on local disk once tiered, e.g. 4h (local.retention.ms).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        required_unless_present_any = ["local_retention_bytes", "status", "rollback"],
+        conflicts_with = "local_retention_bytes"
+    )]
+    pub local_retention: Option<String>,
+    /// Keep this many bytes per partition on local disk once tiered (local.retention.bytes).
+    #[arg(long, value_name = "SIZE")]
+    pub local_retention_bytes: Option<String>,
+    /// Upload rate per broker while migrating (KIP-956 remote.log.manager.copy.max.bytes.per.second,
+    /// restored afterwards).
+    #[arg(long, value_name = "RATE", default_value = "50MiB/s")]
+    pub tier_throttle: String,
+    /// At most this many topics per wave (waves go smallest first).
+    #[arg(long, value_name = "N", conflicts_with = "wave_bytes")]
+    pub wave_topics: Option<usize>,
+    /// At most this many bytes uploaded per wave (a larger topic is a wave of its own).
+    #[arg(long, value_name = "SIZE")]
+    pub wave_bytes: Option<String>,
+    /// Set segment.bytes on the migrated topics (seed 003 recommends 100MiB); new segments only.
+    #[arg(long, value_name = "SIZE")]
+    pub set_segment_bytes: Option<String>,
+    /// After tiering, move every replica off these brokers (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub drain_brokers: Vec<i32>,
+    /// Replication throttle per broker for the drain.
+    #[arg(long, value_name = "RATE", default_value = "50MiB/s")]
+    pub throttle: String,
+    /// The migration journal (resumed when it holds an unfinished migration; the drain's
+    /// reassignment journal sits beside it as NAME.drain.json).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = ".streamctl/migrate-tiered.json"
+    )]
+    pub journal: PathBuf,
+    /// Show the plan (waves, uploads, times, local bytes per broker, the drain) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking (scripts, CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the journal's state and exit (no connection).
+    #[arg(long, conflicts_with_all = ["rollback", "dry_run"])]
+    pub status: bool,
+    /// Stop uploads without losing data: migrated topics become read-only tiered
+    /// (remote.log.copy.disable=true, local retention back to the topic's retention).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub rollback: bool,
+    /// With --rollback: turn tiering off and DELETE the remote copies (records only in the
+    /// remote store become unreadable). Needs --yes.
+    #[arg(long, requires = "rollback")]
+    pub delete_remote_data: bool,
+    /// How often to poll while a wave runs, in milliseconds.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub poll_ms: u64,
+    /// Stop with an error when a wave makes no progress for this long (e.g. 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub stall_timeout: String,
+    /// Drain: at most this many moves in flight per broker.
+    #[arg(long, default_value_t = 2)]
+    pub max_concurrent_moves_per_broker: usize,
 }

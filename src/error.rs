@@ -59,6 +59,9 @@ pub enum Error {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    /// A migration step failed; the journal holds where it stands.
+    #[error("{message}")]
+    Migrate { message: String, hint: String },
     /// A check found problems; the report was already printed.
     #[error("{0}")]
     CheckFailed(String),
@@ -84,9 +87,11 @@ impl Error {
             | Self::Format { .. }
             | Self::Plan(_) => ExitCode::BadInput,
             Self::CheckFailed(_) => ExitCode::CheckFailed,
-            Self::Aws(_) | Self::Kafka(_) | Self::WriteFile { .. } | Self::Encode(_) => {
-                ExitCode::Failed
-            }
+            Self::Aws(_)
+            | Self::Kafka(_)
+            | Self::Migrate { .. }
+            | Self::WriteFile { .. }
+            | Self::Encode(_) => ExitCode::Failed,
         }
     }
 
@@ -132,7 +137,7 @@ impl Error {
             Self::WriteFile { .. } => {
                 Some("check that the directory exists and is writable".into())
             }
-            Self::Usage { hint, .. } => Some(hint.clone()),
+            Self::Usage { hint, .. } | Self::Migrate { hint, .. } => Some(hint.clone()),
             Self::Aws(e) => Some(e.hint()),
             Self::Kafka(e) => Some(e.hint()),
             Self::CheckFailed(_) => None,

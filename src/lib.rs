@@ -17,6 +17,7 @@ pub mod error;
 pub mod execute;
 pub mod infra;
 pub mod kafka;
+pub mod migrate;
 pub mod output;
 pub mod render;
 pub mod sizing;

@@ -23,6 +23,12 @@ else
   eval "$kafka_env"
   trap 'bash tests/kafka/cluster.sh down; bash tests/aws/moto.sh down' EXIT
   echo "kafka: $STREAMCTL_KAFKA_BOOTSTRAP" >&2
+  # The tiered variant (KIP-405 with LocalTieredStorage, 3 brokers; tests add more) for
+  # `migrate tiered`.
+  tiered_env="$(STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh up)" || { echo "run.sh: the tiered Kafka cluster did not start" >&2; exit 1; }
+  eval "$tiered_env"
+  trap 'STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh down; bash tests/kafka/cluster.sh down; bash tests/aws/moto.sh down' EXIT
+  echo "kafka (tiered): $STREAMCTL_TIERED_BOOTSTRAP" >&2
 fi
 
 cargo test --all-targets "$@"

@@ -9,6 +9,8 @@ use crate::error::{Error, ExitCode, Result};
 use crate::output::{Format, ProgressSettings};
 
 pub mod check;
+pub mod migrate;
+pub mod progress;
 pub mod provision;
 pub mod reassign;
 pub mod render;
@@ -64,6 +66,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => validate::run(&ctx, &args),
         Command::Size(cmd) => size::run(&ctx, cmd),
         Command::Reassign(args) => reassign::run(&ctx, &args),
+        Command::Migrate(cmd) => migrate::run(&ctx, cmd),
         Command::Check(cmd) => check::run(&ctx, cmd),
         Command::Snapshot(args) => snapshot::run(&ctx, &args),
         Command::Provision(args) => provision::provision(&ctx, &args),
@@ -104,4 +107,21 @@ pub fn print(text: &str) -> Result<()> {
             source: e,
         }),
     }
+}
+
+/// Ask on the terminal before a change; without a terminal, refuse with `refusal` (scripts pass
+/// `--yes` after reviewing the plan).
+pub fn confirm(question: &str, refusal: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(
+            refusal,
+            "review the plan (--dry-run), then re-run with --yes",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok();
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }

@@ -1,6 +1,5 @@
 //! `streamctl provision`, `destroy` and `inventory`: the spec's AWS resources, planned first.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -121,7 +120,7 @@ pub fn provision(ctx: &Context, a: &ProvisionArgs) -> Result<ExitCode> {
         if ctx.format == output::Format::Table {
             print(&plan_table(&report.plan, &c, &desired, false))?;
         }
-        if !a.yes && !confirm(pending)? {
+        if !a.yes && !super::confirm(&format!("apply {pending} change(s)?"), "refusing to change AWS without confirmation: stdin is not a terminal")? {
             eprintln!("nothing changed");
             return Ok(ExitCode::Ok);
         }
@@ -151,20 +150,6 @@ pub fn provision(ctx: &Context, a: &ProvisionArgs) -> Result<ExitCode> {
         })?)?;
         Ok(ExitCode::Ok)
     })
-}
-
-fn confirm(pending: usize) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::usage(
-            "refusing to change AWS without confirmation: stdin is not a terminal",
-            "review the plan (--dry-run), then re-run with --yes",
-        ));
-    }
-    eprint!("apply {pending} change(s)? [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).ok();
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
 fn plan_table(plan: &[Change], c: &Counts, d: &Desired, final_line: bool) -> String {

@@ -6,6 +6,7 @@ use regex::Regex;
 use serde::Serialize;
 use tracing::info;
 
+use super::progress::BarProgress;
 use super::source::load_cluster;
 use super::{print, Context};
 use crate::assign::snapshot::to_kafka_json;
@@ -209,59 +210,6 @@ fn human(r: &ReassignReport) -> String {
     out
 }
 
-/// Without a terminal, whether another progress line is due: the status changed, the run is
-/// done, another tenth of the bytes is copied, or five seconds passed since the last line.
-fn line_due(
-    since: std::time::Duration,
-    last_status: &str,
-    last_done: u64,
-    status: &str,
-    done: u64,
-    total: u64,
-) -> bool {
-    last_status != status
-        || done >= total
-        || done.saturating_sub(last_done) >= total / 10
-        || since >= std::time::Duration::from_secs(5)
-}
-
-struct BarProgress {
-    bar: indicatif::ProgressBar,
-    /// Without a terminal: when the last log line was written, its status and bytes done, so
-    /// polls every 250 ms give a line when the status changes, a tenth of the bytes is done or
-    /// five seconds pass, not four lines a second.
-    last_line: std::sync::Mutex<Option<(std::time::Instant, String, u64)>>,
-}
-
-impl crate::execute::runner::Progress for BarProgress {
-    fn update(&self, done: u64, total: u64, in_flight: usize, status: &str) {
-        if self.bar.is_hidden() {
-            let mut last = self.last_line.lock().expect("progress lock");
-            let quiet = last
-                .as_ref()
-                .is_some_and(|(t, s, d)| !line_due(t.elapsed(), s, *d, status, done, total));
-            if quiet {
-                return;
-            }
-            *last = Some((std::time::Instant::now(), status.to_string(), done));
-            tracing::info!(
-                target: "streamctl::progress",
-                done_bytes = done,
-                total_bytes = total,
-                in_flight,
-                "{status}"
-            );
-            return;
-        }
-        self.bar.set_length(total.max(1));
-        self.bar.set_position(done);
-        self.bar.set_message(format!("{in_flight} moving {status}"));
-    }
-    fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
-}
-
 /// `--execute`, `--verify`, `--cancel` against a live cluster.
 fn execute(
     ctx: &Context,
@@ -291,23 +239,7 @@ fn execute(
         path: path.display().to_string(),
         source,
     })?;
-    let bar = if ctx.progress.enabled {
-        let b = indicatif::ProgressBar::new(1);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "moving [{bar:30}] {bytes}/{total_bytes} {msg} ETA {eta}",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let progress = BarProgress {
-        bar,
-        last_line: Default::default(),
-    };
+    let progress = BarProgress::new(ctx, "moving");
     // A reviewed plan file is read (and rejected, with line and column) before any connection.
     let plan_targets = match &a.plan_file {
         Some(f) => Some(
@@ -481,19 +413,6 @@ pub fn parse_throttle_file(text: &str) -> Result<std::collections::BTreeMap<i32,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn progress_lines_come_on_change_progress_or_time_only() {
-        let s = std::time::Duration::from_secs;
-        assert!(!line_due(s(1), "x", 100, "x", 150, 1000), "nothing new");
-        assert!(line_due(s(1), "x", 100, "y", 150, 1000), "status changed");
-        assert!(
-            line_due(s(1), "x", 100, "x", 200, 1000),
-            "a tenth more copied"
-        );
-        assert!(line_due(s(5), "x", 100, "x", 100, 1000), "five seconds");
-        assert!(line_due(s(0), "x", 990, "x", 1000, 1000), "done");
-    }
 
     #[test]
     fn throttle_files() {

@@ -797,6 +797,19 @@ mod tests {
         async fn elect_preferred(&mut self, _: &[(String, i32)]) -> Result<(), KafkaError> {
             Ok(())
         }
+        async fn list_offsets(
+            &mut self,
+            _: &[(String, i32)],
+            _: i64,
+        ) -> Result<BTreeMap<(String, i32), i64>, KafkaError> {
+            Ok(BTreeMap::new())
+        }
+        async fn disk_space(
+            &mut self,
+            _: i32,
+        ) -> Result<Option<crate::kafka::DiskSpace>, KafkaError> {
+            Ok(None)
+        }
     }
 
     /// Execute `moves` on the fake (2 per broker, 1 ms polls) until done; the report and the

@@ -11,17 +11,19 @@ use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, BrokerId, DescribeClusterRequest, DescribeConfigsRequest,
     DescribeLogDirsRequest, ElectLeadersRequest, IncrementalAlterConfigsRequest,
-    ListPartitionReassignmentsRequest, MetadataRequest, MetadataResponse, TopicName,
+    ListOffsetsRequest, ListPartitionReassignmentsRequest, MetadataRequest, MetadataResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 
 use super::security::Security;
 use super::wire::Connection;
-use super::{ClusterAdmin, ConfigOp, KafkaError, Ongoing, PartitionStates};
+use super::{ClusterAdmin, ConfigOp, DiskSpace, KafkaError, Ongoing, PartitionStates};
 use crate::assign::{Broker, Cluster, PartitionAssignment};
 
 const RESOURCE_TOPIC: i8 = 2;
@@ -589,5 +591,102 @@ impl ClusterAdmin for KafkaAdmin {
             }
         }
         Ok(())
+    }
+
+    async fn list_offsets(
+        &mut self,
+        partitions: &[(String, i32)],
+        timestamp: i64,
+    ) -> Result<BTreeMap<(String, i32), i64>, KafkaError> {
+        let mut topics: Vec<String> = partitions.iter().map(|(t, _)| t.clone()).collect();
+        topics.sort();
+        topics.dedup();
+        let leaders = self.partitions(&topics).await?.leaders;
+        let mut by_leader: BTreeMap<i32, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
+        for (t, p) in partitions {
+            if let Some(&l) = leaders.get(&(t.clone(), *p)) {
+                by_leader
+                    .entry(l)
+                    .or_default()
+                    .entry(t.as_str())
+                    .or_default()
+                    .push(*p);
+            }
+        }
+        let mut out = BTreeMap::new();
+        for (leader, by_topic) in by_leader {
+            let topics = by_topic
+                .into_iter()
+                .map(|(t, ps)| {
+                    ListOffsetsTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                        .with_partitions(
+                            ps.into_iter()
+                                .map(|p| {
+                                    ListOffsetsPartition::default()
+                                        .with_partition_index(p)
+                                        .with_current_leader_epoch(-1)
+                                        .with_timestamp(timestamp)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            let req = ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_isolation_level(0)
+                .with_topics(topics);
+            let r = match self.call_broker(leader, req).await {
+                Ok(r) => r,
+                // A leader going away: its partitions are absent from this answer.
+                Err(e @ KafkaError::Connect { .. }) => {
+                    tracing::debug!(broker = leader, error = %e, "no offsets from this leader");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for t in &r.topics {
+                for p in &t.partitions {
+                    match p.error_code {
+                        0 => {
+                            out.insert((s(&t.name.0), p.partition_index), p.offset);
+                        }
+                        // Leadership moved or not yet known: absent, asked again next time.
+                        6 | 74 | 75 => {}
+                        code => {
+                            return Err(KafkaError::api(
+                                "ListOffsets",
+                                format!("{}-{}", s(&t.name.0), p.partition_index),
+                                code,
+                                None,
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn disk_space(&mut self, broker: i32) -> Result<Option<DiskSpace>, KafkaError> {
+        // No partitions asked for: only the log dirs themselves.
+        let r = self
+            .call_broker(
+                broker,
+                DescribeLogDirsRequest::default().with_topics(Some(Vec::new())),
+            )
+            .await?;
+        let dirs: Vec<_> = r
+            .results
+            .iter()
+            .filter(|d| d.error_code == 0 && d.total_bytes >= 0)
+            .collect();
+        if dirs.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(DiskSpace {
+            total_bytes: dirs.iter().map(|d| d.total_bytes as u64).sum(),
+            usable_bytes: dirs.iter().map(|d| d.usable_bytes.max(0) as u64).sum(),
+        }))
     }
 }

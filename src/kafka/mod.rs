@@ -77,6 +77,8 @@ pub fn error_name(code: i16) -> &'static str {
     match code {
         0 => "NONE",
         3 => "UNKNOWN_TOPIC_OR_PARTITION",
+        5 => "LEADER_NOT_AVAILABLE",
+        6 => "NOT_LEADER_OR_FOLLOWER",
         7 => "REQUEST_TIMED_OUT",
         29 => "TOPIC_AUTHORIZATION_FAILED",
         31 => "CLUSTER_AUTHORIZATION_FAILED",
@@ -118,6 +120,24 @@ pub struct PartitionStates {
     pub in_sync: BTreeMap<(String, i32), Vec<i32>>,
     /// The current leader by (topic, partition); absent when it has none.
     pub leaders: BTreeMap<(String, i32), i32>,
+}
+
+/// ListOffsets timestamps with a meaning (KIP-405 / KIP-1005 add the last two; a time in ms since
+/// the epoch asks for the first offset at or after it).
+pub mod offset_spec {
+    pub const LATEST: i64 = -1;
+    pub const EARLIEST: i64 = -2;
+    /// The first offset still on the broker's local disk (tiered topics).
+    pub const EARLIEST_LOCAL: i64 = -4;
+    /// The last offset copied to the remote store (-1 when nothing is).
+    pub const LATEST_TIERED: i64 = -5;
+}
+
+/// A broker's log directories, summed (KIP-827).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DiskSpace {
+    pub total_bytes: u64,
+    pub usable_bytes: u64,
 }
 
 /// One config change: `None` deletes the key (IncrementalAlterConfigs DELETE).
@@ -167,4 +187,15 @@ pub trait ClusterAdmin {
     ) -> Result<(), KafkaError>;
     /// Preferred leader election for these partitions.
     async fn elect_preferred(&mut self, partitions: &[(String, i32)]) -> Result<(), KafkaError>;
+    /// The offset of each partition at `timestamp` ([`offset_spec`] or a time), asked of its
+    /// leader. A partition without a leader, or whose leader does not answer, is absent; an
+    /// offset of -1 means "none" (e.g. nothing tiered yet, or no record at or after the time).
+    async fn list_offsets(
+        &mut self,
+        partitions: &[(String, i32)],
+        timestamp: i64,
+    ) -> Result<BTreeMap<(String, i32), i64>, KafkaError>;
+    /// Total and usable bytes of a broker's log dirs; `None` where the broker does not say
+    /// (before Kafka 3.3).
+    async fn disk_space(&mut self, broker: i32) -> Result<Option<DiskSpace>, KafkaError>;
 }

@@ -15,12 +15,13 @@ pub fn moto() -> Option<String> {
     }
 }
 
-/// The JSON a successful command printed (its stderr shown when it failed).
+/// The JSON a successful command printed (its stderr and stdout shown when it failed).
 pub fn ok_json(out: &std::process::Output) -> serde_json::Value {
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\nstdout:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }

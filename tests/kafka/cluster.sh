@@ -11,18 +11,38 @@
 #   tests/kafka/cluster.sh stop-broker N | start-broker N   take one broker down and back
 #   tests/kafka/cluster.sh down     stop what `up` started (by PID) and remove its data
 #
-# Environment: STREAMCTL_KAFKA_BROKERS (6), STREAMCTL_KAFKA_STATE (state dir),
+#   tests/kafka/cluster.sh add-broker   start one more broker (next id, next AZ) in the running cluster
+#
+# Environment: STREAMCTL_KAFKA_BROKERS (6), STREAMCTL_KAFKA_STATE (state dir; STREAMCTL_TIERED_STATE
+# for the tiered variant),
 # STREAMCTL_KAFKA_EXTRA_PROPS (extra server properties, one per line, appended to every node's file).
+#
+# The tiered variant (STREAMCTL_KAFKA_TIERED=1): KIP-405 tiered storage on every broker with Kafka's
+# reference remote storage manager, LocalTieredStorage (Kafka's test jars), in one directory all
+# brokers share (`$state/remote`); three brokers by default, its own state dir, fast tiering and
+# retention checks, short copy-quota windows; it exports STREAMCTL_TIERED_* instead of
+# STREAMCTL_KAFKA_*, so both clusters can run side by side.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-state="${STREAMCTL_KAFKA_STATE:-${TMPDIR:-/tmp}/streamctl-kafka-$(id -u)}"
-brokers="${STREAMCTL_KAFKA_BROKERS:-6}"
+tiered="${STREAMCTL_KAFKA_TIERED:-}"
+if [ -n "$tiered" ]; then
+  # Its own variable: the main cluster's exported STREAMCTL_KAFKA_STATE must not redirect it.
+  state="${STREAMCTL_TIERED_STATE:-${TMPDIR:-/tmp}/streamctl-kafka-tiered-$(id -u)}"
+  brokers="${STREAMCTL_KAFKA_BROKERS:-3}"
+  env_prefix=STREAMCTL_TIERED
+else
+  state="${STREAMCTL_KAFKA_STATE:-${TMPDIR:-/tmp}/streamctl-kafka-$(id -u)}"
+  brokers="${STREAMCTL_KAFKA_BROKERS:-6}"
+  env_prefix=STREAMCTL_KAFKA
+fi
 racks=(us-east-1a us-east-1b us-east-1c)
+# Ports are laid out for up to this many brokers (add-broker included).
+max_brokers=9
 
 # A base port with a free range after it: below the kernel's ephemeral range (client sockets
 # take ports from there) and checked by binding, not just by connecting.
 pick_base() {
-  python3 - "$(( 21 + brokers ))" <<'PY'
+  python3 - "$(( 21 + max_brokers ))" <<'PY'
 import random, socket, sys
 span = int(sys.argv[1])
 try:
@@ -56,39 +76,47 @@ java_cmd() {
 running() { [ -f "$state/pids" ] && while read -r pid; do kill -0 "$pid" 2>/dev/null || return 1; done < "$state/pids"; }
 
 exports() {
-  echo "export STREAMCTL_KAFKA_BOOTSTRAP=$(cat "$state/bootstrap")"
-  echo "export STREAMCTL_KAFKA_SASL_BOOTSTRAP=$(cat "$state/bootstrap-sasl")"
-  echo "export STREAMCTL_KAFKA_SASL_SSL_BOOTSTRAP=$(cat "$state/bootstrap-sasl-ssl")"
-  echo "export STREAMCTL_KAFKA_CA=$state/tls/ca.pem"
+  echo "export ${env_prefix}_BOOTSTRAP=$(cat "$state/bootstrap")"
+  echo "export ${env_prefix}_SASL_BOOTSTRAP=$(cat "$state/bootstrap-sasl")"
+  echo "export ${env_prefix}_SASL_SSL_BOOTSTRAP=$(cat "$state/bootstrap-sasl-ssl")"
+  echo "export ${env_prefix}_CA=$state/tls/ca.pem"
   echo "export STREAMCTL_KAFKA_LIBS=$libs"
-  echo "export STREAMCTL_KAFKA_STATE=$state"
+  echo "export ${env_prefix}_STATE=$state"
+  if [ -n "$tiered" ]; then echo "export STREAMCTL_TIERED_REMOTE_DIR=$state/remote"; fi
 }
 
-start_cluster() {
-  libs="$(bash "$here/kafka.sh" fetch)"
-  if running; then exports; return; fi
-  down >/dev/null 2>&1 || true
-  mkdir -p "$state"
-  local base; base=$(pick_base) || return 1
-  local cport=$base
-  local voters="1001@127.0.0.1:$cport"
-  local cid; cid=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
-  # TLS material for the SASL_SSL listeners: a CA and one certificate for 127.0.0.1/localhost.
-  local tls="$state/tls"
-  mkdir -p "$tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=streamctl-test-ca" \
-    -keyout "$tls/ca.key" -out "$tls/ca.pem" >/dev/null 2>&1
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/broker.key" -out "$tls/broker.csr" >/dev/null 2>&1
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san.ext"
-  openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
-    -extfile "$tls/san.ext" -out "$tls/broker.pem" >/dev/null 2>&1
-  openssl pkcs8 -topk8 -nocrypt -in "$tls/broker.key" -out "$tls/broker.pk8" >/dev/null 2>&1
-  cat "$tls/broker.pk8" "$tls/broker.pem" "$tls/ca.pem" > "$tls/keystore.pem"
-  common() {
-    cat <<PROPS
+# KIP-405 tiered storage with Kafka's reference remote storage manager (the tiered variant).
+tiered_props() {
+  local rf=$(( brokers < 3 ? brokers : 3 ))
+  cat <<PROPS
+remote.log.storage.system.enable=true
+remote.log.storage.manager.class.name=org.apache.kafka.server.log.remote.storage.LocalTieredStorage
+rsm.config.dir=$state/remote
+rsm.config.delete.enable=true
+remote.log.metadata.manager.listener.name=PLAINTEXT
+rlmm.config.remote.log.metadata.topic.replication.factor=$rf
+rlmm.config.remote.log.metadata.topic.num.partitions=3
+# Tier within a second of a segment closing; check retention (local and remote) every second.
+remote.log.manager.task.interval.ms=500
+log.retention.check.interval.ms=1000
+log.initial.task.delay.ms=1000
+# Short copy-quota windows (KIP-956), as for replication throttles below: a quota holds within
+# seconds rather than averaging over 11 windows.
+remote.log.manager.copy.quota.window.num=2
+remote.log.manager.copy.quota.window.size.seconds=1
+PROPS
+}
+
+# SASL users (PLAIN in the JAAS config; SCRAM credentials in the metadata log at format time).
+sasl_user=admin
+sasl_pass=admin-secret
+
+# Properties every node shares (controller and brokers); needs $state/base.
+common() {
+  cat <<PROPS
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
 controller.listener.names=CONTROLLER
-controller.quorum.voters=$voters
+controller.quorum.voters=1001@127.0.0.1:$(cat "$state/base")
 num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
@@ -111,59 +139,118 @@ replication.quota.window.size.seconds=1
 replica.fetch.backoff.ms=100
 replica.fetch.wait.max.ms=100
 PROPS
-    # Extra broker/controller properties, one per line (experiments, e.g. quota tuning).
-    if [ -n "${STREAMCTL_KAFKA_EXTRA_PROPS:-}" ]; then printf '%s\n' "$STREAMCTL_KAFKA_EXTRA_PROPS"; fi
-  }
-  # SASL users (PLAIN in the JAAS config; SCRAM credentials in the metadata log at format time).
-  local user=admin pass=admin-secret
-  local jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$user\" password=\"$pass\" user_$user=\"$pass\";"
+  # Extra broker/controller properties, one per line (experiments, e.g. quota tuning).
+  if [ -n "${STREAMCTL_KAFKA_EXTRA_PROPS:-}" ]; then printf '%s\n' "$STREAMCTL_KAFKA_EXTRA_PROPS"; fi
+}
+
+# Write broker N's server.properties (rack us-east-1a/b/c in turn) and format its log dir.
+write_broker() {
+  local i="$1" base; base=$(cat "$state/base")
+  local port=$(( base + i )) sport=$(( base + 10 + i )) tport=$(( base + 20 + i ))
+  local tls="$state/tls"
+  local jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$sasl_user\" password=\"$sasl_pass\" user_$sasl_user=\"$sasl_pass\";"
   local jaas_scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
-  { echo "process.roles=controller"; echo "node.id=1001"
-    echo "listeners=CONTROLLER://127.0.0.1:$cport"; echo "log.dirs=$state/controller"; common; } > "$state/controller.properties"
+  { echo "process.roles=broker"; echo "node.id=$i"; echo "broker.rack=${racks[$(( (i - 1) % 3 ))]}"
+    echo "listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport"
+    echo "inter.broker.listener.name=PLAINTEXT"; echo "log.dirs=$state/broker-$i"
+    echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    for l in sasl_plaintext sasl_ssl; do
+      echo "listener.name.$l.plain.sasl.jaas.config=$jaas_plain"
+      echo "listener.name.$l.scram-sha-256.sasl.jaas.config=$jaas_scram"
+      echo "listener.name.$l.scram-sha-512.sasl.jaas.config=$jaas_scram"
+    done
+    echo "listener.name.sasl_ssl.ssl.keystore.type=PEM"; echo "listener.name.sasl_ssl.ssl.keystore.location=$tls/keystore.pem"
+    echo "replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector"
+    if [ -n "$tiered" ]; then tiered_props; fi
+    common; } > "$state/broker-$i.properties"
+  format_node "$state/broker-$i.properties"
+}
+
+format_node() {
+  java_cmd kafka.tools.StorageTool format --cluster-id "$(cat "$state/cluster-id")" --config "$1" \
+    --add-scram "SCRAM-SHA-256=[name=$sasl_user,password=$sasl_pass]" --add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$sasl_pass]" >/dev/null 2>&1 \
+    || { echo "cluster.sh: formatting $1 failed" >&2; return 1; }
+}
+
+# The bootstrap lists of every broker written so far.
+write_bootstraps() {
+  local base; base=$(cat "$state/base")
   local boot=() sboot=() tboot=()
-  for i in $(seq 1 "$brokers"); do
-    local port=$(( base + i ))
-    local sport=$(( base + 10 + i )) tport=$(( base + 20 + i ))
-    { echo "process.roles=broker"; echo "node.id=$i"; echo "broker.rack=${racks[$(( (i - 1) % 3 ))]}"
-      echo "listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport"
-      echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport"
-      echo "inter.broker.listener.name=PLAINTEXT"; echo "log.dirs=$state/broker-$i"
-      echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
-      for l in sasl_plaintext sasl_ssl; do
-        echo "listener.name.$l.plain.sasl.jaas.config=$jaas_plain"
-        echo "listener.name.$l.scram-sha-256.sasl.jaas.config=$jaas_scram"
-        echo "listener.name.$l.scram-sha-512.sasl.jaas.config=$jaas_scram"
-      done
-      echo "listener.name.sasl_ssl.ssl.keystore.type=PEM"; echo "listener.name.sasl_ssl.ssl.keystore.location=$tls/keystore.pem"
-      echo "replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector"
-      common; } > "$state/broker-$i.properties"
-    boot+=("127.0.0.1:$port"); sboot+=("127.0.0.1:$sport"); tboot+=("localhost:$tport")
+  for f in "$state"/broker-*.properties; do
+    local i; i=$(basename "$f" .properties); i=${i#broker-}
+    boot+=("127.0.0.1:$(( base + i ))"); sboot+=("127.0.0.1:$(( base + 10 + i ))"); tboot+=("localhost:$(( base + 20 + i ))")
   done
   (IFS=,; echo "${boot[*]}") > "$state/bootstrap"
   (IFS=,; echo "${sboot[*]}") > "$state/bootstrap-sasl"
   (IFS=,; echo "${tboot[*]}") > "$state/bootstrap-sasl-ssl"
-  : > "$state/pids"
-  for f in "$state"/controller.properties "$state"/broker-*.properties; do
-    java_cmd kafka.tools.StorageTool format --cluster-id "$cid" --config "$f" \
-      --add-scram "SCRAM-SHA-256=[name=$user,password=$pass]" --add-scram "SCRAM-SHA-512=[name=$user,password=$pass]" >/dev/null 2>&1 \
-      || { echo "cluster.sh: formatting $f failed" >&2; exit 1; }
+}
+
+# Wait until broker N has started (once more than `before` times, for a restart).
+wait_started() {
+  local i="$1" before="${2:-0}" deadline=$(( $(date +%s) + 180 ))
+  until [ "$(grep -c "Kafka Server started" "$state/broker-$i.log" 2>/dev/null || true)" -gt "$before" ]; do
+    if [ "$(date +%s)" -gt "$deadline" ]; then
+      echo "cluster.sh: broker $i did not start; see $state/broker-$i.log" >&2; tail -20 "$state/broker-$i.log" >&2; return 1
+    fi
+    running || { echo "cluster.sh: a node died; see $state/*.log" >&2; grep -h "ERROR\|Exception" "$state"/*.log | head -5 >&2; return 1; }
+    sleep 0.5
   done
+}
+
+start_cluster() {
+  libs="$(bash "$here/kafka.sh" fetch)"
+  if running; then exports; return; fi
+  down >/dev/null 2>&1 || true
+  mkdir -p "$state" "$state/remote"
+  pick_base > "$state/base" || return 1
+  java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1 > "$state/cluster-id"
+  # TLS material for the SASL_SSL listeners: a CA and one certificate for 127.0.0.1/localhost.
+  local tls="$state/tls"
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=streamctl-test-ca" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/broker.key" -out "$tls/broker.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san.ext"
+  openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/san.ext" -out "$tls/broker.pem" >/dev/null 2>&1
+  openssl pkcs8 -topk8 -nocrypt -in "$tls/broker.key" -out "$tls/broker.pk8" >/dev/null 2>&1
+  cat "$tls/broker.pk8" "$tls/broker.pem" "$tls/ca.pem" > "$tls/keystore.pem"
+  { echo "process.roles=controller"; echo "node.id=1001"
+    echo "listeners=CONTROLLER://127.0.0.1:$(cat "$state/base")"; echo "log.dirs=$state/controller"
+    # KRaft controllers validate topic configs: remote.storage.enable is refused unless they too
+    # have tiered storage enabled.
+    if [ -n "$tiered" ]; then echo "remote.log.storage.system.enable=true"; fi
+    common; } > "$state/controller.properties"
+  format_node "$state/controller.properties" || exit 1
+  for i in $(seq 1 "$brokers"); do write_broker "$i" || exit 1; done
+  write_bootstraps
+  : > "$state/pids"
   for f in "$state"/controller.properties "$state"/broker-*.properties; do
     local name; name=$(basename "$f" .properties)
     start_node "$name"
   done
   # Wait until every broker has registered and started.
-  local deadline=$(( $(date +%s) + 180 ))
   for i in $(seq 1 "$brokers"); do
-    until grep -q "Kafka Server started" "$state/broker-$i.log" 2>/dev/null; do
-      if [ "$(date +%s)" -gt "$deadline" ]; then
-        echo "cluster.sh: broker $i did not start; see $state/broker-$i.log" >&2; tail -20 "$state/broker-$i.log" >&2; down; return 1
-      fi
-      running || { echo "cluster.sh: a node died; see $state/*.log" >&2; grep -h "ERROR\|Exception" "$state"/*.log | head -5 >&2; down; return 1; }
-      sleep 0.5
-    done
+    wait_started "$i" || { down; return 1; }
   done
   echo "cluster.sh: controller + $brokers brokers up on $(cat "$state/bootstrap")" >&2
+  exports
+}
+
+# One more broker in the running cluster: the next id, the next AZ in turn (new, empty brokers
+# of an expansion or a drain's target). Prints the exports with the longer bootstrap list.
+add_broker() {
+  libs="$(bash "$here/kafka.sh" fetch)"
+  running || { echo "cluster.sh: the cluster is not up (cluster.sh up)" >&2; exit 1; }
+  local n; n=$(ls "$state"/broker-*.properties | wc -l)
+  local i=$(( n + 1 ))
+  [ "$i" -le "$max_brokers" ] || { echo "cluster.sh: at most $max_brokers brokers" >&2; exit 1; }
+  write_broker "$i" || exit 1
+  write_bootstraps
+  start_node "broker-$i"
+  wait_started "$i" || exit 1
+  echo "cluster.sh: broker $i (${racks[$(( (i - 1) % 3 ))]}) up" >&2
   exports
 }
 
@@ -202,11 +289,7 @@ start_broker() {
   grep -v "^$(cat "$state/broker-$1.pid")\$" "$state/pids" > "$state/pids.new" || true
   mv "$state/pids.new" "$state/pids"
   start_node "broker-$1"
-  for _ in $(seq 1 240); do
-    [ "$(grep -c "Kafka Server started" "$state/broker-$1.log" || true)" -gt "$before" ] && return 0
-    sleep 0.5
-  done
-  echo "cluster.sh: broker $1 did not come back" >&2; exit 1
+  wait_started "$1" "$before" || { echo "cluster.sh: broker $1 did not come back" >&2; exit 1; }
 }
 
 down() {
@@ -238,10 +321,11 @@ skewed_topic() {
 
 case "${1:-}" in
   up) up ;;
+  add-broker) add_broker ;;
   skewed-topic) skewed_topic "${2:-skewed}" ;;
   stop-broker) stop_broker "$2" ;;
   start-broker) start_broker "$2" ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status|skewed-topic [NAME]|stop-broker N|start-broker N" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|add-broker|skewed-topic [NAME]|stop-broker N|start-broker N" >&2; exit 2 ;;
 esac

@@ -12,13 +12,15 @@ libs="${STREAMCTL_KAFKA_HOME:-$HOME/.cache/streamctl/kafka/$version}/libs"
 case "${1:-}" in
   version) echo "$version" ;;
   fetch)
-    if [ ! -f "$libs/.complete" ]; then
+    # The marker holds the pom's hash: a changed dependency list fetches again.
+    want=$(sha256sum "$here/pom.xml" | cut -c1-16)
+    if [ "$(cat "$libs/.complete" 2>/dev/null)" != "$want" ]; then
       command -v mvn >/dev/null || { echo "kafka.sh: Maven (mvn) is needed to fetch Kafka's jars" >&2; exit 1; }
       rm -rf "$libs"
       mkdir -p "$libs"
       mvn -q -B -Dstyle.color=never --no-transfer-progress -f "$here/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2
       ls "$libs"/kafka_2.13-"$version".jar >/dev/null
-      touch "$libs/.complete"
+      echo "$want" > "$libs/.complete"
     fi
     echo "$libs"
     ;;

@@ -1,0 +1,563 @@
+//! `streamctl migrate tiered`: read the cluster → preflight and a pure wave plan → show it →
+//! apply wave by wave (journaled) → verify; `--status` and `--rollback`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::progress::BarProgress;
+use super::{print, Context};
+use crate::cli::{MigrateCommand, MigrateTieredArgs};
+use crate::error::{Error, ExitCode, Result};
+use crate::execute::runner::ExecOptions;
+use crate::kafka::{offset_spec, ClusterAdmin};
+use crate::migrate::tiered::{
+    self, is_tiered, LocalRetention, Problem, RollbackStep, TierOptions, TierPlan, WaveSize,
+};
+use crate::migrate::tiered_journal::{TierJournal, TierPhase, WaveState};
+use crate::migrate::tiered_run::{self, MigrateError, TierReport, TierRunOptions};
+use crate::output::{self, table};
+use crate::units::{human_bytes, human_duration, parse_bytes, parse_rate};
+
+pub fn run(ctx: &Context, cmd: MigrateCommand) -> Result<ExitCode> {
+    match cmd {
+        MigrateCommand::Tiered(a) => tiered(ctx, &a),
+    }
+}
+
+/// `--dry-run` / preflight output. Stable field names.
+#[derive(Debug, Serialize)]
+struct PlanReport<'a> {
+    dry_run: bool,
+    problems: &'a [Problem],
+    plan: Option<&'a TierPlan>,
+}
+
+fn rate(flag: &str, text: &str) -> Result<u64> {
+    let r = parse_rate(text).map_err(|m| Error::usage(format!("{flag}: {m}"), "e.g. 50MiB/s"))?;
+    if r == 0 {
+        return Err(Error::usage(
+            format!("{flag} must be above zero"),
+            "e.g. 50MiB/s",
+        ));
+    }
+    Ok(r)
+}
+
+fn size(flag: &str, text: &str) -> Result<u64> {
+    let b = parse_bytes(text).map_err(|m| Error::usage(format!("{flag}: {m}"), "e.g. 100MiB"))?;
+    if b == 0 {
+        return Err(Error::usage(
+            format!("{flag} must be above zero"),
+            "e.g. 100MiB",
+        ));
+    }
+    Ok(b)
+}
+
+fn duration(flag: &str, text: &str) -> Result<u64> {
+    let d = crate::spec::duration::parse(text)
+        .map_err(|m| Error::usage(format!("{flag}: {m}"), "e.g. 4h, 30m, 7d"))?;
+    if d.as_ms() == 0 {
+        return Err(Error::usage(
+            format!("{flag} must be above zero"),
+            "e.g. 4h",
+        ));
+    }
+    Ok(d.as_ms())
+}
+
+/// Every flag checked (and rejected with its name) before any connection.
+fn options(a: &MigrateTieredArgs) -> Result<TierOptions> {
+    let local_retention = match (&a.local_retention, &a.local_retention_bytes) {
+        (Some(d), _) => LocalRetention::Ms(duration("--local-retention", d)?),
+        (None, Some(b)) => LocalRetention::Bytes(size("--local-retention-bytes", b)?),
+        (None, None) => LocalRetention::Ms(4 * 3_600_000),
+    };
+    let wave = match (a.wave_topics, &a.wave_bytes) {
+        (Some(0), _) => {
+            return Err(Error::usage(
+                "--wave-topics must be at least 1",
+                "e.g. --wave-topics 5",
+            ))
+        }
+        (Some(n), _) => WaveSize::Topics(n),
+        (None, Some(b)) => WaveSize::Bytes(size("--wave-bytes", b)?),
+        (None, None) => WaveSize::Topics(10),
+    };
+    if a.max_concurrent_moves_per_broker == 0 {
+        return Err(Error::usage(
+            "--max-concurrent-moves-per-broker must be at least 1",
+            "the default is 2",
+        ));
+    }
+    Ok(TierOptions {
+        local_retention,
+        tier_throttle: rate("--tier-throttle", &a.tier_throttle)?,
+        wave,
+        set_segment_bytes: a
+            .set_segment_bytes
+            .as_deref()
+            .map(|s| size("--set-segment-bytes", s))
+            .transpose()?,
+        drain_brokers: a.drain_brokers.iter().copied().collect(),
+        throttle: Some(rate("--throttle", &a.throttle)?),
+    })
+}
+
+fn migrate_err(e: MigrateError) -> Error {
+    match e {
+        MigrateError::Kafka(k) => Error::Kafka(k),
+        MigrateError::Exec(crate::execute::runner::ExecError::Kafka(k)) => Error::Kafka(k),
+        MigrateError::Journal { path, source } => Error::WriteFile { path, source },
+        MigrateError::Stalled { .. } => Error::Migrate {
+            message: e.to_string(),
+            hint: "check the brokers' logs for RemoteLogManager errors (remote store reachable? quota too low?), then run the same command again: it resumes the wave".into(),
+        },
+        other => Error::Migrate {
+            message: other.to_string(),
+            hint: "run the same command again to resume; --status shows the journal".into(),
+        },
+    }
+}
+
+fn tiered(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
+    let path = a.journal.clone();
+    let existing = TierJournal::load(&path).map_err(|source| Error::ReadFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if a.status {
+        let Some(j) = existing else {
+            return Err(Error::usage(
+                format!("no migration journal at {}", path.display()),
+                "give --journal the file the migration wrote",
+            ));
+        };
+        let r = tiered_run::report(&j, 0, Vec::new());
+        print(&output::render(ctx.format, &r, || human_report(&r))?)?;
+        return Ok(ExitCode::Ok);
+    }
+    let bootstrap = a
+        .bootstrap_server
+        .clone()
+        .expect("clap requires --bootstrap-server");
+    let topics = match &a.topics {
+        Some(t) => Some(Regex::new(t).map_err(|e| {
+            Error::usage(
+                format!("--topics: {e}"),
+                "write a regular expression, e.g. '^logs\\.'",
+            )
+        })?),
+        None => None,
+    };
+    let opts = options(a)?;
+    let stall = Duration::from_millis(duration("--stall-timeout", &a.stall_timeout)?);
+    let run_opts = TierRunOptions {
+        poll: Duration::from_millis(a.poll_ms),
+        stall,
+        drain: ExecOptions {
+            max_per_broker: a.max_concurrent_moves_per_broker,
+            additional: false,
+            min_isr_guard: None,
+            poll: Duration::from_millis(a.poll_ms),
+        },
+    };
+    let rt = ctx.runtime()?;
+    rt.block_on(async {
+        let mut admin = super::source::connect(&bootstrap, &a.security).await?;
+        if a.rollback {
+            return rollback(ctx, a, &mut admin, existing, topics.as_ref(), &path).await;
+        }
+        let mut j = match existing {
+            Some(j) if j.unfinished() => {
+                if j.bootstrap != bootstrap {
+                    return Err(Error::usage(
+                        format!("{} holds an unfinished migration of {}", path.display(), j.bootstrap),
+                        "finish it, or use another --journal",
+                    ));
+                }
+                if a.dry_run {
+                    let r = tiered_run::report(&j, 0, Vec::new());
+                    print(&output::render(ctx.format, &r, || {
+                        format!("an unfinished migration is in {}; running the command without --dry-run resumes it\n{}", path.display(), human_report(&r))
+                    })?)?;
+                    return Ok(ExitCode::Ok);
+                }
+                tracing::warn!("resuming the unfinished migration in {} (run {})", path.display(), j.runs + 1);
+                j
+            }
+            _ => {
+                let topics = topics.expect("clap requires --topics");
+                let spinner = ctx.progress.spinner("reading the cluster");
+                let input = tiered_run::read_input(&mut admin, &topics, opts.local_retention).await;
+                spinner.finish_and_clear();
+                let input = input?;
+                let mut problems = tiered::preflight(&input, &opts);
+                let plan = if problems.is_empty() {
+                    match tiered::plan(&input, &opts) {
+                        Ok(p) => {
+                            problems.extend(p.disk_problems.iter().cloned());
+                            Some(p)
+                        }
+                        Err(m) => {
+                            problems.push(Problem { what: m, hint: "drain fewer brokers, or add brokers in the AZs that lose them".into() });
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                let shown = PlanReport { dry_run: a.dry_run, problems: &problems, plan: plan.as_ref() };
+                // One JSON/YAML document per run: the plan when it stops here, else the report.
+                if a.dry_run || !problems.is_empty() || ctx.format == output::Format::Table {
+                    print(&output::render(ctx.format, &shown, || human_plan(&shown))?)?;
+                }
+                if !problems.is_empty() {
+                    return Err(Error::usage(
+                        format!("{} preflight problem(s); nothing was changed", problems.len()),
+                        "fix what the list above says, then run again",
+                    ));
+                }
+                let plan = plan.expect("no problems: planned");
+                if a.dry_run {
+                    return Ok(ExitCode::Ok);
+                }
+                if plan.waves.is_empty() && opts.drain_brokers.is_empty() {
+                    eprintln!("nothing to do: every selected topic is tiered already");
+                    return Ok(ExitCode::Ok);
+                }
+                if !a.yes && !super::confirm(&format!("tier {} topic(s) in {} wave(s)?", plan.configs.len() / tiered::topic_ops(&opts).len().max(1), plan.waves.len()), "refusing to change the cluster without confirmation: stdin is not a terminal")? {
+                    eprintln!("nothing changed");
+                    return Ok(ExitCode::Ok);
+                }
+                let j = TierJournal::new(&plan, &opts, &bootstrap, a.topics.as_deref().unwrap_or(""));
+                j.save(&path).map_err(|source| Error::WriteFile { path: path.display().to_string(), source })?;
+                j
+            }
+        };
+        let progress = BarProgress::new(ctx, "tiering");
+        let r = tiered_run::run(&mut admin, &mut j, &path, &run_opts, &progress).await.map_err(migrate_err)?;
+        print(&output::render(ctx.format, &r, || human_report(&r))?)?;
+        Ok(if r.configs_verified { ExitCode::Ok } else { ExitCode::CheckFailed })
+    })
+}
+
+/// `--rollback`: read-only tiering (or, with --delete-remote-data --yes, tiering off).
+async fn rollback<A: ClusterAdmin>(
+    ctx: &Context,
+    a: &MigrateTieredArgs,
+    admin: &mut A,
+    journal: Option<TierJournal>,
+    topics: Option<&Regex>,
+    path: &Path,
+) -> Result<ExitCode> {
+    // The topics: those the journal started tiering, or the tiered topics matching --topics.
+    let names: Vec<String> = match (&journal, topics) {
+        (Some(j), _) => j
+            .waves
+            .iter()
+            .filter(|w| w.state != WaveState::Pending)
+            .flat_map(|w| w.topics.clone())
+            .collect(),
+        (None, Some(re)) => {
+            let c = admin.snapshot().await?;
+            let mut v: Vec<String> = c.partitions.iter().map(|p| p.topic.clone()).filter(|t| !t.starts_with("__") && re.is_match(t)).collect();
+            v.dedup();
+            v
+        }
+        (None, None) => {
+            return Err(Error::usage(
+                format!("no migration journal at {} and no --topics", path.display()),
+                "give --journal the migration's journal, or --topics for the tiered topics to roll back",
+            ))
+        }
+    };
+    let mut steps: Vec<RollbackStep> = Vec::new();
+    for t in &names {
+        let cfg = admin.describe_configs(None, Some(t)).await?;
+        if !is_tiered(&cfg) {
+            continue;
+        }
+        let parts: Vec<(String, i32)> = admin
+            .partitions(std::slice::from_ref(t))
+            .await?
+            .replicas
+            .into_keys()
+            .collect();
+        let starts = admin.list_offsets(&parts, offset_spec::EARLIEST).await?;
+        let local = admin
+            .list_offsets(&parts, offset_spec::EARLIEST_LOCAL)
+            .await?;
+        let offsets: Vec<(i32, i64, i64)> = parts
+            .iter()
+            .map(|k| {
+                (
+                    k.1,
+                    starts.get(k).copied().unwrap_or(0),
+                    local.get(k).copied().unwrap_or(0),
+                )
+            })
+            .collect();
+        steps.push(tiered::rollback(t, &cfg, &offsets, a.delete_remote_data));
+    }
+    #[derive(Serialize)]
+    struct RollbackReport<'a> {
+        steps: &'a [RollbackStep],
+        delete_remote_data: bool,
+        applied: bool,
+        quotas_restored: usize,
+    }
+    let mut shown = RollbackReport {
+        steps: &steps,
+        delete_remote_data: a.delete_remote_data,
+        applied: false,
+        quotas_restored: 0,
+    };
+    let human = |r: &RollbackReport| -> String {
+        let rows = r
+            .steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.topic.clone(),
+                    s.ops
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(delete)")))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    s.note.clone(),
+                ]
+            })
+            .collect();
+        let mut out = table(&["topic", "changes", "what it means"], rows);
+        for s in r.steps {
+            for (p, from, to) in &s.unreadable {
+                out.push_str(&format!(
+                    "\n{}-{p}: offsets {from}..{} become unreadable",
+                    s.topic,
+                    to - 1
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "\n{}",
+            if r.applied {
+                format!(
+                    "rolled back; {} copy quota setting(s) restored",
+                    r.quotas_restored
+                )
+            } else {
+                "not applied".into()
+            }
+        ));
+        out
+    };
+    if a.delete_remote_data && !a.yes {
+        print(&output::render(ctx.format, &shown, || human(&shown))?)?;
+        return Err(Error::usage(
+            "--delete-remote-data deletes the remote copies: records only in the remote store become unreadable",
+            "read the offsets above; re-run with --yes to delete them, or drop --delete-remote-data for a read-only rollback that keeps every record",
+        ));
+    }
+    if !a.yes {
+        print(&output::render(ctx.format, &shown, || human(&shown))?)?;
+        if !super::confirm(
+            &format!("roll back {} topic(s)?", steps.len()),
+            "refusing to change the cluster without confirmation: stdin is not a terminal",
+        )? {
+            eprintln!("nothing changed");
+            return Ok(ExitCode::Ok);
+        }
+    }
+    let mut journal = journal;
+    if let Some(j) = &mut journal {
+        shown.quotas_restored = tiered_run::restore_quotas(admin, j, path)
+            .await
+            .map_err(migrate_err)?;
+    }
+    for s in &steps {
+        admin.alter_configs(None, Some(&s.topic), &s.ops).await.map_err(|e| match e {
+            crate::kafka::KafkaError::Api { code: 40, .. } => Error::Migrate {
+                message: format!("Kafka refused the rollback of {}: {e}", s.topic),
+                hint: "remote.log.copy.disable needs local retention equal to retention; if Kafka still refuses, choose: keep tiering on, or --delete-remote-data --yes (deletes remote copies)".into(),
+            },
+            other => Error::Kafka(other),
+        })?;
+    }
+    if let Some(j) = &mut journal {
+        j.phase = TierPhase::RolledBack;
+        j.save(path).map_err(|source| Error::WriteFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    shown.applied = true;
+    print(&output::render(ctx.format, &shown, || human(&shown))?)?;
+    Ok(ExitCode::Ok)
+}
+
+fn human_plan(r: &PlanReport) -> String {
+    let mut out = String::new();
+    if !r.problems.is_empty() {
+        out.push_str("preflight found problems; nothing was changed:\n");
+        for p in r.problems {
+            out.push_str(&format!("  - {}\n    hint: {}\n", p.what, p.hint));
+        }
+        return out;
+    }
+    let Some(p) = r.plan else { return out };
+    out.push_str(&format!(
+        "plan: {} wave(s), {} to upload at {}/s per broker, about {}{}\n",
+        p.waves.len(),
+        human_bytes(p.upload_bytes),
+        human_bytes(p.tier_throttle_bytes_per_sec),
+        human_duration(p.predicted_seconds),
+        if p.already_tiered.is_empty() {
+            String::new()
+        } else {
+            format!("; already tiered: {}", p.already_tiered.join(", "))
+        }
+    ));
+    let rows = p
+        .waves
+        .iter()
+        .map(|w| {
+            vec![
+                w.index.to_string(),
+                w.topics.join(", "),
+                w.partitions.to_string(),
+                human_bytes(w.upload_bytes),
+                human_duration(w.predicted_seconds),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["wave", "topics", "partitions", "upload", "time"],
+        rows,
+    ));
+    out.push('\n');
+    let rows = p
+        .brokers
+        .iter()
+        .map(|b| {
+            vec![
+                format!("{}{}", b.id, if b.drained { " (drain)" } else { "" }),
+                b.rack.clone().unwrap_or_default(),
+                format!(
+                    "{} → {}",
+                    human_bytes(b.local_bytes_before),
+                    human_bytes(b.local_bytes_after)
+                ),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["broker", "rack", "local bytes"], rows));
+    if let Some(d) = &p.drain {
+        out.push_str(&format!(
+            "\ndrain brokers {:?}: {} partitions, {} to copy after tiering ({} before it){}",
+            d.brokers,
+            d.partitions,
+            human_bytes(d.bytes_moved),
+            human_bytes(d.bytes_moved_untiered),
+            d.predicted_seconds
+                .map(|s| format!(", about {}", human_duration(s)))
+                .unwrap_or_default()
+        ));
+    }
+    let configs: BTreeMap<&str, Vec<String>> =
+        p.configs.iter().fold(BTreeMap::new(), |mut m, (t, k, v)| {
+            m.entry(t.as_str())
+                .or_insert_with(Vec::new)
+                .push(format!("{k}={v}"));
+            m
+        });
+    if let Some(ops) = configs.values().next() {
+        out.push_str(&format!("\neach topic gets: {}", ops.join(" ")));
+    }
+    for a in &p.advice {
+        out.push_str(&format!("\nnote: {a}"));
+    }
+    if r.dry_run {
+        out.push_str(
+            "\ndry run: nothing changed; run without --dry-run (and --yes in scripts) to migrate",
+        );
+    }
+    out
+}
+
+fn human_report(r: &TierReport) -> String {
+    let rows = r
+        .waves
+        .iter()
+        .map(|w| {
+            vec![
+                w.index.to_string(),
+                w.topics.join(", "),
+                format!("{:?}", w.state).to_lowercase(),
+                human_bytes(w.uploaded_bytes),
+                w.max_broker_upload_bytes_per_sec
+                    .map(|x| format!("{}/s", human_bytes(x as u64)))
+                    .unwrap_or_default(),
+                format!(
+                    "{} / {}",
+                    w.duration_seconds
+                        .map(human_duration)
+                        .unwrap_or_else(|| "-".into()),
+                    human_duration(w.predicted_seconds)
+                ),
+                format!(
+                    "{} → {}",
+                    human_bytes(w.local_bytes_before),
+                    human_bytes(w.local_bytes_after)
+                ),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "{:?}: tier throttle {}/s per broker\n",
+        r.phase,
+        human_bytes(r.tier_throttle_bytes_per_sec)
+    );
+    out.push_str(&table(
+        &[
+            "wave",
+            "topics",
+            "state",
+            "uploaded",
+            "max broker rate",
+            "took / predicted",
+            "local bytes",
+        ],
+        rows,
+    ));
+    if let Some(d) = &r.drain {
+        out.push_str(&format!(
+            "\ndrain {:?}: {} moved (planned {}), {} (predicted {}){}",
+            d.brokers,
+            human_bytes(d.bytes_moved.unwrap_or(0)),
+            human_bytes(d.planned_bytes),
+            d.moving_seconds
+                .map(human_duration)
+                .unwrap_or_else(|| "-".into()),
+            d.predicted_seconds
+                .map(human_duration)
+                .unwrap_or_else(|| "-".into()),
+            if d.verified { ", verified" } else { "" }
+        ));
+    }
+    out.push_str(&format!(
+        "\n{} copy quota setting(s) restored, {} outstanding; {}",
+        r.quotas_restored,
+        r.quotas_outstanding,
+        if r.configs_verified {
+            "topic configs verified".to_string()
+        } else {
+            format!("config mismatches: {}", r.config_mismatches.join("; "))
+        }
+    ));
+    out
+}

@@ -1,0 +1,661 @@
+//! `migrate tiered` against the real tiered test cluster (tests/kafka/cluster.sh with
+//! STREAMCTL_KAFKA_TIERED=1: KIP-405 on every broker with Kafka's LocalTieredStorage in a shared
+//! directory), with data produced and read back through rdkafka, the remote store's files
+//! watched, configs compared with DescribeConfigs before and after.
+
+mod common;
+#[path = "common/kafka.rs"]
+mod kafka;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command as Proc;
+use std::time::{Duration, Instant};
+
+use kafka::{one_replica_per_az, unique, Live};
+use serde_json::Value;
+use streamctl::kafka::{admin::KafkaAdmin, offset_spec, ClusterAdmin};
+
+const MIB: u64 = 1 << 20;
+const COPY_QUOTA: &str = "remote.log.manager.copy.max.bytes.per.second";
+const CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/cluster.sh");
+
+fn tiered() -> Option<Live> {
+    Live::from_env("STREAMCTL_TIERED_BOOTSTRAP")
+}
+
+fn remote_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var("STREAMCTL_TIERED_REMOTE_DIR").expect("STREAMCTL_TIERED_REMOTE_DIR"),
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn admin(bootstrap: &str) -> (tokio::runtime::Runtime, KafkaAdmin) {
+    let rt = rt();
+    let a = rt
+        .block_on(KafkaAdmin::connect(bootstrap, &Default::default()))
+        .unwrap();
+    (rt, a)
+}
+
+/// A topic of 3 partitions with 1 MiB segments (and more configs), replicas as Kafka places
+/// them or as `assignment` says.
+fn create(k: &Live, topic: &str, assignment: Option<&str>, configs: &[&str]) {
+    let mut args = vec![
+        "--bootstrap-server",
+        k.first(),
+        "--create",
+        "--topic",
+        topic,
+        "--config",
+        "segment.bytes=1048576",
+    ];
+    for c in configs {
+        args.extend(["--config", c]);
+    }
+    match assignment {
+        Some(a) => args.extend(["--replica-assignment", a]),
+        None => args.extend(["--partitions", "3", "--replication-factor", "3"]),
+    }
+    let (ok, out) = k.tool("org.apache.kafka.tools.TopicCommand", &args);
+    assert!(ok, "create {topic}: {out}");
+}
+
+/// Dynamic configs of every live broker and of these topics (what streamctl may change).
+fn dynamic_configs(
+    bootstrap: &str,
+    topics: &[String],
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let (rt, mut a) = admin(bootstrap);
+    rt.block_on(async {
+        let mut out = BTreeMap::new();
+        let c = a.snapshot().await.unwrap();
+        for b in c.brokers.iter().filter(|b| !b.offline) {
+            out.insert(
+                format!("broker {}", b.id),
+                a.dynamic_configs(Some(b.id), None).await.unwrap(),
+            );
+        }
+        for t in topics {
+            out.insert(
+                format!("topic {t}"),
+                a.dynamic_configs(None, Some(t)).await.unwrap(),
+            );
+        }
+        out
+    })
+}
+
+/// Bytes of remote log segments by partition directory name prefix (`topic-partition`).
+fn remote_bytes(topic: &str) -> BTreeMap<i32, u64> {
+    let mut out = BTreeMap::new();
+    let root = remote_dir().join("kafka-tiered-storage");
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return out;
+    };
+    for d in dirs.flatten() {
+        let name = d.file_name().to_string_lossy().to_string();
+        // `<topic>-<partition>-<topic id>`; the topic id is 22 characters.
+        let Some(rest) = name.strip_prefix(&format!("{topic}-")) else {
+            continue;
+        };
+        let Some((p, id)) = rest.split_once('-') else {
+            continue;
+        };
+        let (Ok(p), 22) = (p.parse::<i32>(), id.len()) else {
+            continue;
+        };
+        let bytes: u64 = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .filter(|f| f.file_name().to_string_lossy().ends_with(".log"))
+            .map(|f| f.metadata().unwrap().len())
+            .sum();
+        *out.entry(p).or_default() += bytes;
+    }
+    out
+}
+
+fn migrate(k: &Live, args: &[&str]) -> assert_cmd::Command {
+    let mut c = k.streamctl();
+    c.args([
+        "migrate",
+        "tiered",
+        "--bootstrap-server",
+        &k.bootstrap,
+        "--poll-ms",
+        "200",
+    ])
+    .args(args);
+    c
+}
+
+fn journal_of(dir: &Path) -> (PathBuf, String) {
+    let p = dir.join("j.json");
+    let s = p.to_str().unwrap().to_string();
+    (p, s)
+}
+
+/// Per partition: records not yet in the remote store, and local bytes on the leader.
+fn tier_state(bootstrap: &str, topic: &str) -> Vec<(i64, u64)> {
+    let (rt, mut a) = admin(bootstrap);
+    rt.block_on(async {
+        let st = a.partitions(&[topic.to_string()]).await.unwrap();
+        let parts: Vec<(String, i32)> = st.replicas.keys().cloned().collect();
+        let tiered = a
+            .list_offsets(&parts, offset_spec::LATEST_TIERED)
+            .await
+            .unwrap();
+        let end = a.list_offsets(&parts, offset_spec::LATEST).await.unwrap();
+        let mut out = Vec::new();
+        for k in &parts {
+            let leader = st.leaders[k];
+            let local = a
+                .replica_bytes(leader, std::slice::from_ref(k))
+                .await
+                .unwrap()[k];
+            out.push((end[k] - (tiered[k] + 1), local));
+        }
+        out
+    })
+}
+
+#[test]
+fn classic_topics_are_tiered_in_waves_within_the_tier_throttle_and_every_record_stays_readable() {
+    let Some(k) = tiered() else { return };
+    let base = unique("tw");
+    let (small, big, other) = (
+        format!("{base}-a"),
+        format!("{base}-b"),
+        format!("{base}x-c"),
+    );
+    for t in [&small, &big, &other] {
+        create(&k, t, None, &[]);
+    }
+    // 1 KB records: about 1,000 per 1 MiB segment.
+    let sum_small = k.produce(&small, 6_000, 1000);
+    let sum_big = k.produce(&big, 30_000, 1000);
+    k.produce(&other, 100, 1000);
+    let topics = vec![small.clone(), big.clone(), other.clone()];
+    let before = dynamic_configs(&k.bootstrap, &topics);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, journal) = journal_of(dir.path());
+    // Watch the remote store while the migration runs: (seconds, remote bytes of the big topic by partition).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (stop, big) = (stop.clone(), big.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut samples = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                samples.push((start.elapsed().as_secs_f64(), remote_bytes(&big)));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            samples
+        })
+    };
+    let filter = format!("^{base}-");
+    let out = migrate(
+        &k,
+        &[
+            "--topics",
+            &filter,
+            "--local-retention-bytes",
+            "1MiB",
+            "--tier-throttle",
+            "1MiB/s",
+            "--wave-topics",
+            "1",
+            "--journal",
+            &journal,
+            "--yes",
+            "-o",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = watcher.join().unwrap();
+    let r = common::ok_json(&out);
+    assert_eq!(r["phase"], "complete");
+    let waves = r["waves"].as_array().unwrap();
+    assert_eq!(waves.len(), 2, "{r:#}");
+    assert_eq!(waves[0]["topics"][0], small.as_str(), "smallest first");
+    assert_eq!(waves[1]["topics"][0], big.as_str());
+    assert!(waves.iter().all(|w| w["state"] == "done"));
+    assert_eq!(r["quotas_outstanding"], 0);
+    assert_eq!(r["configs_verified"], true);
+
+    // Segments are in the remote store, tier lag is within a segment, local bytes at the target.
+    for t in [&small, &big] {
+        let remote = remote_bytes(t);
+        assert_eq!(remote.len(), 3, "{t}: remote partitions {remote:?}");
+        assert!(remote.values().all(|&b| b >= MIB), "{t}: {remote:?}");
+        for (lag, local) in tier_state(&k.bootstrap, t) {
+            assert!(lag <= 1_500, "{t}: {lag} records not tiered");
+            assert!(local <= 2 * MIB, "{t}: {local} bytes still local");
+        }
+    }
+    assert!(
+        remote_bytes(&other).is_empty(),
+        "an unselected topic was tiered"
+    );
+
+    // The remote store grew at the tier throttle: per partition (each has its own leader
+    // broker here), from its first uploaded segment to its last.
+    let throttle = MIB as f64;
+    for p in 0..3 {
+        let pts: Vec<(f64, u64)> = samples
+            .iter()
+            .map(|(t, m)| (*t, m.get(&p).copied().unwrap_or(0)))
+            .collect();
+        let first = pts
+            .iter()
+            .find(|(_, b)| *b > 0)
+            .copied()
+            .expect("uploads seen");
+        let last = *pts
+            .iter()
+            .find(|(_, b)| *b == pts.last().unwrap().1)
+            .unwrap();
+        let rate = (last.1 - first.1) as f64 / (last.0 - first.0).max(0.1);
+        println!("partition {p}: {} bytes in {:.1} s after the first segment: {:.0} B/s = {:.2} x the tier throttle", last.1 - first.1, last.0 - first.0, rate, rate / throttle);
+        assert!(
+            rate <= 1.10 * throttle,
+            "partition {p} uploaded at {rate:.0} B/s"
+        );
+        assert!(
+            last.1 - first.1 >= 5 * MIB,
+            "too little uploaded to measure a rate"
+        );
+    }
+
+    // Every record readable from offset 0 (through the remote store).
+    assert_eq!(k.consume_all(&small, 6_000), (6_000, sum_small));
+    assert_eq!(k.consume_all(&big, 30_000), (30_000, sum_big));
+
+    // Configs: exactly the planned ones on the migrated topics; nothing else changed.
+    let after = dynamic_configs(&k.bootstrap, &topics);
+    let mut expected = before.clone();
+    for t in [&small, &big] {
+        let e = expected.get_mut(&format!("topic {t}")).unwrap();
+        e.insert("remote.storage.enable".into(), "true".into());
+        e.insert("local.retention.bytes".into(), MIB.to_string());
+    }
+    assert_eq!(after, expected);
+}
+
+#[test]
+fn kill_9_mid_wave_then_the_same_command_resumes_without_redoing_a_wave_or_leaving_a_quota() {
+    let Some(k) = tiered() else { return };
+    let base = unique("tk");
+    let (first, second) = (format!("{base}-a"), format!("{base}-b"));
+    create(&k, &first, None, &[]);
+    create(&k, &second, None, &[]);
+    let sum_first = k.produce(&first, 3_000, 1000);
+    let sum_second = k.produce(&second, 24_000, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let (jpath, journal) = journal_of(dir.path());
+    let filter = format!("^{base}-");
+    let args = [
+        "--topics",
+        filter.as_str(),
+        "--local-retention-bytes",
+        "1MiB",
+        "--tier-throttle",
+        "512KiB/s",
+        "--wave-topics",
+        "1",
+        "--journal",
+        journal.as_str(),
+        "--yes",
+        "-o",
+        "json",
+    ];
+    let bin = assert_cmd::cargo::cargo_bin("streamctl");
+    let mut child = Proc::new(&bin)
+        .args([
+            "migrate",
+            "tiered",
+            "--bootstrap-server",
+            &k.bootstrap,
+            "--poll-ms",
+            "200",
+            "--no-progress",
+            "-q",
+        ])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it in the middle of the second wave.
+    let start = Instant::now();
+    let wave1 = loop {
+        let j: Option<Value> = std::fs::read_to_string(&jpath)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        if let Some(j) = j.filter(|j| j["waves"][1]["state"] == "tiering") {
+            break j["waves"][0].clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the second wave never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !tier_state(&k.bootstrap, &second)
+            .iter()
+            .all(|(lag, _)| *lag < 1_500),
+        "the kill came too late to test a resume"
+    );
+    let quotas: Vec<String> = dynamic_configs(&k.bootstrap, &[])
+        .into_iter()
+        .filter(|(_, c)| c.contains_key(COPY_QUOTA))
+        .map(|(b, _)| b)
+        .collect();
+    assert!(!quotas.is_empty(), "the killed run had set the copy quota");
+
+    let out = migrate(&k, &args).output().unwrap();
+    let r = common::ok_json(&out);
+    assert_eq!(r["phase"], "complete");
+    assert_eq!(r["runs"], 2);
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&jpath).unwrap()).unwrap();
+    assert_eq!(
+        j["waves"][0]["started_ms"], wave1["started_ms"],
+        "wave 1 was not redone"
+    );
+    assert_eq!(j["waves"][0]["done_ms"], wave1["done_ms"]);
+    assert_eq!(j["waves"][1]["state"], "done");
+    let left: Vec<String> = dynamic_configs(&k.bootstrap, &[])
+        .into_iter()
+        .filter(|(_, c)| c.contains_key(COPY_QUOTA))
+        .map(|(b, _)| b)
+        .collect();
+    assert!(left.is_empty(), "quota left on {left:?}");
+    assert_eq!(k.consume_all(&first, 3_000), (3_000, sum_first));
+    assert_eq!(k.consume_all(&second, 24_000), (24_000, sum_second));
+}
+
+#[test]
+fn a_compacted_topic_and_brokers_without_tiered_storage_are_refused_by_name_before_any_change() {
+    let Some(k) = tiered() else { return };
+    let base = unique("tc");
+    let (compacted, plain) = (format!("{base}-compacted"), format!("{base}-plain"));
+    create(&k, &compacted, None, &["cleanup.policy=compact"]);
+    create(&k, &plain, None, &[]);
+    let topics = vec![compacted.clone(), plain.clone()];
+    let before = dynamic_configs(&k.bootstrap, &topics);
+    let out = migrate(
+        &k,
+        &[
+            "--topics",
+            &format!("^{base}-"),
+            "--local-retention",
+            "1h",
+            "--yes",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("topic {compacted} is compacted")),
+        "{text}"
+    );
+    assert!(text.contains("hint:"), "{text}");
+    assert_eq!(
+        dynamic_configs(&k.bootstrap, &topics),
+        before,
+        "something changed"
+    );
+
+    // The main test cluster runs no remote log manager: every broker is named.
+    let classic = k.other("STREAMCTL_KAFKA_BOOTSTRAP");
+    let t = unique("classic");
+    create(&classic, &t, None, &[]);
+    let before = dynamic_configs(&classic.bootstrap, std::slice::from_ref(&t));
+    let out = migrate(
+        &classic,
+        &[
+            "--topics",
+            &format!("^{t}$"),
+            "--local-retention",
+            "1h",
+            "--yes",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("do not have tiered storage enabled")
+            && text.contains("remote.log.storage.system.enable=true"),
+        "{text}"
+    );
+    let snap = classic.snapshot(&t);
+    for r in snap["partitions"][0]["replicas"].as_array().unwrap() {
+        assert!(
+            text.contains(&r.to_string()),
+            "broker {r} not named: {text}"
+        );
+    }
+    assert_eq!(
+        dynamic_configs(&classic.bootstrap, std::slice::from_ref(&t)),
+        before
+    );
+}
+
+#[test]
+fn rollback_leaves_topics_read_only_with_every_record_readable_and_deleting_needs_yes() {
+    let Some(k) = tiered() else { return };
+    let t = unique("tr");
+    create(&k, &t, None, &["retention.ms=86400000"]);
+    let sum = k.produce(&t, 9_000, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, journal) = journal_of(dir.path());
+    let filter = format!("^{t}$");
+    let common_args = ["--topics", filter.as_str(), "--journal", journal.as_str()];
+    let out = migrate(&k, &common_args)
+        .args([
+            "--local-retention-bytes",
+            "1MiB",
+            "--tier-throttle",
+            "20MiB/s",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(common::ok_json(&out)["phase"], "complete");
+    assert!(tier_state(&k.bootstrap, &t)
+        .iter()
+        .any(|(_, local)| *local < 2 * MIB));
+
+    // Deleting remote data is refused without --yes, and says what would become unreadable.
+    let before = dynamic_configs(&k.bootstrap, std::slice::from_ref(&t));
+    let out = migrate(&k, &common_args)
+        .args(["--rollback", "--delete-remote-data"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("become unreadable"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        dynamic_configs(&k.bootstrap, std::slice::from_ref(&t)),
+        before
+    );
+
+    // Read-only: no more uploads, every record still readable.
+    let out = migrate(&k, &common_args)
+        .args(["--rollback", "--yes", "-o", "json"])
+        .output()
+        .unwrap();
+    let r = common::ok_json(&out);
+    assert_eq!(r["applied"], true);
+    let cfg = &dynamic_configs(&k.bootstrap, std::slice::from_ref(&t))[&format!("topic {t}")];
+    assert_eq!(cfg["remote.log.copy.disable"], "true");
+    assert_eq!(cfg["remote.storage.enable"], "true");
+    assert_eq!(k.consume_all(&t, 9_000), (9_000, sum));
+    let status = k
+        .streamctl()
+        .args([
+            "migrate",
+            "tiered",
+            "--status",
+            "--journal",
+            &journal,
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(common::ok_json(&status)["phase"], "rolled-back");
+}
+
+#[test]
+fn after_tiering_a_drain_moves_local_bytes_only_within_its_predicted_time() {
+    let Some(k) = tiered() else { return };
+    // New brokers 4-9 (AZs a, b, c in turn); the drained brokers 4 and 5 hold only this test's topic.
+    let (rt, mut a) = admin(&k.bootstrap);
+    let have = rt.block_on(a.snapshot()).unwrap().brokers.len();
+    for _ in have..9 {
+        let out = Proc::new("bash")
+            .arg(CLUSTER)
+            .arg("add-broker")
+            .env("STREAMCTL_KAFKA_TIERED", "1")
+            .env(
+                "STREAMCTL_TIERED_STATE",
+                std::env::var("STREAMCTL_TIERED_STATE").unwrap(),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let t = unique("td");
+    create(&k, &t, Some("4:5:6,5:6:4,6:4:5"), &[]);
+    let sum = k.produce(&t, 24_000, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, journal) = journal_of(dir.path());
+    let filter = format!("^{t}$");
+    let out = migrate(
+        &k,
+        &[
+            "--topics",
+            &filter,
+            "--journal",
+            &journal,
+            "--local-retention-bytes",
+            "1MiB",
+            "--tier-throttle",
+            "20MiB/s",
+            "--yes",
+            "-o",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(common::ok_json(&out)["phase"], "complete");
+
+    // What the drained brokers hold locally now, against what the topic holds in all.
+    let snap = k.snapshot(&t);
+    let on_drained = |p: &Value| {
+        p["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| [4, 5].contains(&r.as_i64().unwrap()))
+            .count() as u64
+    };
+    let local: u64 = snap["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| on_drained(p) * p["local_size_bytes"].as_u64().unwrap())
+        .sum();
+    let total: u64 = snap["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| on_drained(p) * 8 * MIB)
+        .sum();
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let (_, journal2) = journal_of(dir2.path());
+    let out = migrate(
+        &k,
+        &[
+            "--topics",
+            &filter,
+            "--journal",
+            &journal2,
+            "--local-retention-bytes",
+            "1MiB",
+            "--drain-brokers",
+            "4,5",
+            "--throttle",
+            "512KiB/s",
+            "--yes",
+            "-o",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap();
+    let r = common::ok_json(&out);
+    let d = &r["drain"];
+    let moved = d["bytes_moved"].as_u64().unwrap();
+    let (took, predicted) = (
+        d["moving_seconds"].as_f64().unwrap(),
+        d["predicted_seconds"].as_f64().unwrap(),
+    );
+    println!("drain: {moved} bytes moved; local on drained brokers {local}, total {total}; {took:.1} s vs predicted {predicted:.1} s = {:.2} x", took / predicted);
+    assert!(
+        moved as f64 <= 1.15 * local as f64 + MIB as f64 && moved as f64 >= 0.85 * local as f64,
+        "moved {moved}, local {local}"
+    );
+    assert!(
+        moved * 2 < total,
+        "moved {moved} of {total}: not priced by local bytes"
+    );
+    assert!(
+        took <= 1.2 * predicted,
+        "drain took {took:.1} s, predicted {predicted:.1} s"
+    );
+    assert_eq!(d["verified"], true);
+    let snap = k.snapshot(&t);
+    assert!(one_replica_per_az(&snap));
+    assert!(snap["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| on_drained(p) == 0));
+    assert_eq!(k.consume_all(&t, 24_000), (24_000, sum));
+}
