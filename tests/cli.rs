@@ -33,6 +33,96 @@ fn help_snapshots() {
     insta::assert_snapshot!("help_size_recommend", help(&["size", "recommend"]));
     insta::assert_snapshot!("help_reassign", help(&["reassign"]));
     insta::assert_snapshot!("help_check_az_tolerance", help(&["check", "az-tolerance"]));
+    insta::assert_snapshot!("help_migrate_tiered", help(&["migrate", "tiered"]));
+}
+
+/// `migrate tiered` rejects bad flags, naming them, before any connection (the bootstrap server
+/// is unreachable: reaching it would fail with exit 1 instead).
+#[test]
+fn migrate_tiered_bad_input_is_refused_before_any_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.json");
+    let j = journal.to_str().unwrap();
+    let base = [
+        "migrate",
+        "tiered",
+        "--bootstrap-server",
+        "127.0.0.1:1",
+        "--topics",
+        "^t$",
+        "--journal",
+        j,
+    ];
+    let cases: &[(&[&str], &str)] = &[
+        (&["--local-retention", "4x"], "--local-retention"),
+        (
+            &["--local-retention", "0s"],
+            "--local-retention must be above zero",
+        ),
+        (
+            &["--local-retention-bytes", "lots"],
+            "--local-retention-bytes",
+        ),
+        (
+            &["--local-retention", "4h", "--tier-throttle", "0"],
+            "--tier-throttle must be above zero",
+        ),
+        (
+            &["--local-retention", "4h", "--wave-topics", "0"],
+            "--wave-topics must be at least 1",
+        ),
+        (
+            &["--local-retention", "4h", "--wave-bytes", "1XB"],
+            "--wave-bytes",
+        ),
+        (
+            &["--local-retention", "4h", "--set-segment-bytes", "0"],
+            "--set-segment-bytes must be above zero",
+        ),
+        (
+            &["--local-retention", "4h", "--stall-timeout", "soon"],
+            "--stall-timeout",
+        ),
+    ];
+    for (extra, want) in cases {
+        let out = streamctl().args(base).args(*extra).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains(want) && err.contains("hint:"),
+            "{extra:?}: {err}"
+        );
+    }
+    let out = streamctl()
+        .args([
+            "migrate",
+            "tiered",
+            "--bootstrap-server",
+            "127.0.0.1:1",
+            "--topics",
+            "(",
+            "--local-retention",
+            "4h",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--topics"));
+    // clap: a retention is required, --delete-remote-data only with --rollback.
+    for extra in [
+        &[][..],
+        &["--local-retention", "4h", "--delete-remote-data"][..],
+    ] {
+        let out = streamctl().args(base).args(extra).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+    }
+    // --status reads the journal only.
+    let out = streamctl()
+        .args(["migrate", "tiered", "--status", "--journal", j])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no migration journal"));
 }
 
 /// Run `validate` on a bad fixture from inside tests/fixtures so paths in messages are stable.

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::assign::{self, Cluster, PlanOptions};
+use crate::execute::scheduler::{bound_secs, Move};
 
 pub const REMOTE_ENABLE: &str = "remote.storage.enable";
 pub const LOCAL_RETENTION_MS: &str = "local.retention.ms";
@@ -428,27 +429,25 @@ pub fn plan(input: &TierInput, opts: &TierOptions) -> Result<TierPlan, String> {
     let drain = if opts.drain_brokers.is_empty() {
         None
     } else {
-        let popts = PlanOptions {
-            remove_brokers: opts.drain_brokers.clone(),
-            throttle_bytes_per_sec: opts.throttle.map(|t| t as f64),
-            ..Default::default()
-        };
-        let plan = assign::plan(&after_cluster, &popts)
-            .map_err(|e| format!("the drain cannot be planned: {e}"))?;
-        let untiered = assign::plan(&input.cluster, &popts)
-            .map_err(|e| format!("the drain cannot be planned: {e}"))?;
+        let moves = drain_plan(&after_cluster, &opts.drain_brokers)?;
+        let untiered = drain_plan(&input.cluster, &opts.drain_brokers)?;
         // The brokers that receive the drained replicas need the room for them.
-        for s in &plan.summary.brokers {
+        let mut incoming: BTreeMap<i32, u64> = BTreeMap::new();
+        for m in &moves {
+            for b in m.adding() {
+                *incoming.entry(b).or_default() += m.bytes;
+            }
+        }
+        for (id, bytes_in) in incoming {
             let usable = input
                 .brokers
                 .iter()
-                .find(|b| b.id == s.id)
+                .find(|b| b.id == id)
                 .and_then(|b| b.usable_bytes);
-            if let Some(usable) = usable.filter(|&u| s.bytes_in > u) {
+            if let Some(usable) = usable.filter(|&u| bytes_in > u) {
                 disk_problems.push(Problem {
                     what: format!(
-                        "broker {} would receive {} bytes in the drain but has {usable} usable",
-                        s.id, s.bytes_in
+                        "broker {id} would receive {bytes_in} bytes in the drain but has {usable} usable"
                     ),
                     hint: "drain fewer brokers, add brokers, or lower --local-retention first"
                         .into(),
@@ -457,10 +456,12 @@ pub fn plan(input: &TierInput, opts: &TierOptions) -> Result<TierPlan, String> {
         }
         Some(DrainEstimate {
             brokers: opts.drain_brokers.iter().copied().collect(),
-            partitions: plan.summary.partitions_changed,
-            bytes_moved: plan.summary.bytes_moved,
-            bytes_moved_untiered: untiered.summary.bytes_moved,
-            predicted_seconds: plan.summary.estimated_seconds,
+            partitions: moves.len() as u64,
+            bytes_moved: moves.iter().map(Move::copy_bytes).sum(),
+            bytes_moved_untiered: untiered.iter().map(Move::copy_bytes).sum(),
+            predicted_seconds: opts
+                .throttle
+                .map(|t| bound_secs(moves.iter(), |_| t as f64)),
         })
     };
     let mut advice = Vec::new();
@@ -511,6 +512,70 @@ pub fn plan(input: &TierInput, opts: &TierOptions) -> Result<TierPlan, String> {
         drain,
         disk_problems,
     })
+}
+
+/// The drain, planned: every replica on a drained broker is replaced by the broker the AZ-aware
+/// planner picks for it (same AZ first), and nothing else moves — no rebalancing on the side, so
+/// a drain costs exactly its drained replicas' local bytes. The leader keeps its place unless it
+/// is drained (its replacement takes it).
+pub fn drain_plan(cluster: &Cluster, drain: &BTreeSet<i32>) -> Result<Vec<Move>, String> {
+    let sub = Cluster {
+        brokers: cluster.brokers.clone(),
+        partitions: cluster
+            .partitions
+            .iter()
+            .filter(|p| p.replicas.iter().any(|r| drain.contains(r)))
+            .cloned()
+            .collect(),
+    };
+    let popts = PlanOptions {
+        remove_brokers: drain.clone(),
+        ..Default::default()
+    };
+    let plan =
+        assign::plan(&sub, &popts).map_err(|e| format!("the drain cannot be planned: {e}"))?;
+    let rack: BTreeMap<i32, Option<&str>> = cluster
+        .brokers
+        .iter()
+        .map(|b| (b.id, b.rack.as_deref()))
+        .collect();
+    let mut moves = Vec::new();
+    for (i, planned) in &plan.changes {
+        let p = &sub.partitions[*i];
+        let mut added: Vec<i32> = planned
+            .iter()
+            .filter(|b| !p.replicas.contains(b))
+            .copied()
+            .collect();
+        let mut to = Vec::with_capacity(p.replicas.len());
+        for &r in &p.replicas {
+            if !drain.contains(&r) {
+                to.push(r);
+                continue;
+            }
+            // The replacement in the same AZ if the planner chose one, else any it chose.
+            let pick = added
+                .iter()
+                .position(|b| rack.get(b) == rack.get(&r))
+                .or(if added.is_empty() { None } else { Some(0) })
+                .ok_or_else(|| {
+                    format!(
+                        "the drain cannot be planned: no broker takes {}-{}'s replica on broker {r}",
+                        p.topic, p.partition
+                    )
+                })?;
+            to.push(added.remove(pick));
+        }
+        moves.push(Move {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            from: p.replicas.clone(),
+            to,
+            bytes: p.move_bytes(),
+        });
+    }
+    moves.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    Ok(moves)
 }
 
 /// Where one partition stands while its wave runs.
@@ -656,7 +721,10 @@ mod tests {
         }
     }
 
-    fn input(topics: &[(&str, u64, &[(&str, &str)])]) -> TierInput {
+    /// A topic for [`input`]: name, bytes per partition, configs.
+    type TopicSpec<'a> = (&'a str, u64, &'a [(&'a str, &'a str)]);
+
+    fn input(topics: &[TopicSpec]) -> TierInput {
         let mut i = TierInput::default();
         for b in 1..=6 {
             let rack = ["a", "b", "c"][(b as usize - 1) % 3];
@@ -792,6 +860,22 @@ mod tests {
         o.throttle = Some(1 << 20);
         let d = plan(&i, &o).unwrap().drain.unwrap();
         assert!(d.bytes_moved < d.bytes_moved_untiered / 10, "{d:?}");
+        // Exactly the drained replicas move: 3 replicas on brokers 1 and 2, at 2 MiB local each.
+        assert_eq!(d.bytes_moved, 3 * (2 << 20), "{d:?}");
+        let moves = drain_plan(&i.cluster, &o.drain_brokers).unwrap();
+        for m in &moves {
+            let kept: Vec<i32> = m
+                .from
+                .iter()
+                .copied()
+                .filter(|b| ![1, 2].contains(b))
+                .collect();
+            assert!(
+                kept.iter().all(|b| m.to.contains(b)),
+                "{m:?} moved a replica it did not have to"
+            );
+            assert!(m.to.iter().all(|b| ![1, 2].contains(b)), "{m:?}");
+        }
         assert!(d.predicted_seconds.unwrap() > 0.0);
     }
 

@@ -17,7 +17,6 @@ use super::tiered::{
     PartitionState, TierInput, COPY_QUOTA, SYSTEM_ENABLE,
 };
 use super::tiered_journal::{DrainRecord, TierJournal, TierPhase, WaveState};
-use crate::assign::{self, PlanOptions};
 use crate::execute::journal::{now_ms, Journal, Phase, Throttle};
 use crate::execute::runner::{self as exec, ExecError, ExecOptions, Progress};
 use crate::execute::scheduler::Move;
@@ -597,32 +596,16 @@ async fn drain<A: ClusterAdmin>(
         }
         _ => {
             let cluster = admin.snapshot().await?;
-            let popts = PlanOptions {
-                remove_brokers: j.options.drain_brokers.clone(),
-                throttle_bytes_per_sec: Some(throttle as f64),
-                ..Default::default()
-            };
-            let plan = assign::plan(&cluster, &popts)
-                .map_err(|e| MigrateError::Plan(format!("the drain cannot be planned: {e}")))?;
-            let moves: Vec<Move> = plan
-                .changes
-                .iter()
-                .map(|(i, r)| {
-                    let p = &cluster.partitions[*i];
-                    Move {
-                        topic: p.topic.clone(),
-                        partition: p.partition,
-                        from: p.replicas.clone(),
-                        to: r.clone(),
-                        bytes: p.move_bytes(),
-                    }
-                })
-                .collect();
+            let moves = tiered::drain_plan(&cluster, &j.options.drain_brokers)
+                .map_err(MigrateError::Plan)?;
+            let planned_bytes: u64 = moves.iter().map(Move::copy_bytes).sum();
+            let predicted =
+                crate::execute::scheduler::bound_secs(moves.iter(), |_| throttle as f64);
             j.drain = Some(DrainRecord {
                 journal: dpath.clone(),
                 brokers: j.options.drain_brokers.iter().copied().collect(),
-                planned_bytes: plan.summary.bytes_moved,
-                predicted_seconds: plan.summary.estimated_seconds,
+                planned_bytes,
+                predicted_seconds: Some(predicted),
                 moving_seconds: None,
                 bytes_moved: None,
                 verified: false,
