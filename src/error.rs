@@ -21,6 +21,9 @@ pub enum ExitCode {
     ChangesPending = 3,
     /// A check ran and found problems (e.g. `check az-tolerance`).
     CheckFailed = 4,
+    /// The work is done but some settings could not be removed because their broker is down
+    /// (`reassign --execute/--verify/--cancel`): run the same command again once it is back.
+    CleanupPending = 5,
 }
 
 /// Everything that can go wrong in a command.

@@ -268,6 +268,10 @@ fn execute(
             let Some(mut j) = existing else {
                 return Err(Error::usage(format!("no journal at {}", path.display()), "give --journal the file the execution wrote"));
             };
+            // Cancelled earlier with throttle settings left on a broker that was down: clean up.
+            if j.phase == Phase::Cancelled && !j.throttles.is_empty() {
+                return runner::cancel(&mut admin, &mut j, &path, &progress).await.map_err(exec_err);
+            }
             if a.cancel {
                 if matches!(j.phase, Phase::Complete | Phase::Cancelled) {
                     return Err(Error::usage(format!("the execution in {} already ended ({:?})", path.display(), j.phase), "nothing to cancel"));
@@ -376,7 +380,11 @@ fn execute(
             report.throttles_removed,
             if report.verified { "verified: every partition matches the plan".to_string() } else { format!("{} partition(s) not yet at the plan: {}", report.mismatched.len(), report.mismatched.iter().take(5).cloned().collect::<Vec<_>>().join(" ")) }
         ) + &report.advice.iter().map(|a| format!("\nnote: {a}")).collect::<String>()
+            + &report.cleanup_pending.iter().map(|p| format!("\nstill set (broker not reachable; the next run, --verify or --cancel removes them): {p}")).collect::<String>()
     })?)?;
+    if !report.cleanup_pending.is_empty() {
+        return Ok(ExitCode::CleanupPending);
+    }
     // Scripts branch on it: the cluster does not (yet) match the plan.
     if !report.verified && report.phase != Phase::Cancelled {
         return Ok(ExitCode::CheckFailed);

@@ -40,6 +40,10 @@ pub struct Throttle {
     /// not wait for it); set, after reading `previous`, as soon as the broker is back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deferred: bool,
+    /// Recorded (with its previous value) but its broker was down when a resumed run set the
+    /// throttles again: set as soon as the broker is back (the previous value stays).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reapply: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

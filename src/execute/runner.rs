@@ -70,6 +70,10 @@ pub struct ExecReport {
     pub mismatched: Vec<String>,
     /// Broker settings that slow throttled moves, with what to change.
     pub advice: Vec<String>,
+    /// Throttle settings that could not be removed because their broker is down
+    /// (`broker 6 (host:port): key, key`); they stay in the journal and the next run, `--verify`
+    /// or `--cancel` removes them. Exit code 5 while any are left.
+    pub cleanup_pending: Vec<String>,
 }
 
 fn save(j: &Journal, path: &Path) -> Result<(), ExecError> {
@@ -183,6 +187,7 @@ pub fn throttles_for(moves: &[Move], rate: u64, per_broker: &BTreeMap<i32, u64>)
         value,
         previous: None,
         deferred: false,
+        reapply: false,
     };
     let mut out = Vec::new();
     for b in brokers {
@@ -230,9 +235,21 @@ async fn set_throttles<A: ClusterAdmin>(
         j.throttles = wanted;
         save(j, path)?; // intent first: a crash after this still cleans up
     }
+    // A resumed run: a recorded throttle of a broker that is down now is set again when it is
+    // back (its previous value was recorded before the first run set it).
+    let mut marked = false;
+    for t in j.throttles.iter_mut() {
+        if !t.deferred && !t.reapply && t.broker.is_some_and(|b| !live.contains(&b)) {
+            t.reapply = true;
+            marked = true;
+        }
+    }
+    if marked {
+        save(j, path)?;
+    }
     // One IncrementalAlterConfigs per broker or topic, with all of its keys.
     let mut by_resource: BTreeMap<(Option<i32>, Option<String>), Vec<ConfigOp>> = BTreeMap::new();
-    for t in j.throttles.iter().filter(|t| !t.deferred) {
+    for t in j.throttles.iter().filter(|t| !t.deferred && !t.reapply) {
         by_resource
             .entry((t.broker, t.topic.clone()))
             .or_default()
@@ -244,7 +261,7 @@ async fn set_throttles<A: ClusterAdmin>(
     let deferred: BTreeSet<i32> = j
         .throttles
         .iter()
-        .filter(|t| t.deferred)
+        .filter(|t| t.deferred || t.reapply)
         .filter_map(|t| t.broker)
         .collect();
     if !deferred.is_empty() {
@@ -265,19 +282,18 @@ async fn set_deferred_throttles<A: ClusterAdmin>(
     let back: BTreeSet<i32> = j
         .throttles
         .iter()
-        .filter(|t| t.deferred)
+        .filter(|t| t.deferred || t.reapply)
         .filter_map(|t| t.broker)
         .filter(|b| live.contains(b))
         .collect();
     for b in back {
         let cfg = admin.dynamic_configs(Some(b), None).await?;
-        for t in j
-            .throttles
-            .iter_mut()
-            .filter(|t| t.deferred && t.broker == Some(b))
-        {
-            t.previous = cfg.get(&t.key).filter(|v| !v.is_empty()).cloned();
+        for t in j.throttles.iter_mut().filter(|t| t.broker == Some(b)) {
+            if t.deferred {
+                t.previous = cfg.get(&t.key).filter(|v| !v.is_empty()).cloned();
+            }
             t.deferred = false;
+            t.reapply = false;
         }
         save(j, path)?;
         let ops: Vec<ConfigOp> = j
@@ -295,16 +311,25 @@ async fn set_deferred_throttles<A: ClusterAdmin>(
     Ok(())
 }
 
-/// Remove (or restore) every throttle the journal records; returns how many.
+/// Remove (or restore) every throttle the journal records: how many were removed, and what is
+/// left because its broker could not be reached (`broker 6: key, key`). What is left stays in
+/// the journal, so the next run (or `--verify`, `--cancel`) removes it once the broker is back.
 pub async fn clear_throttles<A: ClusterAdmin>(
     admin: &mut A,
     j: &mut Journal,
     path: &Path,
-) -> Result<usize, ExecError> {
+) -> Result<(usize, Vec<String>), ExecError> {
     let mut n = 0;
+    let mut pending = Vec::new();
     // One IncrementalAlterConfigs per broker or topic (atomic for that resource), last set first.
-    while let Some(last) = j.throttles.last().cloned() {
-        let res = (last.broker, last.topic.clone());
+    let mut resources: Vec<(Option<i32>, Option<String>)> = Vec::new();
+    for t in j.throttles.iter().rev() {
+        let r = (t.broker, t.topic.clone());
+        if !resources.contains(&r) {
+            resources.push(r);
+        }
+    }
+    for res in resources {
         let ops: Vec<ConfigOp> = j
             .throttles
             .iter()
@@ -313,13 +338,54 @@ pub async fn clear_throttles<A: ClusterAdmin>(
             .collect();
         // (a deferred one was never set: its broker was offline throughout)
         if !ops.is_empty() {
-            admin.alter_configs(res.0, res.1.as_deref(), &ops).await?;
+            match admin.alter_configs(res.0, res.1.as_deref(), &ops).await {
+                Ok(()) => {}
+                Err(e) if e.is_unreachable() && res.0.is_some() => {
+                    let b = res.0.expect("a broker");
+                    let keys: Vec<&str> = ops.iter().map(|(k, _)| k.as_str()).collect();
+                    let at = admin
+                        .broker_address(b)
+                        .map(|a| format!(" ({a})"))
+                        .unwrap_or_default();
+                    warn!("broker {b}{at} is not reachable: its throttle settings stay until the next run");
+                    pending.push(format!("broker {b}{at}: {}", keys.join(", ")));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         j.throttles.retain(|t| (t.broker, t.topic.clone()) != res);
         save(j, path)?;
         n += ops.len();
     }
-    Ok(n)
+    Ok((n, pending))
+}
+
+/// What a run waiting on brokers that are down says: each broker, where it was, how many moves
+/// wait for it, and what the operator can do.
+pub fn waiting_status(
+    unavailable: &BTreeSet<i32>,
+    waiting: &BTreeMap<i32, usize>,
+    address: impl Fn(i32) -> Option<String>,
+) -> String {
+    let each: Vec<String> = unavailable
+        .iter()
+        .map(|&b| {
+            let n = waiting.get(&b).copied().unwrap_or(0);
+            format!(
+                "broker {b}{} is not reachable; {n} move{} wait{} for it",
+                address(b).map(|a| format!(" ({a})")).unwrap_or_default(),
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" }
+            )
+        })
+        .collect();
+    let ids: Vec<String> = unavailable.iter().map(i32::to_string).collect();
+    format!(
+        "{}; the other moves go on (wait for it, drain it with --remove-brokers {}, or --cancel)",
+        each.join("; "),
+        ids.join(",")
+    )
 }
 
 /// Run (or resume) the journal's plan to the end.
@@ -347,7 +413,14 @@ pub async fn execute<A: ClusterAdmin>(
                 foreign.into_iter().take(5).collect::<Vec<_>>().join(", "),
             ));
         }
-        let receivers: BTreeSet<i32> = j.moves.iter().flat_map(|m| m.mv.adding()).collect();
+        let live = admin.partitions(&topics_of(j)).await?.live_brokers;
+        // (a receiving broker that is down is asked nothing: it gets its advice on a later run)
+        let receivers: BTreeSet<i32> = j
+            .moves
+            .iter()
+            .flat_map(|m| m.mv.adding())
+            .filter(|b| live.contains(b))
+            .collect();
         let mut configs = BTreeMap::new();
         for b in receivers {
             configs.insert(b, admin.describe_configs(Some(b), None).await?);
@@ -356,7 +429,6 @@ pub async fn execute<A: ClusterAdmin>(
         for a in &j.advice {
             warn!("{a}");
         }
-        let live = admin.partitions(&topics_of(j)).await?.live_brokers;
         set_throttles(admin, j, path, &live).await?;
         let topics = topics_of(j);
         let mut failures = 0u32;
@@ -455,9 +527,13 @@ pub async fn execute<A: ClusterAdmin>(
                         .map(|i| pending_idx[i])
                         .collect();
                 let status = if !unavailable.is_empty() {
-                    format!(
-                        "waiting: broker(s) {unavailable:?} offline; no new moves until they return"
-                    )
+                    let mut waiting: BTreeMap<i32, usize> = BTreeMap::new();
+                    for i in (0..j.moves.len()).filter(|&i| j.moves[i].state != MoveState::Done) {
+                        for b in view[i].brokers().intersection(&unavailable) {
+                            *waiting.entry(*b).or_default() += 1;
+                        }
+                    }
+                    waiting_status(&unavailable, &waiting, |b| admin.broker_address(b))
                 } else if !held.is_empty() {
                     format!(
                         "holding {} partition(s) below min.insync.replicas",
@@ -524,9 +600,7 @@ pub async fn execute<A: ClusterAdmin>(
             match step {
                 Ok(true) => break,
                 Ok(false) => failures = 0,
-                Err(ExecError::Kafka(
-                    e @ (KafkaError::Connect { .. } | KafkaError::NoBroker(_)),
-                )) if failures < 600 => {
+                Err(ExecError::Kafka(e)) if e.is_unreachable() && failures < 600 => {
                     failures += 1;
                     warn!("cluster unreachable ({e}); retrying");
                 }
@@ -551,7 +625,7 @@ pub async fn finish<A: ClusterAdmin>(
     if j.phase == Phase::Finishing {
         admin.elect_preferred(&parts).await?;
     }
-    let removed = clear_throttles(admin, j, path).await?;
+    let (removed, pending) = clear_throttles(admin, j, path).await?;
     let current = admin.partitions(&topics_of(j)).await?.replicas;
     let mismatched: Vec<String> = j
         .moves
@@ -559,12 +633,17 @@ pub async fn finish<A: ClusterAdmin>(
         .filter(|m| current.get(&key(&m.mv)) != Some(&m.mv.to))
         .map(|m| format!("{}-{}", m.mv.topic, m.mv.partition))
         .collect();
-    if j.phase == Phase::Finishing && mismatched.is_empty() {
+    // Complete only with every throttle gone: a journal still Finishing is resumed (and its
+    // cleanup retried) by the next run or `--verify`.
+    if j.phase == Phase::Finishing && mismatched.is_empty() && pending.is_empty() {
         j.phase = Phase::Complete;
     }
     save(j, path)?;
     progress.finish();
-    Ok(report(j, removed, mismatched))
+    Ok(ExecReport {
+        cleanup_pending: pending,
+        ..report(j, removed, mismatched)
+    })
 }
 
 pub fn report(j: &Journal, removed: usize, mismatched: Vec<String>) -> ExecReport {
@@ -604,6 +683,7 @@ pub fn report(j: &Journal, removed: usize, mismatched: Vec<String>) -> ExecRepor
         runs: j.runs,
         mismatched,
         advice: j.advice.clone(),
+        cleanup_pending: Vec::new(),
     }
 }
 
@@ -630,6 +710,7 @@ pub async fn cancel<A: ClusterAdmin>(
     if !ours.is_empty() {
         admin.alter_reassignments(&ours).await?;
     }
+    // (cancelled before, with throttles left on a broker that was down: only clean up)
     for m in j.moves.iter_mut().filter(|m| m.state != MoveState::Done) {
         m.state = MoveState::Cancelled;
     }
@@ -651,10 +732,13 @@ pub async fn cancel<A: ClusterAdmin>(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let removed = clear_throttles(admin, j, path).await?;
+    let (removed, pending) = clear_throttles(admin, j, path).await?;
     save(j, path)?;
     progress.finish();
-    Ok(report(j, removed, vec![]))
+    Ok(ExecReport {
+        cleanup_pending: pending,
+        ..report(j, removed, vec![])
+    })
 }
 
 #[cfg(test)]
@@ -781,7 +865,11 @@ mod tests {
         ) -> Result<(), KafkaError> {
             if let Some(b) = b {
                 if self.down(b) {
-                    return Err(KafkaError::NoBroker(format!("broker {b}")));
+                    return Err(KafkaError::BrokerDown {
+                        id: b,
+                        address: format!("127.0.0.1:{}", 9000 + b),
+                        message: "Connection refused".into(),
+                    });
                 }
                 self.broker_changes.push((b, self.polls));
             }
@@ -809,6 +897,9 @@ mod tests {
             _: i32,
         ) -> Result<Option<crate::kafka::DiskSpace>, KafkaError> {
             Ok(None)
+        }
+        fn broker_address(&self, b: i32) -> Option<String> {
+            Some(format!("127.0.0.1:{}", 9000 + b))
         }
     }
 
@@ -973,5 +1064,143 @@ mod tests {
         // A pure reorder copies nothing and needs no throttle.
         let reorder = vec![mv(0, &[1, 2], &[2, 1], 1)];
         assert!(throttles_for(&reorder, 100, &BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn cleanup_keeps_an_unreachable_brokers_throttles_and_the_next_run_removes_them() {
+        let moves = vec![mv(0, &[1, 4, 2], &[1, 3, 2], 10)];
+        let mut fake = Fake {
+            offline: Some((4, u32::MAX)),
+            ..Default::default()
+        };
+        fake.assign.insert(("t".into(), 0), moves[0].to.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let mut j = Journal::new(moves.clone(), "fake:9092", 100, false);
+        for m in &mut j.moves {
+            m.state = MoveState::Done;
+        }
+        j.phase = Phase::Finishing;
+        // The throttles as a run set them (nothing there before).
+        j.throttles = throttles_for(&moves, 100, &BTreeMap::new());
+        for t in &j.throttles {
+            fake.configs
+                .entry((t.broker, t.topic.clone()))
+                .or_default()
+                .insert(t.key.clone(), t.value.clone());
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Broker 4 is down at cleanup: everything else is removed, its keys stay, named.
+        let r = rt.block_on(finish(&mut fake, &mut j, &path, &Quiet)).unwrap();
+        assert!(r.verified);
+        assert_eq!(
+            r.cleanup_pending,
+            vec![format!(
+                "broker 4 (127.0.0.1:9004): {LEADER_RATE}, {FOLLOWER_RATE}"
+            )]
+        );
+        assert_eq!(j.phase, Phase::Finishing, "not complete while keys are left");
+        assert!(j.throttles.iter().all(|t| t.broker == Some(4)));
+        for ((b, _), c) in &fake.configs {
+            if *b != Some(4) {
+                assert!(c.keys().all(|k| !k.contains("throttled")), "{b:?} {c:?}");
+            }
+        }
+        let saved = Journal::load(&path).unwrap().unwrap();
+        assert_eq!(saved.throttles, j.throttles, "the journal keeps them for the next run");
+        // The broker is back: the next run (resuming the journal) removes them.
+        fake.offline = None;
+        let r = rt
+            .block_on(execute(
+                &mut fake,
+                &mut j,
+                &path,
+                &ExecOptions {
+                    max_per_broker: 2,
+                    additional: false,
+                    min_isr_guard: None,
+                    poll: Duration::from_millis(1),
+                },
+                &Quiet,
+            ))
+            .unwrap();
+        assert!(r.cleanup_pending.is_empty());
+        assert_eq!(r.throttles_removed, 2);
+        assert_eq!(j.phase, Phase::Complete);
+        assert!(j.throttles.is_empty());
+        assert!(fake.configs[&(Some(4), None)].is_empty());
+    }
+
+    #[test]
+    fn a_resumed_run_sets_a_down_brokers_throttle_when_it_is_back_and_keeps_its_previous_value() {
+        let moves = vec![mv(0, &[1, 4, 2], &[1, 3, 2], 10)];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let mut j = Journal::new(moves.clone(), "fake:9092", 100, false);
+        // A run recorded broker 4's earlier value (7) and set its throttle, then died.
+        j.throttles = throttles_for(&moves, 100, &BTreeMap::new());
+        for t in j.throttles.iter_mut().filter(|t| t.broker == Some(4) && t.key == LEADER_RATE) {
+            t.previous = Some("7".into());
+        }
+        let mut fake = Fake {
+            offline: Some((4, 3)),
+            ..Default::default()
+        };
+        fake.assign.insert(("t".into(), 0), moves[0].from.clone());
+        fake.configs.insert(
+            (Some(4), None),
+            [(LEADER_RATE.to_string(), "100".to_string())].into(),
+        );
+        let r = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(execute(
+                &mut fake,
+                &mut j,
+                &path,
+                &ExecOptions {
+                    max_per_broker: 2,
+                    additional: false,
+                    min_isr_guard: None,
+                    poll: Duration::from_millis(1),
+                },
+                &Quiet,
+            ))
+            .unwrap();
+        assert!(r.verified && r.cleanup_pending.is_empty(), "{r:?}");
+        // Broker 4 was asked nothing while down, set again once back ...
+        let to_4: Vec<u32> = fake.broker_changes.iter().filter(|(b, _)| *b == 4).map(|(_, p)| *p).collect();
+        assert!(!to_4.is_empty() && to_4.iter().all(|&p| p > 3), "{to_4:?}");
+        // ... and cleanup restored the value from before the first run, not ours.
+        assert_eq!(
+            fake.configs[&(Some(4), None)],
+            [(LEADER_RATE.to_string(), "7".to_string())].into()
+        );
+    }
+
+    #[test]
+    fn waiting_names_each_broker_its_address_and_what_to_do() {
+        let s = waiting_status(&[6].into(), &[(6, 4)].into(), |b| {
+            Some(format!("127.0.0.1:{}", 9000 + b))
+        });
+        assert_eq!(
+            s,
+            "broker 6 (127.0.0.1:9006) is not reachable; 4 moves wait for it; the other moves go on \
+             (wait for it, drain it with --remove-brokers 6, or --cancel)"
+        );
+        let one = waiting_status(&[2, 5].into(), &[(2, 1)].into(), |_| None);
+        assert!(one.starts_with("broker 2 is not reachable; 1 move waits for it; broker 5 is not reachable; 0 moves wait"), "{one}");
+        let e = KafkaError::BrokerDown {
+            id: 6,
+            address: "127.0.0.1:9006".into(),
+            message: "Connection refused (os error 111)".into(),
+        };
+        assert_eq!(e.to_string(), "broker 6 (127.0.0.1:9006) is not reachable: Connection refused (os error 111)");
+        assert!(e.hint().contains("--remove-brokers 6") && e.hint().contains("--cancel"));
+        assert!(!e.hint().contains("bootstrap"));
     }
 }

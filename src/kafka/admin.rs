@@ -69,6 +69,8 @@ pub struct KafkaAdmin {
     any: Option<Connection>,
     by_broker: HashMap<i32, Connection>,
     addresses: BTreeMap<i32, String>,
+    /// Every address a broker was ever listed at (a stopped broker leaves the metadata).
+    seen: BTreeMap<i32, String>,
 }
 
 fn s(x: &StrBytes) -> String {
@@ -93,6 +95,7 @@ impl KafkaAdmin {
                         any: Some(c),
                         by_broker: HashMap::new(),
                         addresses: BTreeMap::new(),
+                        seen: BTreeMap::new(),
                     };
                     admin.metadata(Some(&[])).await?;
                     return Ok(admin);
@@ -127,17 +130,34 @@ impl KafkaAdmin {
             .iter()
             .map(|b| (b.node_id.0, format!("{}:{}", s(&b.host), b.port)))
             .collect();
+        self.seen
+            .extend(self.addresses.iter().map(|(k, v)| (*k, v.clone())));
         Ok(m)
     }
 
     async fn broker(&mut self, id: i32) -> Result<&mut Connection, KafkaError> {
         if !self.by_broker.contains_key(&id) {
-            let addr = self
-                .addresses
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| KafkaError::NoBroker(format!("broker {id}")))?;
-            let c = Connection::open(&addr, &self.security).await?;
+            let Some(addr) = self.addresses.get(&id).cloned() else {
+                return Err(KafkaError::BrokerDown {
+                    id,
+                    address: self
+                        .seen
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| "address unknown".into()),
+                    message: "not in the cluster metadata (stopped or fenced)".into(),
+                });
+            };
+            let c = Connection::open(&addr, &self.security)
+                .await
+                .map_err(|e| match e {
+                    KafkaError::Connect { address, message } => KafkaError::BrokerDown {
+                        id,
+                        address,
+                        message,
+                    },
+                    other => other,
+                })?;
             self.by_broker.insert(id, c);
         }
         Ok(self.by_broker.get_mut(&id).expect("inserted"))
@@ -214,7 +234,7 @@ impl KafkaAdmin {
         req: R,
     ) -> Result<R::Response, KafkaError> {
         let r = self.broker(id).await?.send(req.clone()).await;
-        match r {
+        let r = match r {
             Err(KafkaError::Connect { .. }) => {
                 self.by_broker.remove(&id);
                 let r = self.broker(id).await?.send(req).await;
@@ -224,7 +244,16 @@ impl KafkaAdmin {
                 r
             }
             other => other,
-        }
+        };
+        // A connection that broke twice: this broker is down, say which.
+        r.map_err(|e| match e {
+            KafkaError::Connect { address, message } => KafkaError::BrokerDown {
+                id,
+                address,
+                message,
+            },
+            other => other,
+        })
     }
 
     /// A connection to the first broker that answers: known brokers first, then bootstrap.
@@ -329,7 +358,7 @@ impl ClusterAdmin for KafkaAdmin {
             // A broker going down as we ask (still in the metadata, no longer listening) is
             // skipped: the sizes come from the partitions' other replicas.
             let found = match self.log_dir_sizes(b.id, None).await {
-                Err(e @ KafkaError::Connect { .. }) => {
+                Err(e @ (KafkaError::Connect { .. } | KafkaError::BrokerDown { .. })) => {
                     tracing::warn!(broker = b.id, error = %e, "no partition sizes from this broker");
                     continue;
                 }
@@ -580,6 +609,16 @@ impl ClusterAdmin for KafkaAdmin {
         for t in &r.replica_election_results {
             for p in &t.partition_result {
                 // ELECTION_NOT_NEEDED: the preferred leader already leads.
+                // PREFERRED_LEADER_NOT_AVAILABLE / ELIGIBLE_LEADERS_NOT_AVAILABLE: it is down or
+                // out of sync; it leads again once back (auto.leader.rebalance.enable), or on
+                // the next run.
+                if matches!(p.error_code, 80 | 83) {
+                    tracing::warn!(
+                        partition = %format!("{}-{}", s(&t.topic.0), p.partition_id),
+                        "preferred leader not available now; it is elected when it is back"
+                    );
+                    continue;
+                }
                 if p.error_code != 0 && p.error_code != 84 {
                     return Err(KafkaError::api(
                         "ElectLeaders",
@@ -639,7 +678,7 @@ impl ClusterAdmin for KafkaAdmin {
             let r = match self.call_broker(leader, req).await {
                 Ok(r) => r,
                 // A leader going away: its partitions are absent from this answer.
-                Err(e @ KafkaError::Connect { .. }) => {
+                Err(e @ (KafkaError::Connect { .. } | KafkaError::BrokerDown { .. })) => {
                     tracing::debug!(broker = leader, error = %e, "no offsets from this leader");
                     continue;
                 }
@@ -666,6 +705,10 @@ impl ClusterAdmin for KafkaAdmin {
             }
         }
         Ok(out)
+    }
+
+    fn broker_address(&self, broker: i32) -> Option<String> {
+        self.seen.get(&broker).cloned()
     }
 
     async fn disk_space(&mut self, broker: i32) -> Result<Option<DiskSpace>, KafkaError> {

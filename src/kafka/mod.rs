@@ -40,6 +40,13 @@ pub enum KafkaError {
     },
     #[error("no broker of {0} answered")]
     NoBroker(String),
+    /// One broker a call must reach (its own configs, its log dirs, a leader) is down.
+    #[error("broker {id} ({address}) is not reachable: {message}")]
+    BrokerDown {
+        id: i32,
+        address: String,
+        message: String,
+    },
     #[error("{0}")]
     Config(String),
 }
@@ -60,9 +67,18 @@ impl KafkaError {
         }
     }
 
+    /// The cluster or one broker could not be reached (worth retrying while a broker restarts).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect { .. } | Self::NoBroker(_) | Self::BrokerDown { .. }
+        )
+    }
+
     pub fn hint(&self) -> String {
         match self {
             Self::Connect { .. } | Self::NoBroker(_) => "check --bootstrap-server (host:port of a listener this host can reach) and that the cluster is up".into(),
+            Self::BrokerDown { id, .. } => format!("broker {id} is down or unreachable: wait for it to return and run the same command again, drain it with `--remove-brokers {id}`, or `--cancel` the run"),
             Self::Protocol { .. } | Self::Unsupported { .. } => "streamctl needs Kafka 2.4 or newer (KIP-455 reassignments); re-run with -vv for details".into(),
             Self::Api { code: 31, .. } => "the principal lacks ALTER on the cluster: grant it, or use --command-config with an admin identity".into(),
             Self::Api { code: 60, .. } => "a reassignment is already running for these partitions: `streamctl reassign --verify`, or wait".into(),
@@ -198,4 +214,6 @@ pub trait ClusterAdmin {
     /// Total and usable bytes of a broker's log dirs; `None` where the broker does not say
     /// (before Kafka 3.3).
     async fn disk_space(&mut self, broker: i32) -> Result<Option<DiskSpace>, KafkaError>;
+    /// The last address a broker was seen at (for messages about a broker that is down).
+    fn broker_address(&self, broker: i32) -> Option<String>;
 }

@@ -83,7 +83,7 @@ pub struct PartitionState {
     pub partition: i32,
     pub replicas: Vec<i32>,
     pub leader: Option<i32>,
-    /// Bytes of the leader's local log.
+    /// Bytes of its local log (the largest of its replicas').
     pub local_bytes: u64,
     pub log_start: i64,
     pub log_end: i64,

@@ -247,6 +247,7 @@ async fn set_quotas<A: ClusterAdmin>(
                 value: j.options.tier_throttle.to_string(),
                 previous: cfg.get(COPY_QUOTA).filter(|v| !v.is_empty()).cloned(),
                 deferred: false,
+                reapply: false,
             });
         }
         save(j, path)?;
@@ -305,7 +306,7 @@ async fn start_wave<A: ClusterAdmin>(
         ),
         LocalRetention::Bytes(_) => None,
     };
-    let local = local_bytes(admin, &states.leaders, &parts).await;
+    let local = local_bytes(admin, &states, &parts).await;
     let mut baselines = Vec::new();
     for t in &topics {
         let cfg = admin.describe_configs(None, Some(t)).await?;
@@ -328,6 +329,7 @@ async fn start_wave<A: ClusterAdmin>(
                     value: v,
                     previous: dynamic.get(&k).cloned(),
                     deferred: false,
+                    reapply: false,
                 });
             }
         }
@@ -367,23 +369,32 @@ async fn start_wave<A: ClusterAdmin>(
     Ok(())
 }
 
-/// Local bytes of each partition on its leader (DescribeLogDirs); a leader that does not answer
-/// leaves its partitions out.
+/// Local bytes of each partition: the largest of its live replicas' (DescribeLogDirs, one
+/// request per broker). Followers apply local retention too, a little after the leader; a
+/// partition counts as shrunk only when every replica has. A partition none of whose replicas
+/// answers is left out.
 async fn local_bytes<A: ClusterAdmin>(
     admin: &mut A,
-    leaders: &BTreeMap<(String, i32), i32>,
+    states: &crate::kafka::PartitionStates,
     parts: &[(String, i32)],
 ) -> BTreeMap<(String, i32), u64> {
-    let mut by_leader: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
+    let mut by_broker: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
     for k in parts {
-        if let Some(&l) = leaders.get(k) {
-            by_leader.entry(l).or_default().push(k.clone());
+        for &b in states.replicas.get(k).into_iter().flatten() {
+            if states.live_brokers.contains(&b) {
+                by_broker.entry(b).or_default().push(k.clone());
+            }
         }
     }
-    let mut out = BTreeMap::new();
-    for (b, ps) in by_leader {
+    let mut out: BTreeMap<(String, i32), u64> = BTreeMap::new();
+    for (b, ps) in by_broker {
         match admin.replica_bytes(b, &ps).await {
-            Ok(m) => out.extend(m),
+            Ok(m) => {
+                for (k, v) in m {
+                    let e = out.entry(k).or_default();
+                    *e = (*e).max(v);
+                }
+            }
             Err(e) => tracing::debug!(broker = b, error = %e, "no local sizes from this broker"),
         }
     }
@@ -428,7 +439,7 @@ async fn follow_wave<A: ClusterAdmin>(
                 .list_offsets(&parts, offset_spec::LATEST_TIERED)
                 .await?;
             let ends = admin.list_offsets(&parts, offset_spec::LATEST).await?;
-            let local = local_bytes(admin, &states.leaders, &parts).await;
+            let local = local_bytes(admin, &states, &parts).await;
             let mut uploaded = 0u64;
             let mut by_broker: BTreeMap<i32, u64> = BTreeMap::new();
             let mut waiting = Vec::new();
@@ -500,7 +511,7 @@ async fn follow_wave<A: ClusterAdmin>(
                     partitions: waiting.chars().take(600).collect(),
                 })
             }
-            Err(e @ (KafkaError::Connect { .. } | KafkaError::NoBroker(_))) if failures < 600 => {
+            Err(e) if e.is_unreachable() && failures < 600 => {
                 failures += 1;
                 warn!("cluster unreachable ({e}); retrying");
             }
