@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "streamctl", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 operation failed, 2 bad input, 3 changes pending (--detailed-exitcode), 4 check failed.\nDocs: docs/getting-started.md"
+    after_help = "Exit codes: 0 ok, 1 operation failed, 2 bad input, 3 changes pending (--detailed-exitcode), 4 check failed, 5 done but cleanup pending on a broker that is down.\nDocs: docs/getting-started.md"
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -776,7 +776,7 @@ fn a_plan_file_that_does_not_fit_the_cluster_changes_nothing() {
 }
 
 #[test]
-fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns() {
+fn moves_that_need_an_offline_broker_wait_and_the_run_continues_when_it_returns() {
     let Some(k) = live() else { return };
     let topic = &unique("offline");
     k.create_rack_unaware(topic);
@@ -801,7 +801,7 @@ fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns(
         .spawn()
         .unwrap();
     wait_for_submitted(&journal);
-    // Stop a broker that an unfinished move copies to: no new move may start on it until it is back.
+    // Stop a broker that an unfinished move copies to: moves that need it wait until it is back.
     let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
     let ids = |v: &Value| -> Vec<i64> {
         v.as_array()
@@ -822,7 +822,7 @@ fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns(
         .expect("an unfinished move") as i32;
     broker("stop-broker", target);
     let _back = StartAgain(target);
-    let waiting = format!("broker(s) {{{target}}} offline");
+    let waiting = format!("broker {target} (127.0.0.1:");
     let start = Instant::now();
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
@@ -843,4 +843,108 @@ fn no_new_moves_while_a_broker_is_offline_and_the_run_continues_when_it_returns(
     assert_eq!(r["verified"], true);
     assert!(one_replica_per_az(&k.snapshot(topic)));
     k.assert_no_throttles(topic);
+}
+
+/// Issue #15: a run killed together with a broker is re-run while that broker is still down.
+/// The re-run keeps moving the partitions that do not touch it, names it, and finishes the moment
+/// it is back: plan verified, one replica per AZ, every record readable, no throttle left.
+#[test]
+fn a_run_killed_with_a_broker_resumes_while_it_is_down_and_finishes_when_it_returns() {
+    let Some(k) = live() else { return };
+    let topic = &unique("resume-down");
+    // Twelve rack-unaware partitions: with one move per broker and direction, half wait.
+    k.create_topic(topic, &["1:4:2,4:1:5,2:5:3,5:2:6,3:6:1,6:3:4"; 2].join(","));
+    let sum = k.produce(topic, 6000, 2000); // ~12 MB, 1 MB a partition
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.json");
+    let mut args = k.execute_args(topic, "256KiB/s");
+    args.extend(
+        [
+            "--journal",
+            journal.to_str().unwrap(),
+            "--poll-ms",
+            "200",
+            "--max-concurrent-moves-per-broker",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let mut child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
+        .args(&args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_submitted(&journal);
+    // The broker to stop with it: one that unfinished moves touch, but not all of them.
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let touches = |m: &Value, b: i64| {
+        ["from", "to"].iter().any(|f| {
+            m[f].as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x.as_i64() == Some(b))
+        })
+    };
+    let moves = j["moves"].as_array().unwrap();
+    let open: Vec<&Value> = moves.iter().filter(|m| m["state"] != "done").collect();
+    let pending: Vec<&Value> = moves.iter().filter(|m| m["state"] == "pending").collect();
+    let victim = (1..=6)
+        .filter(|&b| open.iter().any(|m| touches(m, b)) && pending.iter().any(|m| !touches(m, b)))
+        .min_by_key(|&b| open.iter().filter(|m| touches(m, b)).count())
+        .expect("a broker some open moves touch while a pending one does not");
+    child.kill().unwrap(); // SIGKILL, and the broker with it
+    broker("stop-broker", victim as i32);
+    let _back = StartAgain(victim as i32);
+    child.wait().unwrap();
+    let done_before = |j: &Value| -> usize {
+        j["moves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["state"] == "done" && !touches(m, victim))
+            .count()
+    };
+    let before =
+        done_before(&serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap());
+    // Re-run while it is down.
+    let log = dir.path().join("rerun.log");
+    let mut rerun = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
+        .args(&args)
+        .args(["--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if done_before(&j) > before && text.contains(&format!("broker {victim} (")) {
+            assert!(
+                text.contains("is not reachable")
+                    && text.contains(&format!("--remove-brokers {victim}")),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            rerun.try_wait().unwrap().is_none(),
+            "the re-run ended while broker {victim} was down: {text}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no progress while broker {victim} was down: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Back: the run finishes by itself.
+    broker("start-broker", victim as i32);
+    let out = rerun.wait_with_output().unwrap();
+    let r = common::ok_json(&out);
+    assert_eq!(r["verified"], true, "{r:#}");
+    assert_eq!(r["runs"], 2);
+    assert_eq!(r["cleanup_pending"].as_array().unwrap().len(), 0);
+    assert!(one_replica_per_az(&k.snapshot(topic)));
+    k.assert_no_throttles(topic);
+    assert_eq!(k.consume_all(topic, 6000), (6000, sum));
 }

@@ -79,6 +79,10 @@ pub struct Journal {
     /// Broker settings that slow throttled moves (see `runner::fetch_advice`).
     #[serde(default)]
     pub advice: Vec<String>,
+    /// Where each broker of the plan was last seen (host:port), to name a broker that is down
+    /// when a later run cannot see it in the metadata.
+    #[serde(default)]
+    pub addresses: std::collections::BTreeMap<i32, String>,
 }
 
 pub fn plan_id(moves: &[Move]) -> String {
@@ -123,6 +127,7 @@ impl Journal {
             throttles: Vec::new(),
             runs: 0,
             advice: Vec::new(),
+            addresses: Default::default(),
         }
     }
 

@@ -345,6 +345,7 @@ pub async fn clear_throttles<A: ClusterAdmin>(
                     let keys: Vec<&str> = ops.iter().map(|(k, _)| k.as_str()).collect();
                     let at = admin
                         .broker_address(b)
+                        .or_else(|| j.addresses.get(&b).cloned())
                         .map(|a| format!(" ({a})"))
                         .unwrap_or_default();
                     warn!("broker {b}{at} is not reachable: its throttle settings stay until the next run");
@@ -414,6 +415,16 @@ pub async fn execute<A: ClusterAdmin>(
             ));
         }
         let live = admin.partitions(&topics_of(j)).await?.live_brokers;
+        let plan_brokers: BTreeSet<i32> = j
+            .moves
+            .iter()
+            .flat_map(|m| m.mv.from.iter().chain(m.mv.to.iter()).copied())
+            .collect();
+        for b in plan_brokers {
+            if let Some(a) = admin.broker_address(b) {
+                j.addresses.insert(b, a);
+            }
+        }
         // (a receiving broker that is down is asked nothing: it gets its advice on a later run)
         let receivers: BTreeSet<i32> = j
             .moves
@@ -432,6 +443,8 @@ pub async fn execute<A: ClusterAdmin>(
         set_throttles(admin, j, path, &live).await?;
         let topics = topics_of(j);
         let mut failures = 0u32;
+        // The last warning, so a wait is logged when it starts or changes, not every poll.
+        let mut last_status = String::new();
         // Bytes the in-flight moves' new replicas hold, refreshed about once a second.
         let mut copying: u64 = 0;
         let mut copying_at: Option<std::time::Instant> = None;
@@ -497,7 +510,7 @@ pub async fn execute<A: ClusterAdmin>(
                     .collect();
                 let involved: BTreeSet<i32> = (0..j.moves.len())
                     .filter(|&i| j.moves[i].state != MoveState::Done)
-                    .flat_map(|i| view[i].brokers())
+                    .flat_map(|i| view[i].needs())
                     .collect();
                 let unavailable: BTreeSet<i32> =
                     involved.difference(&states.live_brokers).copied().collect();
@@ -529,11 +542,15 @@ pub async fn execute<A: ClusterAdmin>(
                 let status = if !unavailable.is_empty() {
                     let mut waiting: BTreeMap<i32, usize> = BTreeMap::new();
                     for i in (0..j.moves.len()).filter(|&i| j.moves[i].state != MoveState::Done) {
-                        for b in view[i].brokers().intersection(&unavailable) {
+                        for b in view[i].needs().intersection(&unavailable) {
                             *waiting.entry(*b).or_default() += 1;
                         }
                     }
-                    waiting_status(&unavailable, &waiting, |b| admin.broker_address(b))
+                    waiting_status(&unavailable, &waiting, |b| {
+                        admin
+                            .broker_address(b)
+                            .or_else(|| j.addresses.get(&b).cloned())
+                    })
                 } else if !held.is_empty() {
                     format!(
                         "holding {} partition(s) below min.insync.replicas",
@@ -542,9 +559,10 @@ pub async fn execute<A: ClusterAdmin>(
                 } else {
                     String::new()
                 };
-                if !status.is_empty() {
+                if !status.is_empty() && status != last_status {
                     warn!("{status}");
                 }
+                last_status.clone_from(&status);
                 if !start.is_empty() {
                     // Write-ahead: mark submitted, then submit.
                     for &i in &start {
@@ -1094,7 +1112,9 @@ mod tests {
             .build()
             .unwrap();
         // Broker 4 is down at cleanup: everything else is removed, its keys stay, named.
-        let r = rt.block_on(finish(&mut fake, &mut j, &path, &Quiet)).unwrap();
+        let r = rt
+            .block_on(finish(&mut fake, &mut j, &path, &Quiet))
+            .unwrap();
         assert!(r.verified);
         assert_eq!(
             r.cleanup_pending,
@@ -1102,7 +1122,11 @@ mod tests {
                 "broker 4 (127.0.0.1:9004): {LEADER_RATE}, {FOLLOWER_RATE}"
             )]
         );
-        assert_eq!(j.phase, Phase::Finishing, "not complete while keys are left");
+        assert_eq!(
+            j.phase,
+            Phase::Finishing,
+            "not complete while keys are left"
+        );
         assert!(j.throttles.iter().all(|t| t.broker == Some(4)));
         for ((b, _), c) in &fake.configs {
             if *b != Some(4) {
@@ -1110,7 +1134,10 @@ mod tests {
             }
         }
         let saved = Journal::load(&path).unwrap().unwrap();
-        assert_eq!(saved.throttles, j.throttles, "the journal keeps them for the next run");
+        assert_eq!(
+            saved.throttles, j.throttles,
+            "the journal keeps them for the next run"
+        );
         // The broker is back: the next run (resuming the journal) removes them.
         fake.offline = None;
         let r = rt
@@ -1142,7 +1169,11 @@ mod tests {
         let mut j = Journal::new(moves.clone(), "fake:9092", 100, false);
         // A run recorded broker 4's earlier value (7) and set its throttle, then died.
         j.throttles = throttles_for(&moves, 100, &BTreeMap::new());
-        for t in j.throttles.iter_mut().filter(|t| t.broker == Some(4) && t.key == LEADER_RATE) {
+        for t in j
+            .throttles
+            .iter_mut()
+            .filter(|t| t.broker == Some(4) && t.key == LEADER_RATE)
+        {
             t.previous = Some("7".into());
         }
         let mut fake = Fake {
@@ -1173,7 +1204,12 @@ mod tests {
             .unwrap();
         assert!(r.verified && r.cleanup_pending.is_empty(), "{r:?}");
         // Broker 4 was asked nothing while down, set again once back ...
-        let to_4: Vec<u32> = fake.broker_changes.iter().filter(|(b, _)| *b == 4).map(|(_, p)| *p).collect();
+        let to_4: Vec<u32> = fake
+            .broker_changes
+            .iter()
+            .filter(|(b, _)| *b == 4)
+            .map(|(_, p)| *p)
+            .collect();
         assert!(!to_4.is_empty() && to_4.iter().all(|&p| p > 3), "{to_4:?}");
         // ... and cleanup restored the value from before the first run, not ours.
         assert_eq!(
@@ -1199,7 +1235,10 @@ mod tests {
             address: "127.0.0.1:9006".into(),
             message: "Connection refused (os error 111)".into(),
         };
-        assert_eq!(e.to_string(), "broker 6 (127.0.0.1:9006) is not reachable: Connection refused (os error 111)");
+        assert_eq!(
+            e.to_string(),
+            "broker 6 (127.0.0.1:9006) is not reachable: Connection refused (os error 111)"
+        );
         assert!(e.hint().contains("--remove-brokers 6") && e.hint().contains("--cancel"));
         assert!(!e.hint().contains("bootstrap"));
     }

@@ -51,6 +51,13 @@ impl Move {
         }
         s
     }
+    /// Every broker that must be up for this move to finish: those it loads, and every replica
+    /// of its target (Kafka completes a reassignment only when all target replicas are in sync).
+    pub fn needs(&self) -> BTreeSet<i32> {
+        let mut s = self.brokers();
+        s.extend(self.to.iter().copied());
+        s
+    }
     /// The targets to submit in order: the final list at once, or with `one_at_a_time` one new
     /// replica per step (each step swaps one old replica for one new one).
     pub fn steps(&self, one_at_a_time: bool) -> Vec<Vec<i32>> {
@@ -198,8 +205,10 @@ pub fn next_moves(
             *inn.entry(b).or_default() += 1;
         }
     };
+    // An in-flight move that waits for a broker that is down copies nothing meanwhile: it holds
+    // no link of the brokers that are up.
     for m in in_flight {
-        if !m.adding().is_empty() {
+        if !m.adding().is_empty() && m.needs().is_disjoint(unavailable) {
             take(m, &mut busy_out, &mut busy_in);
         }
     }
@@ -223,7 +232,7 @@ pub fn next_moves(
     let mut out = Vec::new();
     for i in order {
         let m = pending[i];
-        if m.brokers().iter().any(|b| unavailable.contains(b)) {
+        if !m.needs().is_disjoint(unavailable) {
             continue;
         }
         let adding = m.adding();
