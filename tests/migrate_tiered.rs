@@ -233,7 +233,22 @@ fn classic_topics_are_tiered_in_waves_within_the_tier_throttle_and_every_record_
     assert!(waves.iter().all(|w| w["state"] == "done"));
     assert_eq!(r["quotas_outstanding"], 0);
     assert_eq!(r["configs_verified"], true);
-
+    // Per broker: local bytes fell where the topics live (1 MiB retention per partition), grew
+    // nowhere, and ended where the plan said, within a segment per partition.
+    let (mut before_all, mut after_all) = (0, 0);
+    for b in r["brokers"].as_array().unwrap() {
+        let (before, after) = (
+            b["local_bytes_before"].as_u64().unwrap(),
+            b["local_bytes_after"].as_u64().unwrap(),
+        );
+        let planned = b["predicted_local_bytes_after"].as_u64().unwrap();
+        assert!(after <= before + MIB && after <= planned + 6 * MIB, "{b}");
+        (before_all, after_all) = (before_all + before, after_all + after);
+    }
+    assert!(
+        after_all + 20 * MIB < before_all,
+        "local bytes {before_all} -> {after_all}"
+    );
     // Segments are in the remote store, tier lag is within a segment, local bytes at the target.
     for t in [&small, &big] {
         let remote = remote_bytes(t);
@@ -694,4 +709,51 @@ fn after_tiering_a_drain_moves_local_bytes_only_within_its_predicted_time() {
         .iter()
         .all(|p| on_drained(p) == 0));
     assert_eq!(k.consume_all(&t, 24_000), (24_000, sum));
+}
+
+#[test]
+fn a_time_based_local_retention_and_new_segment_size_are_set_and_fresh_data_stays_local() {
+    let Some(k) = tiered() else { return };
+    let t = unique("tt");
+    create(&k, &t, None, &[]);
+    let sum = k.produce(&t, 6_000, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, journal) = journal_of(dir.path());
+    let filter = format!("^{t}$");
+    let out = migrate(
+        &k,
+        &[
+            "--topics",
+            &filter,
+            "--journal",
+            &journal,
+            "--local-retention",
+            "1h",
+            "--set-segment-bytes",
+            "512KiB",
+            "--tier-throttle",
+            "20MiB/s",
+            "--yes",
+            "-o",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap();
+    let r = common::ok_json(&out);
+    assert_eq!(r["phase"], "complete");
+    let cfg = &dynamic_configs(&k.bootstrap, std::slice::from_ref(&t))[&format!("topic {t}")];
+    assert_eq!(cfg["remote.storage.enable"], "true");
+    assert_eq!(cfg["local.retention.ms"], "3600000");
+    assert_eq!(cfg["segment.bytes"], "524288");
+    // Every closed segment is uploaded, but the data is minutes old: all of it stays local.
+    for (lag, local) in tier_state(&k.bootstrap, &t) {
+        assert!(lag <= 1_500, "{lag} records not tiered");
+        assert!(
+            local >= MIB,
+            "{local} bytes local: an hour of data should stay"
+        );
+    }
+    assert_eq!(remote_bytes(&t).len(), 3);
+    assert_eq!(k.consume_all(&t, 6_000), (6_000, sum));
 }

@@ -534,6 +534,25 @@ fn human_report(r: &TierReport) -> String {
         ],
         rows,
     ));
+    if r.brokers.iter().any(|b| b.local_bytes_after.is_some()) {
+        let rows = r
+            .brokers
+            .iter()
+            .map(|b| {
+                vec![
+                    b.id.to_string(),
+                    human_bytes(b.local_bytes_before),
+                    human_bytes(b.predicted_local_bytes_after),
+                    b.local_bytes_after.map(human_bytes).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table(
+            &["broker", "local before", "planned after", "after"],
+            rows,
+        ));
+    }
     if let Some(d) = &r.drain {
         out.push_str(&format!(
             "\ndrain {:?}: {} moved (planned {}), {} (predicted {}){}",
@@ -560,4 +579,87 @@ fn human_report(r: &TierReport) -> String {
         }
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate::tiered::{BrokerLocal, DrainEstimate, Wave};
+
+    #[test]
+    fn the_plan_table_shows_waves_brokers_the_drain_and_advice() {
+        let plan = TierPlan {
+            waves: vec![
+                Wave {
+                    index: 1,
+                    topics: vec!["logs.small".into()],
+                    partitions: 3,
+                    upload_bytes: 3 << 30,
+                    predicted_seconds: 20.5,
+                    upload_by_broker: [(1, 1 << 30), (2, 1 << 30), (3, 1 << 30)].into(),
+                },
+                Wave {
+                    index: 2,
+                    topics: vec!["logs.big".into(), "logs.mid".into()],
+                    partitions: 12,
+                    upload_bytes: 60 << 30,
+                    predicted_seconds: 410.0,
+                    upload_by_broker: [(1, 20 << 30), (2, 20 << 30), (3, 20 << 30)].into(),
+                },
+            ],
+            already_tiered: vec!["logs.old".into()],
+            upload_bytes: 63 << 30,
+            predicted_seconds: 430.5,
+            tier_throttle_bytes_per_sec: 50 << 20,
+            brokers: (1..=3)
+                .map(|id| BrokerLocal {
+                    id,
+                    rack: Some(format!("us-east-1{}", ["a", "b", "c"][id as usize - 1])),
+                    local_bytes_before: 21 << 30,
+                    local_bytes_after: if id == 1 { 0 } else { 2 << 30 },
+                    drained: id == 1,
+                })
+                .collect(),
+            configs: vec![
+                (
+                    "logs.small".into(),
+                    "remote.storage.enable".into(),
+                    "true".into(),
+                ),
+                (
+                    "logs.small".into(),
+                    "local.retention.ms".into(),
+                    "14400000".into(),
+                ),
+            ],
+            advice: vec!["2 topic(s) use segments above 100 MiB".into()],
+            drain: Some(DrainEstimate {
+                brokers: vec![1],
+                partitions: 15,
+                bytes_moved: 2 << 30,
+                bytes_moved_untiered: 21 << 30,
+                predicted_seconds: Some(41.0),
+            }),
+            disk_problems: vec![],
+        };
+        let r = PlanReport {
+            dry_run: true,
+            problems: &[],
+            plan: Some(&plan),
+        };
+        insta::assert_snapshot!(human_plan(&r));
+        let problems = [Problem {
+            what: "topic state is compacted".into(),
+            hint: "leave it out".into(),
+        }];
+        let r = PlanReport {
+            dry_run: false,
+            problems: &problems,
+            plan: None,
+        };
+        assert_eq!(
+            human_plan(&r),
+            "preflight found problems; nothing was changed:\n  - topic state is compacted\n    hint: leave it out\n"
+        );
+    }
 }

@@ -89,6 +89,19 @@ pub struct TierJournal {
     #[serde(default)]
     pub drain: Option<DrainRecord>,
     pub runs: u32,
+    /// Local bytes per broker when planned, as the plan predicts them after, and as measured
+    /// when the migration ended.
+    #[serde(default)]
+    pub brokers: Vec<BrokerBytes>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerBytes {
+    pub id: i32,
+    pub local_bytes_before: u64,
+    pub predicted_local_bytes_after: u64,
+    #[serde(default)]
+    pub local_bytes_after: Option<u64>,
 }
 
 pub fn plan_id(plan: &TierPlan, opts: &TierOptions) -> String {
@@ -132,6 +145,16 @@ impl TierJournal {
             quotas: Vec::new(),
             drain: None,
             runs: 0,
+            brokers: plan
+                .brokers
+                .iter()
+                .map(|b| BrokerBytes {
+                    id: b.id,
+                    local_bytes_before: b.local_bytes_before,
+                    predicted_local_bytes_after: b.local_bytes_after,
+                    local_bytes_after: None,
+                })
+                .collect(),
         }
     }
 

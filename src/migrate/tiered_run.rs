@@ -171,6 +171,8 @@ pub struct TierReport {
     pub config_mismatches: Vec<String>,
     pub runs: u32,
     pub duration_seconds: f64,
+    /// Local bytes per broker: before, as planned after, as measured after.
+    pub brokers: Vec<super::tiered_journal::BrokerBytes>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -227,6 +229,7 @@ pub fn report(j: &TierJournal, quotas_restored: usize, mismatches: Vec<String>) 
         config_mismatches: mismatches,
         runs: j.runs,
         duration_seconds: now_ms().saturating_sub(j.started_unix_ms) as f64 / 1000.0,
+        brokers: j.brokers.clone(),
     }
 }
 
@@ -581,6 +584,18 @@ pub async fn run<A: ClusterAdmin>(
         j.phase = TierPhase::Complete;
         save(j, path)?;
     }
+    // Local bytes per broker now, beside what the plan predicted.
+    let now = admin.snapshot().await?;
+    let mut local: BTreeMap<i32, u64> = BTreeMap::new();
+    for p in &now.partitions {
+        for &r in &p.replicas {
+            *local.entry(r).or_default() += p.move_bytes();
+        }
+    }
+    for b in &mut j.brokers {
+        b.local_bytes_after = Some(local.get(&b.id).copied().unwrap_or(0));
+    }
+    save(j, path)?;
     progress.finish();
     let mismatches = verify_configs(admin, j).await?;
     Ok(report(j, restored, mismatches))
