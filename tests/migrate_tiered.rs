@@ -137,6 +137,29 @@ fn migrate(k: &Live, args: &[&str]) -> assert_cmd::Command {
     c
 }
 
+/// Tier the topics `filter` matches with 1 MiB of local retention, fast (20 MiB/s), to the end.
+fn tier_quickly(k: &Live, filter: &str, journal: &str) {
+    let out = migrate(
+        k,
+        &[
+            "--topics",
+            filter,
+            "--journal",
+            journal,
+            "--local-retention-bytes",
+            "1MiB",
+            "--tier-throttle",
+            "20MiB/s",
+            "--yes",
+            "-o",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(common::ok_json(&out)["phase"], "complete");
+}
+
 fn journal_of(dir: &Path) -> (PathBuf, String) {
     let p = dir.join("j.json");
     let s = p.to_str().unwrap().to_string();
@@ -445,6 +468,42 @@ fn a_compacted_topic_and_brokers_without_tiered_storage_are_refused_by_name_befo
         before,
         "something changed"
     );
+    // A config the cluster would refuse (Kafka 4: segments of at least 1 MiB) is found by a
+    // validate-only request before any change, quota included.
+    let out = migrate(
+        &k,
+        &[
+            "--topics",
+            &format!("^{plain}$"),
+            "--local-retention",
+            "1h",
+            "--set-segment-bytes",
+            "512KiB",
+            "--yes",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("topic {plain}: the cluster refuses"))
+            && text.contains("segment.bytes"),
+        "{text}"
+    );
+    assert_eq!(
+        dynamic_configs(&k.bootstrap, &topics),
+        before,
+        "something changed"
+    );
+    assert!(dynamic_configs(&k.bootstrap, &[])
+        .values()
+        .all(|c| !c.contains_key(COPY_QUOTA)));
 
     // The main test cluster runs no remote log manager: every broker is named.
     let classic = k.other("STREAMCTL_KAFKA_BOOTSTRAP");
@@ -493,19 +552,7 @@ fn rollback_leaves_topics_read_only_with_every_record_readable_and_deleting_need
     let (_, journal) = journal_of(dir.path());
     let filter = format!("^{t}$");
     let common_args = ["--topics", filter.as_str(), "--journal", journal.as_str()];
-    let out = migrate(&k, &common_args)
-        .args([
-            "--local-retention-bytes",
-            "1MiB",
-            "--tier-throttle",
-            "20MiB/s",
-            "--yes",
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(common::ok_json(&out)["phase"], "complete");
+    tier_quickly(&k, &filter, &journal);
     assert!(tier_state(&k.bootstrap, &t)
         .iter()
         .any(|(_, local)| *local < 2 * MIB));
@@ -583,25 +630,7 @@ fn after_tiering_a_drain_moves_local_bytes_only_within_its_predicted_time() {
     let dir = tempfile::tempdir().unwrap();
     let (_, journal) = journal_of(dir.path());
     let filter = format!("^{t}$");
-    let out = migrate(
-        &k,
-        &[
-            "--topics",
-            &filter,
-            "--journal",
-            &journal,
-            "--local-retention-bytes",
-            "1MiB",
-            "--tier-throttle",
-            "20MiB/s",
-            "--yes",
-            "-o",
-            "json",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert_eq!(common::ok_json(&out)["phase"], "complete");
+    tier_quickly(&k, &filter, &journal);
 
     // What the drained brokers hold locally now (every topic: internal ones and other tests'
     // topics may have replicas there too), and this topic's share and total bytes there.
@@ -730,7 +759,7 @@ fn a_time_based_local_retention_and_new_segment_size_are_set_and_fresh_data_stay
             "--local-retention",
             "1h",
             "--set-segment-bytes",
-            "512KiB",
+            "2MiB",
             "--tier-throttle",
             "20MiB/s",
             "--yes",
@@ -745,7 +774,7 @@ fn a_time_based_local_retention_and_new_segment_size_are_set_and_fresh_data_stay
     let cfg = &dynamic_configs(&k.bootstrap, std::slice::from_ref(&t))[&format!("topic {t}")];
     assert_eq!(cfg["remote.storage.enable"], "true");
     assert_eq!(cfg["local.retention.ms"], "3600000");
-    assert_eq!(cfg["segment.bytes"], "524288");
+    assert_eq!(cfg["segment.bytes"], "2097152");
     // Every closed segment is uploaded, but the data is minutes old: all of it stays local.
     for (lag, local) in tier_state(&k.bootstrap, &t) {
         assert!(lag <= 1_500, "{lag} records not tiered");

@@ -36,38 +36,41 @@ struct PlanReport<'a> {
     plan: Option<&'a TierPlan>,
 }
 
-fn rate(flag: &str, text: &str) -> Result<u64> {
-    let r = parse_rate(text).map_err(|m| Error::usage(format!("{flag}: {m}"), "e.g. 50MiB/s"))?;
-    if r == 0 {
-        return Err(Error::usage(
+/// A flag's value parsed by `parse`, above zero; errors name the flag and give an example.
+fn positive(
+    flag: &str,
+    text: &str,
+    parse: fn(&str) -> std::result::Result<u64, String>,
+    example: &str,
+) -> Result<u64> {
+    match parse(text) {
+        Err(m) => Err(Error::usage(
+            format!("{flag}: {m}"),
+            format!("e.g. {example}"),
+        )),
+        Ok(0) => Err(Error::usage(
             format!("{flag} must be above zero"),
-            "e.g. 50MiB/s",
-        ));
+            format!("e.g. {example}"),
+        )),
+        Ok(v) => Ok(v),
     }
-    Ok(r)
+}
+
+fn rate(flag: &str, text: &str) -> Result<u64> {
+    positive(flag, text, parse_rate, "50MiB/s")
 }
 
 fn size(flag: &str, text: &str) -> Result<u64> {
-    let b = parse_bytes(text).map_err(|m| Error::usage(format!("{flag}: {m}"), "e.g. 100MiB"))?;
-    if b == 0 {
-        return Err(Error::usage(
-            format!("{flag} must be above zero"),
-            "e.g. 100MiB",
-        ));
-    }
-    Ok(b)
+    positive(flag, text, parse_bytes, "100MiB")
 }
 
 fn duration(flag: &str, text: &str) -> Result<u64> {
-    let d = crate::spec::duration::parse(text)
-        .map_err(|m| Error::usage(format!("{flag}: {m}"), "e.g. 4h, 30m, 7d"))?;
-    if d.as_ms() == 0 {
-        return Err(Error::usage(
-            format!("{flag} must be above zero"),
-            "e.g. 4h",
-        ));
-    }
-    Ok(d.as_ms())
+    positive(
+        flag,
+        text,
+        |t| crate::spec::duration::parse(t).map(|d| d.as_ms()),
+        "4h, 30m or 7d",
+    )
 }
 
 /// Every flag checked (and rejected with its name) before any connection.
@@ -110,7 +113,12 @@ fn options(a: &MigrateTieredArgs) -> Result<TierOptions> {
 
 fn migrate_err(e: MigrateError) -> Error {
     match e {
-        MigrateError::Kafka(k) => Error::Kafka(k),
+        MigrateError::Kafka(k) if k.is_unreachable() => Error::Kafka(k),
+        // Refused mid-run: the journal holds where it stands (quotas included).
+        MigrateError::Kafka(k) => Error::Migrate {
+            message: k.to_string(),
+            hint: "the journal holds the migration: fix the cause and run the same command again to resume, or --rollback (it also restores the copy quotas)".into(),
+        },
         MigrateError::Exec(crate::execute::runner::ExecError::Kafka(k)) => Error::Kafka(k),
         MigrateError::Journal { path, source } => Error::WriteFile { path, source },
         MigrateError::Stalled { .. } => Error::Migrate {
@@ -201,6 +209,7 @@ fn tiered(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
                     match tiered::plan(&input, &opts) {
                         Ok(p) => {
                             problems.extend(p.disk_problems.iter().cloned());
+                            problems.extend(tiered_run::validate_plan(&mut admin, &p, &opts).await?);
                             Some(p)
                         }
                         Err(m) => {

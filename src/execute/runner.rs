@@ -916,6 +916,9 @@ mod tests {
         ) -> Result<Option<crate::kafka::DiskSpace>, KafkaError> {
             Ok(None)
         }
+        async fn validate_configs(&mut self, _: &str, _: &[ConfigOp]) -> Result<(), KafkaError> {
+            Ok(())
+        }
         fn broker_address(&self, b: i32) -> Option<String> {
             Some(format!("127.0.0.1:{}", 9000 + b))
         }
@@ -932,18 +935,45 @@ mod tests {
         let path = dir.path().join("j.json");
         let mut j = Journal::new(moves, "fake:9092", 100, false);
         let opts = ExecOptions {
+            min_isr_guard,
+            ..fast()
+        };
+        let report = block(execute(fake, &mut j, &path, &opts, &Quiet)).unwrap();
+        (report, j)
+    }
+
+    /// The options the fake runs use: 2 moves per broker, 1 ms polls.
+    fn fast() -> ExecOptions {
+        ExecOptions {
             max_per_broker: 2,
             additional: false,
-            min_isr_guard,
+            min_isr_guard: None,
             poll: Duration::from_millis(1),
-        };
-        let report = tokio::runtime::Builder::new_current_thread()
+        }
+    }
+
+    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(execute(fake, &mut j, &path, &opts, &Quiet))
-            .unwrap();
-        (report, j)
+            .block_on(f)
+    }
+
+    /// Broker 4 (down for the first three polls) was asked nothing until it was back, and
+    /// cleanup restored its leader rate to the value from before the first run (7).
+    fn assert_broker_4_throttled_only_once_back_and_restored(fake: &Fake) {
+        let to_4: Vec<u32> = fake
+            .broker_changes
+            .iter()
+            .filter(|(b, _)| *b == 4)
+            .map(|(_, p)| *p)
+            .collect();
+        assert!(!to_4.is_empty() && to_4.iter().all(|&p| p > 3), "{to_4:?}");
+        assert_eq!(
+            fake.configs[&(Some(4), None)],
+            [(LEADER_RATE.to_string(), "7".to_string())].into()
+        );
     }
 
     struct Quiet;
@@ -967,21 +997,9 @@ mod tests {
         );
         let (report, _) = run_to_the_end(&mut fake, vec![mv], None);
         assert!(report.verified, "{report:?}");
-        // The move did not wait for broker 4 ...
+        // The move did not wait for broker 4, whose throttles were set once it was back.
         assert_eq!(fake.submissions[0].1, 2, "{:?}", fake.submissions);
-        // ... whose throttles were set once it was back (poll 4), not before.
-        let to_4: Vec<u32> = fake
-            .broker_changes
-            .iter()
-            .filter(|(b, _)| *b == 4)
-            .map(|(_, p)| *p)
-            .collect();
-        assert!(!to_4.is_empty() && to_4.iter().all(|&p| p > 3), "{to_4:?}");
-        // Cleanup restored its earlier value and removed the key streamctl added.
-        assert_eq!(
-            fake.configs[&(Some(4), None)],
-            [(LEADER_RATE.to_string(), "7".to_string())].into()
-        );
+        assert_broker_4_throttled_only_once_back_and_restored(&fake);
     }
 
     #[test]
@@ -1107,14 +1125,8 @@ mod tests {
                 .or_default()
                 .insert(t.key.clone(), t.value.clone());
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         // Broker 4 is down at cleanup: everything else is removed, its keys stay, named.
-        let r = rt
-            .block_on(finish(&mut fake, &mut j, &path, &Quiet))
-            .unwrap();
+        let r = block(finish(&mut fake, &mut j, &path, &Quiet)).unwrap();
         assert!(r.verified);
         assert_eq!(
             r.cleanup_pending,
@@ -1140,20 +1152,7 @@ mod tests {
         );
         // The broker is back: the next run (resuming the journal) removes them.
         fake.offline = None;
-        let r = rt
-            .block_on(execute(
-                &mut fake,
-                &mut j,
-                &path,
-                &ExecOptions {
-                    max_per_broker: 2,
-                    additional: false,
-                    min_isr_guard: None,
-                    poll: Duration::from_millis(1),
-                },
-                &Quiet,
-            ))
-            .unwrap();
+        let r = block(execute(&mut fake, &mut j, &path, &fast(), &Quiet)).unwrap();
         assert!(r.cleanup_pending.is_empty());
         assert_eq!(r.throttles_removed, 2);
         assert_eq!(j.phase, Phase::Complete);
@@ -1185,37 +1184,10 @@ mod tests {
             (Some(4), None),
             [(LEADER_RATE.to_string(), "100".to_string())].into(),
         );
-        let r = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(execute(
-                &mut fake,
-                &mut j,
-                &path,
-                &ExecOptions {
-                    max_per_broker: 2,
-                    additional: false,
-                    min_isr_guard: None,
-                    poll: Duration::from_millis(1),
-                },
-                &Quiet,
-            ))
-            .unwrap();
+        let r = block(execute(&mut fake, &mut j, &path, &fast(), &Quiet)).unwrap();
         assert!(r.verified && r.cleanup_pending.is_empty(), "{r:?}");
-        // Broker 4 was asked nothing while down, set again once back ...
-        let to_4: Vec<u32> = fake
-            .broker_changes
-            .iter()
-            .filter(|(b, _)| *b == 4)
-            .map(|(_, p)| *p)
-            .collect();
-        assert!(!to_4.is_empty() && to_4.iter().all(|&p| p > 3), "{to_4:?}");
-        // ... and cleanup restored the value from before the first run, not ours.
-        assert_eq!(
-            fake.configs[&(Some(4), None)],
-            [(LEADER_RATE.to_string(), "7".to_string())].into()
-        );
+        // Cleanup restored the value from before the first run, not ours.
+        assert_broker_4_throttled_only_once_back_and_restored(&fake);
     }
 
     #[test]

@@ -329,6 +329,51 @@ impl KafkaAdmin {
             .collect())
     }
 
+    /// IncrementalAlterConfigs SET / DELETE; with `validate_only` the cluster checks and changes
+    /// nothing.
+    async fn incremental_alter(
+        &mut self,
+        broker: Option<i32>,
+        topic: Option<&str>,
+        ops: &[ConfigOp],
+        validate_only: bool,
+    ) -> Result<(), KafkaError> {
+        let (kind, name) = resource(broker, topic, "alter_configs")?;
+
+        let configs = ops
+            .iter()
+            .map(|(k, v)| {
+                AlterableConfig::default()
+                    .with_name(StrBytes::from_string(k.clone()))
+                    .with_config_operation(if v.is_some() { 0 } else { 1 })
+                    .with_value(v.as_ref().map(|v| StrBytes::from_string(v.clone())))
+            })
+            .collect();
+        let res = AlterConfigsResource::default()
+            .with_resource_type(kind)
+            .with_resource_name(StrBytes::from_string(name.clone()))
+            .with_configs(configs);
+        let req = IncrementalAlterConfigsRequest::default()
+            .with_resources(vec![res])
+            .with_validate_only(validate_only);
+        // A broker's own dynamic config goes to that broker (it forwards in KRaft mode).
+        let r = match broker {
+            Some(b) => self.call_broker(b, req).await?,
+            None => self.call_any(req).await?,
+        };
+        for x in &r.responses {
+            if x.error_code != 0 {
+                return Err(KafkaError::api(
+                    "IncrementalAlterConfigs",
+                    &name,
+                    x.error_code,
+                    x.error_message.as_ref().map(s),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn bootstrap(&self) -> &[String] {
         &self.bootstrap
     }
@@ -541,37 +586,11 @@ impl ClusterAdmin for KafkaAdmin {
         topic: Option<&str>,
         ops: &[ConfigOp],
     ) -> Result<(), KafkaError> {
-        let (kind, name) = resource(broker, topic, "alter_configs")?;
-        let configs = ops
-            .iter()
-            .map(|(k, v)| {
-                AlterableConfig::default()
-                    .with_name(StrBytes::from_string(k.clone()))
-                    .with_config_operation(if v.is_some() { 0 } else { 1 })
-                    .with_value(v.as_ref().map(|v| StrBytes::from_string(v.clone())))
-            })
-            .collect();
-        let res = AlterConfigsResource::default()
-            .with_resource_type(kind)
-            .with_resource_name(StrBytes::from_string(name.clone()))
-            .with_configs(configs);
-        let req = IncrementalAlterConfigsRequest::default().with_resources(vec![res]);
-        // A broker's own dynamic config goes to that broker (it forwards in KRaft mode).
-        let r = match broker {
-            Some(b) => self.call_broker(b, req).await?,
-            None => self.call_any(req).await?,
-        };
-        for x in &r.responses {
-            if x.error_code != 0 {
-                return Err(KafkaError::api(
-                    "IncrementalAlterConfigs",
-                    &name,
-                    x.error_code,
-                    x.error_message.as_ref().map(s),
-                ));
-            }
-        }
-        Ok(())
+        self.incremental_alter(broker, topic, ops, false).await
+    }
+
+    async fn validate_configs(&mut self, topic: &str, ops: &[ConfigOp]) -> Result<(), KafkaError> {
+        self.incremental_alter(None, Some(topic), ops, true).await
     }
 
     async fn elect_preferred(&mut self, partitions: &[(String, i32)]) -> Result<(), KafkaError> {

@@ -201,6 +201,9 @@ pub trait ClusterAdmin {
         topic: Option<&str>,
         ops: &[ConfigOp],
     ) -> Result<(), KafkaError>;
+    /// Ask the cluster whether it would accept these topic config changes (IncrementalAlterConfigs
+    /// with validate-only): nothing changes; the error is the one the change would get.
+    async fn validate_configs(&mut self, topic: &str, ops: &[ConfigOp]) -> Result<(), KafkaError>;
     /// Preferred leader election for these partitions.
     async fn elect_preferred(&mut self, partitions: &[(String, i32)]) -> Result<(), KafkaError>;
     /// The offset of each partition at `timestamp` ([`offset_spec`] or a time), asked of its

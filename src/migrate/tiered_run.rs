@@ -155,6 +155,32 @@ pub async fn read_input<A: ClusterAdmin>(
     })
 }
 
+/// Ask the cluster, without changing anything, whether it accepts each wave topic's configs
+/// (IncrementalAlterConfigs validate-only): a refusal is a preflight problem, found before the
+/// first change rather than in the middle of a wave.
+pub async fn validate_plan<A: ClusterAdmin>(
+    admin: &mut A,
+    plan: &tiered::TierPlan,
+    opts: &tiered::TierOptions,
+) -> Result<Vec<tiered::Problem>, KafkaError> {
+    let ops: Vec<ConfigOp> = topic_ops(opts)
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    let mut out = Vec::new();
+    for t in plan.waves.iter().flat_map(|w| &w.topics) {
+        match admin.validate_configs(t, &ops).await {
+            Ok(()) => {}
+            Err(e @ KafkaError::Api { .. }) => out.push(tiered::Problem {
+                what: format!("topic {t}: the cluster refuses the migration's configs: {e}"),
+                hint: "change what the message names (--set-segment-bytes, --local-retention, ...) and run again".into(),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 /// `migrate tiered --output json`. Stable field names.
 #[derive(Debug, Clone, Serialize)]
 pub struct TierReport {
