@@ -104,6 +104,12 @@ pub enum SizeCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BalanceArg {
+    Replicas,
+    Bytes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StorageArg {
     Classic,
     Tiered,
@@ -289,6 +295,13 @@ pub struct ReassignArgs {
     /// Replication throttle per broker for the time estimate, e.g. 50MiB/s.
     #[arg(long, value_name = "RATE")]
     pub throttle: Option<String>,
+    /// What to even out across brokers: replica counts, or bytes (each broker within
+    /// --byte-tolerance of its AZ's mean, the fewest bytes moved, each topic spread).
+    #[arg(long, value_enum, default_value_t = BalanceArg::Replicas)]
+    pub balance: BalanceArg,
+    /// With --balance bytes: the band around the AZ mean, as a fraction (0.05 = ±5 %).
+    #[arg(long, default_value_t = 0.05)]
+    pub byte_tolerance: f64,
     /// Write the plan as kafka-reassign-partitions JSON (changed partitions only).
     #[arg(long, value_name = "FILE")]
     pub plan_out: Option<PathBuf>,

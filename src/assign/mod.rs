@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+mod bytes;
 mod flow;
 pub mod leaders;
 pub mod planner;
@@ -10,7 +11,7 @@ pub mod snapshot;
 pub mod summary;
 pub mod tolerance;
 
-pub use planner::{plan, Plan, PlanError, PlanOptions};
+pub use planner::{plan, Balance, Plan, PlanError, PlanOptions, DEFAULT_BYTE_TOLERANCE};
 pub use summary::Summary;
 
 /// A broker and its rack (the AZ it runs in).

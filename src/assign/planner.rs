@@ -39,7 +39,27 @@ pub struct PlanOptions {
     pub max_move_bytes: Option<u64>,
     /// Replication throttle per broker, bytes/s, for the time estimate.
     pub throttle_bytes_per_sec: Option<f64>,
+    /// What the balance phase evens out (forced moves and the AZ rule come first either way).
+    pub balance: Balance,
+    /// With [`Balance::Bytes`]: each broker's bytes end within this fraction of its AZ's mean
+    /// (0: the default, 5 %).
+    pub byte_tolerance: f64,
 }
+
+/// What a plan balances across brokers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    /// Replica counts (the fewest replica moves; small partitions move first).
+    #[default]
+    Replicas,
+    /// Bytes on each broker within a band around its AZ's mean (the fewest bytes moved), each
+    /// topic spread over the brokers.
+    Bytes,
+}
+
+/// The default band for [`Balance::Bytes`]: ±5 % of the AZ's mean.
+pub const DEFAULT_BYTE_TOLERANCE: f64 = 0.05;
 
 /// Why no plan can be made. Nothing is changed on any of these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,17 +114,17 @@ pub struct Plan {
 
 const HOLE: u32 = u32::MAX;
 
-struct Work {
-    nb: usize,
-    az_of: Vec<usize>,
-    nz: usize,
-    removed: Vec<bool>,
-    in_scope: Vec<bool>,
-    reps: Vec<Vec<u32>>,
-    cost: Vec<u64>,
-    cap: Vec<usize>,
+pub(super) struct Work {
+    pub(super) nb: usize,
+    pub(super) az_of: Vec<usize>,
+    pub(super) nz: usize,
+    pub(super) removed: Vec<bool>,
+    pub(super) in_scope: Vec<bool>,
+    pub(super) reps: Vec<Vec<u32>>,
+    pub(super) cost: Vec<u64>,
+    pub(super) cap: Vec<usize>,
     load: Vec<i64>,
-    bytes: Vec<u64>,
+    pub(super) bytes: Vec<u64>,
     target: Vec<i64>,
     /// Per AZ: brokers keyed by (deficit desc, bytes asc, index).
     heap: Vec<BTreeSet<(Reverse<i64>, u64, u32)>>,
@@ -130,7 +150,7 @@ impl Work {
             .count()
     }
 
-    fn holds(&self, p: usize, b: u32) -> bool {
+    pub(super) fn holds(&self, p: usize, b: u32) -> bool {
         self.reps[p].contains(&b)
     }
 
@@ -435,7 +455,57 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
     }
     place_forced(&mut w, orphans);
 
-    // 3. Balance moves: overloaded brokers shed their cheapest partitions.
+    // 3. Balance moves.
+    let byte_lower_bound = if opts.balance == Balance::Bytes {
+        let tol = if opts.byte_tolerance > 0.0 {
+            opts.byte_tolerance
+        } else {
+            DEFAULT_BYTE_TOLERANCE
+        };
+        let bound = super::bytes::lower_bound(&w, &original, tol);
+        super::bytes::balance(&mut w, cluster, tol);
+        Some(bound)
+    } else {
+        balance_counts(&mut w, &original);
+        None
+    };
+
+    // 4. Budget.
+    let lower_bound = targets.lower_bound(&original, &w, &current);
+    let budget_limited = (opts.max_moves.is_some() || opts.max_move_bytes.is_some())
+        && apply_budget(&mut w, &original, cluster, opts);
+
+    // 5. Leaders.
+    let orig_leader: Vec<u32> = original.iter().map(|r| r[0]).collect();
+    leaders::balance(&mut w.reps, &orig_leader, &w.in_scope, nb, &w.removed);
+
+    let changes: Vec<(usize, Vec<i32>)> = (0..np)
+        .filter(|&p| w.reps[p] != original[p])
+        .map(|p| (p, w.reps[p].iter().map(|&b| ids[b as usize]).collect()))
+        .collect();
+    let mut change_map: BTreeMap<usize, &[i32]> = BTreeMap::new();
+    for (p, r) in &changes {
+        change_map.insert(*p, r);
+    }
+    let mut summary = summarize(cluster, &change_map, opts, lower_bound, budget_limited);
+    if let Some(bound) = byte_lower_bound {
+        summary.byte_balance = Some(super::summary::ByteBalance::of(
+            &summary,
+            if opts.byte_tolerance > 0.0 {
+                opts.byte_tolerance
+            } else {
+                DEFAULT_BYTE_TOLERANCE
+            },
+            bound,
+        ));
+    }
+    Ok(Plan { changes, summary })
+}
+
+/// Count balance: overloaded brokers shed their cheapest partitions, across AZs first, then
+/// within each AZ; a final repair pairs what is left.
+fn balance_counts(w: &mut Work, original: &[Vec<u32>]) {
+    let (nb, np) = (w.nb, w.reps.len());
     let mut by_broker: Vec<Vec<(u64, u32)>> = vec![Vec::new(); nb];
     for p in 0..np {
         if w.in_scope[p] {
@@ -481,27 +551,7 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
             }
         }
     }
-    repair(&mut w);
-
-    // 4. Budget.
-    let lower_bound = targets.lower_bound(&original, &w, &current);
-    let budget_limited = (opts.max_moves.is_some() || opts.max_move_bytes.is_some())
-        && apply_budget(&mut w, &original, cluster, opts);
-
-    // 5. Leaders.
-    let orig_leader: Vec<u32> = original.iter().map(|r| r[0]).collect();
-    leaders::balance(&mut w.reps, &orig_leader, &w.in_scope, nb, &w.removed);
-
-    let changes: Vec<(usize, Vec<i32>)> = (0..np)
-        .filter(|&p| w.reps[p] != original[p])
-        .map(|p| (p, w.reps[p].iter().map(|&b| ids[b as usize]).collect()))
-        .collect();
-    let mut change_map: BTreeMap<usize, &[i32]> = BTreeMap::new();
-    for (p, r) in &changes {
-        change_map.insert(*p, r);
-    }
-    let summary = summarize(cluster, &change_map, opts, lower_bound, budget_limited);
-    Ok(Plan { changes, summary })
+    repair(w);
 }
 
 /// Place the forced moves: a min-cost flow decides how many of each group (same allowed AZs,
@@ -654,7 +704,7 @@ fn chain(
     None
 }
 
-fn relocate(w: &mut Work, p: usize, from: usize, to: usize) {
+pub(super) fn relocate(w: &mut Work, p: usize, from: usize, to: usize) {
     let slot = w.reps[p]
         .iter()
         .position(|&b| b == from as u32)

@@ -30,6 +30,59 @@ pub struct Summary {
     pub throttle_bytes_per_sec: Option<f64>,
     pub brokers: Vec<BrokerSummary>,
     pub azs: Vec<AzSummary>,
+    /// With `--balance bytes`: the band, the bound and how even the bytes are before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byte_balance: Option<ByteBalance>,
+}
+
+/// How even each AZ's brokers' bytes are (the worst AZ), and the fewest bytes any plan moves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ByteBalance {
+    /// Every broker within ± this fraction of its AZ's mean.
+    pub tolerance: f64,
+    /// Forced moves' bytes plus, per AZ, the bytes out of the band (see docs/reassign.md).
+    pub lower_bound_bytes: u64,
+    pub max_over_mean_before: f64,
+    pub max_over_mean_after: f64,
+    pub min_over_mean_before: f64,
+    pub min_over_mean_after: f64,
+}
+
+impl ByteBalance {
+    pub fn of(s: &Summary, tolerance: f64, lower_bound_bytes: u64) -> Self {
+        // Per AZ (live brokers), the largest and smallest bytes over the AZ's mean.
+        let ratio = |after: bool| -> (f64, f64) {
+            let mut by_az: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+            for b in s.brokers.iter().filter(|b| !b.removed) {
+                let bytes = if after { b.bytes_after } else { b.bytes_before };
+                by_az
+                    .entry(b.rack.as_deref().unwrap_or(""))
+                    .or_default()
+                    .push(bytes);
+            }
+            let (mut max, mut min) = (1.0f64, 1.0f64);
+            for v in by_az.values() {
+                let mean = v.iter().sum::<u64>() as f64 / v.len() as f64;
+                if mean > 0.0 {
+                    for &x in v {
+                        max = max.max(x as f64 / mean);
+                        min = min.min(x as f64 / mean);
+                    }
+                }
+            }
+            (max, min)
+        };
+        let (max_b, min_b) = ratio(false);
+        let (max_a, min_a) = ratio(true);
+        Self {
+            tolerance,
+            lower_bound_bytes,
+            max_over_mean_before: max_b,
+            max_over_mean_after: max_a,
+            min_over_mean_before: min_b,
+            min_over_mean_after: min_a,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -127,6 +180,7 @@ pub fn summarize(
         throttle_bytes_per_sec: opts.throttle_bytes_per_sec,
         brokers: Vec::new(),
         azs: Vec::new(),
+        byte_balance: None,
     };
     for (p, pa) in cluster.partitions.iter().enumerate() {
         let in_scope = opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic));

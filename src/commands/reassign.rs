@@ -66,6 +66,8 @@ pub fn run(ctx: &Context, a: &ReassignArgs) -> Result<ExitCode> {
         max_moves: a.max_moves,
         max_move_bytes,
         throttle_bytes_per_sec: throttle,
+        balance: balance_of(a)?.0,
+        byte_tolerance: balance_of(a)?.1,
     };
     let plan = assign::plan(&cluster, &opts)?;
     info!(
@@ -336,6 +338,8 @@ fn execute(
                         max_moves: a.max_moves,
                         max_move_bytes,
                         throttle_bytes_per_sec: Some(throttle),
+                        balance: balance_of(a)?.0,
+                        byte_tolerance: balance_of(a)?.1,
                     };
                     let plan = assign::plan(&cluster, &opts)?;
                     if let Some(p) = &a.plan_out {
@@ -390,6 +394,23 @@ fn execute(
         return Ok(ExitCode::CheckFailed);
     }
     Ok(ExitCode::Ok)
+}
+
+/// `--balance` and `--byte-tolerance`, checked.
+fn balance_of(a: &ReassignArgs) -> Result<(assign::Balance, f64)> {
+    if !(a.byte_tolerance > 0.0 && a.byte_tolerance < 1.0) {
+        return Err(Error::usage(
+            format!(
+                "--byte-tolerance {} is not between 0 and 1",
+                a.byte_tolerance
+            ),
+            "a fraction of the AZ mean, e.g. 0.05 for ±5 %",
+        ));
+    }
+    Ok(match a.balance {
+        crate::cli::BalanceArg::Replicas => (assign::Balance::Replicas, a.byte_tolerance),
+        crate::cli::BalanceArg::Bytes => (assign::Balance::Bytes, a.byte_tolerance),
+    })
 }
 
 /// `BROKER_ID=RATE` lines (`#` comments) for `--throttle-file`.
