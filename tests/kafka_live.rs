@@ -8,6 +8,7 @@ mod kafka;
 
 use kafka::{one_replica_per_az, unique, Live};
 
+use std::collections::BTreeMap;
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
@@ -947,4 +948,78 @@ fn a_run_killed_with_a_broker_resumes_while_it_is_down_and_finishes_when_it_retu
     assert!(one_replica_per_az(&k.snapshot(topic)));
     k.assert_no_throttles(topic);
     assert_eq!(k.consume_all(topic, 6000), (6000, sum));
+}
+
+/// Issue #13 on the live cluster: twelve partitions all on brokers 1-3, half of them twice the
+/// size of the others. Balancing replica counts would move the six small ones (broker 1 keeps
+/// twice what broker 4 gets); `--balance bytes` ends every broker within ±5 % of its AZ's mean.
+#[test]
+fn balance_bytes_on_the_live_cluster_ends_within_the_band() {
+    let Some(k) = live() else { return };
+    let topic = &unique("bytes");
+    k.create_topic(topic, &["1:2:3"; 12].join(","));
+    let mut expect = (0, 0u64);
+    for p in 0..12 {
+        let n = if p < 6 { 1000 } else { 500 };
+        let s = k.produce_to(topic, Some(p), n, 1000);
+        expect = (expect.0 + n, expect.1.wrapping_add(s));
+    }
+    let filter = format!("^{topic}$");
+    let dry = common::json_of({
+        let mut c = k.streamctl();
+        c.args([
+            "reassign",
+            "--az-aware",
+            "--bootstrap-server",
+            &k.bootstrap,
+            "--topics",
+            &filter,
+        ]);
+        c
+    });
+    assert!(
+        dry["byte_balance"].is_null(),
+        "replica balance is the default"
+    );
+    let out = k
+        .streamctl()
+        .args(k.execute_args(topic, "20MiB/s"))
+        .args(["--balance", "bytes", "--output", "json"])
+        .output()
+        .unwrap();
+    let r = common::ok_json(&out);
+    assert_eq!(r["verified"], true);
+    let snap = k.snapshot(topic);
+    let rack: BTreeMap<i64, String> = snap["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["id"].as_i64().unwrap(),
+                b["rack"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut bytes: BTreeMap<i64, u64> = rack.keys().map(|&b| (b, 0)).collect();
+    for p in snap["partitions"].as_array().unwrap() {
+        for b in p["replicas"].as_array().unwrap() {
+            *bytes.get_mut(&b.as_i64().unwrap()).unwrap() += p["size_bytes"].as_u64().unwrap();
+        }
+    }
+    let mut by_az: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for (b, x) in &bytes {
+        by_az.entry(rack[b].as_str()).or_default().push(*x);
+    }
+    for (az, v) in &by_az {
+        let mean = v.iter().sum::<u64>() as f64 / v.len() as f64;
+        println!("{az}: {v:?} (mean {mean:.0})");
+        assert!(
+            v.iter().all(|&x| (x as f64 - mean).abs() <= 0.05 * mean),
+            "{az}: {v:?}"
+        );
+    }
+    assert!(one_replica_per_az(&snap));
+    k.assert_no_throttles(topic);
+    assert_eq!(k.consume_all(topic, expect.0), expect);
 }

@@ -151,6 +151,18 @@ fn human(r: &ReassignReport) -> String {
         ));
     }
     out.push('\n');
+    if let Some(b) = &s.byte_balance {
+        out.push_str(&format!(
+            "bytes: every broker within ±{:.0} % of its AZ's mean: max/mean {:.2} → {:.2}, min/mean {:.2} → {:.2}; {} moved, lower bound {}\n",
+            b.tolerance * 100.0,
+            b.max_over_mean_before,
+            b.max_over_mean_after,
+            b.min_over_mean_before,
+            b.min_over_mean_after,
+            human_bytes(s.bytes_moved),
+            human_bytes(b.lower_bound_bytes)
+        ));
+    }
     if s.budget_limited {
         out.push_str(
             "budget: the move budget left some moves out; run again after this plan completes\n",

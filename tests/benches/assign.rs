@@ -3,7 +3,9 @@
 //! cluster and plans it, for two scenarios:
 //!
 //! * expand: 270 brokers (rack-aware, balanced) + 30 new ones, 10 per AZ;
-//! * repair: a rack-unaware layout (three random distinct brokers per partition) on 300 brokers.
+//! * repair: a rack-unaware layout (three random distinct brokers per partition) on 300 brokers;
+//! * expand-bytes: the expansion with log-normal partition sizes (median 1 GiB, sigma 1) and
+//!   `--balance bytes` (issue #13: <= 3 s and <= 2 GiB at 3M replicas).
 //!
 //! Each size runs in its own child process so the peak (VmHWM) belongs to that size alone.
 //! Target (issue #3): 3,000,000 replicas in ≤ 3 s and ≤ 2 GiB on 2 cores.
@@ -11,7 +13,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use streamctl::assign::{plan, Broker, Cluster, PartitionAssignment, PlanOptions};
+use streamctl::assign::{plan, Balance, Broker, Cluster, PartitionAssignment, PlanOptions};
 
 #[path = "../common/rng.rs"]
 mod rng;
@@ -34,7 +36,7 @@ fn cluster(replicas: usize, scenario: &str) -> Cluster {
         .map(|i| {
             let replicas: Vec<i32> = match scenario {
                 // Brokers 1..=270 (ids 1..=270 cycle the racks): one per AZ, rotating.
-                "expand" => {
+                "expand" | "expand-bytes" => {
                     let base = (i * 3) % 270;
                     let mut r: Vec<i32> = (0..3)
                         .map(|k| ((base + k + 3 * (i / 90)) % 270) as i32 + 1)
@@ -58,7 +60,11 @@ fn cluster(replicas: usize, scenario: &str) -> Cluster {
                 topic: format!("topic-{:04}", i % topics),
                 partition: (i / topics) as i32,
                 replicas,
-                size_bytes: Some(rng.next() % (8 << 30)),
+                size_bytes: Some(if scenario == "expand-bytes" {
+                    lognormal(&mut rng)
+                } else {
+                    rng.next() % (8 << 30)
+                }),
                 local_size_bytes: None,
             }
         })
@@ -67,6 +73,14 @@ fn cluster(replicas: usize, scenario: &str) -> Cluster {
         brokers,
         partitions: parts,
     }
+}
+
+/// Log-normal bytes, median 1 GiB, sigma 1 (Box-Muller).
+fn lognormal(rng: &mut Rng) -> u64 {
+    let u1 = (rng.next() % 1_000_000 + 1) as f64 / 1_000_001.0;
+    let u2 = (rng.next() % 1_000_000) as f64 / 1_000_000.0;
+    let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+    ((1u64 << 30) as f64 * z.exp()) as u64
 }
 
 fn peak_rss_kib() -> u64 {
@@ -87,9 +101,31 @@ fn peak_rss_kib() -> u64 {
 fn child(replicas: usize, scenario: &str) {
     let c = cluster(replicas, scenario);
     let start = Instant::now();
-    let p = plan(&c, &PlanOptions::default()).expect("plan");
+    let opts = PlanOptions {
+        balance: if scenario == "expand-bytes" {
+            Balance::Bytes
+        } else {
+            Balance::Replicas
+        },
+        ..Default::default()
+    };
+    let p = plan(&c, &opts).expect("plan");
     let secs = start.elapsed().as_secs_f64();
     let s = &p.summary;
+    if let Some(b) = &s.byte_balance {
+        println!(
+            "{scenario:<12} {replicas:>9} replicas  plan {secs:>6.2} s  peak {:>6.0} MiB  bytes moved {:.1} TiB (bound {:.1} TiB, {:.3} x)  max/mean {:.2} -> {:.3}  min/mean {:.2} -> {:.3}",
+            peak_rss_kib() as f64 / 1024.0,
+            s.bytes_moved as f64 / (1u64 << 40) as f64,
+            b.lower_bound_bytes as f64 / (1u64 << 40) as f64,
+            s.bytes_moved as f64 / b.lower_bound_bytes.max(1) as f64,
+            b.max_over_mean_before,
+            b.max_over_mean_after,
+            b.min_over_mean_before,
+            b.min_over_mean_after,
+        );
+        return;
+    }
     println!(
         "{scenario:<7} {replicas:>9} replicas  plan {secs:>6.2} s  peak {:>6.0} MiB  moved {:>8} (bound {:>8}, +{:.3}%)  leaders changed {:>7}  AZ violations {} -> {}",
         peak_rss_kib() as f64 / 1024.0,
@@ -118,7 +154,7 @@ fn main() {
     };
     println!("assignment planner benchmark: 300 brokers, 3 AZs, RF 3 (target: 3M replicas in <= 3 s, <= 2 GiB)");
     let exe = std::env::current_exe().unwrap();
-    for scenario in ["expand", "repair"] {
+    for scenario in ["expand", "repair", "expand-bytes"] {
         for &n in &sizes {
             let status = Command::new(&exe)
                 .args(["--child", &n.to_string(), scenario])

@@ -132,6 +132,11 @@ impl Live {
     }
 
     pub fn produce(&self, topic: &str, n: usize, size: usize) -> u64 {
+        self.produce_to(topic, None, n, size)
+    }
+
+    /// `n` records of `size` bytes, to one partition (or spread by key); their checksum.
+    pub fn produce_to(&self, topic: &str, partition: Option<i32>, n: usize, size: usize) -> u64 {
         let p: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap)
             .set("acks", "all")
@@ -144,7 +149,11 @@ impl Live {
             let value: Vec<u8> = (0..size).map(|j| ((i * 31 + j * 7) % 251) as u8).collect();
             sum = sum.wrapping_add(checksum(&value));
             loop {
-                match p.send(BaseRecord::to(topic).key(&key).payload(&value)) {
+                let mut record = BaseRecord::to(topic).key(&key).payload(&value);
+                if let Some(part) = partition {
+                    record = record.partition(part);
+                }
+                match p.send(record) {
                     Ok(()) => break,
                     Err((e, _)) if e.to_string().contains("Queue full") => {
                         p.poll(Duration::from_millis(50));
