@@ -302,6 +302,13 @@ pub struct ReassignArgs {
     /// With --balance bytes: the band around the AZ mean, as a fraction (0.05 = ±5 %).
     #[arg(long, default_value_t = 0.05)]
     pub byte_tolerance: f64,
+    /// Disk size per broker, `ID=SIZE` lines (e.g. `4=2TiB`), overriding what a live cluster
+    /// reports (DescribeLogDirs total bytes): byte balance then evens out utilisation.
+    #[arg(long, value_name = "FILE")]
+    pub broker_capacity: Option<PathBuf>,
+    /// Never plan a broker with a known disk size above this share of it (exit 2 when no plan can).
+    #[arg(long, default_value_t = 0.8)]
+    pub max_disk_utilisation: f64,
     /// Write the plan as kafka-reassign-partitions JSON (changed partitions only).
     #[arg(long, value_name = "FILE")]
     pub plan_out: Option<PathBuf>,

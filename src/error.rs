@@ -136,6 +136,9 @@ impl Error {
                 "add brokers (in more AZs), drain fewer, or lower the topic's replication factor"
                     .into(),
             ),
+            Self::Plan(PlanError::OverCapacity { .. }) => Some(
+                "try --balance bytes (it evens out utilisation), drain fewer brokers, add brokers or bigger disks, or tier the topics first (streamctl migrate tiered)".into(),
+            ),
             Self::Plan(_) => Some("fix the input; nothing was changed".into()),
             Self::WriteFile { .. } => {
                 Some("check that the directory exists and is writable".into())

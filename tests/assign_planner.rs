@@ -19,6 +19,7 @@ fn brokers(per_az: &[usize]) -> Vec<Broker> {
                 id,
                 rack: Some(format!("us-east-1{}", (b'a' + a as u8) as char)),
                 offline: false,
+                capacity_bytes: None,
             });
             id += 1;
         }
@@ -203,6 +204,7 @@ fn expansion_6_to_9_moves_exactly_the_lower_bound() {
             id,
             rack: Some(format!("us-east-1{az}")),
             offline: false,
+            capacity_bytes: None,
         });
     }
     let c = Cluster {
@@ -334,6 +336,7 @@ fn prefers_small_partitions_when_counts_tie() {
             id,
             rack: Some(format!("us-east-1{az}")),
             offline: false,
+            capacity_bytes: None,
         });
     }
     let c = Cluster {
@@ -357,6 +360,7 @@ fn tiered_partitions_are_priced_by_local_bytes() {
         id,
         rack: Some(format!("us-east-1{az}")),
         offline: false,
+        capacity_bytes: None,
     }));
     let c = Cluster {
         brokers: bs,
@@ -377,6 +381,7 @@ fn move_budget_keeps_removals_first() {
         id: 10,
         rack: Some("us-east-1a".into()),
         offline: false,
+        capacity_bytes: None,
     });
     let opts = PlanOptions {
         remove_brokers: [1].into(),
@@ -408,6 +413,7 @@ fn topic_filter_moves_only_matching_topics() {
         id,
         rack: Some(format!("us-east-1{az}")),
         offline: false,
+        capacity_bytes: None,
     }));
     let c = Cluster {
         brokers: bs,
@@ -518,6 +524,7 @@ fn random_cluster() -> impl Strategy<Value = (Cluster, PlanOptions)> {
                     id: 100 + k as i32,
                     rack: Some(format!("us-east-1{}", (b'a' + az as u8) as char)),
                     offline: false,
+                    capacity_bytes: None,
                 });
             }
             let mut removed = BTreeSet::new();

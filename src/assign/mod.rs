@@ -24,6 +24,11 @@ pub struct Broker {
     /// drained with --remove-brokers; it can take no new replica.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub offline: bool,
+    /// Bytes its log dirs can hold (KIP-827 total bytes on live snapshots, or
+    /// `--broker-capacity`): with it, byte balance evens out utilisation and no broker is planned
+    /// above `--max-disk-utilisation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_bytes: Option<u64>,
 }
 
 /// One partition's current assignment. The first replica is the preferred leader.

@@ -44,6 +44,8 @@ pub struct PlanOptions {
     /// With [`Balance::Bytes`]: each broker's bytes end within this fraction of its AZ's mean
     /// (0: the default, 5 %).
     pub byte_tolerance: f64,
+    /// No broker with a known capacity is planned above this share of it (hard).
+    pub max_disk_utilisation: Option<f64>,
 }
 
 /// What a plan balances across brokers.
@@ -92,6 +94,10 @@ pub enum PlanError {
     NoBrokersLeft,
     #[error("broker {0} is offline (registered but not running), so it can take no replica")]
     OfflineBroker(i32),
+    #[error(
+        "the plan would fill broker(s) {brokers} above --max-disk-utilisation {max} of their disks"
+    )]
+    OverCapacity { brokers: String, max: String },
     #[error("{topic}-{partition} needs {rf} replicas on distinct brokers with at most {per_az} per AZ, but the remaining {brokers} brokers in {azs} AZs allow only {possible}")]
     Infeasible {
         topic: String,
@@ -125,6 +131,8 @@ pub(super) struct Work {
     pub(super) cap: Vec<usize>,
     load: Vec<i64>,
     pub(super) bytes: Vec<u64>,
+    /// Disk capacity per broker, where known.
+    pub(super) capacity: Vec<Option<u64>>,
     target: Vec<i64>,
     /// Per AZ: brokers keyed by (deficit desc, bytes asc, index).
     heap: Vec<BTreeSet<(Reverse<i64>, u64, u32)>>,
@@ -409,6 +417,16 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         cap,
         load,
         bytes,
+        capacity: ids
+            .iter()
+            .map(|id| {
+                cluster
+                    .brokers
+                    .iter()
+                    .find(|b| b.id == *id)
+                    .and_then(|b| b.capacity_bytes)
+            })
+            .collect(),
         target: targets.per_broker.clone(),
         heap: vec![BTreeSet::new(); nz],
         az_room: targets.per_az.clone(),
@@ -462,8 +480,8 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         } else {
             DEFAULT_BYTE_TOLERANCE
         };
-        let bound = super::bytes::lower_bound(&w, &original, tol);
-        super::bytes::balance(&mut w, cluster, tol);
+        let bound = super::bytes::lower_bound(&w, &original, tol, opts.max_disk_utilisation);
+        super::bytes::balance(&mut w, cluster, tol, opts.max_disk_utilisation);
         Some(bound)
     } else {
         balance_counts(&mut w, &original);
@@ -479,6 +497,30 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let orig_leader: Vec<u32> = original.iter().map(|r| r[0]).collect();
     leaders::balance(&mut w.reps, &orig_leader, &w.in_scope, nb, &w.removed);
 
+    // Hard: no broker with a known disk size above --max-disk-utilisation of it (all its
+    // partitions counted, in scope or not).
+    if let Some(max) = opts.max_disk_utilisation {
+        let mut held = vec![0u64; nb];
+        for p in 0..np {
+            for &b in &w.reps[p] {
+                held[b as usize] += w.cost[p];
+            }
+        }
+        let over: Vec<String> = (0..nb)
+            .filter(|&b| !w.removed[b])
+            .filter_map(|b| {
+                let c = w.capacity[b].filter(|&c| c > 0)?;
+                let u = held[b] as f64 / c as f64;
+                (u > max).then(|| format!("{} ({:.0} %)", ids[b], u * 100.0))
+            })
+            .collect();
+        if !over.is_empty() {
+            return Err(PlanError::OverCapacity {
+                brokers: over.join(", "),
+                max: max.to_string(),
+            });
+        }
+    }
     let changes: Vec<(usize, Vec<i32>)> = (0..np)
         .filter(|&p| w.reps[p] != original[p])
         .map(|p| (p, w.reps[p].iter().map(|&b| ids[b as usize]).collect()))

@@ -82,6 +82,7 @@ pub fn parse_kafka_assignment(
                 id,
                 rack: racks.get(&id).cloned(),
                 offline: false,
+                capacity_bytes: None,
             })
             .collect(),
         partitions: k
@@ -185,7 +186,8 @@ mod tests {
             Broker {
                 id: 3,
                 rack: Some("c".into()),
-                offline: false
+                offline: false,
+                capacity_bytes: None,
             }
         );
     }

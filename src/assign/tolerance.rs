@@ -115,6 +115,7 @@ mod tests {
                     id,
                     rack: Some(format!("az{}", (id - 1) / 2)),
                     offline: false,
+                    capacity_bytes: None,
                 })
                 .collect(),
             partitions: parts

@@ -59,7 +59,8 @@ pub fn run(ctx: &Context, a: &ReassignArgs) -> Result<ExitCode> {
     if a.execute || a.verify || a.cancel {
         return execute(ctx, a, topics, max_move_bytes, throttle);
     }
-    let cluster = load_cluster(ctx, &a.source)?;
+    let mut cluster = load_cluster(ctx, &a.source)?;
+    apply_capacities(a, &mut cluster)?;
     let opts = PlanOptions {
         remove_brokers: a.remove_brokers.iter().copied().collect(),
         topics,
@@ -68,6 +69,7 @@ pub fn run(ctx: &Context, a: &ReassignArgs) -> Result<ExitCode> {
         throttle_bytes_per_sec: throttle,
         balance: balance_of(a)?.0,
         byte_tolerance: balance_of(a)?.1,
+        max_disk_utilisation: Some(a.max_disk_utilisation),
     };
     let plan = assign::plan(&cluster, &opts)?;
     info!(
@@ -334,7 +336,8 @@ fn execute(
                 j
             }
             _ => {
-                let cluster = admin.snapshot().await?;
+                let mut cluster = admin.snapshot().await?;
+                apply_capacities(a, &mut cluster)?;
                 let moves: Vec<Move> = if let (Some(f), Some(targets)) = (&a.plan_file, &plan_targets) {
                     // A reviewed plan: exactly these targets, checked against the cluster as it is.
                     crate::execute::scheduler::moves_to_targets(&cluster, &targets.partitions).map_err(|m| {
@@ -352,6 +355,7 @@ fn execute(
                         throttle_bytes_per_sec: Some(throttle),
                         balance: balance_of(a)?.0,
                         byte_tolerance: balance_of(a)?.1,
+                        max_disk_utilisation: Some(a.max_disk_utilisation),
                     };
                     let plan = assign::plan(&cluster, &opts)?;
                     if let Some(p) = &a.plan_out {
@@ -408,6 +412,30 @@ fn execute(
     Ok(ExitCode::Ok)
 }
 
+/// `--broker-capacity` lines set the disk size of the brokers they name.
+fn apply_capacities(a: &ReassignArgs, cluster: &mut Cluster) -> Result<()> {
+    let Some(f) = &a.broker_capacity else {
+        return Ok(());
+    };
+    let sizes =
+        parse_sized_lines(&super::read_file(f)?, crate::units::parse_bytes).map_err(|m| {
+            Error::usage(
+                format!("{}: {m}", f.display()),
+                "write BROKER_ID=SIZE lines, e.g. 4=2TiB",
+            )
+        })?;
+    for (id, size) in sizes {
+        let Some(b) = cluster.brokers.iter_mut().find(|b| b.id == id) else {
+            return Err(Error::usage(
+                format!("{}: broker {id} is not in the cluster", f.display()),
+                "name brokers by their node.id",
+            ));
+        };
+        b.capacity_bytes = Some(size);
+    }
+    Ok(())
+}
+
 /// `--balance` and `--byte-tolerance`, checked.
 fn balance_of(a: &ReassignArgs) -> Result<(assign::Balance, f64)> {
     if !(a.byte_tolerance > 0.0 && a.byte_tolerance < 1.0) {
@@ -427,6 +455,14 @@ fn balance_of(a: &ReassignArgs) -> Result<(assign::Balance, f64)> {
 
 /// `BROKER_ID=RATE` lines (`#` comments) for `--throttle-file`.
 pub fn parse_throttle_file(text: &str) -> Result<std::collections::BTreeMap<i32, u64>, String> {
+    parse_sized_lines(text, parse_rate)
+}
+
+/// `BROKER_ID=VALUE` lines (`#` comments), each value parsed by `parse` and above zero.
+fn parse_sized_lines(
+    text: &str,
+    parse: fn(&str) -> std::result::Result<u64, String>,
+) -> Result<std::collections::BTreeMap<i32, u64>, String> {
     let mut out = std::collections::BTreeMap::new();
     for line in text
         .lines()
@@ -435,16 +471,14 @@ pub fn parse_throttle_file(text: &str) -> Result<std::collections::BTreeMap<i32,
     {
         let (b, r) = line
             .split_once('=')
-            .ok_or_else(|| format!("`{line}` is not BROKER_ID=RATE"))?;
+            .ok_or_else(|| format!("`{line}` is not BROKER_ID=VALUE"))?;
         let b: i32 = b
             .trim()
             .parse()
             .map_err(|_| format!("`{}` is not a broker id", b.trim()))?;
-        let r = parse_rate(r).map_err(|m| format!("broker {b}: {m}"))?;
+        let r = parse(r).map_err(|m| format!("broker {b}: {m}"))?;
         if r == 0 {
-            return Err(format!(
-                "broker {b}: a throttle of 0 would stop replication"
-            ));
+            return Err(format!("broker {b}: 0 is not a usable value"));
         }
         out.insert(b, r);
     }

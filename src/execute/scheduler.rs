@@ -318,6 +318,7 @@ mod tests {
                     id,
                     rack: None,
                     offline: false,
+                    capacity_bytes: None,
                 })
                 .collect(),
             partitions: vec![part(0, &[1, 2]), part(1, &[2, 3])],

@@ -325,6 +325,7 @@ impl KafkaAdmin {
                 id: b.broker_id.0,
                 rack: b.rack.as_ref().map(s),
                 offline: true,
+                capacity_bytes: None,
             })
             .collect())
     }
@@ -389,6 +390,7 @@ impl ClusterAdmin for KafkaAdmin {
                 id: b.node_id.0,
                 rack: b.rack.as_ref().map(s),
                 offline: false,
+                capacity_bytes: None,
             })
             .collect();
         let live = brokers.clone();
@@ -412,6 +414,12 @@ impl ClusterAdmin for KafkaAdmin {
             for (k, v) in found {
                 let e = sizes.entry(k).or_default();
                 *e = (*e).max(v);
+            }
+        }
+        // Disk sizes (KIP-827) for utilisation-aware planning; a broker that does not say has none.
+        for b in brokers.iter_mut().filter(|b| !b.offline) {
+            if let Ok(Some(d)) = self.disk_space(b.id).await {
+                b.capacity_bytes = Some(d.total_bytes);
             }
         }
         let mut partitions = Vec::new();

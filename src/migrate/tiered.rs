@@ -732,6 +732,7 @@ mod tests {
                 id: b,
                 rack: Some(rack.into()),
                 offline: false,
+                capacity_bytes: None,
             });
             i.brokers.push(BrokerState {
                 id: b,

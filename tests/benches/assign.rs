@@ -28,6 +28,7 @@ fn cluster(replicas: usize, scenario: &str) -> Cluster {
             id: i as i32 + 1,
             rack: Some(racks[i % 3].to_string()),
             offline: false,
+            capacity_bytes: None,
         })
         .collect();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

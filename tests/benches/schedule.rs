@@ -27,6 +27,7 @@ fn brokers(n: usize) -> Vec<Broker> {
             id: i as i32 + 1,
             rack: Some(RACKS[i % 3].to_string()),
             offline: false,
+            capacity_bytes: None,
         })
         .collect()
 }
