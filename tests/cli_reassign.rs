@@ -376,3 +376,82 @@ fn bad_inputs_exit_2_with_hints() {
                 .and(predicate::str::contains("unknown field `partiton`")),
         );
 }
+
+/// `--balance bytes` from the CLI: the summary carries the band and the bound; disk sizes from
+/// `--broker-capacity` set a hard ceiling (exit 2 naming the brokers); bad values are refused.
+#[test]
+fn balance_bytes_capacity_file_and_ceiling() {
+    let r = json(&[
+        "reassign",
+        "--from-file",
+        "six-to-nine.json",
+        "--balance",
+        "bytes",
+    ]);
+    let b = &r["byte_balance"];
+    assert!(b["max_over_mean_after"].as_f64().unwrap() <= 1.05, "{b}");
+    assert!(
+        r["bytes_moved"].as_u64().unwrap() as f64
+            <= 1.10 * b["lower_bound_bytes"].as_u64().unwrap() as f64
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("caps.txt");
+    // Disks of 1 GiB: every broker would be far above 80 %.
+    std::fs::write(
+        &caps,
+        (1..=9).map(|b| format!("{b}=1GiB\n")).collect::<String>(),
+    )
+    .unwrap();
+    let out = streamctl()
+        .args([
+            "reassign",
+            "--from-file",
+            "six-to-nine.json",
+            "--balance",
+            "bytes",
+            "--broker-capacity",
+            caps.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("above --max-disk-utilisation 0.8") && err.contains("hint:"),
+        "{err}"
+    );
+    for (bad, want) in [
+        ("1=lots\n", "broker 1"),
+        ("42=1TiB\n", "broker 42 is not in the cluster"),
+        ("x\n", "BROKER_ID=VALUE"),
+    ] {
+        std::fs::write(&caps, bad).unwrap();
+        let out = streamctl()
+            .args([
+                "reassign",
+                "--from-file",
+                "six-to-nine.json",
+                "--broker-capacity",
+                caps.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains(want), "{bad}: {err}");
+    }
+    let out = streamctl()
+        .args([
+            "reassign",
+            "--from-file",
+            "six-to-nine.json",
+            "--balance",
+            "bytes",
+            "--byte-tolerance",
+            "1.5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--byte-tolerance"));
+}
