@@ -990,17 +990,7 @@ fn balance_bytes_on_the_live_cluster_ends_within_the_band() {
     let r = common::ok_json(&out);
     assert_eq!(r["verified"], true);
     let snap = k.snapshot(topic);
-    let rack: BTreeMap<i64, String> = snap["brokers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| {
-            (
-                b["id"].as_i64().unwrap(),
-                b["rack"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let rack = kafka::racks(&snap);
     let mut bytes: BTreeMap<i64, u64> = rack.keys().map(|&b| (b, 0)).collect();
     for p in snap["partitions"].as_array().unwrap() {
         for b in p["replicas"].as_array().unwrap() {

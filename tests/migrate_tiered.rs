@@ -160,6 +160,17 @@ fn tier_quickly(k: &Live, filter: &str, journal: &str) {
     assert_eq!(common::ok_json(&out)["phase"], "complete");
 }
 
+/// A run refused before any change (exit 2): what it printed on stdout.
+fn refused(out: &std::process::Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 fn journal_of(dir: &Path) -> (PathBuf, String) {
     let p = dir.join("j.json");
     let s = p.to_str().unwrap().to_string();
@@ -451,13 +462,7 @@ fn a_compacted_topic_and_brokers_without_tiered_storage_are_refused_by_name_befo
     )
     .output()
     .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = refused(&out);
     assert!(
         text.contains(&format!("topic {compacted} is compacted")),
         "{text}"
@@ -484,13 +489,7 @@ fn a_compacted_topic_and_brokers_without_tiered_storage_are_refused_by_name_befo
     )
     .output()
     .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = refused(&out);
     assert!(
         text.contains(&format!("topic {plain}: the cluster refuses"))
             && text.contains("segment.bytes"),

@@ -217,8 +217,9 @@ pub fn checksum(b: &[u8]) -> u64 {
     })
 }
 
-pub fn one_replica_per_az(snapshot: &Value) -> bool {
-    let racks: BTreeMap<i64, String> = snapshot["brokers"]
+/// Each broker's rack in a `streamctl snapshot`.
+pub fn racks(snapshot: &Value) -> BTreeMap<i64, String> {
+    snapshot["brokers"]
         .as_array()
         .unwrap()
         .iter()
@@ -228,7 +229,11 @@ pub fn one_replica_per_az(snapshot: &Value) -> bool {
                 b["rack"].as_str().unwrap().to_string(),
             )
         })
-        .collect();
+        .collect()
+}
+
+pub fn one_replica_per_az(snapshot: &Value) -> bool {
+    let racks = racks(snapshot);
     snapshot["partitions"].as_array().unwrap().iter().all(|p| {
         let mut azs: Vec<&String> = p["replicas"]
             .as_array()
