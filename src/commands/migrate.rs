@@ -78,6 +78,7 @@ fn options(a: &MigrateTieredArgs) -> Result<TierOptions> {
     let local_retention = match (&a.local_retention, &a.local_retention_bytes) {
         (Some(d), _) => LocalRetention::Ms(duration("--local-retention", d)?),
         (None, Some(b)) => LocalRetention::Bytes(size("--local-retention-bytes", b)?),
+        // (only --status and --rollback come without one; neither uses it)
         (None, None) => LocalRetention::Ms(4 * 3_600_000),
     };
     let wave = match (a.wave_topics, &a.wave_bytes) {
@@ -239,7 +240,7 @@ fn tiered(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
                     eprintln!("nothing to do: every selected topic is tiered already");
                     return Ok(ExitCode::Ok);
                 }
-                if !a.yes && !super::confirm(&format!("tier {} topic(s) in {} wave(s)?", plan.configs.len() / tiered::topic_ops(&opts).len().max(1), plan.waves.len()), "refusing to change the cluster without confirmation: stdin is not a terminal")? {
+                if !a.yes && !super::confirm(&format!("tier {} topic(s) in {} wave(s)?", plan.waves.iter().map(|w| w.topics.len()).sum::<usize>(), plan.waves.len()), "refusing to change the cluster without confirmation: stdin is not a terminal")? {
                     eprintln!("nothing changed");
                     return Ok(ExitCode::Ok);
                 }
