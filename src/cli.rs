@@ -480,6 +480,75 @@ pub enum MigrateCommand {
     /// KIP-956 copy quota held at --tier-throttle), then optionally drain the old large-disk
     /// brokers, priced by local bytes. Resumable (--journal), --status, --rollback.
     Tiered(Box<MigrateTieredArgs>),
+    /// Copy topics of a classic cluster into a diskless (object-storage) cluster: partition i to
+    /// partition i under a byte throttle, an exact source→target offset map in the journal,
+    /// verification of both sides, and a cutover that translates consumer groups through the map.
+    /// Resumable (--journal), --verify, --cutover, --status.
+    Diskless(Box<MigrateDisklessArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateDisklessArgs {
+    /// The cluster to copy from: host:port[,host:port...].
+    #[arg(long, value_name = "HOST:PORT", required_unless_present = "status")]
+    pub source_bootstrap: Option<String>,
+    /// Client properties for the source (security.protocol, sasl.*, ssl.*), as the Kafka tools take.
+    #[arg(long, value_name = "FILE")]
+    pub source_command_config: Option<PathBuf>,
+    /// The diskless cluster to copy into.
+    #[arg(long, value_name = "HOST:PORT", required_unless_present = "status")]
+    pub target_bootstrap: Option<String>,
+    /// Client properties for the target.
+    #[arg(long, value_name = "FILE")]
+    pub target_command_config: Option<PathBuf>,
+    /// Topics to copy (regular expression; internal topics never match). A re-run may widen it.
+    #[arg(long, value_name = "REGEX", required_unless_present_any = ["status", "verify", "cutover"])]
+    pub topics: Option<String>,
+    /// Payload bytes per second over all partitions (key, value, headers), e.g. 100MiB/s;
+    /// unthrottled when absent.
+    #[arg(long, value_name = "RATE")]
+    pub throttle: Option<String>,
+    /// At most this many partitions read at once.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_partitions_in_flight: u64,
+    /// Copy compacted topics too (their compacted view: values compaction removed are not copied).
+    #[arg(long)]
+    pub allow_compacted: bool,
+    /// The migration journal: offset map, verification, cutover state (resumed when present).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = ".streamctl/migrate-diskless.json"
+    )]
+    pub journal: PathBuf,
+    /// Show the plan (topics, partitions, bytes, time at the throttle) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking (scripts, CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Verify what is copied (record counts and hashes, both sides in step); exit 4 on a difference.
+    #[arg(long, conflicts_with_all = ["cutover", "dry_run"])]
+    pub verify: bool,
+    /// Cut over: wait for the groups to stop on the source, copy the tail, verify, translate and
+    /// commit their offsets on the target (only while each target group is empty).
+    #[arg(long, requires = "groups", conflicts_with = "dry_run")]
+    pub cutover: bool,
+    /// With --cutover: the consumer groups to translate (regular expression).
+    #[arg(long, value_name = "REGEX")]
+    pub groups: Option<String>,
+    /// With --cutover: also wait until the source topics' high watermarks stop moving.
+    #[arg(long, requires = "cutover")]
+    pub wait_for_producers_stopped: bool,
+    /// With --cutover: how long to wait for the source to stop (e.g. 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub wait_timeout: String,
+    /// Give up when no record is read and none acknowledged for this long (e.g. 2m).
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    pub stall_timeout: String,
+    /// Print the journal's state and exit (no connection).
+    #[arg(long, conflicts_with_all = ["verify", "cutover", "dry_run"])]
+    pub status: bool,
 }
 
 #[derive(Debug, Args)]

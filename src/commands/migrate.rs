@@ -25,6 +25,7 @@ use crate::units::{human_bytes, human_duration, parse_bytes, parse_rate};
 pub fn run(ctx: &Context, cmd: MigrateCommand) -> Result<ExitCode> {
     match cmd {
         MigrateCommand::Tiered(a) => tiered(ctx, &a),
+        MigrateCommand::Diskless(a) => super::migrate_diskless::run(ctx, &a),
     }
 }
 

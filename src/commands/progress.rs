@@ -62,12 +62,22 @@ impl crate::execute::runner::Progress for BarProgress {
 
 impl BarProgress {
     /// A bar whose line starts with `what` (e.g. "moving", "tiering").
+    /// A bar counting bytes.
     pub fn new(ctx: &Context, what: &str) -> Self {
+        Self::with_units(ctx, what, "{bytes}/{total_bytes}")
+    }
+
+    /// A bar counting source offsets (records and the markers between them).
+    pub fn offsets(ctx: &Context, what: &str) -> Self {
+        Self::with_units(ctx, what, "{human_pos}/{human_len} offsets")
+    }
+
+    fn with_units(ctx: &Context, what: &str, units: &str) -> Self {
         let bar = if ctx.progress.enabled {
             let b = indicatif::ProgressBar::new(1);
             b.set_style(
                 indicatif::ProgressStyle::with_template(&format!(
-                    "{what} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{msg}} ETA {{eta}}"
+                    "{what} [{{bar:30}}] {units} {{msg}} ETA {{eta}}"
                 ))
                 .expect("template")
                 .progress_chars("=> "),

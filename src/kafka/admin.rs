@@ -1,10 +1,11 @@
 //! The real [`ClusterAdmin`]: Kafka protocol requests over plaintext TCP.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
@@ -14,10 +15,10 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId, DescribeClusterRequest, DescribeConfigsRequest,
-    DescribeLogDirsRequest, ElectLeadersRequest, IncrementalAlterConfigsRequest,
-    ListOffsetsRequest, ListPartitionReassignmentsRequest, MetadataRequest, MetadataResponse,
-    TopicName,
+    AlterPartitionReassignmentsRequest, BrokerId, CreateTopicsRequest, DescribeClusterRequest,
+    DescribeConfigsRequest, DescribeLogDirsRequest, ElectLeadersRequest,
+    IncrementalAlterConfigsRequest, ListOffsetsRequest, ListPartitionReassignmentsRequest,
+    MetadataRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 
@@ -736,6 +737,53 @@ impl ClusterAdmin for KafkaAdmin {
 
     fn broker_address(&self, broker: i32) -> Option<String> {
         self.seen.get(&broker).cloned()
+    }
+
+    async fn api_keys(&mut self) -> Result<BTreeSet<i16>, KafkaError> {
+        if self.any.is_none() {
+            self.any = Some(self.reconnect().await?);
+        }
+        Ok(self.any.as_ref().expect("connected").api_keys())
+    }
+
+    async fn create_topic(
+        &mut self,
+        topic: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), KafkaError> {
+        let t = CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(-1)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(StrBytes::from_string(k.clone()))
+                            .with_value(Some(StrBytes::from_string(v.clone())))
+                    })
+                    .collect(),
+            );
+        let r = self
+            .call_any(
+                CreateTopicsRequest::default()
+                    .with_topics(vec![t])
+                    .with_timeout_ms(30_000),
+            )
+            .await?;
+        for t in &r.topics {
+            if t.error_code != 0 {
+                return Err(KafkaError::api(
+                    "CreateTopics",
+                    s(&t.name.0),
+                    t.error_code,
+                    t.error_message.as_ref().map(s),
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn disk_space(&mut self, broker: i32) -> Result<Option<DiskSpace>, KafkaError> {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::assign::Cluster;
 
 pub mod admin;
+pub mod records;
 pub mod security;
 pub mod wire;
 
@@ -96,6 +97,7 @@ pub fn error_name(code: i16) -> &'static str {
         5 => "LEADER_NOT_AVAILABLE",
         6 => "NOT_LEADER_OR_FOLLOWER",
         7 => "REQUEST_TIMED_OUT",
+        25 => "UNKNOWN_MEMBER_ID",
         29 => "TOPIC_AUTHORIZATION_FAILED",
         31 => "CLUSTER_AUTHORIZATION_FAILED",
         33 => "UNSUPPORTED_VERSION",
@@ -219,4 +221,17 @@ pub trait ClusterAdmin {
     async fn disk_space(&mut self, broker: i32) -> Result<Option<DiskSpace>, KafkaError>;
     /// The last address a broker was seen at (for messages about a broker that is down).
     fn broker_address(&self, broker: i32) -> Option<String>;
+    /// The API keys the cluster offers (ApiVersions of the broker answering).
+    async fn api_keys(&mut self) -> Result<BTreeSet<i16>, KafkaError> {
+        Err(KafkaError::Config("ApiVersions not available".into()))
+    }
+    /// Create a topic with the broker's default replication factor and these configs.
+    async fn create_topic(
+        &mut self,
+        _topic: &str,
+        _partitions: i32,
+        _configs: &BTreeMap<String, String>,
+    ) -> Result<(), KafkaError> {
+        Err(KafkaError::Config("CreateTopics not available".into()))
+    }
 }

@@ -184,6 +184,11 @@ impl Connection {
         Ok(())
     }
 
+    /// The API keys the broker offers (from ApiVersions at connect time).
+    pub fn api_keys(&self) -> std::collections::BTreeSet<i16> {
+        self.versions.keys().copied().collect()
+    }
+
     /// The highest version both sides speak for `R`.
     pub fn version<R: Request>(&self) -> Result<i16, KafkaError> {
         let (min, max) =
@@ -288,6 +293,7 @@ pub fn api_name(key: i16) -> &'static str {
     match key {
         3 => "Metadata",
         18 => "ApiVersions",
+        19 => "CreateTopics",
         32 => "DescribeConfigs",
         35 => "DescribeLogDirs",
         43 => "ElectLeaders",

@@ -3,6 +3,9 @@
 //! partition counts as tiered, what a rollback changes. The runners drive them over
 //! [`crate::kafka::ClusterAdmin`] and journal every step, as [`crate::execute`] does.
 
+pub mod diskless;
+pub mod diskless_journal;
+pub mod diskless_run;
 pub mod tiered;
 pub mod tiered_journal;
 pub mod tiered_run;

@@ -1,0 +1,733 @@
+//! `streamctl migrate diskless`: read both clusters → preflight and a pure copy plan → show it →
+//! create target topics, copy (journaled offset map) → verify; `--verify`, `--cutover`,
+//! `--status`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::progress::BarProgress;
+use super::{print, Context};
+use crate::cli::{KafkaSecurity, MigrateDisklessArgs};
+use crate::error::{Error, ExitCode, Result};
+use crate::kafka::records::{DataCluster, RdCluster};
+use crate::kafka::{offset_spec, ClusterAdmin, KafkaError};
+use crate::migrate::diskless::{self, CopyPlan, PreflightInput, Problem, SourceTopic, TargetTopic};
+use crate::migrate::diskless_journal::{Cutover, DisklessJournal};
+use crate::migrate::diskless_run::{
+    self, CopyOptions, CopyStats, CutoverOptions, DisklessError, VerifyReport,
+};
+use crate::output::{self, table};
+use crate::units::{human_bytes, human_duration, parse_rate};
+
+/// `--dry-run` / preflight output. Stable field names.
+#[derive(Debug, Serialize)]
+struct PlanReport<'a> {
+    dry_run: bool,
+    problems: &'a [Problem],
+    plan: Option<&'a CopyPlan>,
+}
+
+#[derive(Debug, Serialize)]
+struct PartitionRow {
+    topic: String,
+    partition: i32,
+    source_start: i64,
+    caught_up_to: i64,
+    target_next: i64,
+    records: i64,
+    bytes: u64,
+    verified: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct TopicRow {
+    topic: String,
+    partitions: usize,
+    records: i64,
+    bytes: u64,
+    verified: bool,
+}
+
+/// The report of a run, `--verify`, `--cutover` or `--status`. Stable field names.
+#[derive(Debug, Serialize)]
+struct Report {
+    source: String,
+    target: String,
+    runs: u32,
+    topics: Vec<TopicRow>,
+    partitions: Vec<PartitionRow>,
+    /// This run's copy (absent for --status / --verify).
+    copy: Option<CopyStats>,
+    throttle_bytes_per_sec: Option<u64>,
+    /// Payload bytes per second of this run's copy.
+    achieved_bytes_per_sec: Option<f64>,
+    verify: Option<VerifyReport>,
+    cutover: Option<Cutover>,
+    next_steps: Vec<String>,
+}
+
+fn report(
+    j: &DisklessJournal,
+    copy: Option<CopyStats>,
+    throttle: Option<u64>,
+    verify: Option<VerifyReport>,
+) -> Report {
+    let partitions: Vec<PartitionRow> = j
+        .partitions
+        .iter()
+        .map(|p| PartitionRow {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            source_start: p.start,
+            caught_up_to: p.caught_up_to,
+            target_next: p.target_next(),
+            records: p.map.records(),
+            bytes: p.bytes,
+            verified: p.is_verified(),
+        })
+        .collect();
+    let mut topics: BTreeMap<String, TopicRow> = BTreeMap::new();
+    for p in &partitions {
+        let t = topics.entry(p.topic.clone()).or_insert(TopicRow {
+            topic: p.topic.clone(),
+            partitions: 0,
+            records: 0,
+            bytes: 0,
+            verified: true,
+        });
+        t.partitions += 1;
+        t.records += p.records;
+        t.bytes += p.bytes;
+        t.verified &= p.verified;
+    }
+    let achieved = copy
+        .as_ref()
+        .filter(|c| c.seconds > 0.0 && c.bytes > 0)
+        .map(|c| c.bytes as f64 / c.seconds);
+    let all_verified = partitions.iter().all(|p| p.verified);
+    let mut next_steps = Vec::new();
+    match &j.cutover {
+        Some(c) if c.done_ms.is_some() => {
+            next_steps.push("consumers: point the translated groups at the target (bootstrap.servers) and start them; they resume after their last consumed record".into());
+            next_steps.push(
+                "producers: point them at the target; the source topics are no longer copied"
+                    .into(),
+            );
+            next_steps.push("rollback until consumers move: start them on the source again (nothing on the source changed)".into());
+        }
+        _ if all_verified => {
+            next_steps.push(
+                "keep the copy current: run the same command again (it copies only what is new)"
+                    .into(),
+            );
+            next_steps.push("cut over: stop producers and consumers on the source, then `--cutover --groups REGEX`".into());
+        }
+        _ => next_steps.push(
+            "run the same command again to finish the copy, or `--verify` to see what differs"
+                .into(),
+        ),
+    }
+    Report {
+        source: j.source.clone(),
+        target: j.target.clone(),
+        runs: j.runs,
+        topics: topics.into_values().collect(),
+        partitions,
+        copy,
+        throttle_bytes_per_sec: throttle,
+        achieved_bytes_per_sec: achieved,
+        verify,
+        cutover: j.cutover.clone(),
+        next_steps,
+    }
+}
+
+fn human_report(r: &Report) -> String {
+    let mut out = format!(
+        "source {} → target {} (runs: {})\n",
+        r.source, r.target, r.runs
+    );
+    out += &table(
+        &["topic", "partitions", "records", "bytes", "verified"],
+        r.topics
+            .iter()
+            .map(|t| {
+                vec![
+                    t.topic.clone(),
+                    t.partitions.to_string(),
+                    t.records.to_string(),
+                    human_bytes(t.bytes),
+                    if t.verified { "yes" } else { "no" }.into(),
+                ]
+            })
+            .collect(),
+    );
+    if let Some(c) = &r.copy {
+        out += &format!(
+            "\nthis run: {} records, {} in {}",
+            c.records,
+            human_bytes(c.bytes),
+            human_duration(c.seconds)
+        );
+        if let Some(a) = r.achieved_bytes_per_sec {
+            out += &format!(" ({}/s", human_bytes(a as u64));
+            if let Some(t) = r.throttle_bytes_per_sec {
+                out += &format!(", {:.2} × the throttle", a / t as f64);
+            }
+            out += ")";
+        }
+        if c.recovered > 0 {
+            out += &format!(
+                "; {} records the target stored before a crash were checked and adopted",
+                c.recovered
+            );
+        }
+        out += "\n";
+    }
+    if let Some(v) = &r.verify {
+        out += &format!(
+            "\nverify: {} partitions, {} records compared, {}\n",
+            v.partitions.len(),
+            v.partitions.iter().map(|p| p.records).sum::<u64>(),
+            if v.ok {
+                "both sides equal".to_string()
+            } else {
+                format!("{} difference(s)", v.differences.len())
+            }
+        );
+        for d in &v.differences {
+            out += &format!(
+                "  {}-{} source {:?} target {:?}: {}\n",
+                d.topic, d.partition, d.source_offset, d.target_offset, d.what
+            );
+        }
+    }
+    if let Some(c) = &r.cutover {
+        out += &format!("\ncutover: {:?}\n", c.phase);
+        let rows = c
+            .groups
+            .iter()
+            .flat_map(|g| {
+                g.offsets.iter().map(move |o| {
+                    vec![
+                        g.group.clone(),
+                        format!("{}-{}", o.topic, o.partition),
+                        o.source.to_string(),
+                        o.target.to_string(),
+                        if g.committed { "yes" } else { "no" }.into(),
+                    ]
+                })
+            })
+            .collect();
+        out += &table(
+            &[
+                "group",
+                "partition",
+                "source offset",
+                "target offset",
+                "committed",
+            ],
+            rows,
+        );
+    }
+    out += "\nnext:\n";
+    for s in &r.next_steps {
+        out += &format!("  - {s}\n");
+    }
+    out
+}
+
+fn human_plan(r: &PlanReport) -> String {
+    let mut out = String::new();
+    if !r.problems.is_empty() {
+        out += "preflight problems (nothing was changed):\n";
+        for p in r.problems {
+            out += &format!(
+                "  - {}{}\n    hint: {}\n",
+                p.topic
+                    .as_deref()
+                    .map(|t| format!("[{t}] "))
+                    .unwrap_or_default(),
+                p.message,
+                p.hint
+            );
+        }
+    }
+    if let Some(plan) = r.plan {
+        out += &table(
+            &[
+                "topic",
+                "partitions",
+                "bytes",
+                "offsets",
+                "target topic",
+                "configs carried",
+            ],
+            plan.topics
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.topic.clone(),
+                        t.partitions.to_string(),
+                        human_bytes(t.bytes),
+                        t.offsets.to_string(),
+                        if t.create { "create" } else { "exists" }.into(),
+                        t.configs
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ]
+                })
+                .collect(),
+        );
+        out += &format!(
+            "\n{} partitions, {} to copy{}\n",
+            plan.partitions,
+            human_bytes(plan.bytes),
+            match (plan.throttle_bytes_per_sec, plan.predicted_seconds) {
+                (Some(t), Some(s)) =>
+                    format!(" at {}/s: about {}", human_bytes(t), human_duration(s)),
+                _ => ", unthrottled".into(),
+            }
+        );
+        for w in &plan.warnings {
+            out += &format!("warning: {w}\n");
+        }
+        if plan.topics.iter().any(|t| t.compacted) {
+            out += "note: compacted topics are copied as their compacted view\n";
+        }
+    }
+    out
+}
+
+fn security(path: &Option<std::path::PathBuf>) -> Result<crate::kafka::security::Security> {
+    super::source::security(&KafkaSecurity {
+        command_config: path.clone(),
+    })
+}
+
+fn run_err(e: DisklessError) -> Error {
+    match e {
+        DisklessError::Kafka(k) => Error::Kafka(k),
+        DisklessError::Journal { path, source } => Error::WriteFile { path, source },
+        DisklessError::Refused(problems) => Error::usage(
+            problems
+                .iter()
+                .map(|p| p.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+            problems
+                .iter()
+                .map(|p| p.hint.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        DisklessError::Inconsistent { message, hint } => Error::Migrate { message, hint },
+        DisklessError::Interrupted => Error::Migrate {
+            message: e.to_string(),
+            hint: "run the same command again: it resumes from the journal".into(),
+        },
+        DisklessError::Timeout(m) => Error::Migrate {
+            message: m,
+            hint: "check both clusters (brokers up? topic readable?); run the same command again to resume".into(),
+        },
+    }
+}
+
+fn duration(flag: &str, text: &str) -> Result<Duration> {
+    crate::spec::duration::parse(text)
+        .map(|d| Duration::from_millis(d.as_ms()))
+        .map_err(|m| Error::usage(format!("{flag}: {m}"), "e.g. 10m or 2h"))
+}
+
+fn regex(flag: &str, text: &str) -> Result<Regex> {
+    Regex::new(text).map_err(|e| {
+        Error::usage(
+            format!("{flag}: {e}"),
+            "write a regular expression, e.g. '^orders\\.'",
+        )
+    })
+}
+
+/// Read the selected source topics (sizes, offsets, configs) and what the target has.
+async fn read_input(
+    src: &mut impl ClusterAdmin,
+    tgt: &mut impl ClusterAdmin,
+    tgt_data: &dyn DataCluster,
+    topics: &Regex,
+    journaled: BTreeSet<String>,
+    allow_compacted: bool,
+) -> std::result::Result<PreflightInput, KafkaError> {
+    let cluster = src.snapshot().await?;
+    let mut by_topic: BTreeMap<String, (i32, u64)> = BTreeMap::new();
+    let mut parts = Vec::new();
+    for p in &cluster.partitions {
+        if p.topic.starts_with("__") || p.topic.starts_with('_') && p.topic.ends_with("_state") {
+            continue;
+        }
+        if !topics.is_match(&p.topic) {
+            continue;
+        }
+        let e = by_topic.entry(p.topic.clone()).or_default();
+        e.0 += 1;
+        e.1 += p.size_bytes.unwrap_or(0);
+        parts.push((p.topic.clone(), p.partition));
+    }
+    let low = src.list_offsets(&parts, offset_spec::EARLIEST).await?;
+    let high = src.list_offsets(&parts, offset_spec::LATEST).await?;
+    let mut sources = Vec::new();
+    for (name, (n, bytes)) in by_topic {
+        let offsets = (0..n)
+            .map(|p| {
+                let k = (name.clone(), p);
+                high.get(&k).copied().unwrap_or(0) - low.get(&k).copied().unwrap_or(0)
+            })
+            .sum();
+        let configs = src.dynamic_configs(None, Some(&name)).await?;
+        sources.push(SourceTopic {
+            name,
+            partitions: n,
+            bytes,
+            offsets,
+            configs,
+        });
+    }
+    let existing = tgt_data.topics()?;
+    let mut target_topics = BTreeMap::new();
+    for t in &sources {
+        if let Some(&n) = existing.get(&t.name) {
+            let mut records = 0;
+            for p in 0..n {
+                let (lo, hi) = tgt_data.watermarks(&t.name, p)?;
+                records += hi - lo;
+            }
+            target_topics.insert(
+                t.name.clone(),
+                TargetTopic {
+                    partitions: n,
+                    records,
+                },
+            );
+        }
+    }
+    Ok(PreflightInput {
+        topics: sources,
+        target_topics,
+        target_apis: tgt.api_keys().await?,
+        journaled,
+        allow_compacted,
+    })
+}
+
+/// Stop flag set by Ctrl-C / SIGTERM: the copy stops reading, waits for acknowledgements and
+/// saves the journal.
+fn stop_on_signal(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    #[cfg(unix)]
+    {
+        let flag = stop.clone();
+        rt.spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut s) = signal(SignalKind::terminate()) {
+                s.recv().await;
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    stop
+}
+
+fn load(path: &Path) -> Result<Option<DisklessJournal>> {
+    DisklessJournal::load(path).map_err(|source| Error::ReadFile {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
+    let path = a.journal.clone();
+    let existing = load(&path)?;
+    if a.status {
+        let Some(j) = existing else {
+            return Err(Error::usage(
+                format!("no migration journal at {}", path.display()),
+                "give --journal the file the migration wrote",
+            ));
+        };
+        let r = report(&j, None, None, None);
+        print(&output::render(ctx.format, &r, || human_report(&r))?)?;
+        return Ok(ExitCode::Ok);
+    }
+    // Every flag checked before any connection.
+    let source = a.source_bootstrap.clone().expect("clap requires it");
+    let target = a.target_bootstrap.clone().expect("clap requires it");
+    let topics = a
+        .topics
+        .as_deref()
+        .map(|t| regex("--topics", t))
+        .transpose()?;
+    let groups = a
+        .groups
+        .as_deref()
+        .map(|g| regex("--groups", g))
+        .transpose()?;
+    let throttle = match a.throttle.as_deref() {
+        None => None,
+        Some(t) => match parse_rate(t) {
+            Ok(0) => {
+                return Err(Error::usage(
+                    "--throttle must be above zero",
+                    "e.g. 100MiB/s",
+                ))
+            }
+            Ok(v) => Some(v),
+            Err(m) => return Err(Error::usage(format!("--throttle: {m}"), "e.g. 100MiB/s")),
+        },
+    };
+    let wait = duration("--wait-timeout", &a.wait_timeout)?;
+    let stall = duration("--stall-timeout", &a.stall_timeout)?;
+    let src_sec = security(&a.source_command_config)?;
+    let tgt_sec = security(&a.target_command_config)?;
+    if let Some(j) = &existing {
+        if j.source != source || j.target != target {
+            return Err(Error::usage(
+                format!(
+                    "{} holds the migration {} → {}, not {source} → {target}",
+                    path.display(),
+                    j.source,
+                    j.target
+                ),
+                "use the same bootstraps, or another --journal",
+            ));
+        }
+    }
+    if (a.verify || a.cutover) && existing.is_none() {
+        return Err(Error::usage(
+            format!("no migration journal at {}: nothing was copied yet", path.display()),
+            "copy first (the same command without --verify/--cutover), or give --journal the file the copy wrote",
+        ));
+    }
+    let rt = ctx.runtime()?;
+    let stop = stop_on_signal(&rt);
+    let src = RdCluster::connect(&source, &src_sec)?;
+    let tgt = RdCluster::connect(&target, &tgt_sec)?;
+    let copy_opts = CopyOptions {
+        throttle,
+        max_in_flight: a.max_partitions_in_flight as usize,
+        stop,
+        stall,
+    };
+
+    if a.verify {
+        let mut j = existing.expect("checked");
+        let progress = BarProgress::offsets(ctx, "verifying");
+        let v =
+            diskless_run::verify(&mut j, &path, &src, &tgt, stall, &progress).map_err(run_err)?;
+        let ok = v.ok;
+        let r = report(&j, None, throttle, Some(v));
+        print(&output::render(ctx.format, &r, || human_report(&r))?)?;
+        return Ok(if ok {
+            ExitCode::Ok
+        } else {
+            ExitCode::CheckFailed
+        });
+    }
+    if a.cutover {
+        let mut j = existing.expect("checked");
+        let opts = CutoverOptions {
+            groups: groups.expect("clap requires --groups"),
+            wait_for_producers_stopped: a.wait_for_producers_stopped,
+            wait,
+            poll: Duration::from_millis(500),
+            copy: copy_opts,
+        };
+        if !a.yes
+            && !super::confirm(
+                &format!(
+                    "cut over {} topic(s) and translate the groups matching {}?",
+                    j.topics().len(),
+                    opts.groups.as_str()
+                ),
+                "refusing to cut over without confirmation: stdin is not a terminal",
+            )?
+        {
+            eprintln!("nothing changed");
+            return Ok(ExitCode::Ok);
+        }
+        j.runs += 1;
+        let progress = BarProgress::offsets(ctx, "cutover");
+        let c =
+            diskless_run::cutover(&mut j, &path, &src, &tgt, &opts, &progress).map_err(run_err)?;
+        let r = report(&j, Some(c.tail), throttle, Some(c.verify));
+        print(&output::render(ctx.format, &r, || human_report(&r))?)?;
+        return Ok(ExitCode::Ok);
+    }
+
+    // Copy: preflight over both clusters, plan, confirm, create topics, copy, verify.
+    let topics = match topics {
+        Some(t) => t,
+        None => regex(
+            "--topics",
+            &existing.as_ref().expect("clap requires --topics").topics,
+        )?,
+    };
+    let journaled: BTreeSet<String> = existing
+        .as_ref()
+        .map(|j| j.topics().into_iter().collect())
+        .unwrap_or_default();
+    let (plan, problems) = rt.block_on(async {
+        let mut sa = super::source::connect(
+            &source,
+            &KafkaSecurity {
+                command_config: a.source_command_config.clone(),
+            },
+        )
+        .await?;
+        let mut ta = super::source::connect(
+            &target,
+            &KafkaSecurity {
+                command_config: a.target_command_config.clone(),
+            },
+        )
+        .await?;
+        let spinner = ctx.progress.spinner("reading both clusters");
+        let input = read_input(
+            &mut sa,
+            &mut ta,
+            &tgt,
+            &topics,
+            journaled,
+            a.allow_compacted,
+        )
+        .await;
+        spinner.finish_and_clear();
+        let input = input?;
+        Ok::<_, Error>(match diskless::preflight(&input, throttle) {
+            Ok(p) => (Some(p), Vec::new()),
+            Err(problems) => (None, problems),
+        })
+    })?;
+    let shown = PlanReport {
+        dry_run: a.dry_run,
+        problems: &problems,
+        plan: plan.as_ref(),
+    };
+    if a.dry_run || !problems.is_empty() || ctx.format == output::Format::Table {
+        print(&output::render(ctx.format, &shown, || human_plan(&shown))?)?;
+    }
+    if !problems.is_empty() {
+        return Err(Error::usage(
+            format!(
+                "{} preflight problem(s); nothing was changed",
+                problems.len()
+            ),
+            "fix what the list above says, then run again",
+        ));
+    }
+    let plan = plan.expect("no problems: planned");
+    if a.dry_run {
+        return Ok(ExitCode::Ok);
+    }
+    if !a.yes
+        && !super::confirm(
+            &format!(
+                "copy {} partition(s) of {} topic(s) to {target}?",
+                plan.partitions,
+                plan.topics.len()
+            ),
+            "refusing to copy without confirmation: stdin is not a terminal",
+        )?
+    {
+        eprintln!("nothing changed");
+        return Ok(ExitCode::Ok);
+    }
+    let mut j = existing.unwrap_or_else(|| {
+        DisklessJournal::new(&source, &target, a.topics.as_deref().unwrap_or(""))
+    });
+    if let Some(t) = &a.topics {
+        j.topics = t.clone();
+    }
+    // Target topics: created with the source's partition counts and the configs it accepts.
+    rt.block_on(async {
+        let mut ta = super::source::connect(&target, &KafkaSecurity {
+            command_config: a.target_command_config.clone(),
+        })
+        .await?;
+        for t in plan.topics.iter().filter(|t| t.create) {
+            match ta.create_topic(&t.topic, t.partitions, &t.configs).await {
+                Ok(()) => {}
+                Err(KafkaError::Api { code: 40, .. }) if !t.configs.is_empty() => {
+                    tracing::warn!(topic = %t.topic, configs = ?t.configs, "the target refused these topic configs; creating the topic with its defaults");
+                    ta.create_topic(&t.topic, t.partitions, &BTreeMap::new()).await?;
+                }
+                Err(KafkaError::Api { code: 36, .. }) => {}
+                Err(e) => return Err(Error::Kafka(e)),
+            }
+        }
+        Ok::<_, Error>(())
+    })?;
+    let want: Vec<(String, i32)> = plan
+        .topics
+        .iter()
+        .map(|t| (t.topic.clone(), t.partitions))
+        .collect();
+    wait_for_topics(&tgt, &want)?;
+    diskless_run::add_partitions(&mut j, &src, &tgt, &want).map_err(run_err)?;
+    j.runs += 1;
+    j.save(&path).map_err(|source| Error::WriteFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let progress = BarProgress::offsets(ctx, "copying");
+    let stats =
+        diskless_run::copy(&mut j, &path, &src, &tgt, &copy_opts, &progress).map_err(run_err)?;
+    let progress = BarProgress::offsets(ctx, "verifying");
+    let v = diskless_run::verify(&mut j, &path, &src, &tgt, stall, &progress).map_err(run_err)?;
+    let ok = v.ok;
+    let r = report(&j, Some(stats), throttle, Some(v));
+    print(&output::render(ctx.format, &r, || human_report(&r))?)?;
+    Ok(if ok {
+        ExitCode::Ok
+    } else {
+        ExitCode::CheckFailed
+    })
+}
+
+/// Created topics appear in the target's metadata with every partition.
+fn wait_for_topics(tgt: &dyn DataCluster, want: &[(String, i32)]) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let have = tgt.topics()?;
+        let missing: Vec<&str> = want
+            .iter()
+            .filter(|(t, n)| have.get(t) != Some(n))
+            .map(|(t, _)| t.as_str())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::Migrate {
+                message: format!(
+                    "the target does not list these topics after creating them: {}",
+                    missing.join(", ")
+                ),
+                hint: "check the target's logs; run the same command again".into(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

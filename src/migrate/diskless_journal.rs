@@ -1,0 +1,164 @@
+//! The diskless migration's journal: per partition the exact offset map (from what the target
+//! acknowledged), how far the copy is known complete, what is verified, and the cutover's state
+//! and translated groups. Written atomically (a temporary file renamed over it) every second of a
+//! copy and after every step; what the target stored after the last write is recovered from the
+//! target itself on the next run (see `diskless_run::reconcile`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::diskless::{OffsetMap, Translated, Verified};
+use crate::execute::journal::{load_json, now_ms, save_json};
+
+pub const KIND: &str = "migrate-diskless";
+
+/// One partition's copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionRecord {
+    pub topic: String,
+    pub partition: i32,
+    /// The source offset the copy started at (the log start on the first run).
+    pub start: i64,
+    /// The target's next offset when the copy began (0 for a new topic).
+    pub target_base: i64,
+    /// Source records before this offset are copied or were not readable (markers, aborted).
+    pub caught_up_to: i64,
+    pub map: OffsetMap,
+    /// Payload bytes copied (key, value, headers).
+    pub bytes: u64,
+    #[serde(default)]
+    pub verified: Option<Verified>,
+}
+
+impl PartitionRecord {
+    /// The source offset to read next.
+    pub fn next(&self) -> i64 {
+        self.map
+            .source_next()
+            .unwrap_or(self.start)
+            .max(self.caught_up_to)
+    }
+
+    /// The target's next offset according to the map.
+    pub fn target_next(&self) -> i64 {
+        self.map.target_next().unwrap_or(self.target_base)
+    }
+
+    /// Verified up to where the copy is complete.
+    pub fn is_verified(&self) -> bool {
+        let records = self.map.records() as u64;
+        self.verified
+            .as_ref()
+            .is_some_and(|v| v.source_end >= self.caught_up_to && v.records == records)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CutoverPhase {
+    /// Waiting for the groups' consumers (and producers) to stop on the source.
+    WaitingForSource,
+    /// Copying the tail and verifying it.
+    CopyingTail,
+    /// Offsets translated (recorded here), not yet committed on the target: the rollback point.
+    Translated,
+    /// Committed on the target and read back.
+    Committed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub group: String,
+    pub offsets: Vec<Translated>,
+    #[serde(default)]
+    pub committed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cutover {
+    pub phase: CutoverPhase,
+    pub groups_regex: String,
+    pub started_ms: u64,
+    #[serde(default)]
+    pub groups: Vec<GroupRecord>,
+    #[serde(default)]
+    pub done_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisklessJournal {
+    pub format: u32,
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    pub topics: String,
+    pub created_ms: u64,
+    /// Copy runs so far (a resumed run adds one).
+    pub runs: u32,
+    pub partitions: Vec<PartitionRecord>,
+    /// Copy time and bytes summed over runs (for the achieved rate).
+    #[serde(default)]
+    pub copy_seconds: f64,
+    #[serde(default)]
+    pub copy_bytes: u64,
+    #[serde(default)]
+    pub cutover: Option<Cutover>,
+}
+
+impl DisklessJournal {
+    pub fn new(source: &str, target: &str, topics: &str) -> Self {
+        Self {
+            format: 1,
+            kind: KIND.into(),
+            source: source.into(),
+            target: target.into(),
+            topics: topics.into(),
+            created_ms: now_ms(),
+            runs: 0,
+            partitions: Vec::new(),
+            copy_seconds: 0.0,
+            copy_bytes: 0,
+            cutover: None,
+        }
+    }
+
+    pub fn load(path: &Path) -> std::io::Result<Option<Self>> {
+        let j: Option<Self> = load_json(path)?;
+        match j {
+            Some(j) if j.kind != KIND => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is a {} journal, not {KIND}", path.display(), j.kind),
+            )),
+            other => Ok(other),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        save_json(path, self)
+    }
+
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionRecord> {
+        self.partitions
+            .iter()
+            .find(|p| p.topic == topic && p.partition == partition)
+    }
+
+    pub fn topics(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.partitions.iter().map(|p| p.topic.clone()).collect();
+        t.dedup();
+        t
+    }
+
+    /// Records and bytes copied per topic.
+    pub fn per_topic(&self) -> BTreeMap<String, (i64, u64)> {
+        let mut out: BTreeMap<String, (i64, u64)> = BTreeMap::new();
+        for p in &self.partitions {
+            let e = out.entry(p.topic.clone()).or_default();
+            e.0 += p.map.records();
+            e.1 += p.bytes;
+        }
+        out
+    }
+}

@@ -1,0 +1,826 @@
+//! Driving `migrate diskless` over [`DataCluster`] (blocking; librdkafka has its own threads):
+//! reconcile the journal with what the target holds, copy partition i → partition i under a
+//! global byte throttle with a cap on partitions in flight, verify both sides in step, and the
+//! cutover that translates consumer groups through the exact map.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::diskless::{
+    self, chain, compare, record_digest, Difference, PartitionView, Problem, TokenBucket,
+    Translated, Verified,
+};
+use super::diskless_journal::{
+    Cutover, CutoverPhase, DisklessJournal, GroupRecord, PartitionRecord,
+};
+use crate::execute::journal::now_ms;
+use crate::execute::runner::Progress;
+use crate::kafka::records::{DataCluster, ReadEvent, Record, RecordReader};
+use crate::kafka::KafkaError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DisklessError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("cannot write the journal {path}: {source}")]
+    Journal {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The target or the source is not what the journal says; nothing was written after it.
+    #[error("{message}")]
+    Inconsistent { message: String, hint: String },
+    /// Refused before any change (cutover preconditions).
+    #[error("{}", .0.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<Problem>),
+    #[error("stopped by a signal; the journal is saved: run the same command to resume")]
+    Interrupted,
+    #[error("{0}")]
+    Timeout(String),
+}
+
+impl DisklessError {
+    fn inconsistent(message: String, hint: &str) -> Self {
+        Self::Inconsistent {
+            message,
+            hint: hint.into(),
+        }
+    }
+}
+
+fn save(j: &DisklessJournal, path: &Path) -> Result<(), DisklessError> {
+    j.save(path).map_err(|source| DisklessError::Journal {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// Payload bytes per second over all partitions; `None` unthrottled.
+    pub throttle: Option<u64>,
+    pub max_in_flight: usize,
+    /// Set by a signal handler: stop reading, wait for what was sent, save, return.
+    pub stop: Arc<AtomicBool>,
+    /// How long the copy may see no record and no acknowledgement before giving up.
+    pub stall: Duration,
+}
+
+/// What one copy run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CopyStats {
+    pub records: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Records the target held beyond the journal (written before a crash) and adopted.
+    pub recovered: u64,
+    pub partitions: usize,
+}
+
+/// Make sure every selected partition has a journal record (new ones start at the source's log
+/// start and the target's end).
+pub fn add_partitions(
+    j: &mut DisklessJournal,
+    src: &dyn DataCluster,
+    tgt: &dyn DataCluster,
+    topics: &[(String, i32)],
+) -> Result<(), DisklessError> {
+    for (topic, n) in topics {
+        for p in 0..*n {
+            if j.partition(topic, p).is_some() {
+                continue;
+            }
+            let (low, _) = src.watermarks(topic, p)?;
+            let (_, thigh) = tgt.watermarks(topic, p)?;
+            j.partitions.push(PartitionRecord {
+                topic: topic.clone(),
+                partition: p,
+                start: low,
+                target_base: thigh,
+                caught_up_to: low,
+                map: Default::default(),
+                bytes: 0,
+                verified: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One side's records of one partition, read in order up to (excluding) `end`.
+struct Cursor {
+    reader: Box<dyn RecordReader>,
+    topic: String,
+    partition: i32,
+    end: i64,
+    done: bool,
+    stall: Duration,
+}
+
+impl Cursor {
+    fn open(
+        cluster: &dyn DataCluster,
+        read_committed: bool,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        end: i64,
+        stall: Duration,
+    ) -> Result<Self, KafkaError> {
+        let mut reader = cluster.reader(read_committed)?;
+        if from < end {
+            reader.add(&[(topic.to_string(), partition, from)])?;
+        }
+        Ok(Self {
+            reader,
+            topic: topic.into(),
+            partition,
+            end,
+            done: from >= end,
+            stall,
+        })
+    }
+
+    /// The next record below `end`, or `None` at the end (or at the end of what is readable).
+    fn next(&mut self) -> Result<Option<Record>, DisklessError> {
+        let mut last = Instant::now();
+        while !self.done {
+            match self.reader.poll(Duration::from_millis(200))? {
+                Some(ReadEvent::Record(r)) => {
+                    if r.offset >= self.end {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                    return Ok(Some(r));
+                }
+                // The end of what is readable now: a shorter side is reported by the caller,
+                // which compares both.
+                Some(ReadEvent::EndOfPartition(_)) => self.done = true,
+                None => {
+                    if self
+                        .reader
+                        .position(&self.topic, self.partition)?
+                        .is_some_and(|p| p >= self.end)
+                    {
+                        self.done = true;
+                    } else if last.elapsed() > self.stall {
+                        return Err(DisklessError::Timeout(format!(
+                            "no record from {}-{} for {:?} before offset {}",
+                            self.topic, self.partition, self.stall, self.end
+                        )));
+                    }
+                    continue;
+                }
+            }
+            last = Instant::now();
+        }
+        Ok(None)
+    }
+}
+
+/// The target may hold records written after the journal's last save (the process died between
+/// the acknowledgement and the save). They are the next source records in order (one producer per
+/// partition, idempotent, in order): read both sides, check each pair is the same record, and
+/// adopt them into the map. Never assumes; a mismatch stops the copy.
+pub fn reconcile(
+    j: &mut DisklessJournal,
+    src: &dyn DataCluster,
+    tgt: &dyn DataCluster,
+    stall: Duration,
+) -> Result<u64, DisklessError> {
+    let mut adopted = 0;
+    for p in &mut j.partitions {
+        let (_, thigh) = tgt.watermarks(&p.topic, p.partition)?;
+        let expected = p.target_next();
+        if thigh < expected {
+            return Err(DisklessError::inconsistent(
+                format!(
+                    "{}-{} on the target ends at offset {thigh}, but the journal has records copied up to {expected}: the target lost records",
+                    p.topic, p.partition
+                ),
+                "check the target's storage (bucket lifecycle rules, retention); copy again into a new topic with a new --journal",
+            ));
+        }
+        if thigh == expected {
+            continue;
+        }
+        let extra = thigh - expected;
+        info!(topic = %p.topic, partition = p.partition, records = extra, "adopting records the target stored after the last journal save");
+        let (_, shigh) = src.watermarks(&p.topic, p.partition)?;
+        let mut s = Cursor::open(src, true, &p.topic, p.partition, p.next(), shigh, stall)?;
+        let mut t = Cursor::open(tgt, false, &p.topic, p.partition, expected, thigh, stall)?;
+        for _ in 0..extra {
+            let (a, b) = (s.next()?, t.next()?);
+            match (&a, &b) {
+                (Some(a), Some(b)) if record_digest(a) == record_digest(b) => {
+                    p.map.push(a.offset, b.offset).map_err(|e| {
+                        DisklessError::inconsistent(e.to_string(), "the target partition has another writer")
+                    })?;
+                    p.bytes += a.payload_bytes();
+                    p.caught_up_to = p.caught_up_to.max(a.offset + 1);
+                    adopted += 1;
+                }
+                _ => {
+                    return Err(DisklessError::inconsistent(
+                        format!(
+                            "{}-{}: target offset {} is not the next source record ({:?})",
+                            p.topic,
+                            p.partition,
+                            b.as_ref().map_or(-1, |r| r.offset),
+                            a.as_ref().map(|r| r.offset)
+                        ),
+                        "something else wrote to the target topic: copy into a new topic with a new --journal",
+                    ))
+                }
+            }
+        }
+    }
+    Ok(adopted)
+}
+
+/// Copy every partition from where the journal stands to the source's high watermark as read at
+/// the start of this run (records produced meanwhile wait for the next run or the cutover).
+pub fn copy(
+    j: &mut DisklessJournal,
+    path: &Path,
+    src: &dyn DataCluster,
+    tgt: &dyn DataCluster,
+    opts: &CopyOptions,
+    progress: &dyn Progress,
+) -> Result<CopyStats, DisklessError> {
+    let started = Instant::now();
+    let mut stats = CopyStats {
+        recovered: reconcile(j, src, tgt, opts.stall)?,
+        ..Default::default()
+    };
+    // The end of this run per partition, and the work list.
+    let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut queue: VecDeque<(String, i32)> = VecDeque::new();
+    let mut total: u64 = 0;
+    let mut begin: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for p in &j.partitions {
+        let (low, high) = src.watermarks(&p.topic, p.partition)?;
+        let next = p.next();
+        if next < low {
+            return Err(DisklessError::inconsistent(
+                format!(
+                    "{}-{}: source records {next}..{low} were deleted (retention) before they were copied",
+                    p.topic, p.partition
+                ),
+                "those records are gone from the source; to copy the rest anyway, start again with a new --journal into an empty target topic",
+            ));
+        }
+        if next < high {
+            ends.insert((p.topic.clone(), p.partition), high);
+            queue.push_back((p.topic.clone(), p.partition));
+            total += (high - next) as u64;
+            begin.insert((p.topic.clone(), p.partition), next);
+        }
+    }
+    stats.partitions = queue.len();
+    let index: BTreeMap<(String, i32), usize> = j
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ((p.topic.clone(), p.partition), i))
+        .collect();
+    let mut reader = src.reader(true)?;
+    let mut writer = tgt.writer()?;
+    let mut bucket = opts.throttle.map(TokenBucket::new);
+    let mut in_flight: BTreeSet<(String, i32)> = BTreeSet::new();
+    let mut pending: BTreeMap<(String, i32), VecDeque<u64>> = BTreeMap::new();
+    let mut last_save = Instant::now();
+    let mut last_activity = Instant::now();
+    let mut last_check = Instant::now();
+    let mut stopping = false;
+    let mut failure: Option<DisklessError> = None;
+    info!(partitions = queue.len(), offsets = total, "copying");
+    loop {
+        // Fill the in-flight set.
+        if !stopping {
+            let mut add = Vec::new();
+            while in_flight.len() < opts.max_in_flight.max(1) {
+                let Some(k) = queue.pop_front() else { break };
+                add.push((k.0.clone(), k.1, j.partitions[index[&k]].next()));
+                in_flight.insert(k);
+            }
+            if !add.is_empty() {
+                reader.add(&add)?;
+            }
+        }
+        if in_flight.is_empty() && writer.in_flight() == 0 {
+            break;
+        }
+        if opts.stop.load(Ordering::Relaxed) && !stopping {
+            warn!("stopping: waiting for the target to acknowledge what was sent");
+            stopping = true;
+            let parts: Vec<_> = in_flight.iter().cloned().collect();
+            reader.remove(&parts)?;
+            in_flight.clear();
+        }
+        // Read and send.
+        let mut ended = false;
+        if !stopping && !in_flight.is_empty() && failure.is_none() {
+            match reader.poll(Duration::from_millis(20)) {
+                Err(e) => {
+                    failure = Some(e.into());
+                    stopping = true;
+                }
+                Ok(Some(ReadEvent::Record(r))) => {
+                    let k = (r.topic.clone(), r.partition);
+                    if in_flight.contains(&k) && r.offset < ends[&k] {
+                        if let Some(b) = bucket.as_mut() {
+                            let wait = b.take(started.elapsed().as_secs_f64(), r.payload_bytes());
+                            if wait > 0.0 {
+                                let until = Instant::now() + Duration::from_secs_f64(wait);
+                                while Instant::now() < until {
+                                    let acks = writer
+                                        .acks(until.saturating_duration_since(Instant::now()));
+                                    apply_acks(
+                                        j,
+                                        &index,
+                                        &mut pending,
+                                        &mut stats,
+                                        acks,
+                                        &mut failure,
+                                    );
+                                }
+                            }
+                        }
+                        writer.send(&r)?;
+                        pending.entry(k).or_default().push_back(r.payload_bytes());
+                        last_activity = Instant::now();
+                    }
+                }
+                Ok(Some(ReadEvent::EndOfPartition(_))) => ended = true,
+                Ok(None) => {}
+            }
+        }
+        let acks = writer.acks(Duration::ZERO);
+        if !acks.is_empty() {
+            last_activity = Instant::now();
+        }
+        apply_acks(j, &index, &mut pending, &mut stats, acks, &mut failure);
+        if failure.is_some() && !stopping {
+            stopping = true;
+            let parts: Vec<_> = in_flight.iter().cloned().collect();
+            reader.remove(&parts)?;
+            in_flight.clear();
+        }
+        // Which partitions are complete: everything sent is acknowledged and the reader's
+        // position (past markers and aborted records) reached this run's end.
+        if ended || last_check.elapsed() > Duration::from_millis(200) {
+            last_check = Instant::now();
+            let mut finished = Vec::new();
+            for k in &in_flight {
+                if pending.get(k).is_some_and(|q| !q.is_empty()) {
+                    continue;
+                }
+                // Nothing unacknowledged: every record below the position is copied or was
+                // not readable (a transaction marker, an aborted record).
+                if let Some(pos) = reader.position(&k.0, k.1)? {
+                    let p = &mut j.partitions[index[k]];
+                    let end = ends[k];
+                    p.caught_up_to = p.caught_up_to.max(pos.min(end));
+                    if pos >= end {
+                        finished.push(k.clone());
+                    }
+                }
+            }
+            if !finished.is_empty() {
+                reader.remove(&finished)?;
+                for k in finished {
+                    in_flight.remove(&k);
+                }
+            }
+            progress.update(
+                begin
+                    .iter()
+                    .map(|(k, b)| (j.partitions[index[k]].next().min(ends[k]) - b).max(0) as u64)
+                    .sum(),
+                total,
+                in_flight.len(),
+                // A steady status: plain progress lines come on progress, not on every poll.
+                if stopping {
+                    "stopping"
+                } else {
+                    "partitions copying"
+                },
+            );
+        }
+        if last_save.elapsed() > Duration::from_secs(1) {
+            save(j, path)?;
+            last_save = Instant::now();
+        }
+        if last_activity.elapsed() > opts.stall {
+            failure = Some(DisklessError::Timeout(format!(
+                "no record read and none acknowledged for {:?}; partitions in flight: {}",
+                opts.stall,
+                in_flight
+                    .iter()
+                    .map(|(t, p)| format!("{t}-{p}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+            break;
+        }
+    }
+    stats.seconds = started.elapsed().as_secs_f64();
+    j.copy_seconds += stats.seconds;
+    j.copy_bytes += stats.bytes;
+    save(j, path)?;
+    progress.finish();
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    if stopping {
+        return Err(DisklessError::Interrupted);
+    }
+    Ok(stats)
+}
+
+fn apply_acks(
+    j: &mut DisklessJournal,
+    index: &BTreeMap<(String, i32), usize>,
+    pending: &mut BTreeMap<(String, i32), VecDeque<u64>>,
+    stats: &mut CopyStats,
+    acks: Vec<crate::kafka::records::Ack>,
+    failure: &mut Option<DisklessError>,
+) {
+    for a in acks {
+        let k = (a.topic.clone(), a.partition);
+        // Acknowledgements come in send order per partition (idempotent producer).
+        let size = pending
+            .get_mut(&k)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(0);
+        match a.result {
+            Ok(target) => {
+                let p = &mut j.partitions[index[&k]];
+                if let Err(e) = p.map.push(a.source_offset, target) {
+                    failure.get_or_insert(DisklessError::inconsistent(
+                        format!("{}-{}: {e}", a.topic, a.partition),
+                        "nothing else may write to the target topics during the migration",
+                    ));
+                    continue;
+                }
+                p.caught_up_to = p.caught_up_to.max(a.source_offset + 1);
+                p.bytes += size;
+                stats.records += 1;
+                stats.bytes += size;
+            }
+            Err(e) => {
+                failure.get_or_insert(DisklessError::Kafka(KafkaError::Protocol {
+                    address: "target".into(),
+                    api: "Produce",
+                    message: format!(
+                        "{}-{} source offset {}: {e}",
+                        a.topic, a.partition, a.source_offset
+                    ),
+                }));
+            }
+        }
+    }
+}
+
+/// Per partition, what the verifier found.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionCheck {
+    pub topic: String,
+    pub partition: i32,
+    pub records: u64,
+    pub source_end: i64,
+    pub target_end: i64,
+    pub source_hash: String,
+    pub target_hash: String,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub partitions: Vec<PartitionCheck>,
+    /// The first differences (at most 20 per partition).
+    pub differences: Vec<Difference>,
+    pub ok: bool,
+}
+
+/// Read both sides in step from where the last verification stopped up to where the copy is
+/// complete; compare every record (content and map), chain both hashes.
+pub fn verify(
+    j: &mut DisklessJournal,
+    path: &Path,
+    src: &dyn DataCluster,
+    tgt: &dyn DataCluster,
+    stall: Duration,
+    progress: &dyn Progress,
+) -> Result<VerifyReport, DisklessError> {
+    let mut out = Vec::new();
+    let mut differences = Vec::new();
+    let total = j.partitions.len() as u64;
+    for (i, p) in j.partitions.iter_mut().enumerate() {
+        progress.update(i as u64, total, 1, "partitions verified");
+        let v = p.verified.clone().unwrap_or(Verified {
+            source_end: p.start,
+            target_end: p.target_base,
+            records: 0,
+            source_hash: String::new(),
+            target_hash: String::new(),
+        });
+        let s_end = p.caught_up_to;
+        let t_end = p.target_next();
+        let mut s = Cursor::open(src, true, &p.topic, p.partition, v.source_end, s_end, stall)?;
+        let mut t = Cursor::open(
+            tgt,
+            false,
+            &p.topic,
+            p.partition,
+            v.target_end,
+            t_end,
+            stall,
+        )?;
+        let mut nv = v.clone();
+        let mut diffs = Vec::new();
+        loop {
+            let (a, b) = (s.next()?, t.next()?);
+            if a.is_none() && b.is_none() {
+                break;
+            }
+            if let Some(d) = compare(&p.map, a.as_ref(), b.as_ref()) {
+                if diffs.len() < 20 {
+                    diffs.push(d);
+                }
+                continue;
+            }
+            let (a, b) = (a.expect("compared"), b.expect("compared"));
+            nv.source_hash = chain(&nv.source_hash, &record_digest(&a));
+            nv.target_hash = chain(&nv.target_hash, &record_digest(&b));
+            nv.records += 1;
+        }
+        let ok = diffs.is_empty();
+        if ok {
+            nv.source_end = s_end;
+            nv.target_end = t_end;
+            p.verified = Some(nv.clone());
+        }
+        out.push(PartitionCheck {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            records: nv.records,
+            source_end: s_end,
+            target_end: t_end,
+            source_hash: nv.source_hash.clone(),
+            target_hash: nv.target_hash.clone(),
+            ok,
+        });
+        differences.extend(diffs);
+    }
+    save(j, path)?;
+    progress.finish();
+    Ok(VerifyReport {
+        ok: differences.is_empty(),
+        partitions: out,
+        differences,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct CutoverOptions {
+    pub groups: Regex,
+    pub wait_for_producers_stopped: bool,
+    /// How long to wait for the source groups' members (and producers) to stop.
+    pub wait: Duration,
+    pub poll: Duration,
+    pub copy: CopyOptions,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CutoverReport {
+    pub groups: Vec<GroupRecord>,
+    pub tail: CopyStats,
+    pub verify: VerifyReport,
+}
+
+/// The cutover: wait for the source side to stop, copy the tail, verify, translate each selected
+/// group exactly, commit on the target only while its group there is empty, read it back.
+pub fn cutover(
+    j: &mut DisklessJournal,
+    path: &Path,
+    src: &dyn DataCluster,
+    tgt: &dyn DataCluster,
+    opts: &CutoverOptions,
+    progress: &dyn Progress,
+) -> Result<CutoverReport, DisklessError> {
+    let parts: Vec<(String, i32)> = j
+        .partitions
+        .iter()
+        .map(|p| (p.topic.clone(), p.partition))
+        .collect();
+    let groups: Vec<String> = src
+        .groups()?
+        .into_iter()
+        .filter(|g| opts.groups.is_match(g))
+        .collect();
+    // Target groups must be empty: refuse before anything else.
+    let mut problems = Vec::new();
+    for g in &groups {
+        if let Some(info) = tgt.group(g)? {
+            if info.members > 0 {
+                problems.push(Problem {
+                    topic: None,
+                    message: format!(
+                        "group {g} has {} active member(s) on the target ({})",
+                        info.members, info.state
+                    ),
+                    hint: "stop the group's consumers on the target; offsets are only committed while the target group is empty".into(),
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(DisklessError::Refused(problems));
+    }
+    if j.cutover.is_none() {
+        j.cutover = Some(Cutover {
+            phase: CutoverPhase::WaitingForSource,
+            groups_regex: opts.groups.as_str().to_string(),
+            started_ms: now_ms(),
+            groups: Vec::new(),
+            done_ms: None,
+        });
+        save(j, path)?;
+    }
+    // 1. The source side stops.
+    let deadline = Instant::now() + opts.wait;
+    loop {
+        let active: Vec<String> = groups
+            .iter()
+            .filter_map(|g| match src.group(g) {
+                Ok(Some(i)) if i.members > 0 => Some(Ok(format!("{g} ({} members)", i.members))),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()?;
+        let mut moving = false;
+        if opts.wait_for_producers_stopped {
+            let before: Vec<i64> = parts
+                .iter()
+                .map(|(t, p)| src.watermarks(t, *p).map(|w| w.1))
+                .collect::<Result<_, _>>()?;
+            std::thread::sleep(opts.poll);
+            let after: Vec<i64> = parts
+                .iter()
+                .map(|(t, p)| src.watermarks(t, *p).map(|w| w.1))
+                .collect::<Result<_, _>>()?;
+            moving = before != after;
+        }
+        if active.is_empty() && !moving {
+            break;
+        }
+        progress.update(
+            0,
+            1,
+            active.len(),
+            &format!(
+                "waiting for the source to stop: {}{}",
+                active.join(", "),
+                if moving {
+                    " (producers still writing)"
+                } else {
+                    ""
+                }
+            ),
+        );
+        if Instant::now() > deadline {
+            return Err(DisklessError::Timeout(format!(
+                "the source did not stop within {:?}: {}{}",
+                opts.wait,
+                active.join(", "),
+                if moving {
+                    "; producers are still writing"
+                } else {
+                    ""
+                }
+            )));
+        }
+        std::thread::sleep(opts.poll);
+    }
+    set_phase(j, path, CutoverPhase::CopyingTail)?;
+    // 2. The tail, then verify everything not yet verified.
+    let tail = copy(j, path, src, tgt, &opts.copy, progress)?;
+    let verify = verify(j, path, src, tgt, opts.copy.stall, progress)?;
+    if !verify.ok {
+        return Err(DisklessError::inconsistent(
+            format!(
+                "verification found {} difference(s); no group was translated",
+                verify.differences.len()
+            ),
+            "see `--verify --output json` for the differing offsets",
+        ));
+    }
+    // 3. Translate (journaled before any commit: the rollback point).
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    let views: BTreeMap<(String, i32), PartitionView<'_>> = j
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                (p.topic.clone(), p.partition),
+                PartitionView {
+                    map: &p.map,
+                    target_base: p.target_base,
+                    caught_up_to: p.caught_up_to,
+                },
+            )
+        })
+        .collect();
+    for g in &groups {
+        let committed = src.committed(g, &parts)?;
+        match diskless::translate_group(g, &committed, &views) {
+            Ok(offsets) if offsets.is_empty() => {}
+            Ok(offsets) => records.push(GroupRecord {
+                group: g.clone(),
+                offsets,
+                committed: false,
+            }),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(DisklessError::Refused(problems));
+    }
+    let c = j.cutover.as_mut().expect("set above");
+    // A group committed by an earlier attempt keeps its record.
+    for r in records {
+        match c.groups.iter_mut().find(|g| g.group == r.group) {
+            Some(old) if old.committed => {}
+            Some(old) => *old = r,
+            None => c.groups.push(r),
+        }
+    }
+    c.phase = CutoverPhase::Translated;
+    save(j, path)?;
+    // 4. Commit on the target while its group is empty; read back.
+    let n = j.cutover.as_ref().map_or(0, |c| c.groups.len());
+    for i in 0..n {
+        let g = j.cutover.as_ref().expect("set").groups[i].clone();
+        if g.committed {
+            continue;
+        }
+        if let Some(info) = tgt.group(&g.group)? {
+            if info.members > 0 {
+                return Err(DisklessError::Refused(vec![Problem {
+                    topic: None,
+                    message: format!("group {} became active on the target ({} members) before its offsets were committed", g.group, info.members),
+                    hint: "stop its consumers on the target and run --cutover again (translated offsets are kept in the journal)".into(),
+                }]));
+            }
+        }
+        let offsets: BTreeMap<(String, i32), i64> = g
+            .offsets
+            .iter()
+            .map(|t: &Translated| ((t.topic.clone(), t.partition), t.target))
+            .collect();
+        tgt.commit(&g.group, &offsets)?;
+        let back = tgt.committed(&g.group, &offsets.keys().cloned().collect::<Vec<_>>())?;
+        if back != offsets {
+            return Err(DisklessError::inconsistent(
+                format!(
+                    "group {}: the target returned {back:?} after committing {offsets:?}",
+                    g.group
+                ),
+                "another client committed for this group on the target; stop it and run --cutover again",
+            ));
+        }
+        j.cutover.as_mut().expect("set").groups[i].committed = true;
+        save(j, path)?;
+    }
+    let c = j.cutover.as_mut().expect("set");
+    c.phase = CutoverPhase::Committed;
+    c.done_ms = Some(now_ms());
+    let groups = c.groups.clone();
+    save(j, path)?;
+    Ok(CutoverReport {
+        groups,
+        tail,
+        verify,
+    })
+}
+
+fn set_phase(
+    j: &mut DisklessJournal,
+    path: &Path,
+    phase: CutoverPhase,
+) -> Result<(), DisklessError> {
+    if let Some(c) = j.cutover.as_mut() {
+        c.phase = phase;
+    }
+    save(j, path)
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The diskless target for `migrate diskless` tests: nisshi (the renamed successor of Tansu, from
+# the Rust crate registry) storing in S3 of its own single-threaded moto (see moto_serial.py).
+#
+#   tests/diskless/nisshi.sh install   build nisshi once into ~/.cache/streamctl/nisshi/<version>
+#                                      (needs the nightly toolchain: its lock pins a crate that
+#                                      needs rustc 1.96); prints the binary's path
+#   tests/diskless/nisshi.sh up        start moto (serial) + nisshi; prints `export ...` lines
+#   tests/diskless/nisshi.sh down      stop what `up` started (by PID)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+VERSION=0.8.1
+CACHE="${STREAMCTL_NISSHI_HOME:-$HOME/.cache/streamctl/nisshi/$VERSION}"
+BIN="$CACHE/bin/nisshi"
+VENV="${STREAMCTL_VENV:-$HOME/.cache/streamctl/venv}"
+STATE="${STREAMCTL_DISKLESS_STATE:-${TMPDIR:-/tmp}/streamctl-diskless-$(id -u)}"
+BUCKET=streamctl-diskless
+
+install() {
+  if [ -x "$BIN" ] && "$BIN" --version >/dev/null 2>&1; then echo "$BIN"; return; fi
+  command -v rustup >/dev/null || { echo "nisshi.sh: rustup is needed to build nisshi with the nightly toolchain" >&2; exit 1; }
+  rustup run nightly rustc --version >/dev/null 2>&1 || { echo "nisshi.sh: the nightly toolchain is missing (nisshi $VERSION needs rustc >= 1.96): rustup toolchain install nightly" >&2; exit 1; }
+  echo "nisshi.sh: building nisshi $VERSION with nightly into $CACHE (about 30 min, once)" >&2
+  # The build dir lives beside the binary and is removed afterwards (1.7 GB).
+  nice -n 5 cargo +nightly install nisshi --version "$VERSION" --locked --quiet \
+    --no-default-features --features dynostore \
+    --root "$CACHE" --target-dir "$CACHE/build" >&2
+  rm -rf "$CACHE/build"
+  echo "$BIN"
+}
+
+free_port() {
+  "$VENV/bin/python" - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randint(20000, low - 1)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); s.close(); print(p); break
+    except OSError:
+        s.close()
+PY
+}
+
+exports() {
+  cat <<EOT
+export STREAMCTL_DISKLESS_BOOTSTRAP=127.0.0.1:$(cat "$STATE/port")
+export STREAMCTL_DISKLESS_S3=http://127.0.0.1:$(cat "$STATE/s3port")
+export STREAMCTL_DISKLESS_BUCKET=$BUCKET
+export STREAMCTL_DISKLESS_STATE=$STATE
+EOT
+}
+
+running() { [ -f "$STATE/nisshi.pid" ] && kill -0 "$(cat "$STATE/nisshi.pid")" 2>/dev/null; }
+
+up() {
+  if running; then exports; return; fi
+  install >/dev/null
+  bash "$here/../aws/moto.sh" install
+  mkdir -p "$STATE"
+  s3port=$(free_port); port=$(free_port)
+  echo "$s3port" > "$STATE/s3port"; echo "$port" > "$STATE/port"
+  nohup "$VENV/bin/python" "$here/moto_serial.py" "$s3port" >"$STATE/moto.log" 2>&1 &
+  echo $! > "$STATE/moto.pid"
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break
+    sleep 0.2
+  done
+  curl -s -X PUT -o /dev/null -w '' "http://127.0.0.1:$s3port/$BUCKET" \
+    || { echo "nisshi.sh: moto (serial) did not start; see $STATE/moto.log" >&2; exit 1; }
+  AWS_ENDPOINT="http://127.0.0.1:$s3port" AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=testing \
+    AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+    nohup "$BIN" broker --cluster-id streamctl-diskless \
+      --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+      --storage-engine "s3://$BUCKET/" >"$STATE/nisshi.log" 2>&1 &
+  echo $! > "$STATE/nisshi.pid"
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.2
+  done
+  running || { echo "nisshi.sh: nisshi did not start; see $STATE/nisshi.log" >&2; tail -20 "$STATE/nisshi.log" >&2; exit 1; }
+  exports
+}
+
+down() {
+  for p in nisshi moto; do
+    if [ -f "$STATE/$p.pid" ]; then kill "$(cat "$STATE/$p.pid")" 2>/dev/null || true; rm -f "$STATE/$p.pid"; fi
+  done
+}
+
+case "${1:-}" in
+  install) install ;;
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 install|up|down" >&2; exit 2 ;;
+esac
