@@ -29,6 +29,12 @@ else
   eval "$tiered_env"
   trap 'STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh down; bash tests/kafka/cluster.sh down; bash tests/aws/moto.sh down' EXIT
   echo "kafka (tiered): $STREAMCTL_TIERED_BOOTSTRAP" >&2
+  # The diskless target for `migrate diskless`: nisshi on its own single-threaded moto S3
+  # (built once with the nightly toolchain into ~/.cache/streamctl/nisshi).
+  diskless_env="$(bash tests/diskless/nisshi.sh up)" || { echo "run.sh: the diskless target (nisshi) did not start" >&2; exit 1; }
+  eval "$diskless_env"
+  trap 'bash tests/diskless/nisshi.sh down; STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh down; bash tests/kafka/cluster.sh down; bash tests/aws/moto.sh down' EXIT
+  echo "diskless (nisshi): $STREAMCTL_DISKLESS_BOOTSTRAP" >&2
 fi
 
 cargo test --all-targets "$@"

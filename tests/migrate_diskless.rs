@@ -1,0 +1,786 @@
+//! `migrate diskless` against real parts: the local Kafka cluster (tests/kafka/cluster.sh) as the
+//! source and nisshi (a diskless, S3-backed Kafka-compatible broker) on its own single-threaded
+//! moto as the target (tests/diskless/nisshi.sh). Every check reads both sides independently
+//! through rdkafka; nothing trusts streamctl's own report alone.
+
+mod common;
+#[path = "common/kafka.rs"]
+mod kafka;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Proc, Stdio};
+use std::time::{Duration, Instant};
+
+use kafka::{unique, Live};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde_json::Value;
+
+/// key, value, headers, timestamp: what a consumer observes.
+type Rec = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(String, Option<Vec<u8>>)>,
+    Option<i64>,
+);
+
+struct Env {
+    k: Live,
+    target: String,
+    s3: String,
+    bucket: String,
+    dir: tempfile::TempDir,
+}
+
+fn env() -> Option<Env> {
+    let k = Live::from_env("STREAMCTL_KAFKA_BOOTSTRAP")?;
+    let var = |v: &str| {
+        std::env::var(v).unwrap_or_else(|_| {
+            panic!("{v} is not set: run the tests with `bash tests/run.sh` (it starts nisshi)")
+        })
+    };
+    Some(Env {
+        target: var("STREAMCTL_DISKLESS_BOOTSTRAP"),
+        s3: var("STREAMCTL_DISKLESS_S3"),
+        bucket: var("STREAMCTL_DISKLESS_BUCKET"),
+        k,
+        dir: tempfile::tempdir().unwrap(),
+    })
+}
+
+impl Env {
+    fn journal(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.json"))
+    }
+
+    /// `streamctl migrate diskless` with both bootstraps, the journal and `args`.
+    fn migrate(&self, journal: &Path, args: &[&str]) -> std::process::Output {
+        self.k
+            .streamctl()
+            .args([
+                "--output",
+                "json",
+                "migrate",
+                "diskless",
+                "--source-bootstrap",
+                self.k.first(),
+                "--target-bootstrap",
+                &self.target,
+                "--journal",
+                journal.to_str().unwrap(),
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn create(&self, topic: &str, partitions: u32, configs: &[&str]) {
+        let parts = partitions.to_string();
+        let mut args = vec![
+            "--bootstrap-server",
+            self.k.first(),
+            "--create",
+            "--topic",
+            topic,
+            "--partitions",
+            &parts,
+            "--replication-factor",
+            "3",
+        ];
+        for c in configs {
+            args.extend(["--config", c]);
+        }
+        let (ok, out) = self.k.tool("org.apache.kafka.tools.TopicCommand", &args);
+        assert!(ok, "create {topic}: {out}");
+    }
+
+    /// Objects in the target's bucket (moto S3 ListObjectsV2).
+    fn objects(&self) -> usize {
+        let out = Proc::new("curl")
+            .args(["-s", &format!("{}/{}?list-type=2", self.s3, self.bucket)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .matches("<Key>")
+            .count()
+    }
+}
+
+fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> BaseProducer {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("linger.ms", "5");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c.create().unwrap()
+}
+
+fn send(p: &BaseProducer, topic: &str, partition: i32, i: usize, size: usize, ts: Option<i64>) {
+    let key = format!("key-{i}");
+    let value: Vec<u8> = (0..size).map(|j| ((i * 31 + j * 7) % 251) as u8).collect();
+    // Binary, duplicate and null headers.
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "bin",
+            value: Some(&[0u8, 255, i as u8][..]),
+        })
+        .insert(Header {
+            key: "dup",
+            value: Some("a"),
+        })
+        .insert(Header {
+            key: "dup",
+            value: Some("b"),
+        })
+        .insert(Header::<&str> {
+            key: "null",
+            value: None,
+        });
+    loop {
+        let mut r = BaseRecord::to(topic)
+            .partition(partition)
+            .key(&key)
+            .payload(&value)
+            .headers(headers.clone());
+        if let Some(t) = ts {
+            r = r.timestamp(t);
+        }
+        match p.send(r) {
+            Ok(()) => break,
+            Err((e, _)) if e.to_string().contains("Queue full") => {
+                p.poll(Duration::from_millis(50));
+            }
+            Err((e, _)) => panic!("produce: {e}"),
+        }
+    }
+    p.poll(Duration::ZERO);
+}
+
+/// Records with keys, headers and explicit timestamps, spread over `partitions`.
+fn fill(bootstrap: &str, topic: &str, partitions: i32, n: usize, size: usize) {
+    let p = producer(bootstrap, &[]);
+    for i in 0..n {
+        send(
+            &p,
+            topic,
+            (i % partitions as usize) as i32,
+            i,
+            size,
+            Some(1_600_000_000_000 + i as i64 * 1_000),
+        );
+    }
+    p.flush(Duration::from_secs(60)).unwrap();
+}
+
+/// Every record of one partition from its log start (read_committed on the source).
+fn read_all(bootstrap: &str, topic: &str, partition: i32, committed: bool) -> Vec<(i64, Rec)> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "500")
+        .set(
+            "isolation.level",
+            if committed {
+                "read_committed"
+            } else {
+                "read_uncommitted"
+            },
+        )
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Beginning)
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "reading {topic}-{partition} took too long"
+        );
+        match c.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((
+                    m.offset(),
+                    (
+                        m.key().map(<[u8]>::to_vec),
+                        m.payload().map(<[u8]>::to_vec),
+                        headers,
+                        m.timestamp().to_millis(),
+                    ),
+                ));
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+            Some(Err(e)) => eprintln!("reader: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Both sides of every partition hold the same records in the same order; the target's
+/// offsets are dense from 0. Returns the records compared.
+fn assert_same(e: &Env, topic: &str, partitions: i32) -> usize {
+    let mut n = 0;
+    for p in 0..partitions {
+        let s = read_all(e.k.first(), topic, p, true);
+        let t = read_all(&e.target, topic, p, false);
+        assert_eq!(
+            s.len(),
+            t.len(),
+            "{topic}-{p}: {} source records, {} on the target",
+            s.len(),
+            t.len()
+        );
+        for (i, ((so, sr), (to, tr))) in s.iter().zip(&t).enumerate() {
+            assert_eq!(*to, i as i64, "{topic}-{p}: target offsets dense from 0");
+            assert_eq!(
+                sr, tr,
+                "{topic}-{p}: source offset {so} vs target offset {to}"
+            );
+        }
+        n += s.len();
+    }
+    n
+}
+
+fn find<'a>(r: &'a Value, topic: &str) -> &'a Value {
+    r["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["topic"] == topic)
+        .unwrap_or_else(|| panic!("{topic} not in {r}"))
+}
+
+#[test]
+fn copies_keys_headers_timestamps_transactions_and_a_moved_log_start_exactly() {
+    let Some(e) = env() else { return };
+    let plain = unique("dl-plain");
+    let txn = unique("dl-txn");
+    let trimmed = unique("dl-trim");
+    e.create(&plain, 3, &["retention.ms=604800000"]);
+    e.create(&txn, 2, &[]);
+    e.create(&trimmed, 1, &[]);
+    fill(e.k.first(), &plain, 3, 3_000, 300);
+    // Transactions: committed, aborted, committed.
+    let p = producer(
+        e.k.first(),
+        &[
+            ("transactional.id", &format!("{txn}-tx")),
+            ("enable.idempotence", "true"),
+        ],
+    );
+    p.init_transactions(Duration::from_secs(30)).unwrap();
+    for (round, commit) in [(0, true), (1, false), (2, true)] {
+        p.begin_transaction().unwrap();
+        for i in 0..200 {
+            send(&p, &txn, i % 2, round * 1_000 + i as usize, 100, None);
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+        if commit {
+            p.commit_transaction(Duration::from_secs(30)).unwrap();
+        } else {
+            p.abort_transaction(Duration::from_secs(30)).unwrap();
+        }
+    }
+    // Early records deleted: the log start is not 0.
+    fill(e.k.first(), &trimmed, 1, 500, 200);
+    let offsets = e.dir.path().join("delete.json");
+    std::fs::write(
+        &offsets,
+        format!(
+            r#"{{"version":1,"partitions":[{{"topic":"{trimmed}","partition":0,"offset":120}}]}}"#
+        ),
+    )
+    .unwrap();
+    let (ok, out) = e.k.tool(
+        "org.apache.kafka.tools.DeleteRecordsCommand",
+        &[
+            "--bootstrap-server",
+            e.k.first(),
+            "--offset-json-file",
+            offsets.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "delete records: {out}");
+    let objects_before = e.objects();
+
+    let j = e.journal("exact");
+    let topics = format!("^({plain}|{txn}|{trimmed})$");
+    let dry = common::ok_json(&e.migrate(&j, &["--topics", &topics, "--dry-run"]));
+    assert_eq!(dry["plan"]["partitions"], 6, "{dry}");
+    assert!(!j.exists(), "a dry run writes nothing");
+    let r = common::ok_json(&e.migrate(&j, &["--topics", &topics, "--yes"]));
+    assert_eq!(r["verify"]["ok"], true, "{r}");
+    assert_eq!(find(&r, &plain)["records"], 3_000);
+    assert_eq!(
+        find(&r, &txn)["records"],
+        400,
+        "aborted records are not copied"
+    );
+    assert_eq!(find(&r, &trimmed)["records"], 380);
+    let trim_part = r["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["topic"] == trimmed.as_str())
+        .unwrap();
+    assert_eq!(trim_part["source_start"], 120, "copied from the log start");
+
+    // Independently: same records, same order, dense target offsets.
+    assert_eq!(assert_same(&e, &plain, 3), 3_000);
+    assert_eq!(assert_same(&e, &txn, 2), 400);
+    assert_eq!(assert_same(&e, &trimmed, 1), 380);
+    let aborted = |r: &Rec| {
+        let key = String::from_utf8_lossy(r.0.as_deref().unwrap()).to_string();
+        let n: usize = key.trim_start_matches("key-").parse().unwrap();
+        (1_000..1_200).contains(&n)
+    };
+    // The check can fail: the source log does hold the aborted records.
+    let raw: Vec<_> = (0..2).flat_map(|p| read_all(e.k.first(), &txn, p, false)).collect();
+    assert_eq!(raw.iter().filter(|(_, r)| aborted(r)).count(), 200);
+    let on_target: Vec<_> = (0..2).flat_map(|p| read_all(&e.target, &txn, p, false)).collect();
+    assert_eq!(on_target.len(), 400);
+    assert!(
+        !on_target.iter().any(|(_, r)| aborted(r)),
+        "an aborted record reached the target"
+    );
+    // The retention the source set is carried to the target topic.
+    assert!(e.objects() > objects_before, "nisshi stored objects in S3");
+
+    // A re-run copies only what is new; --verify re-checks; --status needs no connection.
+    fill(e.k.first(), &plain, 3, 300, 300);
+    let r2 = common::ok_json(&e.migrate(&j, &["--topics", &topics, "--yes"]));
+    assert_eq!(r2["copy"]["records"], 300, "{r2}");
+    assert_eq!(r2["runs"], 2);
+    assert_eq!(assert_same(&e, &plain, 3), 3_300);
+    let v = common::ok_json(&e.migrate(&j, &["--verify"]));
+    assert_eq!(v["verify"]["ok"], true);
+    let status =
+        e.k.streamctl()
+            .args([
+                "--output",
+                "json",
+                "migrate",
+                "diskless",
+                "--status",
+                "--journal",
+                j.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+    assert_eq!(common::ok_json(&status)["runs"], 2);
+}
+
+#[test]
+fn throttled_copy_holds_the_rate() {
+    let Some(e) = env() else { return };
+    let topic = unique("dl-rate");
+    e.create(&topic, 4, &[]);
+    fill(e.k.first(), &topic, 4, 6_000, 1_000);
+    let j = e.journal("rate");
+    let throttle = 1u64 << 20;
+    let start = Instant::now();
+    let r = common::ok_json(&e.migrate(
+        &j,
+        &[
+            "--topics",
+            &format!("^{topic}$"),
+            "--throttle",
+            "1MiB/s",
+            "--yes",
+        ],
+    ));
+    let wall = start.elapsed().as_secs_f64();
+    let bytes = r["copy"]["bytes"].as_f64().unwrap();
+    let achieved = r["achieved_bytes_per_sec"].as_f64().unwrap();
+    // Payload: key (8-9 bytes) + value 1000 + headers (3+3+3+1+3+1+4 bytes) per record.
+    assert!(bytes > 6_000.0 * 1_000.0, "{r}");
+    let ratio = achieved / throttle as f64;
+    eprintln!(
+        "throttle 1 MiB/s: {:.0} bytes in {:.2} s (report), wall {wall:.2} s: {ratio:.3} × the throttle",
+        bytes,
+        r["copy"]["seconds"]
+    );
+    assert!(ratio <= 1.05, "achieved {ratio:.3} × the throttle");
+    assert!(ratio >= 0.9, "achieved only {ratio:.3} × the throttle");
+    // The whole command (connect, create, copy, verify) cannot have copied faster than that.
+    assert!(bytes / wall <= 1.05 * throttle as f64);
+}
+
+#[test]
+fn kill_9_mid_copy_then_the_same_command_leaves_no_gap_and_no_duplicate() {
+    let Some(e) = env() else { return };
+    let topic = unique("dl-kill");
+    e.create(&topic, 3, &[]);
+    fill(e.k.first(), &topic, 3, 9_000, 1_000);
+    let j = e.journal("kill");
+    let args = |throttle: Option<&str>| {
+        let mut a = vec![
+            "migrate".to_string(),
+            "diskless".into(),
+            "--source-bootstrap".into(),
+            e.k.first().into(),
+            "--target-bootstrap".into(),
+            e.target.clone(),
+            "--journal".into(),
+            j.display().to_string(),
+            "--topics".into(),
+            format!("^{topic}$"),
+            "--yes".into(),
+        ];
+        if let Some(t) = throttle {
+            a.extend(["--throttle".into(), t.into()]);
+        }
+        a
+    };
+    let mut child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
+        .args(args(Some("1MiB/s")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until some records are journaled, then kill -9.
+    let start = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let copied = std::fs::read_to_string(&j)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .map(|v| {
+                v["partitions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|p| p["map"]["runs"].as_array().unwrap().clone())
+                    .map(|r| r["len"].as_i64().unwrap())
+                    .sum::<i64>()
+            })
+            .unwrap_or(0);
+        if copied > 1_500 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the copy did not start"
+        );
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let r = common::ok_json(
+        &e.k.streamctl()
+            .args(["--output", "json"])
+            .args(args(None))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r["runs"], 2);
+    assert_eq!(r["verify"]["ok"], true, "{r}");
+    eprintln!(
+        "after kill -9: {} records the target held beyond the journal were checked and adopted",
+        r["copy"]["recovered"]
+    );
+    assert_eq!(find(&r, &topic)["records"], 9_000);
+    assert_eq!(assert_same(&e, &topic, 3), 9_000, "no gap, no duplicate");
+}
+
+/// A consumer that joins `group` on the target and keeps polling until dropped.
+struct Member {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Member {
+    fn join(bootstrap: &str, group: &str, topic: &str) -> Member {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .unwrap();
+        c.subscribe(&[topic]).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = c.poll(Duration::from_millis(200));
+            }
+            c.unsubscribe();
+            drop(c);
+        });
+        Member {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn group_members(bootstrap: &str, group: &str) -> usize {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    c.fetch_group_list(Some(group), Duration::from_secs(10))
+        .map(|l| l.groups().iter().map(|g| g.members().len()).sum())
+        .unwrap_or(0)
+}
+
+/// The first record a consumer of `group` reads from the target, per partition.
+fn next_for_group(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Option<Rec> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "error")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    let committed = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    let Offset::Offset(o) = committed.elements()[0].offset() else {
+        panic!("no committed offset for {group} on {topic}-{partition} on the target");
+    };
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(o))
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        match c.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                return Some((
+                    m.key().map(<[u8]>::to_vec),
+                    m.payload().map(<[u8]>::to_vec),
+                    m.headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    m.timestamp().to_millis(),
+                ))
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return None,
+            _ => {}
+        }
+    }
+    panic!("no record for {group} on the target");
+}
+
+#[test]
+fn cutover_resumes_a_group_exactly_after_its_last_record_and_refuses_an_active_target_group() {
+    let Some(e) = env() else { return };
+    let topic = unique("dl-cut");
+    e.create(&topic, 2, &[]);
+    // Transactions make source and target offsets differ (markers, an aborted batch).
+    let p = producer(
+        e.k.first(),
+        &[
+            ("transactional.id", &format!("{topic}-tx")),
+            ("enable.idempotence", "true"),
+        ],
+    );
+    p.init_transactions(Duration::from_secs(30)).unwrap();
+    for round in 0..6 {
+        p.begin_transaction().unwrap();
+        for i in 0..100 {
+            send(&p, &topic, i % 2, round * 100 + i as usize, 200, None);
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+        if round == 2 {
+            p.abort_transaction(Duration::from_secs(30)).unwrap();
+        } else {
+            p.commit_transaction(Duration::from_secs(30)).unwrap();
+        }
+    }
+    let j = e.journal("cut");
+    let r = common::ok_json(&e.migrate(&j, &["--topics", &format!("^{topic}$"), "--yes"]));
+    assert_eq!(r["verify"]["ok"], true, "{r}");
+    // Group g1 consumed part of each partition on the source (read_committed, then committed).
+    let g1 = format!("{topic}-g1");
+    let g2 = format!("{topic}-g2");
+    let source: Vec<Vec<(i64, Rec)>> = (0..2)
+        .map(|p| read_all(e.k.first(), &topic, p, true))
+        .collect();
+    let consumed = [137usize, 201];
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", e.k.first())
+        .set("group.id", &g1)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..2 {
+        // The position after the last consumed record.
+        let last = source[p][consumed[p] - 1].0;
+        tpl.add_partition_offset(&topic, p as i32, Offset::Offset(last + 1))
+            .unwrap();
+    }
+    c.commit(&tpl, CommitMode::Sync).unwrap();
+    let c2: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", e.k.first())
+        .set("group.id", &g2)
+        .create()
+        .unwrap();
+    c2.commit(&tpl, CommitMode::Sync).unwrap();
+    // More records after the copy: the cutover copies the tail.
+    p.begin_transaction().unwrap();
+    for i in 0..50 {
+        send(&p, &topic, i % 2, 9_000 + i as usize, 200, None);
+    }
+    p.commit_transaction(Duration::from_secs(30)).unwrap();
+
+    // g2 is active on the target: refused, nothing committed.
+    let member = Member::join(&e.target, &g2, &topic);
+    let start = Instant::now();
+    while group_members(&e.target, &g2) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "g2 never joined on the target"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let groups = format!("^{topic}-g[12]$");
+    let refused = e.migrate(&j, &["--cutover", "--groups", &groups, "--yes"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains(&g2) && err.contains("active"), "{err}");
+    drop(member);
+    let start = Instant::now();
+    while group_members(&e.target, &g2) > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "g2 did not leave"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    let r = common::ok_json(&e.migrate(
+        &j,
+        &[
+            "--cutover",
+            "--groups",
+            &groups,
+            "--wait-for-producers-stopped",
+            "--yes",
+        ],
+    ));
+    assert_eq!(r["copy"]["records"], 50, "the tail: {r}");
+    assert_eq!(r["verify"]["ok"], true);
+    assert_eq!(r["cutover"]["phase"], "committed");
+    let translated: BTreeMap<String, usize> = r["cutover"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_string(),
+                g["offsets"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(translated.get(&g1), Some(&2));
+    assert_eq!(translated.get(&g2), Some(&2));
+    // Each group resumes on the target exactly after its last consumed record.
+    for g in [&g1, &g2] {
+        for p in 0..2 {
+            let next = next_for_group(&e.target, g, &topic, p as i32).expect("a next record");
+            let expected = &source[p][consumed[p]].1;
+            assert_eq!(&next, expected, "{g} on partition {p}");
+        }
+    }
+}
+
+#[test]
+fn preflight_lists_every_problem_and_changes_nothing() {
+    let Some(e) = env() else { return };
+    let compacted = unique("dl-compact");
+    let mismatch = unique("dl-mismatch");
+    e.create(&compacted, 1, &["cleanup.policy=compact"]);
+    e.create(&mismatch, 3, &[]);
+    fill(e.k.first(), &mismatch, 3, 30, 10);
+    // The target already has the topic with another partition count and records.
+    let (ok, out) = e.k.tool(
+        "org.apache.kafka.tools.TopicCommand",
+        &[
+            "--bootstrap-server",
+            &e.target,
+            "--create",
+            "--topic",
+            &mismatch,
+            "--partitions",
+            "2",
+        ],
+    );
+    assert!(ok, "{out}");
+    fill(&e.target, &mismatch, 2, 4, 10);
+    let j = e.journal("refused");
+    let out = e.migrate(
+        &j,
+        &["--topics", &format!("^({compacted}|{mismatch})$"), "--yes"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems: Vec<String> = shown["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems[0].contains("compacted"));
+    assert!(problems[1].contains("2 partitions on the target and 3"));
+    assert!(problems[2].contains("4 records"));
+    assert!(!j.exists(), "nothing journaled");
+    let target_topics: Vec<String> = {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &e.target)
+            .create()
+            .unwrap();
+        let m = c.fetch_metadata(None, Duration::from_secs(10)).unwrap();
+        m.topics().iter().map(|t| t.name().to_string()).collect()
+    };
+    assert!(
+        !target_topics.contains(&compacted),
+        "nothing created on the target"
+    );
+}
