@@ -117,6 +117,33 @@ pub fn error_name(code: i16) -> &'static str {
     }
 }
 
+/// One record as the copy sees it: everything a consumer can observe except the offset it gets
+/// on the other side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// CreateTime (or LogAppendTime) in ms; `None` when the broker gave none.
+    pub timestamp: Option<i64>,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    /// In order, duplicates kept; `None` is a null header value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Record {
+    /// Bytes the record carries (key, value, header keys and values): what the throttle counts.
+    pub fn payload_bytes(&self) -> u64 {
+        let h: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum();
+        (self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len) + h) as u64
+    }
+}
+
 /// A reassignment the cluster is running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ongoing {

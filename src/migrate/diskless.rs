@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::kafka::records::Record;
+use crate::kafka::Record;
 
 /// A problem found before any change (all are reported at once; exit 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -22,7 +22,8 @@ use super::diskless_journal::{
 };
 use crate::execute::journal::now_ms;
 use crate::execute::runner::Progress;
-use crate::kafka::records::{DataCluster, ReadEvent, Record, RecordReader};
+use crate::kafka::records::{DataCluster, ReadEvent, RecordReader};
+use crate::kafka::Record;
 use crate::kafka::KafkaError;
 
 #[derive(Debug, thiserror::Error)]
