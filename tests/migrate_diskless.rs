@@ -355,9 +355,13 @@ fn copies_keys_headers_timestamps_transactions_and_a_moved_log_start_exactly() {
         (1_000..1_200).contains(&n)
     };
     // The check can fail: the source log does hold the aborted records.
-    let raw: Vec<_> = (0..2).flat_map(|p| read_all(e.k.first(), &txn, p, false)).collect();
+    let raw: Vec<_> = (0..2)
+        .flat_map(|p| read_all(e.k.first(), &txn, p, false))
+        .collect();
     assert_eq!(raw.iter().filter(|(_, r)| aborted(r)).count(), 200);
-    let on_target: Vec<_> = (0..2).flat_map(|p| read_all(&e.target, &txn, p, false)).collect();
+    let on_target: Vec<_> = (0..2)
+        .flat_map(|p| read_all(&e.target, &txn, p, false))
+        .collect();
     assert_eq!(on_target.len(), 400);
     assert!(
         !on_target.iter().any(|(_, r)| aborted(r)),

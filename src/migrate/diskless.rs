@@ -616,6 +616,40 @@ mod tests {
         assert_eq!(OffsetMap::default().translate(5), None);
     }
 
+    proptest::proptest! {
+        /// Any set of copied source offsets (gaps anywhere): the map finds each record's target,
+        /// and a position translates to the first copied record at or after it, as a linear
+        /// search over the pairs would.
+        #[test]
+        fn map_agrees_with_a_linear_search(
+            gaps in proptest::collection::vec(1i64..6, 0..300),
+            base in 0i64..1_000,
+            probes in proptest::collection::vec(0i64..3_000, 1..50),
+        ) {
+            let mut pairs = Vec::new();
+            let mut s = base;
+            for (t, g) in gaps.iter().enumerate() {
+                pairs.push((s, t as i64));
+                s += g;
+            }
+            let mut m = OffsetMap::default();
+            for (s, t) in &pairs {
+                m.push(*s, *t).unwrap();
+            }
+            proptest::prop_assert_eq!(m.records() as usize, pairs.len());
+            for &p in &probes {
+                let exact = pairs.iter().find(|(s, _)| *s == p).map(|(_, t)| *t);
+                proptest::prop_assert_eq!(m.target_of(p), exact);
+                let next = pairs
+                    .iter()
+                    .find(|(s, _)| *s >= p)
+                    .map(|(_, t)| *t)
+                    .or(if pairs.is_empty() { None } else { Some(pairs.len() as i64) });
+                proptest::prop_assert_eq!(m.translate(p), next);
+            }
+        }
+    }
+
     #[test]
     fn map_refuses_a_target_gap_or_reordering() {
         let mut m = OffsetMap::default();

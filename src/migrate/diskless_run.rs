@@ -23,8 +23,8 @@ use super::diskless_journal::{
 use crate::execute::journal::now_ms;
 use crate::execute::runner::Progress;
 use crate::kafka::records::{DataCluster, ReadEvent, RecordReader};
-use crate::kafka::Record;
 use crate::kafka::KafkaError;
+use crate::kafka::Record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DisklessError {
@@ -824,4 +824,356 @@ fn set_phase(
         c.phase = phase;
     }
     save(j, path)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The copy engine over an in-memory cluster pair: source offsets with gaps (markers,
+    //! aborted records), a crash between the target's write and the journal's save, another
+    //! writer on the target, and the cutover's fences. The live tests run the same paths against
+    //! Kafka and nisshi.
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::kafka::records::{Ack, GroupInfo, RecordWriter};
+
+    type Key = (String, i32);
+
+    #[derive(Default)]
+    struct State {
+        /// Records by partition (offsets as stored) and each partition's high watermark.
+        parts: BTreeMap<Key, (Vec<Record>, i64)>,
+        /// Group → (members, committed offsets).
+        groups: BTreeMap<String, (usize, BTreeMap<Key, i64>)>,
+    }
+
+    #[derive(Clone, Default)]
+    struct Mem(Arc<Mutex<State>>);
+
+    struct MemReader {
+        mem: Mem,
+        pos: BTreeMap<Key, i64>,
+        eof: BTreeSet<Key>,
+    }
+
+    impl RecordReader for MemReader {
+        fn add(&mut self, from: &[(String, i32, i64)]) -> Result<(), KafkaError> {
+            for (t, p, o) in from {
+                self.pos.insert((t.clone(), *p), *o);
+            }
+            Ok(())
+        }
+        fn remove(&mut self, parts: &[(String, i32)]) -> Result<(), KafkaError> {
+            for k in parts {
+                self.pos.remove(k);
+                self.eof.remove(k);
+            }
+            Ok(())
+        }
+        fn poll(&mut self, _: Duration) -> Result<Option<ReadEvent>, KafkaError> {
+            let s = self.mem.0.lock().unwrap();
+            for (k, pos) in self.pos.iter_mut() {
+                let (recs, high) = &s.parts[k];
+                if let Some(r) = recs.iter().find(|r| r.offset >= *pos) {
+                    *pos = r.offset + 1;
+                    return Ok(Some(ReadEvent::Record(r.clone())));
+                }
+                // Past markers and aborted records: the position reaches the high watermark.
+                *pos = (*pos).max(*high);
+                if self.eof.insert(k.clone()) {
+                    return Ok(Some(ReadEvent::EndOfPartition(k.1)));
+                }
+            }
+            Ok(None)
+        }
+        fn position(&mut self, topic: &str, partition: i32) -> Result<Option<i64>, KafkaError> {
+            Ok(self.pos.get(&(topic.to_string(), partition)).copied())
+        }
+    }
+
+    struct MemWriter {
+        mem: Mem,
+        acks: Vec<Ack>,
+    }
+
+    impl RecordWriter for MemWriter {
+        fn send(&mut self, r: &Record) -> Result<(), KafkaError> {
+            let mut s = self.mem.0.lock().unwrap();
+            let (recs, high) = s.parts.entry((r.topic.clone(), r.partition)).or_default();
+            let mut copy = r.clone();
+            copy.offset = *high;
+            *high += 1;
+            recs.push(copy.clone());
+            self.acks.push(Ack {
+                topic: r.topic.clone(),
+                partition: r.partition,
+                source_offset: r.offset,
+                result: Ok(copy.offset),
+            });
+            Ok(())
+        }
+        fn acks(&mut self, _: Duration) -> Vec<Ack> {
+            std::mem::take(&mut self.acks)
+        }
+        fn in_flight(&self) -> usize {
+            self.acks.len()
+        }
+    }
+
+    impl DataCluster for Mem {
+        fn bootstrap(&self) -> &str {
+            "mem"
+        }
+        fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), KafkaError> {
+            let s = self.0.lock().unwrap();
+            let (recs, high) = s
+                .parts
+                .get(&(topic.to_string(), partition))
+                .cloned()
+                .unwrap_or_default();
+            Ok((recs.first().map_or(high, |r| r.offset), high))
+        }
+        fn topics(&self) -> Result<BTreeMap<String, i32>, KafkaError> {
+            let s = self.0.lock().unwrap();
+            let mut out = BTreeMap::new();
+            for (t, p) in s.parts.keys() {
+                let n = out.entry(t.clone()).or_insert(0);
+                *n = (*n).max(p + 1);
+            }
+            Ok(out)
+        }
+        fn reader(&self, _: bool) -> Result<Box<dyn RecordReader>, KafkaError> {
+            Ok(Box::new(MemReader {
+                mem: self.clone(),
+                pos: BTreeMap::new(),
+                eof: BTreeSet::new(),
+            }))
+        }
+        fn writer(&self) -> Result<Box<dyn RecordWriter>, KafkaError> {
+            Ok(Box::new(MemWriter {
+                mem: self.clone(),
+                acks: Vec::new(),
+            }))
+        }
+        fn groups(&self) -> Result<Vec<String>, KafkaError> {
+            Ok(self.0.lock().unwrap().groups.keys().cloned().collect())
+        }
+        fn group(&self, name: &str) -> Result<Option<GroupInfo>, KafkaError> {
+            Ok(self.0.lock().unwrap().groups.get(name).map(|g| GroupInfo {
+                name: name.into(),
+                state: if g.0 > 0 { "Stable" } else { "Empty" }.into(),
+                members: g.0,
+            }))
+        }
+        fn committed(
+            &self,
+            group: &str,
+            parts: &[(String, i32)],
+        ) -> Result<BTreeMap<(String, i32), i64>, KafkaError> {
+            let s = self.0.lock().unwrap();
+            Ok(s.groups
+                .get(group)
+                .map(|g| {
+                    g.1.iter()
+                        .filter(|(k, _)| parts.contains(k))
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect()
+                })
+                .unwrap_or_default())
+        }
+        fn commit(
+            &self,
+            group: &str,
+            offsets: &BTreeMap<(String, i32), i64>,
+        ) -> Result<(), KafkaError> {
+            let mut s = self.0.lock().unwrap();
+            let g = s.groups.entry(group.into()).or_default();
+            assert_eq!(g.0, 0, "a simple commit to a group with members");
+            g.1.extend(offsets.iter().map(|(k, v)| (k.clone(), *v)));
+            Ok(())
+        }
+    }
+
+    struct Quiet;
+    impl Progress for Quiet {
+        fn update(&self, _: u64, _: u64, _: usize, _: &str) {}
+        fn finish(&self) {}
+    }
+
+    fn rec(topic: &str, partition: i32, offset: i64) -> Record {
+        Record {
+            topic: topic.into(),
+            partition,
+            offset,
+            timestamp: Some(1_000 + offset),
+            key: Some(format!("k{offset}").into_bytes()),
+            value: Some(vec![offset as u8; 10]),
+            headers: vec![("h".into(), None)],
+        }
+    }
+
+    /// A source partition from offset 5 with a gap every 7th offset (a marker) and a hole of
+    /// aborted records at 40..50; its high watermark two past the last record (a final marker).
+    fn source() -> Mem {
+        let m = Mem::default();
+        let mut recs = Vec::new();
+        for o in 5..120 {
+            if o % 7 != 0 && !(40..50).contains(&o) {
+                recs.push(rec("t", 0, o));
+            }
+        }
+        let last = recs.last().unwrap().offset;
+        m.0.lock()
+            .unwrap()
+            .parts
+            .insert(("t".into(), 0), (recs, last + 2));
+        m
+    }
+
+    fn opts() -> CopyOptions {
+        CopyOptions {
+            throttle: None,
+            max_in_flight: 4,
+            stop: Arc::new(AtomicBool::new(false)),
+            stall: Duration::from_secs(5),
+        }
+    }
+
+    fn setup(src: &Mem, tgt: &Mem) -> (DisklessJournal, tempfile::TempDir) {
+        tgt.0
+            .lock()
+            .unwrap()
+            .parts
+            .insert(("t".into(), 0), (Vec::new(), 0));
+        let mut j = DisklessJournal::new("mem", "mem", "t");
+        add_partitions(&mut j, src, tgt, &[("t".into(), 1)]).unwrap();
+        (j, tempfile::tempdir().unwrap())
+    }
+
+    fn target_records(tgt: &Mem) -> Vec<Record> {
+        tgt.0.lock().unwrap().parts[&("t".to_string(), 0)].0.clone()
+    }
+
+    #[test]
+    fn copies_across_gaps_and_the_map_is_exact() {
+        let (src, tgt) = (source(), Mem::default());
+        let (mut j, dir) = setup(&src, &tgt);
+        let path = dir.path().join("j.json");
+        let s = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        let source = src.0.lock().unwrap().parts[&("t".to_string(), 0)].clone();
+        assert_eq!(s.records as usize, source.0.len());
+        let p = &j.partitions[0];
+        assert_eq!(p.start, 5);
+        assert_eq!(p.caught_up_to, source.1, "past the final marker");
+        for (i, r) in source.0.iter().enumerate() {
+            assert_eq!(p.map.target_of(r.offset), Some(i as i64));
+        }
+        let v = verify(&mut j, &path, &src, &tgt, Duration::from_secs(5), &Quiet).unwrap();
+        assert!(v.ok && v.partitions[0].records as usize == source.0.len());
+        assert_eq!(v.partitions[0].source_hash, v.partitions[0].target_hash);
+        // A re-run has nothing to do.
+        let again = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        assert_eq!(again.records, 0);
+        assert_eq!(target_records(&tgt).len(), source.0.len());
+    }
+
+    #[test]
+    fn records_stored_after_the_last_journal_save_are_checked_and_adopted_not_copied_twice() {
+        let (src, tgt) = (source(), Mem::default());
+        let (mut j, dir) = setup(&src, &tgt);
+        let path = dir.path().join("j.json");
+        let before = j.clone();
+        copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        let full = j.partitions[0].map.clone();
+        // The process died after the target stored everything but before the journal knew 30 of
+        // them: rebuild the journal from its first records only.
+        let mut crashed = before;
+        let keep = full.records() - 30;
+        let mut n = 0;
+        'outer: for r in &full.runs {
+            for i in 0..r.len {
+                if n == keep {
+                    break 'outer;
+                }
+                crashed.partitions[0]
+                    .map
+                    .push(r.source + i, r.target + i)
+                    .unwrap();
+                crashed.partitions[0].caught_up_to = r.source + i + 1;
+                n += 1;
+            }
+        }
+        let s = copy(&mut crashed, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        assert_eq!(s.recovered, 30);
+        assert_eq!(s.records, 0, "nothing sent twice");
+        assert_eq!(crashed.partitions[0].map, full);
+        assert_eq!(target_records(&tgt).len() as i64, full.records());
+    }
+
+    #[test]
+    fn a_foreign_record_on_the_target_stops_the_copy() {
+        let (src, tgt) = (source(), Mem::default());
+        let (mut j, dir) = setup(&src, &tgt);
+        let path = dir.path().join("j.json");
+        copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        // Someone else writes to the target; the source gets a new record.
+        let mut w = tgt.writer().unwrap();
+        w.send(&rec("t", 0, 999)).unwrap();
+        let mut r = rec("t", 0, 500);
+        r.value = Some(b"new".to_vec());
+        {
+            let mut s = src.0.lock().unwrap();
+            let e = s.parts.get_mut(&("t".to_string(), 0)).unwrap();
+            e.0.push(r);
+            e.1 = 501;
+        }
+        let err = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap_err();
+        assert!(
+            matches!(err, DisklessError::Inconsistent { ref message, .. } if message.contains("not the next source record")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cutover_translates_exactly_and_fences_active_groups() {
+        let (src, tgt) = (source(), Mem::default());
+        let (mut j, dir) = setup(&src, &tgt);
+        let path = dir.path().join("j.json");
+        copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        let k = ("t".to_string(), 0);
+        // g consumed up to offset 41 (next: 42, inside the aborted hole → the record at 50).
+        src.0
+            .lock()
+            .unwrap()
+            .groups
+            .insert("g".into(), (0, BTreeMap::from([(k.clone(), 42)])));
+        tgt.0
+            .lock()
+            .unwrap()
+            .groups
+            .insert("g".into(), (1, BTreeMap::new()));
+        let c = CutoverOptions {
+            groups: Regex::new("^g$").unwrap(),
+            wait_for_producers_stopped: false,
+            wait: Duration::from_secs(1),
+            poll: Duration::from_millis(10),
+            copy: opts(),
+        };
+        assert!(matches!(
+            cutover(&mut j, &path, &src, &tgt, &c, &Quiet),
+            Err(DisklessError::Refused(_))
+        ));
+        assert!(
+            tgt.0.lock().unwrap().groups["g"].1.is_empty(),
+            "nothing committed"
+        );
+        tgt.0.lock().unwrap().groups.get_mut("g").unwrap().0 = 0;
+        let r = cutover(&mut j, &path, &src, &tgt, &c, &Quiet).unwrap();
+        let committed = tgt.0.lock().unwrap().groups["g"].1[&k];
+        let target = target_records(&tgt);
+        assert_eq!(target[committed as usize].offset, committed);
+        assert_eq!(target[committed as usize].key, Some(b"k50".to_vec()));
+        assert!(r.groups[0].committed);
+        assert_eq!(j.cutover.as_ref().unwrap().phase, CutoverPhase::Committed);
+    }
 }
