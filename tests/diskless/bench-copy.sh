@@ -26,7 +26,7 @@ bash tests/kafka/cluster.sh status >/dev/null 2>&1 || stop+=("bash tests/kafka/c
 eval "$(bash tests/kafka/cluster.sh up)"
 STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh status >/dev/null 2>&1 || stop+=("STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh down")
 eval "$(STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh up)"
-[ -f "${STREAMCTL_DISKLESS_STATE:-/nonexistent}/nisshi.pid" ] || stop+=("bash tests/diskless/nisshi.sh down")
+bash tests/diskless/nisshi.sh status >/dev/null 2>&1 || stop+=("bash tests/diskless/nisshi.sh down")
 eval "$(bash tests/diskless/nisshi.sh up)"
 src=${STREAMCTL_KAFKA_BOOTSTRAP%%,*}; dst=${STREAMCTL_TIERED_BOOTSTRAP%%,*}; nisshi=$STREAMCTL_DISKLESS_BOOTSTRAP
 tools() { java -Xmx512m -Dlog4j2.configurationFile="$PWD/tests/kafka/tools-log4j2.properties" -cp "$libs/*" "$@"; }
@@ -73,8 +73,10 @@ java -Xmx1g -Dlog4j2.configurationFile="$PWD/tests/kafka/tools-log4j2.properties
 mm2=$!; stop+=("kill $mm2")
 first=""; done_at=""
 end_sum() {
-  tools org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$dst" --topic "src.$topic" 2>/dev/null \
-    | awk -F: '{s+=$3} END {print s+0}'
+  local s
+  s=$(tools org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$dst" --topic "src.$topic" 2>/dev/null \
+    | awk -F: '{s+=$3} END {print s+0}') || s=0
+  echo "${s:-0}"
 }
 deadline=$(( $(date +%s) + 900 ))
 while [ "$(date +%s)" -lt "$deadline" ]; do

@@ -7,6 +7,7 @@
 #                                      needs rustc 1.96); prints the binary's path
 #   tests/diskless/nisshi.sh up        start moto (serial) + nisshi; prints `export ...` lines
 #   tests/diskless/nisshi.sh down      stop what `up` started (by PID)
+#   tests/diskless/nisshi.sh status    exit 0 when it runs
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 VERSION=0.8.1
@@ -93,5 +94,6 @@ case "${1:-}" in
   install) install ;;
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 install|up|down" >&2; exit 2 ;;
+  status) if running; then echo "nisshi running on 127.0.0.1:$(cat "$STATE/port")"; else echo "nisshi not running"; exit 1; fi ;;
+  *) echo "usage: $0 install|up|down|status" >&2; exit 2 ;;
 esac
