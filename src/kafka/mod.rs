@@ -39,6 +39,13 @@ pub enum KafkaError {
         name: &'static str,
         message: Option<String>,
     },
+    /// Reading or writing records (librdkafka) failed.
+    #[error("{api} with {address} failed: {message}")]
+    Data {
+        address: String,
+        api: &'static str,
+        message: String,
+    },
     #[error("no broker of {0} answered")]
     NoBroker(String),
     /// One broker a call must reach (its own configs, its log dirs, a leader) is down.
@@ -80,6 +87,7 @@ impl KafkaError {
         match self {
             Self::Connect { .. } | Self::NoBroker(_) => "check --bootstrap-server (host:port of a listener this host can reach) and that the cluster is up".into(),
             Self::BrokerDown { id, .. } => format!("broker {id} is down or unreachable: wait for it to return and run the same command again, drain it with `--remove-brokers {id}`, or `--cancel` the run"),
+            Self::Data { .. } => "a record read or write failed: check both clusters are up and reachable, then run the same command again (it resumes from the journal)".into(),
             Self::Protocol { .. } | Self::Unsupported { .. } => "streamctl needs Kafka 2.4 or newer (KIP-455 reassignments); re-run with -vv for details".into(),
             Self::Api { code: 31, .. } => "the principal lacks ALTER on the cluster: grant it, or use --command-config with an admin identity".into(),
             Self::Api { code: 60, .. } => "a reassignment is already running for these partitions: `streamctl reassign --verify`, or wait".into(),

@@ -23,6 +23,10 @@ pub enum ReadEvent {
     /// A partition reached the end of what is readable now (partition number only: librdkafka's
     /// Rust binding does not say which topic).
     EndOfPartition(i32),
+    /// The broker answered a fetch with "offset out of range" (or the client found its position
+    /// invalid after a leader change): the caller checks the log start and either seeks back to
+    /// where it was (transient) or reports the records as deleted.
+    PositionLost(String),
 }
 
 /// A consumer of explicitly assigned partitions (no group membership, nothing committed).
@@ -103,7 +107,7 @@ pub struct RdCluster {
 }
 
 fn rd(address: &str, api: &'static str, e: rdkafka::error::KafkaError) -> KafkaError {
-    KafkaError::Protocol {
+    KafkaError::Data {
         address: address.to_string(),
         api,
         message: e.to_string(),
@@ -356,6 +360,12 @@ impl RecordReader for RdReader {
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
                 Ok(Some(ReadEvent::EndOfPartition(p)))
             }
+            Some(Err(
+                e @ rdkafka::error::KafkaError::MessageConsumption(
+                    rdkafka::types::RDKafkaErrorCode::AutoOffsetReset
+                    | rdkafka::types::RDKafkaErrorCode::OffsetOutOfRange,
+                ),
+            )) => Ok(Some(ReadEvent::PositionLost(e.to_string()))),
             Some(Err(e)) => Err(rd(&self.bootstrap, "Fetch", e)),
             Some(Ok(m)) => {
                 let headers = m

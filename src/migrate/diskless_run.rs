@@ -116,8 +116,12 @@ pub fn add_partitions(
 }
 
 /// One side's records of one partition, read in order up to (excluding) `end`.
-struct Cursor {
+struct Cursor<'a> {
+    cluster: &'a dyn DataCluster,
     reader: Box<dyn RecordReader>,
+    /// The offset after the last record returned (where to seek back after a lost position).
+    next: i64,
+    resets: u32,
     topic: String,
     partition: i32,
     end: i64,
@@ -125,9 +129,9 @@ struct Cursor {
     stall: Duration,
 }
 
-impl Cursor {
+impl<'a> Cursor<'a> {
     fn open(
-        cluster: &dyn DataCluster,
+        cluster: &'a dyn DataCluster,
         read_committed: bool,
         topic: &str,
         partition: i32,
@@ -140,7 +144,10 @@ impl Cursor {
             reader.add(&[(topic.to_string(), partition, from)])?;
         }
         Ok(Self {
+            cluster,
             reader,
+            next: from,
+            resets: 0,
             topic: topic.into(),
             partition,
             end,
@@ -154,12 +161,22 @@ impl Cursor {
         let mut last = Instant::now();
         while !self.done {
             match self.reader.poll(Duration::from_millis(200))? {
+                Some(ReadEvent::Record(r)) if r.offset < self.next => {}
                 Some(ReadEvent::Record(r)) => {
                     if r.offset >= self.end {
                         self.done = true;
                         return Ok(None);
                     }
+                    self.next = r.offset + 1;
                     return Ok(Some(r));
+                }
+                Some(ReadEvent::PositionLost(why)) => {
+                    let from = self.next;
+                    let parts = [(self.topic.clone(), self.partition)];
+                    position_lost(self.cluster, &parts, &[from], &why, &mut self.resets)?;
+                    self.reader.remove(&parts)?;
+                    self.reader
+                        .add(&[(self.topic.clone(), self.partition, from)])?;
                 }
                 // The end of what is readable now: a shorter side is reported by the caller,
                 // which compares both.
@@ -184,6 +201,38 @@ impl Cursor {
         }
         Ok(None)
     }
+}
+
+/// A reader lost its position. When the records it wants are still in the log (a leader change,
+/// a restarted broker), it seeks back — a few times at most; when retention deleted them, that
+/// is said, never skipped.
+fn position_lost(
+    cluster: &dyn DataCluster,
+    parts: &[(String, i32)],
+    wanted: &[i64],
+    why: &str,
+    resets: &mut u32,
+) -> Result<(), DisklessError> {
+    for ((t, p), &from) in parts.iter().zip(wanted) {
+        let (low, _) = cluster.watermarks(t, *p)?;
+        if from < low {
+            return Err(DisklessError::inconsistent(
+                format!("{t}-{p}: records {from}..{low} were deleted (retention) before they were read"),
+                "those records are gone from the source; to copy the rest anyway, start again with a new --journal into an empty target topic",
+            ));
+        }
+    }
+    *resets += 1;
+    if *resets > 5 {
+        return Err(DisklessError::Kafka(KafkaError::Data {
+            address: cluster.bootstrap().to_string(),
+            api: "Fetch",
+            message: format!("the position was lost {resets} times: {why}"),
+        }));
+    }
+    warn!(%why, "a reader lost its position; seeking back (the records are still in the log)");
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(())
 }
 
 /// The target may hold records written after the journal's last save (the process died between
@@ -301,6 +350,10 @@ pub fn copy(
     let mut last_activity = Instant::now();
     let mut last_check = Instant::now();
     let mut stopping = false;
+    let mut resets = 0u32;
+    // Per partition, the offset after the last record sent: a record below it (a re-delivered
+    // fetch after a seek) is never sent twice.
+    let mut sent_next: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut failure: Option<DisklessError> = None;
     info!(partitions = queue.len(), offsets = total, "copying");
     loop {
@@ -309,7 +362,9 @@ pub fn copy(
             let mut add = Vec::new();
             while in_flight.len() < opts.max_in_flight.max(1) {
                 let Some(k) = queue.pop_front() else { break };
-                add.push((k.0.clone(), k.1, j.partitions[index[&k]].next()));
+                let from = j.partitions[index[&k]].next();
+                sent_next.insert(k.clone(), from);
+                add.push((k.0.clone(), k.1, from));
                 in_flight.insert(k);
             }
             if !add.is_empty() {
@@ -336,7 +391,10 @@ pub fn copy(
                 }
                 Ok(Some(ReadEvent::Record(r))) => {
                     let k = (r.topic.clone(), r.partition);
-                    if in_flight.contains(&k) && r.offset < ends[&k] {
+                    if in_flight.contains(&k)
+                        && r.offset < ends[&k]
+                        && r.offset >= sent_next.get(&k).copied().unwrap_or(i64::MIN)
+                    {
                         if let Some(b) = bucket.as_mut() {
                             let wait = b.take(started.elapsed().as_secs_f64(), r.payload_bytes());
                             if wait > 0.0 {
@@ -356,11 +414,36 @@ pub fn copy(
                             }
                         }
                         writer.send(&r)?;
+                        sent_next.insert(k.clone(), r.offset + 1);
                         pending.entry(k).or_default().push_back(r.payload_bytes());
                         last_activity = Instant::now();
                     }
                 }
                 Ok(Some(ReadEvent::EndOfPartition(_))) => ended = true,
+                Ok(Some(ReadEvent::PositionLost(why))) => {
+                    // Let everything sent be acknowledged, then read every partition in flight
+                    // again from after its last acknowledged record.
+                    while writer.in_flight() > 0 {
+                        let acks = writer.acks(Duration::from_millis(100));
+                        apply_acks(j, &index, &mut pending, &mut stats, acks, &mut failure);
+                    }
+                    let parts: Vec<(String, i32)> = in_flight.iter().cloned().collect();
+                    let from: Vec<i64> = parts
+                        .iter()
+                        .map(|k| j.partitions[index[k]].next())
+                        .collect();
+                    position_lost(src, &parts, &from, &why, &mut resets)?;
+                    reader.remove(&parts)?;
+                    for (k, o) in parts.iter().zip(&from) {
+                        sent_next.insert(k.clone(), *o);
+                    }
+                    let again: Vec<(String, i32, i64)> = parts
+                        .iter()
+                        .zip(&from)
+                        .map(|((t, p), o)| (t.clone(), *p, *o))
+                        .collect();
+                    reader.add(&again)?;
+                }
                 Ok(None) => {}
             }
         }
@@ -478,7 +561,7 @@ fn apply_acks(
                 stats.bytes += size;
             }
             Err(e) => {
-                failure.get_or_insert(DisklessError::Kafka(KafkaError::Protocol {
+                failure.get_or_insert(DisklessError::Kafka(KafkaError::Data {
                     address: "target".into(),
                     api: "Produce",
                     message: format!(
@@ -845,6 +928,10 @@ mod tests {
         parts: BTreeMap<Key, (Vec<Record>, i64)>,
         /// Group → (members, committed offsets).
         groups: BTreeMap<String, (usize, BTreeMap<Key, i64>)>,
+        /// After this many records read, the reader reports a lost position once and then
+        /// delivers records it already delivered (as a re-fetch after a seek would).
+        lose_after: Option<usize>,
+        read: usize,
     }
 
     #[derive(Clone, Default)]
@@ -871,7 +958,15 @@ mod tests {
             Ok(())
         }
         fn poll(&mut self, _: Duration) -> Result<Option<ReadEvent>, KafkaError> {
-            let s = self.mem.0.lock().unwrap();
+            let mut s = self.mem.0.lock().unwrap();
+            s.read += 1;
+            if s.lose_after == Some(s.read) {
+                s.lose_after = None;
+                for pos in self.pos.values_mut() {
+                    *pos = (*pos - 5).max(0);
+                }
+                return Ok(Some(ReadEvent::PositionLost("offset out of range".into())));
+            }
             for (k, pos) in self.pos.iter_mut() {
                 let (recs, high) = &s.parts[k];
                 if let Some(r) = recs.iter().find(|r| r.offset >= *pos) {
@@ -1108,6 +1203,27 @@ mod tests {
         assert_eq!(s.records, 0, "nothing sent twice");
         assert_eq!(crashed.partitions[0].map, full);
         assert_eq!(target_records(&tgt).len() as i64, full.records());
+    }
+
+    #[test]
+    fn a_lost_position_seeks_back_and_sends_nothing_twice() {
+        let (src, tgt) = (source(), Mem::default());
+        src.0.lock().unwrap().lose_after = Some(40);
+        let (mut j, dir) = setup(&src, &tgt);
+        let path = dir.path().join("j.json");
+        let s = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        let n = src.0.lock().unwrap().parts[&("t".to_string(), 0)].0.len();
+        assert_eq!(s.records as usize, n);
+        assert_eq!(target_records(&tgt).len(), n, "no duplicate");
+        assert!(
+            src.0.lock().unwrap().lose_after.is_none(),
+            "the loss happened"
+        );
+        assert!(
+            verify(&mut j, &path, &src, &tgt, Duration::from_secs(5), &Quiet)
+                .unwrap()
+                .ok
+        );
     }
 
     #[test]
