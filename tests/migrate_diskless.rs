@@ -227,7 +227,21 @@ fn read_all(bootstrap: &str, topic: &str, partition: i32, committed: bool) -> Ve
                     ),
                 ));
             }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+            // The end only when the position reached the high watermark (read_committed: the
+            // last stable offset): a broker may answer an empty fetch before that.
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {
+                let (_, high) = c
+                    .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                    .unwrap();
+                let pos = c.position().unwrap();
+                let pos = match pos.find_partition(topic, partition).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => o,
+                    _ => -1,
+                };
+                if pos >= high {
+                    break;
+                }
+            }
             Some(Err(e)) => eprintln!("reader: {e}"),
             None => {}
         }

@@ -122,6 +122,8 @@ struct Cursor<'a> {
     /// The offset after the last record returned (where to seek back after a lost position).
     next: i64,
     resets: u32,
+    /// When the reader first reported the end while short of `end`.
+    short_since: Option<Instant>,
     topic: String,
     partition: i32,
     end: i64,
@@ -148,6 +150,7 @@ impl<'a> Cursor<'a> {
             reader,
             next: from,
             resets: 0,
+            short_since: None,
             topic: topic.into(),
             partition,
             end,
@@ -178,9 +181,21 @@ impl<'a> Cursor<'a> {
                     self.reader
                         .add(&[(self.topic.clone(), self.partition, from)])?;
                 }
-                // The end of what is readable now: a shorter side is reported by the caller,
-                // which compares both.
-                Some(ReadEvent::EndOfPartition(_)) => self.done = true,
+                // The end of what is readable now. Short of `end`, a broker may still be
+                // making records visible (a diskless broker lists its stored batches per
+                // fetch): keep reading a while; a side that stays short is reported by the
+                // caller, which compares both.
+                Some(ReadEvent::EndOfPartition(_)) => {
+                    let pos = self.reader.position(&self.topic, self.partition)?;
+                    if pos.is_none_or(|p| p >= self.end) {
+                        self.done = true;
+                    } else {
+                        let since = self.short_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > Duration::from_secs(10) {
+                            self.done = true;
+                        }
+                    }
+                }
                 None => {
                     if self
                         .reader
