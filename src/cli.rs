@@ -107,6 +107,7 @@ pub enum SizeCommand {
 pub enum BalanceArg {
     Replicas,
     Bytes,
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -295,8 +296,9 @@ pub struct ReassignArgs {
     /// Replication throttle per broker for the time estimate, e.g. 50MiB/s.
     #[arg(long, value_name = "RATE")]
     pub throttle: Option<String>,
-    /// What to even out across brokers: replica counts, or bytes (each broker within
-    /// --byte-tolerance of its AZ's mean, the fewest bytes moved, each topic spread).
+    /// What to even out across brokers: replica counts, bytes (each broker within
+    /// --byte-tolerance of its AZ's mean, the fewest bytes moved, each topic spread), or both
+    /// (bytes first, then counts evened inside each AZ by moves that keep every broker in its band).
     #[arg(long, value_enum, default_value_t = BalanceArg::Replicas)]
     pub balance: BalanceArg,
     /// With --balance bytes: the band around the AZ mean, as a fraction (0.05 = ±5 %).

@@ -445,3 +445,111 @@ proptest! {
         prop_assert_eq!(again.summary.replicas_moved, 0);
     }
 }
+
+/// Replica counts per AZ: (max - min) over the AZ's live brokers, the largest over AZs.
+fn count_spread(c: &Cluster) -> i64 {
+    let mut count: BTreeMap<i32, i64> = c.brokers.iter().map(|b| (b.id, 0)).collect();
+    for p in &c.partitions {
+        for r in &p.replicas {
+            *count.get_mut(r).unwrap() += 1;
+        }
+    }
+    let mut by_az: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for b in &c.brokers {
+        by_az
+            .entry(b.rack.as_deref().unwrap())
+            .or_default()
+            .push(count[&b.id]);
+    }
+    by_az
+        .values()
+        .map(|v| v.iter().max().unwrap() - v.iter().min().unwrap())
+        .max()
+        .unwrap()
+}
+
+/// `--balance both`: the byte band still holds, and replica counts end within one of each other
+/// inside every AZ, for some extra bytes moved.
+#[test]
+fn balance_both_keeps_the_byte_band_and_evens_replica_counts() {
+    let mut rng = Rng(0x5eed_1234);
+    let mut brokers: Vec<Broker> = (1..=6).map(|b| broker(b, (b as usize - 1) % 3)).collect();
+    let partitions: Vec<PartitionAssignment> = (0..600usize)
+        .map(|i| PartitionAssignment {
+            topic: format!("t{}", i % 20),
+            partition: i as i32,
+            replicas: (0..3)
+                .map(|k: usize| 1 + k as i32 + 3 * ((i / 3 + k) % 2) as i32)
+                .collect(),
+            size_bytes: Some(lognormal(&mut rng, 2.0 * GIB as f64, 1.0)),
+            local_size_bytes: None,
+        })
+        .collect();
+    brokers.extend((7..=9).map(|b| broker(b, (b as usize - 1) % 3)));
+    let c = Cluster {
+        brokers,
+        partitions,
+    };
+    let bytes = plan(&c, &bytes_opts()).unwrap();
+    let both = plan(
+        &c,
+        &PlanOptions {
+            balance: Balance::Both,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (ab, ao) = (apply(&c, &bytes), apply(&c, &both));
+    let after = spread(&ao, &[]);
+    println!(
+        "both: count spread {} (bytes only: {}), bytes moved {} GiB (bytes only: {} GiB), max/mean {:.3} min/mean {:.3}",
+        count_spread(&ao),
+        count_spread(&ab),
+        both.summary.bytes_moved / GIB,
+        bytes.summary.bytes_moved / GIB,
+        after.0,
+        after.1
+    );
+    assert!(after.0 <= 1.05 && after.1 >= 0.95, "{after:?}");
+    assert!(count_spread(&ao) <= 1, "{}", count_spread(&ao));
+    assert!(count_spread(&ab) > 1, "the case needs the count pass");
+    assert_eq!(both.summary.az_violations_after, 0);
+}
+
+proptest! {
+    /// `--balance both` over the same random clusters: the hard rules hold, every broker ends
+    /// within one largest replica of its band (as with bytes alone), and replica counts are never
+    /// less even than with bytes alone.
+    #[test]
+    fn balance_both_keeps_the_rules_and_the_band_and_never_worsens_counts((c, opts, _) in random_cluster()) {
+        let mut both_opts = opts.clone();
+        both_opts.balance = Balance::Both;
+        let (Ok(bytes), Ok(both)) = (plan(&c, &opts), plan(&c, &both_opts)) else {
+            return Ok(());
+        };
+        prop_assert_eq!(both.summary.az_violations_after, 0);
+        prop_assert_eq!(both.summary.replicas_on_removed_brokers_after, 0);
+        let (ab, ao) = (apply(&c, &bytes), apply(&c, &both));
+        for q in &ao.partitions {
+            let mut r = q.replicas.clone();
+            r.sort_unstable();
+            r.dedup();
+            prop_assert_eq!(r.len(), q.replicas.len());
+        }
+        let removed: Vec<i32> = opts.remove_brokers.iter().copied().collect();
+        let live = |x: &Cluster| Cluster {
+            brokers: x.brokers.iter().filter(|b| !removed.contains(&b.id)).cloned().collect(),
+            partitions: x.partitions.clone(),
+        };
+        prop_assert!(count_spread(&live(&ao)) <= count_spread(&live(&ab)).max(1),
+            "both {} bytes {}", count_spread(&live(&ao)), count_spread(&live(&ab)));
+        // Byte balance is not undone: the worst broker is no further from its AZ's mean than
+        // with bytes alone, give or take one largest replica.
+        let largest = c.partitions.iter().map(|q| q.move_bytes()).max().unwrap_or(0) as f64;
+        let (sb, so) = (spread(&ab, &removed), spread(&ao, &removed));
+        let mean_bytes = c.partitions.iter().map(|q| q.move_bytes() as f64 * q.replicas.len() as f64).sum::<f64>()
+            / (c.brokers.len() - removed.len()) as f64;
+        let slack = largest / mean_bytes.max(1.0);
+        prop_assert!(so.0 <= sb.0.max(1.05) + slack && so.1 >= sb.1.min(0.95) - slack, "both {:?} bytes {:?}", so, sb);
+    }
+}

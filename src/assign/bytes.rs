@@ -127,50 +127,245 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
     forced + balance.ceil() as u64
 }
 
-/// Move replicas inside each AZ until every broker is within its band (or nothing more helps).
-pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Option<f64>) {
-    let np = w.reps.len();
-    // Topics by index, their replica counts (in scope) and the per-broker limit.
-    let mut topic_ix: HashMap<&str, u32> = HashMap::new();
-    let topic: Vec<u32> = cluster
-        .partitions
+/// Which topic each partition belongs to, how many replicas of a topic an AZ and a broker hold,
+/// and each broker's replicas by size: what both balancing passes consult and keep up to date.
+struct Index {
+    topic: Vec<u32>,
+    in_az: HashMap<(u32, usize), usize>,
+    count: HashMap<(u32, u32), usize>,
+    on: Vec<BTreeSet<(u64, u32)>>,
+}
+
+impl Index {
+    fn new(w: &Work, cluster: &Cluster) -> Self {
+        let mut topic_ix: HashMap<&str, u32> = HashMap::new();
+        let topic: Vec<u32> = cluster
+            .partitions
+            .iter()
+            .map(|p| {
+                let n = topic_ix.len() as u32;
+                *topic_ix.entry(p.topic.as_str()).or_insert(n)
+            })
+            .collect();
+        let mut ix = Self {
+            topic,
+            in_az: HashMap::new(),
+            count: HashMap::new(),
+            on: vec![BTreeSet::new(); w.nb],
+        };
+        for p in (0..w.reps.len()).filter(|&p| w.in_scope[p]) {
+            for &b in &w.reps[p] {
+                *ix.count.entry((ix.topic[p], b)).or_default() += 1;
+                ix.on[b as usize].insert((w.cost[p], p as u32));
+                if w.az_of[b as usize] < w.nz {
+                    *ix.in_az
+                        .entry((ix.topic[p], w.az_of[b as usize]))
+                        .or_default() += 1;
+                }
+            }
+        }
+        ix
+    }
+
+    /// At most ceil(the topic's share of this AZ's replicas, by the broker's weight) + 1 replicas
+    /// of one topic on broker `r`.
+    fn limit(&self, w: &Work, b: &Bands, az_weight: &[f64], t: u32, r: usize) -> usize {
+        let a = w.az_of[r];
+        let n = self.in_az.get(&(t, a)).copied().unwrap_or(0) as f64;
+        (n * b.weight[r] as f64 / az_weight[a]).ceil() as usize + 1
+    }
+
+    /// Whether broker `r` may take replica (cost, p).
+    fn may_take(
+        &self,
+        w: &Work,
+        b: &Bands,
+        az_weight: &[f64],
+        (c, p): (u64, u32),
+        r: usize,
+    ) -> bool {
+        let t = self.topic[p as usize];
+        c > 0
+            && !w.holds(p as usize, r as u32)
+            && self.count.get(&(t, r as u32)).copied().unwrap_or(0)
+                < self.limit(w, b, az_weight, t, r)
+    }
+
+    fn relocate(&mut self, w: &mut Work, (c, p): (u64, u32), d: usize, r: usize) {
+        relocate(w, p as usize, d, r);
+        self.on[d].remove(&(c, p));
+        self.on[r].insert((c, p));
+        let t = self.topic[p as usize];
+        *self.count.entry((t, d as u32)).or_default() -= 1;
+        *self.count.entry((t, r as u32)).or_default() += 1;
+    }
+}
+
+fn az_weights(b: &Bands) -> Vec<f64> {
+    b.azs
         .iter()
-        .map(|p| {
-            let n = topic_ix.len() as u32;
-            *topic_ix.entry(p.topic.as_str()).or_insert(n)
-        })
-        .collect();
-    let mut in_az: HashMap<(u32, usize), usize> = HashMap::new();
-    let mut count: HashMap<(u32, u32), usize> = HashMap::new();
-    let mut on: Vec<BTreeSet<(u64, u32)>> = vec![BTreeSet::new(); w.nb];
-    for p in (0..np).filter(|&p| w.in_scope[p]) {
-        for &b in &w.reps[p] {
-            *count.entry((topic[p], b)).or_default() += 1;
-            on[b as usize].insert((w.cost[p], p as u32));
-            if w.az_of[b as usize] < w.nz {
-                *in_az.entry((topic[p], w.az_of[b as usize])).or_default() += 1;
+        .map(|m| m.iter().map(|&x| b.weight[x] as f64).sum::<f64>().max(1.0))
+        .collect()
+}
+
+/// With `--balance both`, after [`balance`]: even out replica counts inside each AZ (within one
+/// of each other) without leaving the byte bands: the smallest replica that fits both bands moves
+/// from the broker with the most replicas to the one with the fewest; where none fits, two small
+/// replicas go one way and one replica of about their size comes back (counts change by one each,
+/// bytes hardly at all).
+pub(super) fn even_counts(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Option<f64>) {
+    let mut ix = Index::new(w, cluster);
+    let bands = bands(w, tol, max_util);
+    let az_weight = az_weights(&bands);
+    for members in &bands.azs {
+        if members.len() < 2 {
+            continue;
+        }
+        let steps = 2 * members.iter().map(|&x| ix.on[x].len()).sum::<usize>() + 16;
+        let mut stuck: BTreeSet<usize> = BTreeSet::new();
+        for _ in 0..steps {
+            let mut by_load: Vec<usize> = members.clone();
+            by_load.sort_by_key(|&x| (w.load[x], x));
+            let Some(&d) = by_load.iter().rev().find(|x| !stuck.contains(x)) else {
+                break;
+            };
+            let mut moved = false;
+            for &r in &by_load {
+                if w.load[d] - w.load[r] <= 1 {
+                    break;
+                }
+                if let Some(x) = single_move(w, &ix, &bands, &az_weight, d, r) {
+                    ix.relocate(w, x, d, r);
+                } else if let Some((x1, x2, y)) = two_for_one(w, &ix, &bands, &az_weight, d, r) {
+                    ix.relocate(w, x1, d, r);
+                    ix.relocate(w, x2, d, r);
+                    ix.relocate(w, y, r, d);
+                } else {
+                    continue;
+                }
+                stuck.clear();
+                moved = true;
+                break;
+            }
+            if !moved {
+                stuck.insert(d);
             }
         }
     }
+}
+
+/// The smallest replica on `d` that `r` may take with both brokers staying in their bands.
+fn single_move(
+    w: &Work,
+    ix: &Index,
+    b: &Bands,
+    az_weight: &[f64],
+    d: usize,
+    r: usize,
+) -> Option<(u64, u32)> {
+    let slack = (w.bytes[d] as f64 - b.lo[d]).min(b.hi[r] - w.bytes[r] as f64);
+    if slack < 1.0 {
+        return None;
+    }
+    ix.on[d]
+        .range(..=(slack.floor() as u64, u32::MAX))
+        .find(|&&x| ix.may_take(w, b, az_weight, x, r))
+        .copied()
+}
+
+/// A replica as the balancing passes index it: (bytes, partition).
+type Replica = (u64, u32);
+
+/// Whether these moves ((cost, partition), from, to) keep every receiving broker within the
+/// per-topic limit, counting what leaves it in the same step.
+fn net_ok(
+    w: &Work,
+    ix: &Index,
+    b: &Bands,
+    az_weight: &[f64],
+    moves: &[((u64, u32), usize, usize)],
+) -> bool {
+    let mut delta: HashMap<(u32, usize), i64> = HashMap::new();
+    for &((_, p), from, to) in moves {
+        let t = ix.topic[p as usize];
+        *delta.entry((t, from)).or_default() -= 1;
+        *delta.entry((t, to)).or_default() += 1;
+    }
+    delta.into_iter().all(|((t, x), dlt)| {
+        dlt <= 0
+            || ix.count.get(&(t, x as u32)).copied().unwrap_or(0) as i64 + dlt
+                <= ix.limit(w, b, az_weight, t, x) as i64
+    })
+}
+
+/// Two replicas from `d` to `r` and one from `r` back, all bands and per-topic limits kept; a
+/// small one back first. One of the two going out is of the returning replica's topic where
+/// possible (a broker at its topic limit can still swap within the topic).
+fn two_for_one(
+    w: &Work,
+    ix: &Index,
+    b: &Bands,
+    az_weight: &[f64],
+    d: usize,
+    r: usize,
+) -> Option<(Replica, Replica, Replica)> {
+    let (bd, br) = (w.bytes[d] as f64, w.bytes[r] as f64);
+    let movable = |x: &(u64, u32), to: usize| x.0 > 0 && !w.holds(x.1 as usize, to as u32);
+    let smallest: Vec<(u64, u32)> = ix.on[d]
+        .iter()
+        .filter(|x| movable(x, r))
+        .take(4)
+        .copied()
+        .collect();
+    for &y in ix.on[r].iter() {
+        if !movable(&y, d) {
+            continue;
+        }
+        let yb = y.0 as f64;
+        // x1 + x2 keeps d and r within their bands after the three moves.
+        let lo = (bd + yb - b.hi[d]).max(b.lo[r] - br + yb).max(0.0);
+        let hi = (bd + yb - b.lo[d]).min(b.hi[r] - br + yb);
+        if hi < lo {
+            continue;
+        }
+        let ty = ix.topic[y.1 as usize];
+        let same_topic = ix.on[d]
+            .iter()
+            .filter(|x| ix.topic[x.1 as usize] == ty && movable(x, r))
+            .take(4)
+            .copied();
+        let firsts: Vec<(u64, u32)> = same_topic.chain(smallest.iter().copied()).collect();
+        for x1 in firsts {
+            if x1.1 == y.1 {
+                continue;
+            }
+            let (from, to) = ((lo - x1.0 as f64).max(0.0), hi - x1.0 as f64);
+            if to < from {
+                continue;
+            }
+            let x2 = ix.on[d]
+                .range((from.ceil() as u64, 0)..=(to.floor() as u64, u32::MAX))
+                .find(|x| {
+                    x.1 != x1.1
+                        && x.1 != y.1
+                        && movable(x, r)
+                        && net_ok(w, ix, b, az_weight, &[(x1, d, r), (**x, d, r), (y, r, d)])
+                });
+            if let Some(&x2) = x2 {
+                return Some((x1, x2, y));
+            }
+        }
+    }
+    None
+}
+
+/// Move replicas inside each AZ until every broker is within its band (or nothing more helps).
+pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Option<f64>) {
+    let mut ix = Index::new(w, cluster);
     let bands = bands(w, tol, max_util);
     // A topic's replicas per AZ (the AZ rule decides those), spread over the AZ's brokers in
     // proportion to their weight: at most ceil(its share) + 1 of one topic on a broker.
-    let az_weight: Vec<f64> = bands
-        .azs
-        .iter()
-        .map(|m| {
-            m.iter()
-                .map(|&x| bands.weight[x] as f64)
-                .sum::<f64>()
-                .max(1.0)
-        })
-        .collect();
-    let az_of = w.az_of.clone();
-    let limit = |t: u32, r: usize| {
-        let a = az_of[r];
-        let n = in_az.get(&(t, a)).copied().unwrap_or(0) as f64;
-        (n * bands.weight[r] as f64 / az_weight[a]).ceil() as usize + 1
-    };
+    let az_weight = az_weights(&bands);
     let (weight, lo, hi) = (&bands.weight, &bands.lo, &bands.hi);
     // Brokers ordered by utilisation (bytes per unit of weight), scaled to integers.
     let util = |bytes: u64, x: usize| (u128::from(bytes) << 20) / u128::from(weight[x]);
@@ -182,7 +377,7 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
             members.iter().map(|&x| (util(w.bytes[x], x), x)).collect();
         // Donors with nothing left to give (every replica pinned) step aside.
         let mut stuck: BTreeSet<usize> = BTreeSet::new();
-        let steps = 4 * members.iter().map(|&x| on[x].len()).sum::<usize>() + 16;
+        let steps = 4 * members.iter().map(|&x| ix.on[x].len()).sum::<usize>() + 16;
         for _ in 0..steps {
             let Some(&(_, d)) = order.iter().rev().find(|(_, x)| !stuck.contains(x)) else {
                 break;
@@ -205,15 +400,7 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
                 // Never push either broker out of its band, and always narrow the gap.
                 let most = (bd - lo[d]).min(hi[r] - br).min(2.0 * even - 1.0);
                 let want = (bd - hi[d]).max(lo[r] - br).max(1.0);
-                let ok = |&(c, p): &(u64, u32)| {
-                    c > 0
-                        && !w.holds(p as usize, r as u32)
-                        && count
-                            .get(&(topic[p as usize], r as u32))
-                            .copied()
-                            .unwrap_or(0)
-                            < limit(topic[p as usize], r)
-                };
+                let ok = |x: &&(u64, u32)| ix.may_take(w, &bands, &az_weight, **x, r);
                 // The smallest replica that covers what is needed, else the largest that fits,
                 // both keeping the two brokers in their bands; where sizes allow neither, the
                 // replica nearest the size that evens the two out (each such move lowers the
@@ -221,10 +408,10 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
                 let pick = if most >= 1.0 {
                     let most_u = most.floor() as u64;
                     let want_u = (want.ceil() as u64).min(most_u);
-                    on[d]
+                    ix.on[d]
                         .range((want_u, 0)..=(most_u, u32::MAX))
-                        .find(|x| ok(x))
-                        .or_else(|| on[d].range(..(want_u, 0)).rev().find(|x| ok(x)))
+                        .find(ok)
+                        .or_else(|| ix.on[d].range(..(want_u, 0)).rev().find(ok))
                         .copied()
                 } else {
                     None
@@ -234,8 +421,8 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
                         return None;
                     }
                     let (half, gap) = (even as u64, (2.0 * even) as u64);
-                    let below = on[d].range(..=(half, u32::MAX)).rev().find(|x| ok(x));
-                    let above = on[d].range((half, 0)..(gap, 0)).find(|x| ok(x));
+                    let below = ix.on[d].range(..=(half, u32::MAX)).rev().find(ok);
+                    let above = ix.on[d].range((half, 0)..(gap, 0)).find(ok);
                     [below, above]
                         .into_iter()
                         .flatten()
@@ -245,11 +432,7 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
                 if let Some((c, p)) = pick {
                     order.remove(&(util(w.bytes[d], d), d));
                     order.remove(&(util(w.bytes[r], r), r));
-                    relocate(w, p as usize, d, r);
-                    on[d].remove(&(c, p));
-                    on[r].insert((c, p));
-                    *count.entry((topic[p as usize], d as u32)).or_default() -= 1;
-                    *count.entry((topic[p as usize], r as u32)).or_default() += 1;
+                    ix.relocate(w, (c, p), d, r);
                     order.insert((util(w.bytes[d], d), d));
                     order.insert((util(w.bytes[r], r), r));
                     // What was stuck may move now that these two changed.

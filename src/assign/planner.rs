@@ -58,6 +58,9 @@ pub enum Balance {
     /// Bytes on each broker within a band around its AZ's mean (the fewest bytes moved), each
     /// topic spread over the brokers.
     Bytes,
+    /// Bytes within the band first, then replica counts evened inside each AZ by moves that keep
+    /// every broker in its band.
+    Both,
 }
 
 /// The default band for [`Balance::Bytes`]: ±5 % of the AZ's mean.
@@ -129,7 +132,7 @@ pub(super) struct Work {
     pub(super) reps: Vec<Vec<u32>>,
     pub(super) cost: Vec<u64>,
     pub(super) cap: Vec<usize>,
-    load: Vec<i64>,
+    pub(super) load: Vec<i64>,
     pub(super) bytes: Vec<u64>,
     /// Disk capacity per broker, where known.
     pub(super) capacity: Vec<Option<u64>>,
@@ -474,7 +477,7 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
     place_forced(&mut w, orphans);
 
     // 3. Balance moves.
-    let byte_lower_bound = if opts.balance == Balance::Bytes {
+    let byte_lower_bound = if matches!(opts.balance, Balance::Bytes | Balance::Both) {
         let tol = if opts.byte_tolerance > 0.0 {
             opts.byte_tolerance
         } else {
@@ -482,6 +485,9 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         };
         let bound = super::bytes::lower_bound(&w, &original, tol, opts.max_disk_utilisation);
         super::bytes::balance(&mut w, cluster, tol, opts.max_disk_utilisation);
+        if opts.balance == Balance::Both {
+            super::bytes::even_counts(&mut w, cluster, tol, opts.max_disk_utilisation);
+        }
         Some(bound)
     } else {
         balance_counts(&mut w, &original);

@@ -450,6 +450,7 @@ fn balance_of(a: &ReassignArgs) -> Result<(assign::Balance, f64)> {
     Ok(match a.balance {
         crate::cli::BalanceArg::Replicas => (assign::Balance::Replicas, a.byte_tolerance),
         crate::cli::BalanceArg::Bytes => (assign::Balance::Bytes, a.byte_tolerance),
+        crate::cli::BalanceArg::Both => (assign::Balance::Both, a.byte_tolerance),
     })
 }
 
