@@ -22,6 +22,10 @@ pub struct Summary {
     pub az_violations_after: u64,
     /// Partitions (in scope) with replicas on removed brokers after the plan.
     pub replicas_on_removed_brokers_after: u64,
+    /// Replicas of a topic on one broker beyond ceil(the topic's replicas / live brokers) + 1,
+    /// summed over topics (in scope) and brokers, before and after.
+    pub topic_spread_violations_before: u64,
+    pub topic_spread_violations_after: u64,
     /// False when a move budget left required moves out.
     pub complete: bool,
     pub budget_limited: bool,
@@ -99,6 +103,14 @@ pub struct BrokerSummary {
     /// Bytes this broker receives (new replicas) and sends (as the leader new replicas copy from).
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The broker's disk size where known (live snapshots, `--broker-capacity`), and its
+    /// utilisation before and after (all its partitions' bytes over it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilisation_before: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilisation_after: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -151,6 +163,9 @@ pub fn summarize(
                     bytes_after: 0,
                     bytes_in: 0,
                     bytes_out: 0,
+                    capacity_bytes: b.capacity_bytes.filter(|&c| c > 0),
+                    utilisation_before: None,
+                    utilisation_after: None,
                 },
             )
         })
@@ -174,6 +189,8 @@ pub fn summarize(
         az_violations_before: 0,
         az_violations_after: 0,
         replicas_on_removed_brokers_after: 0,
+        topic_spread_violations_before: 0,
+        topic_spread_violations_after: 0,
         complete: !budget_limited,
         budget_limited,
         estimated_seconds: None,
@@ -182,6 +199,34 @@ pub fn summarize(
         azs: Vec::new(),
         byte_balance: None,
     };
+    // Per topic in scope: its replicas, and per broker how many it holds before and after.
+    let mut topic_replicas: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_topic: BTreeMap<(&str, i32), (usize, usize)> = BTreeMap::new();
+    for (p, pa) in cluster.partitions.iter().enumerate() {
+        let in_scope = opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic));
+        if in_scope {
+            let before = pa.replicas.as_slice();
+            let after = changes.get(&p).copied().unwrap_or(before);
+            *topic_replicas.entry(pa.topic.as_str()).or_default() += before.len();
+            for id in before {
+                per_topic.entry((pa.topic.as_str(), *id)).or_default().0 += 1;
+            }
+            for id in after {
+                per_topic.entry((pa.topic.as_str(), *id)).or_default().1 += 1;
+            }
+        }
+    }
+    let live = cluster
+        .brokers
+        .iter()
+        .filter(|b| !opts.remove_brokers.contains(&b.id))
+        .count()
+        .max(1);
+    for ((t, _), (before, after)) in &per_topic {
+        let limit = topic_replicas[t].div_ceil(live) + 1;
+        s.topic_spread_violations_before += before.saturating_sub(limit) as u64;
+        s.topic_spread_violations_after += after.saturating_sub(limit) as u64;
+    }
     for (p, pa) in cluster.partitions.iter().enumerate() {
         let in_scope = opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic));
         let before = pa.replicas.as_slice();
@@ -236,6 +281,12 @@ pub fn summarize(
             .max()
             .unwrap_or(0);
         s.estimated_seconds = Some(busiest as f64 / t);
+    }
+    for b in brokers.values_mut() {
+        if let Some(c) = b.capacity_bytes {
+            b.utilisation_before = Some(b.bytes_before as f64 / c as f64);
+            b.utilisation_after = Some(b.bytes_after as f64 / c as f64);
+        }
     }
     let mut azs: BTreeMap<String, AzSummary> = BTreeMap::new();
     for b in brokers.values() {

@@ -165,12 +165,18 @@ fn human(r: &ReassignReport) -> String {
             human_bytes(b.lower_bound_bytes)
         ));
     }
+    if s.topic_spread_violations_before + s.topic_spread_violations_after > 0 {
+        out.push_str(&format!(
+            "topic spread: {} replicas above ceil(topic replicas / brokers) + 1 on a broker before, {} after\n",
+            s.topic_spread_violations_before, s.topic_spread_violations_after
+        ));
+    }
     if s.budget_limited {
         out.push_str(
             "budget: the move budget left some moves out; run again after this plan completes\n",
         );
     }
-    let rows = s
+    let rows: Vec<Vec<String>> = s
         .brokers
         .iter()
         .map(|b| {
@@ -186,15 +192,35 @@ fn human(r: &ReassignReport) -> String {
                 ),
                 human_bytes(b.bytes_in),
                 human_bytes(b.bytes_out),
+                match (b.utilisation_before, b.utilisation_after) {
+                    (Some(x), Some(y)) => format!("{:.0} % → {:.0} %", x * 100.0, y * 100.0),
+                    _ => "-".into(),
+                },
             ]
         })
         .collect();
-    out.push_str(&table(
-        &[
-            "broker", "rack", "replicas", "leaders", "bytes", "in", "out",
-        ],
-        rows,
-    ));
+    // The disk column only where some broker's disk size is known.
+    let sized = s.brokers.iter().any(|b| b.capacity_bytes.is_some());
+    let header = [
+        "broker",
+        "rack",
+        "replicas",
+        "leaders",
+        "bytes",
+        "in",
+        "out",
+        "disk used",
+    ];
+    let rows = rows
+        .into_iter()
+        .map(|mut r| {
+            if !sized {
+                r.pop();
+            }
+            r
+        })
+        .collect();
+    out.push_str(&table(&header[..if sized { 8 } else { 7 }], rows));
     out.push('\n');
     let rows = s
         .azs
