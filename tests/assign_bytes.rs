@@ -142,6 +142,25 @@ fn an_expansion_brings_every_broker_within_five_percent_of_its_az_mean() {
     assert!(p.summary.topic_spread_violations_after <= p.summary.topic_spread_violations_before);
     assert!(p.summary.bytes_moved as f64 <= 1.10 * bb.lower_bound_bytes as f64);
     assert_eq!(p.summary.az_violations_after, 0);
+
+    // Within a budget, the moves off the fullest brokers come first. Each AZ's two old brokers
+    // hold about 1.5 x the AZ mean and must shed a third of their bytes, so a quarter of the
+    // plan's bytes, shared by six old brokers, can only narrow the worst a little: measured
+    // 1.39 x worst-first against 1.43 x with the cheapest moves first.
+    let budget = PlanOptions {
+        max_move_bytes: Some(p.summary.bytes_moved / 4),
+        ..bytes_opts()
+    };
+    let part = plan(&c, &budget).unwrap();
+    let partial = spread(&apply(&c, &part), &[]);
+    println!(
+        "budget of a quarter of the bytes: {} GiB moved, max/mean {:.2} -> {:.2}",
+        part.summary.bytes_moved / GIB,
+        before.0,
+        partial.0
+    );
+    assert!(part.summary.budget_limited);
+    assert!(partial.0 <= 1.42, "{partial:?} vs {before:?}");
 }
 
 /// Issue #13's second case: equal replica counts, but one topic's 30 partitions of 50 GiB on
@@ -456,6 +475,47 @@ proptest! {
     }
 }
 
+/// Whether some AZ's band cannot be centred on its mean: a broker's share of the AZ's bytes
+/// exceeds the bytes of one replica of every partition with a replica in that AZ.
+fn capped(c: &Cluster, after: &Cluster, removed: &[i32]) -> bool {
+    let rack: BTreeMap<i32, &str> = c
+        .brokers
+        .iter()
+        .map(|b| (b.id, b.rack.as_deref().unwrap()))
+        .collect();
+    let live: Vec<&Broker> = c
+        .brokers
+        .iter()
+        .filter(|b| !removed.contains(&b.id))
+        .collect();
+    let azs: std::collections::BTreeSet<&str> = live.iter().map(|b| rack[&b.id]).collect();
+    azs.into_iter().any(|a| {
+        let members: Vec<&&Broker> = live.iter().filter(|b| rack[&b.id] == a).collect();
+        let weight = |b: &Broker| {
+            if members.iter().all(|m| m.capacity_bytes.is_some()) {
+                b.capacity_bytes.unwrap() as f64
+            } else {
+                1.0
+            }
+        };
+        let total: f64 = after
+            .partitions
+            .iter()
+            .map(|q| {
+                q.move_bytes() as f64 * q.replicas.iter().filter(|r| rack[r] == a).count() as f64
+            })
+            .sum();
+        let one_each: f64 = after
+            .partitions
+            .iter()
+            .filter(|q| q.replicas.iter().any(|r| rack[r] == a))
+            .map(|q| q.move_bytes() as f64)
+            .sum();
+        let wsum: f64 = members.iter().map(|b| weight(b)).sum();
+        members.iter().any(|b| total * weight(b) / wsum > one_each)
+    })
+}
+
 /// Replica counts per AZ: (max - min) over the AZ's live brokers, the largest over AZs.
 fn count_spread(c: &Cluster) -> i64 {
     let mut count: BTreeMap<i32, i64> = c.brokers.iter().map(|b| (b.id, 0)).collect();
@@ -554,7 +614,11 @@ proptest! {
         prop_assert!(count_spread(&live(&ao)) <= count_spread(&live(&ab)).max(1),
             "both {} bytes {}", count_spread(&live(&ao)), count_spread(&live(&ab)));
         // Byte balance is not undone: the worst broker is no further from its AZ's mean than
-        // with bytes alone, give or take one largest replica.
+        // with bytes alone, give or take one largest replica (where no broker's share exceeds
+        // one replica of every partition: there the band is water-filled below the mean).
+        if capped(&c, &ab, &removed) {
+            return Ok(());
+        }
         let largest = c.partitions.iter().map(|q| q.move_bytes()).max().unwrap_or(0) as f64;
         let (sb, so) = (spread(&ab, &removed), spread(&ao, &removed));
         let mean_bytes = c.partitions.iter().map(|q| q.move_bytes() as f64 * q.replicas.len() as f64).sum::<f64>()

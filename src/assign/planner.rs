@@ -761,6 +761,78 @@ pub(super) fn relocate(w: &mut Work, p: usize, from: usize, to: usize) {
     w.put(p, slot, to as u32);
 }
 
+/// With byte balance, order the balance moves (class 2) so the worst imbalance narrows first:
+/// repeatedly the most utilised broker (as the moves taken so far leave it) gives up its largest
+/// planned move. Forced moves (classes 0 and 1) keep their place ahead.
+fn worst_first(w: &Work, original: &[Vec<u32>], moved: &mut Vec<(u8, u64, usize, u64)>) {
+    let np = w.reps.len();
+    let mut held = vec![0u64; w.nb];
+    for p in (0..np).filter(|&p| w.in_scope[p]) {
+        for &b in &original[p] {
+            held[b as usize] += w.cost[p];
+        }
+    }
+    // Utilisation relative to the broker's AZ: bytes over weight (disk size where known), over
+    // the AZ's total bytes per unit of weight (what the band is around).
+    let weight: Vec<u128> = (0..w.nb)
+        .map(|b| u128::from(w.capacity[b].filter(|&c| c > 0).unwrap_or(1)))
+        .collect();
+    let mut az_bytes = vec![0u128; w.nz + 1];
+    let mut az_weight = vec![0u128; w.nz + 1];
+    for b in (0..w.nb).filter(|&b| !w.removed[b]) {
+        let a = w.az_of[b].min(w.nz);
+        az_bytes[a] += u128::from(held[b]);
+        az_weight[a] += weight[b];
+    }
+    // held * az_weight / (weight * az_bytes), as a fixed-point number.
+    let cap: Vec<u128> = (0..w.nb)
+        .map(|b| {
+            let a = w.az_of[b].min(w.nz);
+            (weight[b] * az_bytes[a].max(1) / az_weight[a].max(1)).max(1)
+        })
+        .collect();
+    let split = moved.iter().position(|m| m.0 == 2).unwrap_or(moved.len());
+    let rest: Vec<(u8, u64, usize, u64)> = moved.split_off(split);
+    // Per donor, its planned moves, largest last (popped first).
+    let mut by_donor: Vec<Vec<usize>> = vec![Vec::new(); w.nb];
+    for (i, m) in rest.iter().enumerate() {
+        let p = m.2;
+        if let Some(d) = original[p]
+            .iter()
+            .filter(|b| !w.reps[p].contains(b))
+            .max_by_key(|&&b| (u128::from(held[b as usize]) << 20) / cap[b as usize])
+        {
+            by_donor[*d as usize].push(i);
+        }
+    }
+    for list in &mut by_donor {
+        list.sort_by_key(|&i| rest[i].1);
+    }
+    let mut heap: std::collections::BinaryHeap<(u128, usize)> = (0..w.nb)
+        .filter(|&b| !by_donor[b].is_empty())
+        .map(|b| ((u128::from(held[b]) << 20) / cap[b], b))
+        .collect();
+    let mut taken = vec![false; rest.len()];
+    while let Some((_, d)) = heap.pop() {
+        let Some(i) = by_donor[d].pop() else { continue };
+        taken[i] = true;
+        moved.push(rest[i]);
+        let p = rest[i].2;
+        for &b in original[p].iter().filter(|b| !w.reps[p].contains(b)) {
+            held[b as usize] = held[b as usize].saturating_sub(w.cost[p]);
+        }
+        if !by_donor[d].is_empty() {
+            heap.push(((u128::from(held[d]) << 20) / cap[d], d));
+        }
+    }
+    moved.extend(
+        rest.iter()
+            .enumerate()
+            .filter(|(i, _)| !taken[*i])
+            .map(|(_, m)| *m),
+    );
+}
+
 /// Keep whole partitions' moves within the budget, in priority order; revert the rest.
 /// Returns whether anything was left out.
 fn apply_budget(
@@ -802,6 +874,9 @@ fn apply_budget(
             cluster.partitions[p].partition,
         )
     });
+    if matches!(opts.balance, Balance::Bytes | Balance::Both) {
+        worst_first(w, original, &mut moved);
+    }
     let (mut moves_left, mut bytes_left) = (
         opts.max_moves.unwrap_or(u64::MAX),
         opts.max_move_bytes.unwrap_or(u64::MAX),
