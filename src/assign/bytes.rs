@@ -359,6 +359,38 @@ fn two_for_one(
     None
 }
 
+/// Before the byte moves: a broker holding more of a topic than its limit hands its smallest
+/// replicas of that topic to the least utilised broker of the AZ below the limit, as long as
+/// neither leaves its band (a donor above its band and a receiver below it: these bytes count
+/// toward the balance the next step does anyway).
+fn shed_piled(w: &mut Work, ix: &mut Index, bands: &Bands, az_weight: &[f64], members: &[usize]) {
+    let util = |bytes: u64, x: usize| bytes as f64 / bands.weight[x] as f64;
+    for &d in members {
+        let list: Vec<Replica> = ix.on[d].iter().copied().collect();
+        for x in list {
+            let t = ix.topic[x.1 as usize];
+            if ix.count.get(&(t, d as u32)).copied().unwrap_or(0)
+                <= ix.limit(w, bands, az_weight, t, d)
+                || (w.bytes[d] as f64 - x.0 as f64) < bands.lo[d]
+            {
+                continue;
+            }
+            let r = members
+                .iter()
+                .copied()
+                .filter(|&r| {
+                    r != d
+                        && (w.bytes[r] + x.0) as f64 <= bands.hi[r]
+                        && ix.may_take(w, bands, az_weight, x, r)
+                })
+                .min_by(|&a, &b| util(w.bytes[a], a).total_cmp(&util(w.bytes[b], b)));
+            if let Some(r) = r {
+                ix.relocate(w, x, d, r);
+            }
+        }
+    }
+}
+
 /// Move replicas inside each AZ until every broker is within its band (or nothing more helps).
 pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Option<f64>) {
     let mut ix = Index::new(w, cluster);
@@ -373,6 +405,7 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
         if members.len() < 2 {
             continue;
         }
+        shed_piled(w, &mut ix, &bands, &az_weight, members);
         let mut order: BTreeSet<(u128, usize)> =
             members.iter().map(|&x| (util(w.bytes[x], x), x)).collect();
         // Donors with nothing left to give (every replica pinned) step aside.
