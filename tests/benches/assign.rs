@@ -5,7 +5,8 @@
 //! * expand: 270 brokers (rack-aware, balanced) + 30 new ones, 10 per AZ;
 //! * repair: a rack-unaware layout (three random distinct brokers per partition) on 300 brokers;
 //! * expand-bytes: the expansion with log-normal partition sizes (median 1 GiB, sigma 1) and
-//!   `--balance bytes` (issue #13: <= 3 s and <= 2 GiB at 3M replicas).
+//!   `--balance bytes` (issue #13: <= 3 s and <= 2 GiB at 3M replicas);
+//! * expand-both: the same with `--balance both` (bytes, then counts evened within the bands).
 //!
 //! Each size runs in its own child process so the peak (VmHWM) belongs to that size alone.
 //! Target (issue #3): 3,000,000 replicas in ≤ 3 s and ≤ 2 GiB on 2 cores.
@@ -37,7 +38,7 @@ fn cluster(replicas: usize, scenario: &str) -> Cluster {
         .map(|i| {
             let replicas: Vec<i32> = match scenario {
                 // Brokers 1..=270 (ids 1..=270 cycle the racks): one per AZ, rotating.
-                "expand" | "expand-bytes" => {
+                "expand" | "expand-bytes" | "expand-both" => {
                     let base = (i * 3) % 270;
                     let mut r: Vec<i32> = (0..3)
                         .map(|k| ((base + k + 3 * (i / 90)) % 270) as i32 + 1)
@@ -61,7 +62,7 @@ fn cluster(replicas: usize, scenario: &str) -> Cluster {
                 topic: format!("topic-{:04}", i % topics),
                 partition: (i / topics) as i32,
                 replicas,
-                size_bytes: Some(if scenario == "expand-bytes" {
+                size_bytes: Some(if scenario.starts_with("expand-b") {
                     lognormal(&mut rng)
                 } else {
                     rng.next() % (8 << 30)
@@ -103,10 +104,10 @@ fn child(replicas: usize, scenario: &str) {
     let c = cluster(replicas, scenario);
     let start = Instant::now();
     let opts = PlanOptions {
-        balance: if scenario == "expand-bytes" {
-            Balance::Bytes
-        } else {
-            Balance::Replicas
+        balance: match scenario {
+            "expand-bytes" => Balance::Bytes,
+            "expand-both" => Balance::Both,
+            _ => Balance::Replicas,
         },
         ..Default::default()
     };
@@ -155,7 +156,7 @@ fn main() {
     };
     println!("assignment planner benchmark: 300 brokers, 3 AZs, RF 3 (target: 3M replicas in <= 3 s, <= 2 GiB)");
     let exe = std::env::current_exe().unwrap();
-    for scenario in ["expand", "repair", "expand-bytes"] {
+    for scenario in ["expand", "repair", "expand-bytes", "expand-both"] {
         for &n in &sizes {
             let status = Command::new(&exe)
                 .args(["--child", &n.to_string(), scenario])
