@@ -294,9 +294,9 @@ fn unequal_disks_are_balanced_by_utilisation_and_never_planned_above_the_limit()
 /// disks on every other case, new brokers or a drained one.
 fn random_cluster() -> impl Strategy<Value = (Cluster, PlanOptions, bool)> {
     (
-        1usize..=3,
-        prop::collection::vec(2usize..=4, 3),
-        1usize..=3,
+        1usize..=4,
+        prop::collection::vec(2usize..=4, 4),
+        1usize..=5,
         30usize..200,
         0u64..1000,
         0.2f64..2.0,
@@ -387,7 +387,7 @@ fn random_cluster() -> impl Strategy<Value = (Cluster, PlanOptions, bool)> {
                 },
                 opts,
                 // The bound is checked on expansions and drains with sizes up to sigma 1 (what
-                // clusters show); heavier tails are the next step (docs/reassign.md).
+                // clusters show); heavier tails exceed it (docs/reassign.md).
                 kind != 0 && sigma <= 1.0,
             ))
         })
@@ -459,9 +459,10 @@ proptest! {
             }
         }
         if moved_on_purpose && bb.lower_bound_bytes > 0 {
-            // Issue #13 asks for 1.10 x; the greedy stays within it in all but about one case
-            // in 10,000 (worst seen 1.20 x), so the test holds it to 1.25 x until it is exact.
-            prop_assert!(p.summary.bytes_moved as f64 <= 1.25 * bb.lower_bound_bytes as f64 + largest,
+            // Issue #13's 1.10 x (plus one replica), on expansions and drains with sizes up to
+            // sigma 1: held over 26,000 cases since piled topics are spread first. Heavier tails
+            // (sigma up to 2) can exceed it (seen: 1.56 x); not yet bounded.
+            prop_assert!(p.summary.bytes_moved as f64 <= 1.10 * bb.lower_bound_bytes as f64 + largest,
                 "moved {} bound {}", p.summary.bytes_moved, bb.lower_bound_bytes);
         }
         // Planning a result within the band again moves nothing.
