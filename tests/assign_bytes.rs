@@ -84,15 +84,11 @@ fn spread(c: &Cluster, removed: &[i32]) -> (f64, f64) {
     (max, min)
 }
 
-/// Issue #13's first case: 6 → 9 brokers, 600 partitions of RF 3, log-normal sizes, 2.7 TiB.
-#[test]
-fn an_expansion_brings_every_broker_within_five_percent_of_its_az_mean() {
+/// Issue #13's first case: 6 old brokers (two per AZ) holding 600 partitions of RF 3 with
+/// log-normal sizes (scaled to `total` bytes when given), 20 topics, and three new brokers.
+fn six_to_nine(total: Option<f64>) -> Cluster {
     let mut rng = Rng(0x5eed_1234);
-    let old: Vec<i32> = (1..=6).collect();
-    let mut brokers: Vec<Broker> = old
-        .iter()
-        .map(|&b| broker(b, (b as usize - 1) % 3))
-        .collect();
+    let mut brokers: Vec<Broker> = (1..=6).map(|b| broker(b, (b as usize - 1) % 3)).collect();
     let mut partitions: Vec<PartitionAssignment> = (0..600usize)
         .map(|i| PartitionAssignment {
             topic: format!("t{}", i % 20),
@@ -105,17 +101,24 @@ fn an_expansion_brings_every_broker_within_five_percent_of_its_az_mean() {
             local_size_bytes: None,
         })
         .collect();
-    // Scale to 2.7 TiB of partition data.
-    let total: u64 = partitions.iter().map(|p| p.size_bytes.unwrap()).sum();
-    let k = 2.7 * 1024.0 * GIB as f64 / total as f64;
-    for p in &mut partitions {
-        p.size_bytes = Some((p.size_bytes.unwrap() as f64 * k) as u64);
+    if let Some(total) = total {
+        let sum: u64 = partitions.iter().map(|p| p.size_bytes.unwrap()).sum();
+        let k = total / sum as f64;
+        for p in &mut partitions {
+            p.size_bytes = Some((p.size_bytes.unwrap() as f64 * k) as u64);
+        }
     }
     brokers.extend((7..=9).map(|b| broker(b, (b as usize - 1) % 3)));
-    let c = Cluster {
+    Cluster {
         brokers,
         partitions,
-    };
+    }
+}
+
+/// Issue #13's first case: 6 → 9 brokers, 600 partitions of RF 3, log-normal sizes, 2.7 TiB.
+#[test]
+fn an_expansion_brings_every_broker_within_five_percent_of_its_az_mean() {
+    let c = six_to_nine(Some(2.7 * 1024.0 * GIB as f64));
     let before = spread(&c, &[]);
     let counts = plan(&c, &PlanOptions::default()).unwrap();
     let p = plan(&c, &bytes_opts()).unwrap();
@@ -543,24 +546,7 @@ fn count_spread(c: &Cluster) -> i64 {
 /// inside every AZ, for some extra bytes moved.
 #[test]
 fn balance_both_keeps_the_byte_band_and_evens_replica_counts() {
-    let mut rng = Rng(0x5eed_1234);
-    let mut brokers: Vec<Broker> = (1..=6).map(|b| broker(b, (b as usize - 1) % 3)).collect();
-    let partitions: Vec<PartitionAssignment> = (0..600usize)
-        .map(|i| PartitionAssignment {
-            topic: format!("t{}", i % 20),
-            partition: i as i32,
-            replicas: (0..3)
-                .map(|k: usize| 1 + k as i32 + 3 * ((i / 3 + k) % 2) as i32)
-                .collect(),
-            size_bytes: Some(lognormal(&mut rng, 2.0 * GIB as f64, 1.0)),
-            local_size_bytes: None,
-        })
-        .collect();
-    brokers.extend((7..=9).map(|b| broker(b, (b as usize - 1) % 3)));
-    let c = Cluster {
-        brokers,
-        partitions,
-    };
+    let c = six_to_nine(None);
     let bytes = plan(&c, &bytes_opts()).unwrap();
     let both = plan(
         &c,

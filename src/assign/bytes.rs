@@ -28,6 +28,8 @@ pub(super) struct Bands {
     pub(super) weight: Vec<u64>,
     pub(super) lo: Vec<f64>,
     pub(super) hi: Vec<f64>,
+    /// Per AZ, the sum of its brokers' weights.
+    pub(super) az_weight: Vec<f64>,
 }
 
 pub(super) fn bands(w: &Work, tol: f64, max_util: Option<f64>) -> Bands {
@@ -36,6 +38,7 @@ pub(super) fn bands(w: &Work, tol: f64, max_util: Option<f64>) -> Bands {
         weight: vec![1; w.nb],
         lo: vec![0.0; w.nb],
         hi: vec![f64::MAX; w.nb],
+        az_weight: Vec::new(),
     };
     for a in 0..w.nz {
         let members: Vec<usize> = (0..w.nb)
@@ -92,6 +95,11 @@ pub(super) fn bands(w: &Work, tol: f64, max_util: Option<f64>) -> Bands {
         }
         b.azs.push(members);
     }
+    b.az_weight = b
+        .azs
+        .iter()
+        .map(|m| m.iter().map(|&x| b.weight[x] as f64).sum::<f64>().max(1.0))
+        .collect();
     b
 }
 
@@ -169,26 +177,18 @@ impl Index {
 
     /// At most ceil(the topic's share of this AZ's replicas, by the broker's weight) + 1 replicas
     /// of one topic on broker `r`.
-    fn limit(&self, w: &Work, b: &Bands, az_weight: &[f64], t: u32, r: usize) -> usize {
+    fn limit(&self, w: &Work, b: &Bands, t: u32, r: usize) -> usize {
         let a = w.az_of[r];
         let n = self.in_az.get(&(t, a)).copied().unwrap_or(0) as f64;
-        (n * b.weight[r] as f64 / az_weight[a]).ceil() as usize + 1
+        (n * b.weight[r] as f64 / b.az_weight[a]).ceil() as usize + 1
     }
 
     /// Whether broker `r` may take replica (cost, p).
-    fn may_take(
-        &self,
-        w: &Work,
-        b: &Bands,
-        az_weight: &[f64],
-        (c, p): (u64, u32),
-        r: usize,
-    ) -> bool {
+    fn may_take(&self, w: &Work, b: &Bands, (c, p): (u64, u32), r: usize) -> bool {
         let t = self.topic[p as usize];
         c > 0
             && !w.holds(p as usize, r as u32)
-            && self.count.get(&(t, r as u32)).copied().unwrap_or(0)
-                < self.limit(w, b, az_weight, t, r)
+            && self.count.get(&(t, r as u32)).copied().unwrap_or(0) < self.limit(w, b, t, r)
     }
 
     fn relocate(&mut self, w: &mut Work, (c, p): (u64, u32), d: usize, r: usize) {
@@ -201,13 +201,6 @@ impl Index {
     }
 }
 
-fn az_weights(b: &Bands) -> Vec<f64> {
-    b.azs
-        .iter()
-        .map(|m| m.iter().map(|&x| b.weight[x] as f64).sum::<f64>().max(1.0))
-        .collect()
-}
-
 /// With `--balance both`, after [`balance`]: even out replica counts inside each AZ (within one
 /// of each other) without leaving the byte bands: the smallest replica that fits both bands moves
 /// from the broker with the most replicas to the one with the fewest; where none fits, two small
@@ -216,7 +209,6 @@ fn az_weights(b: &Bands) -> Vec<f64> {
 pub(super) fn even_counts(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Option<f64>) {
     let mut ix = Index::new(w, cluster);
     let bands = bands(w, tol, max_util);
-    let az_weight = az_weights(&bands);
     for members in &bands.azs {
         if members.len() < 2 {
             continue;
@@ -234,9 +226,9 @@ pub(super) fn even_counts(w: &mut Work, cluster: &Cluster, tol: f64, max_util: O
                 if w.load[d] - w.load[r] <= 1 {
                     break;
                 }
-                if let Some(x) = single_move(w, &ix, &bands, &az_weight, d, r) {
+                if let Some(x) = single_move(w, &ix, &bands, d, r) {
                     ix.relocate(w, x, d, r);
-                } else if let Some((x1, x2, y)) = two_for_one(w, &ix, &bands, &az_weight, d, r) {
+                } else if let Some((x1, x2, y)) = two_for_one(w, &ix, &bands, d, r) {
                     ix.relocate(w, x1, d, r);
                     ix.relocate(w, x2, d, r);
                     ix.relocate(w, y, r, d);
@@ -255,21 +247,14 @@ pub(super) fn even_counts(w: &mut Work, cluster: &Cluster, tol: f64, max_util: O
 }
 
 /// The smallest replica on `d` that `r` may take with both brokers staying in their bands.
-fn single_move(
-    w: &Work,
-    ix: &Index,
-    b: &Bands,
-    az_weight: &[f64],
-    d: usize,
-    r: usize,
-) -> Option<(u64, u32)> {
+fn single_move(w: &Work, ix: &Index, b: &Bands, d: usize, r: usize) -> Option<(u64, u32)> {
     let slack = (w.bytes[d] as f64 - b.lo[d]).min(b.hi[r] - w.bytes[r] as f64);
     if slack < 1.0 {
         return None;
     }
     ix.on[d]
         .range(..=(slack.floor() as u64, u32::MAX))
-        .find(|&&x| ix.may_take(w, b, az_weight, x, r))
+        .find(|&&x| ix.may_take(w, b, x, r))
         .copied()
 }
 
@@ -278,13 +263,7 @@ type Replica = (u64, u32);
 
 /// Whether these moves ((cost, partition), from, to) keep every receiving broker within the
 /// per-topic limit, counting what leaves it in the same step.
-fn net_ok(
-    w: &Work,
-    ix: &Index,
-    b: &Bands,
-    az_weight: &[f64],
-    moves: &[((u64, u32), usize, usize)],
-) -> bool {
+fn net_ok(w: &Work, ix: &Index, b: &Bands, moves: &[((u64, u32), usize, usize)]) -> bool {
     let mut delta: HashMap<(u32, usize), i64> = HashMap::new();
     for &((_, p), from, to) in moves {
         let t = ix.topic[p as usize];
@@ -294,7 +273,7 @@ fn net_ok(
     delta.into_iter().all(|((t, x), dlt)| {
         dlt <= 0
             || ix.count.get(&(t, x as u32)).copied().unwrap_or(0) as i64 + dlt
-                <= ix.limit(w, b, az_weight, t, x) as i64
+                <= ix.limit(w, b, t, x) as i64
     })
 }
 
@@ -305,7 +284,6 @@ fn two_for_one(
     w: &Work,
     ix: &Index,
     b: &Bands,
-    az_weight: &[f64],
     d: usize,
     r: usize,
 ) -> Option<(Replica, Replica, Replica)> {
@@ -349,7 +327,7 @@ fn two_for_one(
                     x.1 != x1.1
                         && x.1 != y.1
                         && movable(x, r)
-                        && net_ok(w, ix, b, az_weight, &[(x1, d, r), (**x, d, r), (y, r, d)])
+                        && net_ok(w, ix, b, &[(x1, d, r), (**x, d, r), (y, r, d)])
                 });
             if let Some(&x2) = x2 {
                 return Some((x1, x2, y));
@@ -363,14 +341,13 @@ fn two_for_one(
 /// replicas of that topic to the least utilised broker of the AZ below the limit, as long as
 /// neither leaves its band (a donor above its band and a receiver below it: these bytes count
 /// toward the balance the next step does anyway).
-fn shed_piled(w: &mut Work, ix: &mut Index, bands: &Bands, az_weight: &[f64], members: &[usize]) {
+fn shed_piled(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize]) {
     let util = |bytes: u64, x: usize| bytes as f64 / bands.weight[x] as f64;
     for &d in members {
         let list: Vec<Replica> = ix.on[d].iter().copied().collect();
         for x in list {
             let t = ix.topic[x.1 as usize];
-            if ix.count.get(&(t, d as u32)).copied().unwrap_or(0)
-                <= ix.limit(w, bands, az_weight, t, d)
+            if ix.count.get(&(t, d as u32)).copied().unwrap_or(0) <= ix.limit(w, bands, t, d)
                 || (w.bytes[d] as f64 - x.0 as f64) < bands.lo[d]
             {
                 continue;
@@ -381,7 +358,7 @@ fn shed_piled(w: &mut Work, ix: &mut Index, bands: &Bands, az_weight: &[f64], me
                 .filter(|&r| {
                     r != d
                         && (w.bytes[r] + x.0) as f64 <= bands.hi[r]
-                        && ix.may_take(w, bands, az_weight, x, r)
+                        && ix.may_take(w, bands, x, r)
                 })
                 .min_by(|&a, &b| util(w.bytes[a], a).total_cmp(&util(w.bytes[b], b)));
             if let Some(r) = r {
@@ -397,7 +374,6 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
     let bands = bands(w, tol, max_util);
     // A topic's replicas per AZ (the AZ rule decides those), spread over the AZ's brokers in
     // proportion to their weight: at most ceil(its share) + 1 of one topic on a broker.
-    let az_weight = az_weights(&bands);
     let (weight, lo, hi) = (&bands.weight, &bands.lo, &bands.hi);
     // Brokers ordered by utilisation (bytes per unit of weight), scaled to integers.
     let util = |bytes: u64, x: usize| (u128::from(bytes) << 20) / u128::from(weight[x]);
@@ -405,7 +381,7 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
         if members.len() < 2 {
             continue;
         }
-        shed_piled(w, &mut ix, &bands, &az_weight, members);
+        shed_piled(w, &mut ix, &bands, members);
         let mut order: BTreeSet<(u128, usize)> =
             members.iter().map(|&x| (util(w.bytes[x], x), x)).collect();
         // Donors with nothing left to give (every replica pinned) step aside.
@@ -433,7 +409,7 @@ pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Optio
                 // Never push either broker out of its band, and always narrow the gap.
                 let most = (bd - lo[d]).min(hi[r] - br).min(2.0 * even - 1.0);
                 let want = (bd - hi[d]).max(lo[r] - br).max(1.0);
-                let ok = |x: &&(u64, u32)| ix.may_take(w, &bands, &az_weight, **x, r);
+                let ok = |x: &&(u64, u32)| ix.may_take(w, &bands, **x, r);
                 // The smallest replica that covers what is needed, else the largest that fits,
                 // both keeping the two brokers in their bands; where sizes allow neither, the
                 // replica nearest the size that evens the two out (each such move lowers the
