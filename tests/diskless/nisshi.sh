@@ -70,7 +70,10 @@ up() {
   done
   curl -s -X PUT -o /dev/null -w '' "http://127.0.0.1:$s3port/$BUCKET" \
     || { echo "nisshi.sh: moto (serial) did not start; see $STATE/moto.log" >&2; exit 1; }
-  AWS_ENDPOINT="http://127.0.0.1:$s3port" AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=testing \
+  # Only its own S3: the tests' general emulator exports AWS_ENDPOINT_URL, which nisshi's S3
+  # client would prefer over AWS_ENDPOINT.
+  env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_PROFILE -u AWS_REGION \
+    AWS_ENDPOINT="http://127.0.0.1:$s3port" AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=testing \
     AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
     nohup "$BIN" broker --cluster-id streamctl-diskless \
       --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
