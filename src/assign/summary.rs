@@ -1,7 +1,7 @@
 //! What a plan does, computed from the snapshot and the new assignment alone, so that applying
 //! the plan to the snapshot and summarising gives the same report (a property test checks it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -199,38 +199,63 @@ pub fn summarize(
         azs: Vec::new(),
         byte_balance: None,
     };
-    // Per topic in scope: its replicas, and per broker how many it holds before and after.
-    let mut topic_replicas: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut per_topic: BTreeMap<(&str, i32), (usize, usize)> = BTreeMap::new();
-    for (p, pa) in cluster.partitions.iter().enumerate() {
-        let in_scope = opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic));
-        if in_scope {
-            let before = pa.replicas.as_slice();
-            let after = changes.get(&p).copied().unwrap_or(before);
-            *topic_replicas.entry(pa.topic.as_str()).or_default() += before.len();
-            for id in before {
-                per_topic.entry((pa.topic.as_str(), *id)).or_default().0 += 1;
-            }
-            for id in after {
-                per_topic.entry((pa.topic.as_str(), *id)).or_default().1 += 1;
-            }
-        }
-    }
+    // Per topic in scope, how many of its replicas each broker holds before and after, against
+    // the limit ceil(its replicas / live brokers) + 1. Partitions are grouped by topic first and
+    // each topic counted in one reused array (linear in the replicas, no map per replica).
     let live = cluster
         .brokers
         .iter()
         .filter(|b| !opts.remove_brokers.contains(&b.id))
         .count()
         .max(1);
-    for ((t, _), (before, after)) in &per_topic {
-        let limit = topic_replicas[t].div_ceil(live) + 1;
-        s.topic_spread_violations_before += before.saturating_sub(limit) as u64;
-        s.topic_spread_violations_after += after.saturating_sub(limit) as u64;
+    let mut ids: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // The new replicas by partition index (one pass over the plan, no map lookup per partition).
+    let mut new: Vec<Option<&[i32]>> = vec![None; cluster.partitions.len()];
+    for (&p, r) in changes {
+        if let Some(x) = new.get_mut(p) {
+            *x = Some(r);
+        }
+    }
+    let mut by_topic: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (p, pa) in cluster.partitions.iter().enumerate() {
+        if opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic)) {
+            by_topic.entry(pa.topic.as_str()).or_default().push(p);
+        }
+    }
+    let (mut before_n, mut after_n) = (vec![0usize; ids.len()], vec![0usize; ids.len()]);
+    let mut touched: Vec<usize> = Vec::new();
+    for parts in by_topic.values() {
+        let mut replicas = 0;
+        for &p in parts {
+            let before = cluster.partitions[p].replicas.as_slice();
+            let after = new[p].unwrap_or(before);
+            replicas += before.len();
+            for (list, n) in [(before, &mut before_n), (after, &mut after_n)] {
+                for id in list {
+                    if let Ok(i) = ids.binary_search(id) {
+                        n[i] += 1;
+                        touched.push(i);
+                    }
+                }
+            }
+        }
+        let limit = replicas.div_ceil(live) + 1;
+        touched.sort_unstable();
+        touched.dedup();
+        for &i in &touched {
+            s.topic_spread_violations_before += before_n[i].saturating_sub(limit) as u64;
+            s.topic_spread_violations_after += after_n[i].saturating_sub(limit) as u64;
+            before_n[i] = 0;
+            after_n[i] = 0;
+        }
+        touched.clear();
     }
     for (p, pa) in cluster.partitions.iter().enumerate() {
         let in_scope = opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic));
         let before = pa.replicas.as_slice();
-        let after = changes.get(&p).copied().unwrap_or(before);
+        let after = new[p].unwrap_or(before);
         let size = pa.move_bytes();
         if in_scope {
             s.az_violations_before += violations(before);
