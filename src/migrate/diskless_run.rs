@@ -218,6 +218,14 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Source records `from..low` are gone (retention) and were never copied: said, never skipped.
+fn records_deleted(topic: &str, partition: i32, from: i64, low: i64) -> DisklessError {
+    DisklessError::inconsistent(
+        format!("{topic}-{partition}: source records {from}..{low} were deleted (retention) before they were copied"),
+        "those records are gone from the source; to copy the rest anyway, start again with a new --journal into an empty target topic",
+    )
+}
+
 /// A reader lost its position. When the records it wants are still in the log (a leader change,
 /// a restarted broker), it seeks back — a few times at most; when retention deleted them, that
 /// is said, never skipped.
@@ -231,10 +239,7 @@ fn position_lost(
     for ((t, p), &from) in parts.iter().zip(wanted) {
         let (low, _) = cluster.watermarks(t, *p)?;
         if from < low {
-            return Err(DisklessError::inconsistent(
-                format!("{t}-{p}: records {from}..{low} were deleted (retention) before they were read"),
-                "those records are gone from the source; to copy the rest anyway, start again with a new --journal into an empty target topic",
-            ));
+            return Err(records_deleted(t, *p, from, low));
         }
     }
     *resets += 1;
@@ -334,13 +339,7 @@ pub fn copy(
         let (low, high) = src.watermarks(&p.topic, p.partition)?;
         let next = p.next();
         if next < low {
-            return Err(DisklessError::inconsistent(
-                format!(
-                    "{}-{}: source records {next}..{low} were deleted (retention) before they were copied",
-                    p.topic, p.partition
-                ),
-                "those records are gone from the source; to copy the rest anyway, start again with a new --journal into an empty target topic",
-            ));
+            return Err(records_deleted(&p.topic, p.partition, next, low));
         }
         if next < high {
             ends.insert((p.topic.clone(), p.partition), high);
