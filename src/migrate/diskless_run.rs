@@ -1241,6 +1241,29 @@ mod tests {
     }
 
     #[test]
+    fn records_retention_deleted_before_they_were_copied_are_named_not_skipped() {
+        let (src, tgt) = (source(), Mem::default());
+        let (mut j, dir) = setup(&src, &tgt);
+        let path = dir.path().join("j.json");
+        copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        // New records 500..510 arrive, then retention removes everything below 505.
+        {
+            let mut s = src.0.lock().unwrap();
+            let e = s.parts.get_mut(&("t".to_string(), 0)).unwrap();
+            e.0 = (505..510).map(|o| rec("t", 0, o)).collect();
+            e.1 = 510;
+        }
+        let before = target_records(&tgt).len();
+        let err = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap_err();
+        assert!(err.to_string().contains("..505 were deleted"), "{err}");
+        assert_eq!(
+            target_records(&tgt).len(),
+            before,
+            "nothing copied past the hole"
+        );
+    }
+
+    #[test]
     fn a_foreign_record_on_the_target_stops_the_copy() {
         let (src, tgt) = (source(), Mem::default());
         let (mut j, dir) = setup(&src, &tgt);
