@@ -79,6 +79,8 @@ pub struct CopyOptions {
 pub struct CopyStats {
     pub records: u64,
     pub bytes: u64,
+    /// From the first record sent to the last acknowledged (connecting, reconciling and a
+    /// cold target's first metadata round trips are not copy time).
     pub seconds: f64,
     /// Records the target held beyond the journal (written before a crash) and adopted.
     pub recovered: u64,
@@ -365,6 +367,7 @@ pub fn copy(
     let mut last_check = Instant::now();
     let mut stopping = false;
     let mut resets = 0u32;
+    let mut first_send: Option<Instant> = None;
     // Per partition, the offset after the last record sent: a record below it (a re-delivered
     // fetch after a seek) is never sent twice.
     let mut sent_next: BTreeMap<(String, i32), i64> = BTreeMap::new();
@@ -428,6 +431,7 @@ pub fn copy(
                             }
                         }
                         writer.send(&r)?;
+                        first_send.get_or_insert_with(Instant::now);
                         sent_next.insert(k.clone(), r.offset + 1);
                         pending.entry(k).or_default().push_back(r.payload_bytes());
                         last_activity = Instant::now();
@@ -530,7 +534,7 @@ pub fn copy(
             break;
         }
     }
-    stats.seconds = started.elapsed().as_secs_f64();
+    stats.seconds = first_send.map_or(0.0, |t| t.elapsed().as_secs_f64());
     j.copy_seconds += stats.seconds;
     j.copy_bytes += stats.bytes;
     save(j, path)?;
