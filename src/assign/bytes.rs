@@ -295,7 +295,13 @@ fn two_for_one(
         .take(4)
         .copied()
         .collect();
-    for &y in ix.on[r].iter() {
+    // y must be at least the two smallest going out minus the room r has: start there, and
+    // look at a bounded number of candidates (the first that fits is taken).
+    if smallest.len() < 2 {
+        return None;
+    }
+    let y_min = ((smallest[0].0 + smallest[1].0) as f64 - (b.hi[r] - br)).max(0.0) as u64;
+    for &y in ix.on[r].range((y_min, 0)..).take(512) {
         if !movable(&y, d) {
             continue;
         }
