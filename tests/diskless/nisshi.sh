@@ -69,7 +69,7 @@ up() {
     sleep 0.2
   done
   curl -s -X PUT -o /dev/null -w '' "http://127.0.0.1:$s3port/$BUCKET" \
-    || { echo "nisshi.sh: moto (serial) did not start; see $STATE/moto.log" >&2; exit 1; }
+    || { echo "nisshi.sh: moto (serial) did not start; see $STATE/moto.log" >&2; down; exit 1; }
   # Only its own S3: the tests' general emulator exports AWS_ENDPOINT_URL, which nisshi's S3
   # client would prefer over AWS_ENDPOINT.
   env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_PROFILE -u AWS_REGION \
@@ -83,7 +83,7 @@ up() {
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.2
   done
-  running || { echo "nisshi.sh: nisshi did not start; see $STATE/nisshi.log" >&2; tail -20 "$STATE/nisshi.log" >&2; exit 1; }
+  running || { echo "nisshi.sh: nisshi did not start; see $STATE/nisshi.log" >&2; tail -20 "$STATE/nisshi.log" >&2; down; exit 1; }
   exports
 }
 
