@@ -254,6 +254,12 @@ fn unequal_disks_are_balanced_by_utilisation_and_never_planned_above_the_limit()
         p.summary.bytes_moved / GIB
     );
     assert!(max <= 1.05 && min >= 0.95, "{max} {min}");
+    // The summary gives each broker's disk and utilisation before and after.
+    for b in &p.summary.brokers {
+        let cap = b.capacity_bytes.unwrap() as f64;
+        assert_eq!(b.utilisation_before, Some(b.bytes_before as f64 / cap));
+        assert_eq!(b.utilisation_after, Some(b.bytes_after as f64 / cap));
+    }
     // A byte count that no layout fits under 80 % of these disks is refused, by broker.
     let mut full = c.clone();
     for b in &mut full.brokers {

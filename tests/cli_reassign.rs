@@ -394,6 +394,40 @@ fn balance_bytes_capacity_file_and_ceiling() {
         r["bytes_moved"].as_u64().unwrap() as f64
             <= 1.10 * b["lower_bound_bytes"].as_u64().unwrap() as f64
     );
+    // Spread is reported against ceil(topic replicas / brokers) + 1 over the whole cluster; the
+    // planner's limit is per AZ, so a small fixture can keep one (here 6 -> 1).
+    assert!(
+        r["topic_spread_violations_after"].as_u64().unwrap()
+            < r["topic_spread_violations_before"].as_u64().unwrap(),
+        "{r}"
+    );
+    // --balance both reaches the CLI: the same band, replica counts per AZ within one.
+    let both = json(&[
+        "reassign",
+        "--from-file",
+        "six-to-nine.json",
+        "--balance",
+        "both",
+    ]);
+    assert!(
+        both["byte_balance"]["max_over_mean_after"]
+            .as_f64()
+            .unwrap()
+            <= 1.05
+    );
+    let mut by_az: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for b in both["brokers"].as_array().unwrap() {
+        by_az
+            .entry(b["rack"].as_str().unwrap().to_string())
+            .or_default()
+            .push(b["replicas_after"].as_u64().unwrap());
+    }
+    for v in by_az.values() {
+        assert!(
+            v.iter().max().unwrap() - v.iter().min().unwrap() <= 1,
+            "{v:?}"
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let caps = dir.path().join("caps.txt");
     // Disks of 1 GiB: every broker would be far above 80 %.
