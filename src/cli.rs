@@ -504,10 +504,12 @@ pub struct MigrateDisklessArgs {
     #[arg(long, value_name = "FILE")]
     pub target_command_config: Option<PathBuf>,
     /// Topics to copy (regular expression; internal topics never match). A re-run may widen it.
-    #[arg(long, value_name = "REGEX", required_unless_present_any = ["status", "verify", "cutover"])]
+    #[arg(long, value_name = "REGEX", required_unless_present_any = ["status", "verify", "cutover", "cancel"])]
     pub topics: Option<String>,
     /// Payload bytes per second over all partitions (key, value, headers), e.g. 100MiB/s;
-    /// unthrottled when absent.
+    /// unthrottled when absent. With --engine connect: a consumer_byte_rate quota on the source
+    /// for the connector's consumers (fetched bytes), split over the partitions' leaders and
+    /// restored afterwards.
     #[arg(long, value_name = "RATE")]
     pub throttle: Option<String>,
     /// At most this many partitions read at once.
@@ -551,6 +553,38 @@ pub struct MigrateDisklessArgs {
     /// Print the journal's state and exit (no connection).
     #[arg(long, conflicts_with_all = ["verify", "cutover", "dry_run"])]
     pub status: bool,
+    /// Who copies: `builtin` (this process) or `connect` (a MirrorMaker 2 source connector on the
+    /// Kafka Connect cluster at --connect-url). Default: the journal's engine, else builtin.
+    #[arg(long, value_enum)]
+    pub engine: Option<CopyEngineArg>,
+    /// With --engine connect: one worker's REST URL, e.g. http://connect:8083.
+    #[arg(long, value_name = "URL", env = "STREAMCTL_CONNECT_URL")]
+    pub connect_url: Option<String>,
+    /// With --engine connect: the connector's name (kept in the journal).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "streamctl-migrate-diskless"
+    )]
+    pub connector: String,
+    /// With --engine connect: at most this many tasks (they are sized to the partitions).
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connect_max_tasks: u32,
+    /// With --engine connect: print the connector config (JSON, secrets masked) after preflight
+    /// and change nothing (for connectors deployed through GitOps).
+    #[arg(long, conflicts_with_all = ["verify", "cutover", "status", "cancel"])]
+    pub emit_config: bool,
+    /// With --engine connect: delete the connector and restore the source quota; the journal and
+    /// the copied data stay.
+    #[arg(long, conflicts_with_all = ["verify", "cutover", "status", "dry_run"])]
+    pub cancel: bool,
+}
+
+/// `migrate diskless --engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CopyEngineArg {
+    Builtin,
+    Connect,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod assign;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod connect;
 pub mod error;
 pub mod execute;
 pub mod infra;

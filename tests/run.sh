@@ -35,6 +35,11 @@ else
   eval "$diskless_env"
   trap 'bash tests/diskless/nisshi.sh down; STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh down; bash tests/kafka/cluster.sh down; bash tests/aws/moto.sh down' EXIT
   echo "diskless (nisshi): $STREAMCTL_DISKLESS_BOOTSTRAP" >&2
+  # Kafka Connect (two distributed workers, MirrorMaker 2) for `migrate diskless --engine connect`.
+  connect_env="$(bash tests/connect/connect.sh up)" || { echo "run.sh: the Connect workers did not start" >&2; exit 1; }
+  eval "$connect_env"
+  trap 'bash tests/connect/connect.sh down; bash tests/diskless/nisshi.sh down; STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh down; bash tests/kafka/cluster.sh down; bash tests/aws/moto.sh down' EXIT
+  echo "connect: $STREAMCTL_CONNECT_URL $STREAMCTL_CONNECT_URL_2" >&2
 fi
 
 cargo test --all-targets "$@"

@@ -11,14 +11,19 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Serialize;
 
+use super::migrate_connect;
 use super::progress::BarProgress;
 use super::{print, Context};
-use crate::cli::{KafkaSecurity, MigrateDisklessArgs};
+use crate::cli::{CopyEngineArg, KafkaSecurity, MigrateDisklessArgs};
 use crate::error::{Error, ExitCode, Result};
 use crate::kafka::records::{DataCluster, RdCluster};
 use crate::kafka::{offset_spec, ClusterAdmin, KafkaError};
+use crate::migrate::connect::{self, ConnectorInput};
+use crate::migrate::connect_run::{self, ConnectEngine, ConnectOptions};
 use crate::migrate::diskless::{self, CopyPlan, PreflightInput, Problem, SourceTopic, TargetTopic};
+use crate::migrate::diskless_journal::ConnectRecord;
 use crate::migrate::diskless_journal::{Cutover, DisklessJournal};
+use crate::migrate::diskless_run::CopyEngine;
 use crate::migrate::diskless_run::{
     self, CopyOptions, CopyStats, CutoverOptions, DisklessError, VerifyReport,
 };
@@ -31,6 +36,25 @@ struct PlanReport<'a> {
     dry_run: bool,
     problems: &'a [Problem],
     plan: Option<&'a CopyPlan>,
+    /// `--engine connect`: the Connect cluster and the connector streamctl will run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connect: Option<&'a ConnectPlan>,
+}
+
+/// The connector part of a plan.
+#[derive(Debug, Clone, Serialize)]
+struct ConnectPlan {
+    url: String,
+    version: String,
+    connector: String,
+    exactly_once: bool,
+    /// Each task's source consumer has its own client id (`source->target|NAME-i|replication-consumer`);
+    /// the throttle is split over the tasks and their leaders (about this much per broker).
+    per_broker_quota: Option<u64>,
+    leaders: usize,
+    warnings: Vec<String>,
+    /// Secrets masked.
+    config: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,7 +93,21 @@ struct Report {
     achieved_bytes_per_sec: Option<f64>,
     verify: Option<VerifyReport>,
     cutover: Option<Cutover>,
+    /// `--engine connect`: the connector, and target records superseded by replays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connect: Option<ConnectRow>,
     next_steps: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ConnectRow {
+    url: String,
+    connector: String,
+    exactly_once: bool,
+    deleted: bool,
+    /// A quota streamctl set and has not restored yet (a run was interrupted).
+    quota_pending: bool,
+    duplicate_records: i64,
 }
 
 fn report(
@@ -133,7 +171,21 @@ fn report(
                 .into(),
         ),
     }
+    let connect = j.connect.as_ref().map(|c| ConnectRow {
+        url: c.url.clone(),
+        connector: c.connector.clone(),
+        exactly_once: c.exactly_once,
+        deleted: c.deleted,
+        quota_pending: !c.quotas.is_empty(),
+        duplicate_records: j
+            .partitions
+            .iter()
+            .flat_map(|p| &p.duplicates)
+            .map(|d| d.target_to - d.target_from)
+            .sum(),
+    });
     Report {
+        connect,
         source: j.source.clone(),
         target: j.target.clone(),
         runs: j.runs,
@@ -189,6 +241,30 @@ fn human_report(r: &Report) -> String {
             );
         }
         out += "\n";
+    }
+    if let Some(c) = &r.connect {
+        out += &format!(
+            "\nengine: Kafka Connect {} connector {} ({}){}{}\n",
+            c.url,
+            c.connector,
+            if c.exactly_once {
+                "exactly-once"
+            } else {
+                "at-least-once"
+            },
+            if c.deleted { ", deleted" } else { "" },
+            if c.quota_pending {
+                ", source quota still set: run again or --cancel"
+            } else {
+                ""
+            },
+        );
+        if c.duplicate_records > 0 {
+            out += &format!(
+                "  {} target records are repeats from a replay after a worker failure; groups are translated past them\n",
+                c.duplicate_records
+            );
+        }
     }
     if let Some(v) = &r.verify {
         out += &format!(
@@ -304,6 +380,31 @@ fn human_plan(r: &PlanReport) -> String {
             out += "note: compacted topics are copied as their compacted view\n";
         }
     }
+    if let Some(c) = r.connect {
+        out += &format!(
+            "\nengine: Kafka Connect {} (Kafka {}), connector {} ({}), tasks {}\n",
+            c.url,
+            c.version,
+            c.connector,
+            if c.exactly_once {
+                "exactly-once"
+            } else {
+                "at-least-once"
+            },
+            c.config.get("tasks.max").map_or("?", String::as_str)
+        );
+        if let Some(q) = c.per_broker_quota {
+            out += &format!(
+                "throttle: consumer_byte_rate on the source for each task's client id (source->target|{}-N|replication-consumer), about {}/s on each of the {} leading brokers, split by bytes and restored afterwards\n",
+                c.connector,
+                human_bytes(q),
+                c.leaders
+            );
+        }
+        for w in &c.warnings {
+            out += &format!("warning: {w}\n");
+        }
+    }
     out
 }
 
@@ -316,6 +417,10 @@ fn security(path: &Option<std::path::PathBuf>) -> Result<crate::kafka::security:
 fn run_err(e: DisklessError) -> Error {
     match e {
         DisklessError::Kafka(k) => Error::Kafka(k),
+        DisklessError::Connect(c) => Error::Migrate {
+            message: c.to_string(),
+            hint: c.hint(),
+        },
         DisklessError::Journal { path, source } => Error::WriteFile { path, source },
         DisklessError::Refused(problems) => Error::usage(
             problems
@@ -472,6 +577,52 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Ok);
     }
     // Every flag checked before any connection.
+    let journal_engine = existing.as_ref().map(|j| {
+        if j.connect.is_some() {
+            CopyEngineArg::Connect
+        } else {
+            CopyEngineArg::Builtin
+        }
+    });
+    let engine = match (a.engine, journal_engine) {
+        (Some(e), Some(je)) if e != je => {
+            return Err(Error::usage(
+                format!(
+                    "{} records a migration copied by the {} engine, not {}",
+                    path.display(),
+                    engine_name(je),
+                    engine_name(e)
+                ),
+                "keep the engine of the journal (the offset map is built differently), or start another --journal into new target topics",
+            ))
+        }
+        (Some(e), _) | (None, Some(e)) => e,
+        (None, None) => CopyEngineArg::Builtin,
+    };
+    let connect_url = a.connect_url.clone().or_else(|| {
+        existing
+            .as_ref()
+            .and_then(|j| j.connect.as_ref().map(|c| c.url.clone()))
+    });
+    if engine == CopyEngineArg::Connect {
+        if connect_url.is_none() {
+            return Err(Error::usage(
+                "--engine connect needs --connect-url",
+                "give one Connect worker's REST URL, e.g. --connect-url http://connect:8083",
+            ));
+        }
+        if let Err(m) = connect::valid_name(&a.connector) {
+            return Err(Error::usage(
+                format!("--connector {:?}: {m}", a.connector),
+                "e.g. --connector streamctl-migrate-orders",
+            ));
+        }
+    } else if a.cancel || a.emit_config {
+        return Err(Error::usage(
+            "--cancel and --emit-config apply to --engine connect",
+            "the built-in copier stops with Ctrl-C and resumes from its journal",
+        ));
+    }
     let source = a.source_bootstrap.clone().expect("clap requires it");
     let target = a.target_bootstrap.clone().expect("clap requires it");
     let topics = a
@@ -514,7 +665,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
             ));
         }
     }
-    if (a.verify || a.cutover) && existing.is_none() {
+    if (a.verify || a.cutover || a.cancel) && existing.is_none() {
         return Err(Error::usage(
             format!("no migration journal at {}: nothing was copied yet", path.display()),
             "copy first (the same command without --verify/--cutover), or give --journal the file the copy wrote",
@@ -531,11 +682,32 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         stall,
     };
 
+    if a.cancel {
+        let mut j = existing.expect("checked");
+        let api = migrate_connect::rest(connect_url.as_deref().expect("checked"))?;
+        let mut quotas = migrate_connect::AdminQuotas {
+            rt: &rt,
+            admin: rt.block_on(super::source::connect(
+                &source,
+                &KafkaSecurity {
+                    command_config: a.source_command_config.clone(),
+                },
+            ))?,
+        };
+        connect_run::cancel(&mut j, &path, &api, &mut quotas).map_err(run_err)?;
+        let r = report(&j, None, None, None);
+        print(&output::render(ctx.format, &r, || human_report(&r))?)?;
+        return Ok(ExitCode::Ok);
+    }
     if a.verify {
         let mut j = existing.expect("checked");
         let progress = BarProgress::offsets(ctx, "verifying");
-        let v =
-            diskless_run::verify(&mut j, &path, &src, &tgt, stall, &progress).map_err(run_err)?;
+        let v = if engine == CopyEngineArg::Connect {
+            connect_run::build_and_verify(&mut j, &path, &src, &tgt, None, stall)
+        } else {
+            diskless_run::verify(&mut j, &path, &src, &tgt, stall, &progress)
+        }
+        .map_err(run_err)?;
         let ok = v.ok;
         let r = report(&j, None, throttle, Some(v));
         print(&output::render(ctx.format, &r, || human_report(&r))?)?;
@@ -552,7 +724,6 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
             wait_for_producers_stopped: a.wait_for_producers_stopped,
             wait,
             poll: Duration::from_millis(500),
-            copy: copy_opts,
         };
         if !a.yes
             && !super::confirm(
@@ -569,8 +740,29 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         }
         j.runs += 1;
         let progress = BarProgress::offsets(ctx, "cutover");
-        let c =
-            diskless_run::cutover(&mut j, &path, &src, &tgt, &opts, &progress).map_err(run_err)?;
+        let c = if engine == CopyEngineArg::Connect {
+            let api = migrate_connect::rest(connect_url.as_deref().expect("checked"))?;
+            let (mut quotas, copts) = connect_setup(
+                &rt,
+                a,
+                &source,
+                &target,
+                &j,
+                throttle,
+                stall,
+                copy_opts.stop.clone(),
+            )?;
+            let mut engine = ConnectEngine::new(&src, &tgt, &api, &mut quotas, copts);
+            diskless_run::cutover(&mut j, &path, &src, &tgt, &mut engine, &opts, &progress)
+        } else {
+            let mut engine = diskless_run::BuiltIn {
+                src: &src,
+                tgt: &tgt,
+                opts: copy_opts,
+            };
+            diskless_run::cutover(&mut j, &path, &src, &tgt, &mut engine, &opts, &progress)
+        }
+        .map_err(run_err)?;
         let r = report(&j, Some(c.tail), throttle, Some(c.verify));
         print(&output::render(ctx.format, &r, || human_report(&r))?)?;
         return Ok(ExitCode::Ok);
@@ -588,7 +780,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|j| j.topics().into_iter().collect())
         .unwrap_or_default();
-    let (plan, problems) = rt.block_on(async {
+    let (plan, problems, connect_plan) = rt.block_on(async {
         let mut sa = super::source::connect(
             &source,
             &KafkaSecurity {
@@ -615,15 +807,76 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         .await;
         spinner.finish_and_clear();
         let input = input?;
-        Ok::<_, Error>(match diskless::preflight(&input, throttle) {
+        let (plan, mut problems) = match diskless::preflight(&input, throttle) {
             Ok(p) => (Some(p), Vec::new()),
             Err(problems) => (None, problems),
-        })
+        };
+        let mut connect_plan = None;
+        if engine == CopyEngineArg::Connect {
+            let topics: BTreeMap<String, i32> = input
+                .topics
+                .iter()
+                .map(|t| (t.name.clone(), t.partitions))
+                .collect();
+            let leaders = migrate_connect::leaders(&sa.snapshot().await?, &topics);
+            let per_broker = throttle.map(|t| connect::per_broker_quota(t, leaders));
+            let name = existing
+                .as_ref()
+                .and_then(|j| j.connect.as_ref().map(|c| c.connector.clone()))
+                .unwrap_or_else(|| a.connector.clone());
+            let mut ci = ConnectorInput {
+                name: name.clone(),
+                source_bootstrap: source.clone(),
+                target_bootstrap: target.clone(),
+                topics,
+                source_client: migrate_connect::client_properties(&a.source_command_config)?,
+                target_client: migrate_connect::client_properties(&a.target_command_config)?,
+                exactly_once: false,
+                per_broker_quota: per_broker,
+                max_tasks: a.connect_max_tasks,
+            };
+            let tx = ta.accepts_transactions().await.unwrap_or(false);
+            let api = migrate_connect::rest(connect_url.as_deref().expect("checked"))?;
+            let facts = tokio::task::block_in_place(|| migrate_connect::facts(&api, &ci, tx));
+            match facts {
+                Ok(f) => {
+                    problems.extend(migrate_connect::problems(&f));
+                    ci.exactly_once = f.workers_exactly_once && f.target_transactions;
+                    connect_plan = Some(ConnectPlan {
+                        url: f.url.clone(),
+                        version: f.version.clone(),
+                        connector: name.clone(),
+                        exactly_once: ci.exactly_once,
+                        per_broker_quota: per_broker,
+                        leaders,
+                        warnings: migrate_connect::at_least_once_warning(&f)
+                            .into_iter()
+                            .collect(),
+                        config: connect::masked(&connect::connector_config(&ci)),
+                    });
+                }
+                Err(e) => problems.push(Problem {
+                    topic: None,
+                    message: e.to_string(),
+                    hint: e.hint(),
+                }),
+            }
+        }
+        Ok::<_, Error>((plan, problems, connect_plan))
     })?;
+    if a.emit_config && problems.is_empty() {
+        let c = connect_plan.as_ref().expect("connect engine");
+        print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&c.config).expect("a string map")
+        ))?;
+        return Ok(ExitCode::Ok);
+    }
     let shown = PlanReport {
         dry_run: a.dry_run,
         problems: &problems,
         plan: plan.as_ref(),
+        connect: connect_plan.as_ref(),
     };
     if a.dry_run || !problems.is_empty() || ctx.format == output::Format::Table {
         print(&output::render(ctx.format, &shown, || human_plan(&shown))?)?;
@@ -692,10 +945,46 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         source,
     })?;
     let progress = BarProgress::offsets(ctx, "copying");
-    let stats =
-        diskless_run::copy(&mut j, &path, &src, &tgt, &copy_opts, &progress).map_err(run_err)?;
-    let progress = BarProgress::offsets(ctx, "verifying");
-    let v = diskless_run::verify(&mut j, &path, &src, &tgt, stall, &progress).map_err(run_err)?;
+    let (stats, v) = if engine == CopyEngineArg::Connect {
+        let cp = connect_plan.expect("planned");
+        match j.connect.as_mut() {
+            Some(c) => {
+                c.deleted = false;
+                c.exactly_once = cp.exactly_once;
+            }
+            None => {
+                j.connect = Some(ConnectRecord {
+                    url: cp.url.clone(),
+                    connector: cp.connector.clone(),
+                    exactly_once: cp.exactly_once,
+                    quotas: BTreeMap::new(),
+                    deleted: false,
+                })
+            }
+        }
+        let api = migrate_connect::rest(&cp.url)?;
+        let (mut quotas, copts) = connect_setup(
+            &rt,
+            a,
+            &source,
+            &target,
+            &j,
+            throttle,
+            stall,
+            copy_opts.stop.clone(),
+        )?;
+        let mut engine = ConnectEngine::new(&src, &tgt, &api, &mut quotas, copts);
+        let stats = engine.copy(&mut j, &path, &progress).map_err(run_err)?;
+        let v = engine.verify(&mut j, &path, &progress).map_err(run_err)?;
+        (stats, v)
+    } else {
+        let stats = diskless_run::copy(&mut j, &path, &src, &tgt, &copy_opts, &progress)
+            .map_err(run_err)?;
+        let progress = BarProgress::offsets(ctx, "verifying");
+        let v =
+            diskless_run::verify(&mut j, &path, &src, &tgt, stall, &progress).map_err(run_err)?;
+        (stats, v)
+    };
     let ok = v.ok;
     let r = report(&j, Some(stats), throttle, Some(v));
     print(&output::render(ctx.format, &r, || human_report(&r))?)?;
@@ -704,6 +993,77 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
     } else {
         ExitCode::CheckFailed
     })
+}
+
+fn engine_name(e: CopyEngineArg) -> &'static str {
+    match e {
+        CopyEngineArg::Builtin => "builtin",
+        CopyEngineArg::Connect => "connect",
+    }
+}
+
+/// The connector config and the source quotas for a run or a cutover of `--engine connect`.
+#[allow(clippy::too_many_arguments)]
+fn connect_setup<'r>(
+    rt: &'r tokio::runtime::Runtime,
+    a: &MigrateDisklessArgs,
+    source: &str,
+    target: &str,
+    j: &DisklessJournal,
+    throttle: Option<u64>,
+    stall: Duration,
+    stop: Arc<AtomicBool>,
+) -> Result<(migrate_connect::AdminQuotas<'r>, ConnectOptions)> {
+    let c = j.connect.as_ref().expect("a connect migration");
+    let mut admin = rt.block_on(super::source::connect(
+        source,
+        &KafkaSecurity {
+            command_config: a.source_command_config.clone(),
+        },
+    ))?;
+    let mut topics: BTreeMap<String, i32> = BTreeMap::new();
+    for p in &j.partitions {
+        let n = topics.entry(p.topic.clone()).or_default();
+        *n = (*n).max(p.partition + 1);
+    }
+    let cluster = rt.block_on(admin.snapshot())?;
+    let leaders = migrate_connect::leaders(&cluster, &topics);
+    let per_broker = throttle.map(|t| connect::per_broker_quota(t, leaders));
+    let leader = cluster
+        .partitions
+        .iter()
+        .filter(|p| topics.contains_key(&p.topic))
+        .filter_map(|p| Some(((p.topic.clone(), p.partition), *p.replicas.first()?)))
+        .collect();
+    let sizes = cluster
+        .partitions
+        .iter()
+        .filter(|p| topics.contains_key(&p.topic))
+        .map(|p| ((p.topic.clone(), p.partition), p.size_bytes.unwrap_or(0)))
+        .collect();
+    let config = connect::connector_config(&ConnectorInput {
+        name: c.connector.clone(),
+        source_bootstrap: source.to_string(),
+        target_bootstrap: target.to_string(),
+        topics,
+        source_client: migrate_connect::client_properties(&a.source_command_config)?,
+        target_client: migrate_connect::client_properties(&a.target_command_config)?,
+        exactly_once: c.exactly_once,
+        per_broker_quota: per_broker,
+        max_tasks: a.connect_max_tasks,
+    });
+    Ok((
+        migrate_connect::AdminQuotas { rt, admin },
+        ConnectOptions {
+            config,
+            throttle,
+            leader,
+            sizes,
+            stall,
+            poll: Duration::from_millis(500),
+            stop,
+        },
+    ))
 }
 
 /// Created topics appear in the target's metadata with every partition.

@@ -10,6 +10,7 @@ use crate::output::{Format, ProgressSettings};
 
 pub mod check;
 pub mod migrate;
+pub mod migrate_connect;
 pub mod migrate_diskless;
 pub mod progress;
 pub mod provision;

@@ -14,11 +14,14 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 };
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{alter_client_quotas_request, describe_client_quotas_request};
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId, CreateTopicsRequest, DescribeClusterRequest,
-    DescribeConfigsRequest, DescribeLogDirsRequest, ElectLeadersRequest,
-    IncrementalAlterConfigsRequest, ListOffsetsRequest, ListPartitionReassignmentsRequest,
-    MetadataRequest, MetadataResponse, TopicName,
+    AlterClientQuotasRequest, AlterPartitionReassignmentsRequest, BrokerId, CreateTopicsRequest,
+    DescribeClientQuotasRequest, DescribeClusterRequest, DescribeConfigsRequest,
+    DescribeLogDirsRequest, ElectLeadersRequest, FindCoordinatorRequest,
+    IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
+    ListPartitionReassignmentsRequest, MetadataRequest, MetadataResponse, TopicName,
+    TransactionalId,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 
@@ -784,6 +787,101 @@ impl ClusterAdmin for KafkaAdmin {
             }
         }
         Ok(())
+    }
+
+    async fn client_quota(&mut self, client_id: &str) -> Result<BTreeMap<String, f64>, KafkaError> {
+        let r = self
+            .call_any(
+                DescribeClientQuotasRequest::default()
+                    .with_components(vec![
+                        describe_client_quotas_request::ComponentData::default()
+                            .with_entity_type(StrBytes::from_static_str("client-id"))
+                            .with_match_type(0)
+                            .with_match(Some(StrBytes::from_string(client_id.to_string()))),
+                    ])
+                    .with_strict(true),
+            )
+            .await?;
+        if r.error_code != 0 {
+            return Err(KafkaError::api(
+                "DescribeClientQuotas",
+                format!("client-id {client_id}"),
+                r.error_code,
+                r.error_message.as_ref().map(s),
+            ));
+        }
+        let mut out = BTreeMap::new();
+        for e in r.entries.unwrap_or_default() {
+            for v in e.values {
+                out.insert(s(&v.key), v.value);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_client_quota(
+        &mut self,
+        client_id: &str,
+        key: &str,
+        value: Option<f64>,
+    ) -> Result<(), KafkaError> {
+        let entry = alter_client_quotas_request::EntryData::default()
+            .with_entity(vec![alter_client_quotas_request::EntityData::default()
+                .with_entity_type(StrBytes::from_static_str("client-id"))
+                .with_entity_name(Some(StrBytes::from_string(
+                    client_id.to_string(),
+                )))])
+            .with_ops(vec![alter_client_quotas_request::OpData::default()
+                .with_key(StrBytes::from_string(key.to_string()))
+                .with_value(value.unwrap_or(0.0))
+                .with_remove(value.is_none())]);
+        let r = self
+            .call_any(AlterClientQuotasRequest::default().with_entries(vec![entry]))
+            .await?;
+        for e in &r.entries {
+            if e.error_code != 0 {
+                return Err(KafkaError::api(
+                    "AlterClientQuotas",
+                    format!("client-id {client_id}"),
+                    e.error_code,
+                    e.error_message.as_ref().map(s),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn accepts_transactions(&mut self) -> Result<bool, KafkaError> {
+        let id = format!("streamctl-probe-{}", std::process::id());
+        // The transaction coordinator first (Kafka answers NOT_COORDINATOR elsewhere); a cluster
+        // without transactions may not know the coordinator type at all.
+        let found = self
+            .call_any(
+                FindCoordinatorRequest::default()
+                    .with_key(StrBytes::from_string(id.clone()))
+                    .with_key_type(1)
+                    .with_coordinator_keys(vec![StrBytes::from_string(id.clone())]),
+            )
+            .await;
+        let coordinator = match found {
+            Ok(r) => r
+                .coordinators
+                .first()
+                .filter(|c| c.error_code == 0)
+                .map(|c| c.node_id.0)
+                .or((r.error_code == 0 && r.node_id.0 >= 0).then_some(r.node_id.0)),
+            Err(_) => None,
+        };
+        let req = InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(StrBytes::from_string(id))))
+            .with_transaction_timeout_ms(10_000);
+        let r = match coordinator {
+            Some(node) => self.call_broker(node, req).await?,
+            None => self.call_any(req).await?,
+        };
+        // 53 TRANSACTIONAL_ID_AUTHORIZATION_FAILED (also what a broker without transactions
+        // answers), 35 UNSUPPORTED_VERSION, 42 INVALID_REQUEST: no transactions for us.
+        Ok(!matches!(r.error_code, 53 | 35 | 42))
     }
 
     async fn disk_space(&mut self, broker: i32) -> Result<Option<DiskSpace>, KafkaError> {

@@ -260,6 +260,29 @@ pub trait ClusterAdmin {
     async fn api_keys(&mut self) -> Result<BTreeSet<i16>, KafkaError> {
         Err(KafkaError::Config("ApiVersions not available".into()))
     }
+    /// The client-id quota entity's values (`consumer_byte_rate`, ...); empty when none is set.
+    async fn client_quota(
+        &mut self,
+        _client_id: &str,
+    ) -> Result<BTreeMap<String, f64>, KafkaError> {
+        Err(KafkaError::Config(
+            "DescribeClientQuotas not available".into(),
+        ))
+    }
+    /// Set (`Some`) or remove (`None`) one quota value of a client-id entity.
+    async fn set_client_quota(
+        &mut self,
+        _client_id: &str,
+        _key: &str,
+        _value: Option<f64>,
+    ) -> Result<(), KafkaError> {
+        Err(KafkaError::Config("AlterClientQuotas not available".into()))
+    }
+    /// Whether the cluster accepts transactional producers (an InitProducerId with a transactional
+    /// id that the broker does not refuse as unsupported or unauthorised).
+    async fn accepts_transactions(&mut self) -> Result<bool, KafkaError> {
+        Err(KafkaError::Config("InitProducerId not available".into()))
+    }
     /// Create a topic with the broker's default replication factor and these configs.
     async fn create_topic(
         &mut self,

@@ -137,6 +137,61 @@ impl OffsetMap {
             None => self.target_next(),
         }
     }
+
+    /// A copier that replays (at-least-once: after a crash it copies again from its last committed
+    /// offset) stored source offset `source` a second time, at `target`. From `source` on, the map
+    /// points at the new copies, so a translated consumer reads every record once, in order, after
+    /// its position. Returns the target offsets the superseded first copies occupy.
+    pub fn replay(&mut self, source: i64, target: i64) -> Result<(i64, i64), MapError> {
+        let first = self.target_of(source).ok_or(MapError::SourceOrder {
+            from: source,
+            last: self.source_next().unwrap_or(source) - 1,
+        })?;
+        let next_t = self.target_next().unwrap_or(target);
+        if target < next_t {
+            return Err(MapError::TargetGap {
+                from: source,
+                target,
+                expected: next_t,
+            });
+        }
+        let i = self.runs.partition_point(|r| r.source + r.len <= source);
+        let keep = source - self.runs[i].source;
+        self.runs.truncate(i + 1);
+        if keep == 0 {
+            self.runs.pop();
+        } else {
+            self.runs[i].len = keep;
+        }
+        self.runs.push(Run {
+            source,
+            target,
+            len: 1,
+        });
+        Ok((first, target))
+    }
+
+    /// Extend the map with the next record, allowing a gap on the target side (superseded copies
+    /// lie between); source order is still required.
+    pub fn push_after_gap(&mut self, source: i64, target: i64) -> Result<(), MapError> {
+        match self.runs.last() {
+            Some(l) if target > l.target + l.len => {
+                if source < l.source + l.len {
+                    return Err(MapError::SourceOrder {
+                        from: source,
+                        last: l.source + l.len - 1,
+                    });
+                }
+                self.runs.push(Run {
+                    source,
+                    target,
+                    len: 1,
+                });
+                Ok(())
+            }
+            _ => self.push(source, target),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,6 +647,37 @@ mod tests {
             value: Some(value.to_vec()),
             headers: vec![("h".into(), None)],
         }
+    }
+
+    #[test]
+    fn a_replay_points_the_map_at_the_second_copies() {
+        // Source 0..10 copied at target 0..10; a restarted copier replays from source 6 at 10.
+        let mut m = OffsetMap::default();
+        for o in 0..10 {
+            m.push(o, o).unwrap();
+        }
+        assert_eq!(m.replay(6, 10).unwrap(), (6, 10));
+        for o in 7..12 {
+            m.push(o, o + 4).unwrap();
+        }
+        assert_eq!(m.target_of(5), Some(5));
+        assert_eq!(m.target_of(6), Some(10));
+        assert_eq!(m.target_of(9), Some(13));
+        // A consumer that committed 8 resumes at the second copy of 8: no record twice.
+        assert_eq!(m.translate(8), Some(12));
+        assert_eq!(m.records(), 12);
+        // A replay from the very first record of a run drops that run.
+        assert_eq!(m.replay(0, 16).unwrap(), (0, 16));
+        assert_eq!(m.runs.len(), 1);
+        // A replay of a record never mapped, or into the past of the target, is refused.
+        assert!(m.replay(40, 17).is_err());
+        assert!(m.replay(0, 3).is_err());
+        // After a gap on the target the next record starts a new run.
+        let mut m = OffsetMap::default();
+        m.push(0, 0).unwrap();
+        m.push_after_gap(1, 5).unwrap();
+        assert_eq!(m.translate(1), Some(5));
+        assert!(m.push_after_gap(0, 9).is_err());
     }
 
     #[test]

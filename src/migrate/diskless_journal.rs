@@ -30,6 +30,42 @@ pub struct PartitionRecord {
     pub bytes: u64,
     #[serde(default)]
     pub verified: Option<Verified>,
+    /// Target records superseded by a replay (`--engine connect` without exactly-once, after a
+    /// worker failure): the map points at the later copies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// Target offsets `target_from..target_to` hold first copies of source records from
+/// `source_from` on, copied again later (a replay).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duplicate {
+    pub source_from: i64,
+    pub target_from: i64,
+    pub target_to: i64,
+}
+
+/// `--engine connect`: the connector streamctl runs and the quotas it set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectRecord {
+    pub url: String,
+    pub connector: String,
+    pub exactly_once: bool,
+    /// Per task client id, the quota streamctl set and is yet to restore (empty when nothing is
+    /// set).
+    #[serde(default)]
+    pub quotas: BTreeMap<String, QuotaRecord>,
+    /// The connector was deleted (after cutover or `--cancel`).
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// `consumer_byte_rate` on the source for one task's client id: what streamctl set, and
+/// what was there before (restored afterwards; `None`: no quota, removed afterwards).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaRecord {
+    pub set: f64,
+    pub previous: Option<f64>,
 }
 
 impl PartitionRecord {
@@ -105,6 +141,9 @@ pub struct DisklessJournal {
     pub copy_bytes: u64,
     #[serde(default)]
     pub cutover: Option<Cutover>,
+    /// Present when the copy runs on Kafka Connect (`--engine connect`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<ConnectRecord>,
 }
 
 impl DisklessJournal {
@@ -121,6 +160,7 @@ impl DisklessJournal {
             copy_seconds: 0.0,
             copy_bytes: 0,
             cutover: None,
+            connect: None,
         }
     }
 

@@ -30,6 +30,8 @@ use crate::kafka::Record;
 pub enum DisklessError {
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Connect(#[from] crate::connect::ConnectError),
     #[error("cannot write the journal {path}: {source}")]
     Journal {
         path: String,
@@ -48,7 +50,7 @@ pub enum DisklessError {
 }
 
 impl DisklessError {
-    fn inconsistent(message: String, hint: &str) -> Self {
+    pub(crate) fn inconsistent(message: String, hint: &str) -> Self {
         Self::Inconsistent {
             message,
             hint: hint.into(),
@@ -56,7 +58,7 @@ impl DisklessError {
     }
 }
 
-fn save(j: &DisklessJournal, path: &Path) -> Result<(), DisklessError> {
+pub(crate) fn save(j: &DisklessJournal, path: &Path) -> Result<(), DisklessError> {
     j.save(path).map_err(|source| DisklessError::Journal {
         path: path.display().to_string(),
         source,
@@ -111,6 +113,7 @@ pub fn add_partitions(
                 map: Default::default(),
                 bytes: 0,
                 verified: None,
+                duplicates: Vec::new(),
             });
         }
     }
@@ -118,7 +121,7 @@ pub fn add_partitions(
 }
 
 /// One side's records of one partition, read in order up to (excluding) `end`.
-struct Cursor<'a> {
+pub(crate) struct Cursor<'a> {
     cluster: &'a dyn DataCluster,
     reader: Box<dyn RecordReader>,
     /// The offset after the last record returned (where to seek back after a lost position).
@@ -126,6 +129,8 @@ struct Cursor<'a> {
     resets: u32,
     /// When the reader first reported the end while short of `end`.
     short_since: Option<Instant>,
+    /// It ended short of `end` (the end of what the broker would serve).
+    pub(crate) short: bool,
     topic: String,
     partition: i32,
     end: i64,
@@ -134,7 +139,7 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn open(
+    pub(crate) fn open(
         cluster: &'a dyn DataCluster,
         read_committed: bool,
         topic: &str,
@@ -153,6 +158,7 @@ impl<'a> Cursor<'a> {
             next: from,
             resets: 0,
             short_since: None,
+            short: false,
             topic: topic.into(),
             partition,
             end,
@@ -162,7 +168,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next record below `end`, or `None` at the end (or at the end of what is readable).
-    fn next(&mut self) -> Result<Option<Record>, DisklessError> {
+    pub(crate) fn next(&mut self) -> Result<Option<Record>, DisklessError> {
         let mut last = Instant::now();
         while !self.done {
             match self.reader.poll(Duration::from_millis(200))? {
@@ -188,13 +194,18 @@ impl<'a> Cursor<'a> {
                 // fetch): keep reading a while; a side that stays short is reported by the
                 // caller, which compares both.
                 Some(ReadEvent::EndOfPartition(_)) => {
-                    let pos = self.reader.position(&self.topic, self.partition)?;
-                    if pos.is_none_or(|p| p >= self.end) {
+                    // No position yet (nothing consumed): where this cursor stands.
+                    let pos = self
+                        .reader
+                        .position(&self.topic, self.partition)?
+                        .unwrap_or(self.next);
+                    if pos >= self.end {
                         self.done = true;
                     } else {
                         let since = self.short_since.get_or_insert_with(Instant::now);
                         if since.elapsed() > Duration::from_secs(10) {
                             self.done = true;
+                            self.short = true;
                         }
                     }
                 }
@@ -221,7 +232,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Source records `from..low` are gone (retention) and were never copied: said, never skipped.
-fn records_deleted(topic: &str, partition: i32, from: i64, low: i64) -> DisklessError {
+pub(crate) fn records_deleted(topic: &str, partition: i32, from: i64, low: i64) -> DisklessError {
     DisklessError::inconsistent(
         format!("{topic}-{partition}: source records {from}..{low} were deleted (retention) before they were copied"),
         "those records are gone from the source; to copy the rest anyway, start again with a new --journal into an empty target topic",
@@ -241,7 +252,13 @@ fn position_lost(
     for ((t, p), &from) in parts.iter().zip(wanted) {
         let (low, _) = cluster.watermarks(t, *p)?;
         if from < low {
-            return Err(records_deleted(t, *p, from, low));
+            return Err(DisklessError::inconsistent(
+                format!(
+                    "{t}-{p} on {}: records {from}..{low} were deleted (retention) before they were read",
+                    cluster.bootstrap()
+                ),
+                "those records are gone; to copy the rest anyway, start again with a new --journal into an empty target topic",
+            ));
         }
     }
     *resets += 1;
@@ -699,7 +716,53 @@ pub struct CutoverOptions {
     /// How long to wait for the source groups' members (and producers) to stop.
     pub wait: Duration,
     pub poll: Duration,
-    pub copy: CopyOptions,
+}
+
+/// How the records get to the target: the built-in copier, or a Kafka Connect cluster
+/// (`connect_run`). The cutover drives either: copy the tail, verify, and after the groups are
+/// committed, `finish` (a connector is removed).
+pub trait CopyEngine {
+    fn copy(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<CopyStats, DisklessError>;
+    fn verify(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport, DisklessError>;
+    fn finish(&mut self, _j: &mut DisklessJournal, _path: &Path) -> Result<(), DisklessError> {
+        Ok(())
+    }
+}
+
+/// The built-in copier: this process reads the source and writes the target.
+pub struct BuiltIn<'a> {
+    pub src: &'a dyn DataCluster,
+    pub tgt: &'a dyn DataCluster,
+    pub opts: CopyOptions,
+}
+
+impl CopyEngine for BuiltIn<'_> {
+    fn copy(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<CopyStats, DisklessError> {
+        copy(j, path, self.src, self.tgt, &self.opts, progress)
+    }
+    fn verify(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport, DisklessError> {
+        verify(j, path, self.src, self.tgt, self.opts.stall, progress)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -716,6 +779,7 @@ pub fn cutover(
     path: &Path,
     src: &dyn DataCluster,
     tgt: &dyn DataCluster,
+    engine: &mut dyn CopyEngine,
     opts: &CutoverOptions,
     progress: &dyn Progress,
 ) -> Result<CutoverReport, DisklessError> {
@@ -815,8 +879,8 @@ pub fn cutover(
     }
     set_phase(j, path, CutoverPhase::CopyingTail)?;
     // 2. The tail, then verify everything not yet verified.
-    let tail = copy(j, path, src, tgt, &opts.copy, progress)?;
-    let verify = verify(j, path, src, tgt, opts.copy.stall, progress)?;
+    let tail = engine.copy(j, path, progress)?;
+    let verify = engine.verify(j, path, progress)?;
     if !verify.ok {
         return Err(DisklessError::inconsistent(
             format!(
@@ -904,6 +968,7 @@ pub fn cutover(
         j.cutover.as_mut().expect("set").groups[i].committed = true;
         save(j, path)?;
     }
+    engine.finish(j, path)?;
     let c = j.cutover.as_mut().expect("set");
     c.phase = CutoverPhase::Committed;
     c.done_ms = Some(now_ms());
@@ -1317,10 +1382,14 @@ mod tests {
             wait_for_producers_stopped: false,
             wait: Duration::from_secs(1),
             poll: Duration::from_millis(10),
-            copy: opts(),
+        };
+        let mut engine = BuiltIn {
+            src: &src,
+            tgt: &tgt,
+            opts: opts(),
         };
         assert!(matches!(
-            cutover(&mut j, &path, &src, &tgt, &c, &Quiet),
+            cutover(&mut j, &path, &src, &tgt, &mut engine, &c, &Quiet),
             Err(DisklessError::Refused(_))
         ));
         assert!(
@@ -1328,7 +1397,7 @@ mod tests {
             "nothing committed"
         );
         tgt.0.lock().unwrap().groups.get_mut("g").unwrap().0 = 0;
-        let r = cutover(&mut j, &path, &src, &tgt, &c, &Quiet).unwrap();
+        let r = cutover(&mut j, &path, &src, &tgt, &mut engine, &c, &Quiet).unwrap();
         let committed = tgt.0.lock().unwrap().groups["g"].1[&k];
         let target = target_records(&tgt);
         assert_eq!(target[committed as usize].offset, committed);

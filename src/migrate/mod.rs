@@ -3,6 +3,8 @@
 //! partition counts as tiered, what a rollback changes. The runners drive them over
 //! [`crate::kafka::ClusterAdmin`] and journal every step, as [`crate::execute`] does.
 
+pub mod connect;
+pub mod connect_run;
 pub mod diskless;
 pub mod diskless_journal;
 pub mod diskless_run;

@@ -1,0 +1,773 @@
+//! `migrate diskless --engine connect`: the copy runs as a MirrorMaker 2 source connector on a
+//! Kafka Connect cluster ([`ConnectApi`]); streamctl sets the source quota ([`Quotas`], journaled
+//! with the previous value and restored), drives the connector up to this run's end, pauses it,
+//! and then builds the exact offset map while it verifies both sides in step (MirrorMaker 2 does
+//! not report where each record landed). Blocking, like the built-in copier.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::connect::{self, behind, replay_start, task_actions, Goals, TaskAction};
+use super::diskless::{chain, record_digest, Difference, Verified};
+use super::diskless_journal::{DisklessJournal, Duplicate, QuotaRecord};
+use super::diskless_run::{
+    records_deleted, save, CopyEngine, CopyStats, Cursor, DisklessError, PartitionCheck,
+    VerifyReport,
+};
+use crate::connect::ConnectApi;
+use crate::execute::runner::Progress;
+use crate::kafka::records::DataCluster;
+use crate::kafka::KafkaError;
+
+/// The source cluster's client quotas (the real one wraps [`crate::kafka::ClusterAdmin`]).
+pub trait Quotas {
+    /// `consumer_byte_rate` of a client id, `None` when it has none.
+    fn get(&mut self, client_id: &str) -> Result<Option<f64>, KafkaError>;
+    fn set(&mut self, client_id: &str, value: Option<f64>) -> Result<(), KafkaError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The connector config to put (see [`connect::connector_config`]).
+    pub config: BTreeMap<String, String>,
+    /// The total rate (`--throttle`); `None` unthrottled.
+    pub throttle: Option<u64>,
+    /// Each copied partition's leader (Kafka enforces a quota on each broker).
+    pub leader: BTreeMap<(String, i32), i32>,
+    /// Each partition's bytes on the source (to size the quotas to this run's bytes).
+    pub sizes: BTreeMap<(String, i32), u64>,
+    pub stall: Duration,
+    pub poll: Duration,
+    pub stop: Arc<AtomicBool>,
+}
+
+pub struct ConnectEngine<'a> {
+    pub src: &'a dyn DataCluster,
+    pub tgt: &'a dyn DataCluster,
+    pub connect: &'a dyn ConnectApi,
+    pub quotas: &'a mut dyn Quotas,
+    pub opts: ConnectOptions,
+    /// The verification the last copy ended with (returned by the next `verify`).
+    last: Option<VerifyReport>,
+    /// This run's tasks (index, partitions) and bytes per partition, once known.
+    tasks: Vec<(i32, Vec<(String, i32)>)>,
+    bytes: BTreeMap<(String, i32), u64>,
+    /// The share of the throttle the quotas are set to (see [`connect::run_scale`]).
+    scale: f64,
+}
+
+/// Records of one verification pass kept for recognising replays: a replay reaching further back
+/// than this is reported as a difference (hint: lower the workers' `offset.flush.interval.ms`).
+const HISTORY: usize = 1_000_000;
+
+impl<'a> ConnectEngine<'a> {
+    pub fn new(
+        src: &'a dyn DataCluster,
+        tgt: &'a dyn DataCluster,
+        connect: &'a dyn ConnectApi,
+        quotas: &'a mut dyn Quotas,
+        opts: ConnectOptions,
+    ) -> Self {
+        Self {
+            src,
+            tgt,
+            connect,
+            quotas,
+            opts,
+            last: None,
+            tasks: Vec::new(),
+            bytes: BTreeMap::new(),
+            scale: 1.0,
+        }
+    }
+
+    fn name(j: &DisklessJournal) -> String {
+        j.connect
+            .as_ref()
+            .expect("a connect migration")
+            .connector
+            .clone()
+    }
+
+    /// Set each task's quota, journaled first with what was there before (a crashed run keeps
+    /// the first run's "before").
+    fn set_quotas(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        tasks: &[(i32, Vec<(String, i32)>)],
+        bytes: &BTreeMap<(String, i32), u64>,
+    ) -> Result<(), DisklessError> {
+        let Some(rate) = self.opts.throttle else {
+            return self.restore_quotas(j, path);
+        };
+        let name = Self::name(j);
+        let rate = ((rate as f64 * self.scale) as u64).max(1);
+        let quotas = connect::task_quotas(&name, tasks, &self.opts.leader, bytes, rate);
+        let by_id: BTreeMap<String, u64> = quotas
+            .iter()
+            .map(|q| (q.client_id.clone(), q.bytes_per_sec))
+            .collect();
+        self.set_quotas_to(j, path, tasks, |id| by_id[id])
+    }
+
+    fn set_quotas_to(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        tasks: &[(i32, Vec<(String, i32)>)],
+        value: impl Fn(&str) -> u64,
+    ) -> Result<(), DisklessError> {
+        let name = Self::name(j);
+        let ids: Vec<String> = tasks
+            .iter()
+            .map(|(i, _)| connect::task_client_id(&name, *i))
+            .collect();
+        for id in &ids {
+            let c = j.connect.as_mut().expect("a connect migration");
+            if !c.quotas.contains_key(id) {
+                let previous = self.quotas.get(id)?;
+                c.quotas.insert(
+                    id.clone(),
+                    QuotaRecord {
+                        set: value(id) as f64,
+                        previous,
+                    },
+                );
+            }
+            if let Some(r) = c.quotas.get_mut(id) {
+                r.set = value(id) as f64;
+            }
+        }
+        save(j, path)?;
+        for id in &ids {
+            info!(client_id = %id, bytes_per_sec = value(id), "setting consumer_byte_rate on the source");
+            self.quotas.set(id, Some(value(id) as f64))?;
+        }
+        Ok(())
+    }
+
+    /// Put back what was there before streamctl's quotas (nothing: remove them).
+    pub fn restore_quotas(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+    ) -> Result<(), DisklessError> {
+        restore(j, path, self.quotas)
+    }
+
+    /// Create the connector paused (or update its config when it differs), wait for its tasks,
+    /// set their quotas, then resume it: no task reads a byte before its quota is in place.
+    fn start(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        bytes: &BTreeMap<(String, i32), u64>,
+    ) -> Result<(), DisklessError> {
+        let name = Self::name(j);
+        let want: usize = self
+            .opts
+            .config
+            .get("tasks.max")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(1);
+        match self.connect.config(&name)? {
+            None => {
+                // A connector's tasks (and which partitions each reads) exist only once it runs:
+                // quotas that hold whatever they read go first, exact ones once the tasks exist.
+                if let Some(rate) = self.opts.throttle {
+                    let leaders = self
+                        .opts
+                        .leader
+                        .values()
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len();
+                    let q = connect::initial_task_quota(
+                        (rate as f64 * self.scale) as u64,
+                        want,
+                        leaders,
+                    );
+                    let tasks: Vec<(i32, Vec<(String, i32)>)> =
+                        (0..want as i32).map(|i| (i, Vec::new())).collect();
+                    self.set_quotas_to(j, path, &tasks, |_| q)?;
+                }
+                info!(connector = %name, "creating the connector");
+                self.connect.put_config(&name, &self.opts.config)?;
+            }
+            Some(c) if c != self.opts.config => {
+                info!(connector = %name, "updating the connector config");
+                self.connect.put_config(&name, &self.opts.config)?;
+            }
+            Some(_) => {}
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let tasks = loop {
+            let tasks: Vec<(i32, Vec<(String, i32)>)> = self
+                .connect
+                .tasks(&name)?
+                .into_iter()
+                .map(|t| {
+                    let index = t
+                        .config
+                        .get("task.index")
+                        .and_then(|i| i.parse().ok())
+                        .unwrap_or(t.id);
+                    let parts = t
+                        .config
+                        .get("task.assigned.partitions")
+                        .map(|v| connect::assigned_partitions(v))
+                        .unwrap_or_default();
+                    (index, parts)
+                })
+                .collect();
+            let assigned: usize = tasks.iter().map(|t| t.1.len()).sum();
+            if !tasks.is_empty() && (tasks.len() >= want || assigned >= j.partitions.len()) {
+                break tasks;
+            }
+            if Instant::now() > deadline {
+                return Err(DisklessError::Timeout(format!(
+                    "connector {name} has {} of {want} tasks after 60 s",
+                    tasks.len()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        self.set_quotas(j, path, &tasks, bytes)?;
+        self.tasks = tasks;
+        self.bytes = bytes.clone();
+        if let Some(s) = self.connect.status(&name)? {
+            if s.connector.state == "PAUSED" || s.connector.state == "STOPPED" {
+                self.connect.resume(&name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pause the connector and wait until the target stops growing.
+    fn pause(&mut self, j: &DisklessJournal, keys: &[(String, i32)]) -> Result<(), DisklessError> {
+        let name = Self::name(j);
+        self.connect.pause(&name)?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = None;
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let paused = self.connect.status(&name)?.is_some_and(|s| {
+                s.connector.state == "PAUSED" && s.tasks.iter().all(|t| t.state != "RUNNING")
+            });
+            let ends = target_ends(self.tgt, keys)?;
+            if paused && last.as_ref() == Some(&ends) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(DisklessError::Timeout(format!(
+                    "connector {name} did not pause within 60 s"
+                )));
+            }
+            last = Some(ends);
+        }
+    }
+
+    /// Run the connector until every partition is copied up to this run's end.
+    fn run_to(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        goals: &Goals,
+        begin: &BTreeMap<(String, i32), i64>,
+        ends: &BTreeMap<(String, i32), i64>,
+        progress: &dyn Progress,
+    ) -> Result<f64, DisklessError> {
+        let name = Self::name(j);
+        let keys: Vec<(String, i32)> = ends.keys().cloned().collect();
+        let total: u64 = ends.iter().map(|(k, e)| (e - begin[k]).max(0) as u64).sum();
+        let t0 = target_ends(self.tgt, &keys)?;
+        let mut first_move: Option<Instant> = None;
+        // The copy's time runs from the first record on the target to the last (the connector
+        // commits its offsets, which say it is done, a flush interval later).
+        let mut last_move = Instant::now();
+        let mut last_target: Option<Ends> = None;
+        let mut last_change = Instant::now();
+        let mut last_seen: Option<(Ends, i64)> = None;
+        let mut restarted = std::collections::BTreeSet::new();
+        loop {
+            if self.opts.stop.load(Ordering::Relaxed) {
+                return Err(DisklessError::Interrupted);
+            }
+            let status = self.connect.status(&name)?;
+            if let Some(s) = &status {
+                if s.connector.state == "FAILED" {
+                    return Err(DisklessError::inconsistent(
+                        format!(
+                            "connector {name} failed: {}",
+                            s.connector.trace.as_deref().unwrap_or("no trace")
+                        ),
+                        "read the worker's log; fix the cause and run the same command again",
+                    ));
+                }
+                let failed: Vec<(i32, Option<String>)> = s
+                    .tasks
+                    .iter()
+                    .filter(|t| t.state == "FAILED")
+                    .map(|t| (t.id, t.trace.clone()))
+                    .collect();
+                for a in task_actions(&failed, &restarted) {
+                    match a {
+                        TaskAction::Restart(id) => {
+                            warn!(connector = %name, task = id, "a task failed; restarting it once");
+                            self.connect.restart_task(&name, id)?;
+                            restarted.insert(id);
+                        }
+                        TaskAction::Give(id, trace) => {
+                            return Err(DisklessError::inconsistent(
+                                format!("connector {name} task {id} failed again after a restart: {}", trace.lines().next().unwrap_or("")),
+                                "the full trace is in GET /connectors/NAME/status and the worker's log; fix the cause and run the same command again",
+                            ));
+                        }
+                    }
+                }
+            }
+            let committed: BTreeMap<(String, i32), i64> = self
+                .connect
+                .offsets(&name)?
+                .into_iter()
+                .map(|o| ((o.topic, o.partition), o.offset))
+                .collect();
+            let tnow = target_ends(self.tgt, &keys)?;
+            if first_move.is_none() && tnow != t0 {
+                first_move = Some(Instant::now());
+            }
+            if last_target.as_ref() != Some(&tnow) {
+                last_move = Instant::now();
+                last_target = Some(tnow.clone());
+            }
+            let tsum: i64 = tnow.values().sum();
+            let seen = (committed.clone(), tsum);
+            if last_seen.as_ref() != Some(&seen) {
+                last_change = Instant::now();
+                last_seen = Some(seen);
+            }
+            let done: u64 = ends
+                .iter()
+                .map(|(k, e)| {
+                    let c = committed.get(k).map_or(begin[k], |c| (c + 1).min(*e));
+                    (c - begin[k]).max(0) as u64
+                })
+                .sum();
+            let left = behind(goals, &committed);
+            progress.update(
+                done,
+                total,
+                left.len(),
+                "partitions copying (Kafka Connect)",
+            );
+            if left.is_empty() {
+                return Ok(first_move.map_or(0.0, |t| {
+                    last_move.saturating_duration_since(t).as_secs_f64()
+                }));
+            }
+            if last_change.elapsed() > self.opts.stall {
+                return Err(DisklessError::Timeout(format!(
+                    "connector {name} made no progress for {:?}; behind: {}",
+                    self.opts.stall,
+                    left.iter()
+                        .take(10)
+                        .map(|(t, p)| format!("{t}-{p}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            save(j, path)?;
+            std::thread::sleep(self.opts.poll);
+        }
+    }
+}
+
+/// An offset per partition.
+type Ends = BTreeMap<(String, i32), i64>;
+
+fn target_ends(tgt: &dyn DataCluster, keys: &[(String, i32)]) -> Result<Ends, KafkaError> {
+    keys.iter()
+        .map(|(t, p)| Ok(((t.clone(), *p), tgt.watermarks(t, *p)?.1)))
+        .collect()
+}
+
+/// The offset of the last record (readable `read_committed`) in `from..end`, `None` when there is
+/// none (only markers or aborted records). Reads a growing window back from the end.
+fn last_record_below(
+    src: &dyn DataCluster,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    end: i64,
+    stall: Duration,
+) -> Result<Option<i64>, DisklessError> {
+    let mut window = 64;
+    loop {
+        let start = (end - window).max(from);
+        let mut c = Cursor::open(src, true, topic, partition, start, end, stall)?;
+        let mut last = None;
+        while let Some(r) = c.next()? {
+            last = Some(r.offset);
+        }
+        // The goal decides when the copy is complete: a read that stopped short proves nothing.
+        if c.short {
+            return Err(DisklessError::Timeout(format!(
+                "{topic}-{partition}: the source served records only up to short of offset {end}; cannot tell where this run's copy ends"
+            )));
+        }
+        if last.is_some() || start <= from {
+            return Ok(last);
+        }
+        window *= 8;
+    }
+}
+
+impl CopyEngine for ConnectEngine<'_> {
+    fn copy(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<CopyStats, DisklessError> {
+        let mut goals: Goals = BTreeMap::new();
+        let mut begin = BTreeMap::new();
+        let mut ends = BTreeMap::new();
+        let mut bytes: BTreeMap<(String, i32), u64> = BTreeMap::new();
+        for p in &j.partitions {
+            let (low, high) = self.src.watermarks(&p.topic, p.partition)?;
+            // This run's share of the partition's bytes, by offsets.
+            if let Some(&size) = self.opts.sizes.get(&(p.topic.clone(), p.partition)) {
+                let next = p.caught_up_to.max(p.start).max(low);
+                if high > low && next < high {
+                    bytes.insert(
+                        (p.topic.clone(), p.partition),
+                        (size as f64 * (high - next) as f64 / (high - low) as f64) as u64,
+                    );
+                }
+            }
+            let next = p.caught_up_to.max(p.start);
+            if next < low {
+                return Err(records_deleted(&p.topic, p.partition, next, low));
+            }
+            let k = (p.topic.clone(), p.partition);
+            let goal = if next < high {
+                last_record_below(self.src, &p.topic, p.partition, next, high, self.opts.stall)?
+            } else {
+                None
+            };
+            goals.insert(k.clone(), goal);
+            begin.insert(k.clone(), next);
+            ends.insert(k, high.max(next));
+        }
+        let keys: Vec<(String, i32)> = ends.keys().cloned().collect();
+        if let Some(rate) = self.opts.throttle {
+            self.scale = connect::run_scale(rate, bytes.values().sum());
+            info!(
+                scale = self.scale,
+                "quotas at this share of the throttle (Kafka lets a client catch up a window's worth)"
+            );
+        }
+        let before = target_ends(self.tgt, &keys)?;
+        let bytes_before: u64 = j.partitions.iter().map(|p| p.bytes).sum();
+        let records_before: i64 = j.partitions.iter().map(|p| p.map.records()).sum();
+        // Whatever happens now, the quotas are restored (a crash leaves them journaled: the next
+        // run or --cancel restores them).
+        let ran = (|| {
+            self.start(j, path, &bytes)?;
+            let seconds = self.run_to(j, path, &goals, &begin, &ends, progress)?;
+            self.pause(j, &keys)?;
+            Ok::<_, DisklessError>(seconds)
+        })();
+        if let Err(e) = &ran {
+            warn!(error = %e, "pausing the connector after a failed run");
+            let name = Self::name(j);
+            if let Err(p) = self.connect.pause(&name) {
+                warn!(error = %p, "could not pause the connector");
+            }
+        }
+        let restored = self.restore_quotas(j, path);
+        let seconds = ran?;
+        restored?;
+        progress.finish();
+        let report = build_and_verify(j, path, self.src, self.tgt, Some(&goals), self.opts.stall)?;
+        let after = target_ends(self.tgt, &keys)?;
+        let stats = CopyStats {
+            records: (j.partitions.iter().map(|p| p.map.records()).sum::<i64>() - records_before)
+                .max(0) as u64,
+            bytes: j.partitions.iter().map(|p| p.bytes).sum::<u64>() - bytes_before,
+            seconds,
+            recovered: 0,
+            partitions: goals.values().filter(|g| g.is_some()).count(),
+        };
+        let written: i64 = keys.iter().map(|k| after[k] - before[k]).sum();
+        if written as u64 > stats.records {
+            info!(
+                written,
+                mapped = stats.records,
+                "the target holds records copied twice (a replay after a worker failure); the map points at the later copies"
+            );
+        }
+        j.copy_seconds += stats.seconds;
+        j.copy_bytes += stats.bytes;
+        save(j, path)?;
+        self.last = Some(report);
+        Ok(stats)
+    }
+
+    fn verify(
+        &mut self,
+        j: &mut DisklessJournal,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport, DisklessError> {
+        if let Some(r) = self.last.take() {
+            return Ok(r);
+        }
+        let r = build_and_verify(j, path, self.src, self.tgt, None, self.opts.stall);
+        progress.finish();
+        r
+    }
+
+    /// After the cutover the connector is deleted (the copied data stays).
+    fn finish(&mut self, j: &mut DisklessJournal, path: &Path) -> Result<(), DisklessError> {
+        cancel(j, path, self.connect, self.quotas)
+    }
+}
+
+/// Put back what was there before each quota streamctl set, journaled as it goes.
+fn restore(
+    j: &mut DisklessJournal,
+    path: &Path,
+    quotas: &mut dyn Quotas,
+) -> Result<(), DisklessError> {
+    let set: Vec<(String, QuotaRecord)> = j
+        .connect
+        .as_ref()
+        .map(|c| c.quotas.clone().into_iter().collect())
+        .unwrap_or_default();
+    for (id, r) in set {
+        info!(client_id = %id, previous = ?r.previous, "restoring the source quota");
+        quotas.set(&id, r.previous)?;
+        j.connect.as_mut().expect("checked").quotas.remove(&id);
+        save(j, path)?;
+    }
+    Ok(())
+}
+
+/// Delete the connector and restore the quotas (`--cancel`, and after a cutover). The journal
+/// and the target's data stay.
+pub fn cancel(
+    j: &mut DisklessJournal,
+    path: &Path,
+    connect: &dyn ConnectApi,
+    quotas: &mut dyn Quotas,
+) -> Result<(), DisklessError> {
+    let Some(c) = j.connect.clone() else {
+        return Ok(());
+    };
+    info!(connector = %c.connector, "deleting the connector");
+    connect.delete(&c.connector)?;
+    restore(j, path, quotas)?;
+    j.connect.as_mut().expect("checked").deleted = true;
+    save(j, path)
+}
+
+/// Build the map while verifying, for every partition, from where the last verification stopped
+/// to the target's end: each target record is either the next source record (read in step,
+/// `read_committed`) or a replay of an earlier one ([`replay_start`]); anything else is a
+/// difference. With `goals` (after a copy), a source record up to its partition's goal without a
+/// copy is a difference too. A partition with a difference is left as it was (map, verification).
+pub fn build_and_verify(
+    j: &mut DisklessJournal,
+    path: &Path,
+    src: &dyn DataCluster,
+    tgt: &dyn DataCluster,
+    goals: Option<&Goals>,
+    stall: Duration,
+) -> Result<VerifyReport, DisklessError> {
+    let mut out = Vec::new();
+    let mut differences = Vec::new();
+    for p in j.partitions.iter_mut() {
+        let v = p.verified.clone().unwrap_or(Verified {
+            source_end: p.start,
+            target_end: p.target_base,
+            records: 0,
+            source_hash: String::new(),
+            target_hash: String::new(),
+        });
+        let (_, s_hw) = src.watermarks(&p.topic, p.partition)?;
+        let (_, t_hw) = tgt.watermarks(&p.topic, p.partition)?;
+        let goal = goals
+            .and_then(|g| g.get(&(p.topic.clone(), p.partition)).copied())
+            .flatten();
+        let mut map = p.map.clone();
+        let mut duplicates = p.duplicates.clone();
+        let mut bytes = p.bytes;
+        let mut s = Cursor::open(src, true, &p.topic, p.partition, v.source_end, s_hw, stall)?;
+        let mut t = Cursor::open(tgt, false, &p.topic, p.partition, v.target_end, t_hw, stall)?;
+        // This pass's matched source records: offsets, digests, payload sizes; records before
+        // `hist_base` fell out of the window and are chained into `base_hash`.
+        let (mut offs, mut digs, mut sizes): (Vec<i64>, Vec<[u8; 32]>, Vec<u64>) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let mut base_hash = v.source_hash.clone();
+        let mut base_records = v.records;
+        let mut e = 0usize;
+        let mut peek = None;
+        let mut diffs: Vec<Difference> = Vec::new();
+        let mut target_end = v.target_end;
+        while let Some(b) = t.next()? {
+            target_end = b.offset + 1;
+            let db = record_digest(&b);
+            if e < digs.len() {
+                if digs[e] == db {
+                    map.push(offs[e], b.offset).map_err(|m| {
+                        DisklessError::inconsistent(
+                            m.to_string(),
+                            "the target partition has another writer",
+                        )
+                    })?;
+                    e += 1;
+                    continue;
+                }
+            } else {
+                if peek.is_none() {
+                    peek = s.next()?;
+                }
+                if let Some(a) = peek.as_ref().filter(|a| record_digest(a) == db) {
+                    map.push_after_gap(a.offset, b.offset).map_err(|m| {
+                        DisklessError::inconsistent(
+                            m.to_string(),
+                            "the target partition has another writer",
+                        )
+                    })?;
+                    bytes += a.payload_bytes();
+                    offs.push(a.offset);
+                    digs.push(db);
+                    sizes.push(a.payload_bytes());
+                    e += 1;
+                    peek = None;
+                    if digs.len() > 2 * HISTORY {
+                        for d in digs.drain(..HISTORY) {
+                            base_hash = chain(&base_hash, &d);
+                        }
+                        offs.drain(..HISTORY);
+                        sizes.drain(..HISTORY);
+                        base_records += HISTORY as u64;
+                        e -= HISTORY;
+                    }
+                    continue;
+                }
+            }
+            match replay_start(&digs, e, &db) {
+                Some(r) => {
+                    let (from, to) = map.replay(offs[r], b.offset).map_err(|m| {
+                        DisklessError::inconsistent(
+                            m.to_string(),
+                            "the target partition has another writer",
+                        )
+                    })?;
+                    duplicates.push(Duplicate {
+                        source_from: offs[r],
+                        target_from: from,
+                        target_to: to,
+                    });
+                    e = r + 1;
+                }
+                None => {
+                    let expected = if e < offs.len() {
+                        Some(offs[e])
+                    } else {
+                        peek.as_ref().map(|a| a.offset)
+                    };
+                    diffs.push(Difference {
+                        topic: p.topic.clone(),
+                        partition: p.partition,
+                        source_offset: expected,
+                        target_offset: Some(b.offset),
+                        what: format!(
+                            "target offset {} is neither the next source record{} nor a repeat of one copied before it",
+                            b.offset,
+                            expected.map(|o| format!(" ({o})")).unwrap_or_default()
+                        ),
+                    });
+                    if diffs.len() >= 20 {
+                        break;
+                    }
+                }
+            }
+        }
+        // Where the verified source ends: mid-replay, at the first record not copied again yet;
+        // otherwise at the first source record without a copy (or the source's end).
+        let source_end = if e < offs.len() {
+            bytes -= sizes[e..].iter().sum::<u64>();
+            offs[e]
+        } else {
+            if peek.is_none() && diffs.is_empty() {
+                peek = s.next()?;
+            }
+            match &peek {
+                Some(a) => {
+                    if goal.is_some_and(|g| a.offset <= g) {
+                        diffs.push(Difference {
+                            topic: p.topic.clone(),
+                            partition: p.partition,
+                            source_offset: Some(a.offset),
+                            target_offset: None,
+                            what: format!("source offset {} has no copy on the target (the connector reported it copied)", a.offset),
+                        });
+                    }
+                    a.offset
+                }
+                None => s_hw,
+            }
+        };
+        let mut hash = base_hash;
+        for d in &digs[..e] {
+            hash = chain(&hash, d);
+        }
+        // Every mapped target record has the digest of its source record, so the target's chain
+        // over the mapped copies is the same chain.
+        let nv = Verified {
+            source_end,
+            target_end,
+            records: base_records + e as u64,
+            source_hash: hash.clone(),
+            target_hash: hash,
+        };
+        let ok = diffs.is_empty();
+        if ok {
+            p.map = map;
+            p.duplicates = duplicates;
+            p.bytes = bytes;
+            p.caught_up_to = p.caught_up_to.max(source_end);
+            p.verified = Some(nv.clone());
+        }
+        out.push(PartitionCheck {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            records: nv.records,
+            source_end: nv.source_end,
+            target_end: nv.target_end,
+            source_hash: nv.source_hash.clone(),
+            target_hash: nv.target_hash.clone(),
+            ok,
+        });
+        differences.extend(diffs);
+    }
+    save(j, path)?;
+    Ok(VerifyReport {
+        ok: differences.is_empty(),
+        partitions: out,
+        differences,
+    })
+}
+
+/// For the command's report: the connector config with secrets masked.
+pub fn shown_config(opts: &ConnectOptions) -> BTreeMap<String, String> {
+    connect::masked(&opts.config)
+}

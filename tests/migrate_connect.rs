@@ -1,0 +1,551 @@
+//! `migrate diskless --engine connect` against real parts: the local Kafka cluster as the source,
+//! nisshi as the diskless target, and a Kafka Connect cluster of two distributed workers
+//! (tests/connect/connect.sh: connect-runtime + connect-mirror from Maven Central) running
+//! MirrorMaker 2's source connector. Every check reads both sides independently through rdkafka
+//! or asks Kafka's own tools; nothing trusts streamctl's report alone.
+
+mod common;
+#[path = "common/kafka.rs"]
+mod kafka;
+#[path = "common/records.rs"]
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as Proc, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafka::{unique, Live};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::Producer;
+use rdkafka::{Offset, TopicPartitionList};
+use records::{fill, next_for_group, producer, read_all, send, Rec};
+use serde_json::Value;
+
+struct Env {
+    k: Live,
+    target: String,
+    connect: String,
+    dir: tempfile::TempDir,
+}
+
+fn env() -> Option<Env> {
+    let k = Live::from_env("STREAMCTL_KAFKA_BOOTSTRAP")?;
+    let var = |v: &str| {
+        std::env::var(v).unwrap_or_else(|_| {
+            panic!("{v} is not set: run the tests with `bash tests/run.sh` (it starts nisshi and the Connect workers)")
+        })
+    };
+    Some(Env {
+        target: var("STREAMCTL_DISKLESS_BOOTSTRAP"),
+        connect: var("STREAMCTL_CONNECT_URL"),
+        k,
+        dir: tempfile::tempdir().unwrap(),
+    })
+}
+
+impl Env {
+    fn journal(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.json"))
+    }
+
+    fn args(&self, journal: &Path, connector: &str, args: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--output",
+            "json",
+            "migrate",
+            "diskless",
+            "--engine",
+            "connect",
+            "--connect-url",
+            &self.connect,
+            "--connector",
+            connector,
+            "--source-bootstrap",
+            self.k.first(),
+            "--target-bootstrap",
+            &self.target,
+            "--journal",
+            journal.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(args.iter().map(|s| s.to_string()));
+        a
+    }
+
+    fn migrate(&self, journal: &Path, connector: &str, args: &[&str]) -> std::process::Output {
+        self.k
+            .streamctl()
+            .args(self.args(journal, connector, args))
+            .output()
+            .unwrap()
+    }
+
+    fn create(&self, topic: &str, partitions: u32) {
+        let parts = partitions.to_string();
+        let (ok, out) = self.k.tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &[
+                "--bootstrap-server",
+                self.k.first(),
+                "--create",
+                "--topic",
+                topic,
+                "--partitions",
+                &parts,
+                "--replication-factor",
+                "3",
+            ],
+        );
+        assert!(ok, "create {topic}: {out}");
+    }
+
+    /// Client quotas on the source as Kafka's own tool lists them.
+    fn client_quotas(&self) -> String {
+        let (ok, out) = self.k.tool(
+            "kafka.admin.ConfigCommand",
+            &[
+                "--bootstrap-server",
+                self.k.first(),
+                "--describe",
+                "--entity-type",
+                "clients",
+            ],
+        );
+        assert!(ok, "kafka-configs: {out}");
+        out
+    }
+
+    /// The connectors the Connect cluster runs (its REST API, read with curl).
+    fn connectors(&self) -> String {
+        let out = Proc::new("curl")
+            .args(["-s", &format!("{}/connectors", self.connect)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn target_high(&self, topic: &str, partitions: i32) -> i64 {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.target)
+            .create()
+            .unwrap();
+        (0..partitions)
+            .map(|p| {
+                c.fetch_watermarks(topic, p, Duration::from_secs(10))
+                    .map(|w| w.1)
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+}
+
+/// Deletes a test's connector however the test ends (a failed test leaves no connector running).
+struct Remove(String, String);
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = Proc::new("curl")
+            .args([
+                "-s",
+                "-X",
+                "DELETE",
+                &format!("{}/connectors/{}", self.0, self.1),
+            ])
+            .output();
+    }
+}
+
+fn connect_sh(args: &[&str]) {
+    let ok = Proc::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/connect/connect.sh"
+        ))
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "connect.sh {args:?}");
+}
+
+/// The target holds the source's records in order, each at least once; the repeats are whole
+/// replays (a suffix copied again). Returns (source records, target records).
+fn assert_copied_with_replays(e: &Env, topic: &str, partitions: i32) -> (usize, usize) {
+    let (mut ns, mut nt) = (0, 0);
+    for p in 0..partitions {
+        let s: Vec<Rec> = read_all(e.k.first(), topic, p, true)
+            .into_iter()
+            .map(|r| r.1)
+            .collect();
+        let t: Vec<Rec> = read_all(&e.target, topic, p, false)
+            .into_iter()
+            .map(|r| r.1)
+            .collect();
+        // Walk the target: each record is the next source record, or the start of a replay of
+        // an earlier one that then runs in order up to where the copy had got.
+        let mut next = 0usize;
+        for (i, r) in t.iter().enumerate() {
+            if next < s.len() && *r == s[next] {
+                next += 1;
+                continue;
+            }
+            let back = s[..next]
+                .iter()
+                .rposition(|x| x == r)
+                .unwrap_or_else(|| panic!("{topic}-{p}: target record {i} is no source record"));
+            next = back + 1;
+        }
+        assert_eq!(
+            next,
+            s.len(),
+            "{topic}-{p}: every source record is on the target"
+        );
+        ns += s.len();
+        nt += t.len();
+    }
+    (ns, nt)
+}
+
+#[test]
+fn connect_engine_copies_topics_survives_a_killed_worker_and_cuts_over_exactly() {
+    let Some(e) = env() else { return };
+    let a = unique("cn-a");
+    let b = unique("cn-b");
+    e.create(&a, 3);
+    e.create(&b, 2);
+    fill(e.k.first(), &a, 3, 24_000, 1_000);
+    // b is transactional with an aborted batch: source and target offsets differ.
+    let p = producer(
+        e.k.first(),
+        &[
+            ("transactional.id", &format!("{b}-tx")),
+            ("enable.idempotence", "true"),
+        ],
+    );
+    p.init_transactions(Duration::from_secs(30)).unwrap();
+    for round in 0..4 {
+        p.begin_transaction().unwrap();
+        for i in 0..100 {
+            send(&p, &b, i % 2, round * 100 + i as usize, 200, None);
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+        if round == 1 {
+            p.abort_transaction(Duration::from_secs(30)).unwrap();
+        } else {
+            p.commit_transaction(Duration::from_secs(30)).unwrap();
+        }
+    }
+    let connector = unique("cn");
+    let _remove = Remove(e.connect.clone(), connector.clone());
+    let j = e.journal("cn");
+    let topics = format!("^({a}|{b})$");
+
+    // The plan names the engine, the tasks and the quota; nothing is created by it.
+    let plan = common::ok_json(&e.migrate(
+        &j,
+        &connector,
+        &["--topics", &topics, "--throttle", "3MiB/s", "--dry-run"],
+    ));
+    assert_eq!(plan["connect"]["connector"], connector.as_str(), "{plan}");
+    assert_eq!(
+        plan["connect"]["exactly_once"], false,
+        "nisshi has no transactions: {plan}"
+    );
+    assert_eq!(plan["connect"]["config"]["tasks.max"], "5");
+    assert!(!e.connectors().contains(&connector));
+
+    // The copy, throttled so a worker dies mid-copy.
+    let child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
+        .args(e.args(
+            &j,
+            &connector,
+            &["--topics", &topics, "--throttle", "3MiB/s", "--yes"],
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        if e.target_high(&a, 3) > 4_000 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the copy did not start"
+        );
+    }
+    // The worker streamctl does not talk to.
+    connect_sh(&["kill", "2"]);
+    let at = e.target_high(&a, 3);
+    eprintln!("killed worker 2 with {at} of 24000 records of {a} on the target");
+    assert!(at < 24_000, "the kill came too late to be mid-copy");
+    let out = child.wait_with_output().unwrap();
+    connect_sh(&["start", "2"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["verify"]["ok"], true, "{r}");
+    let dups = r["connect"]["duplicate_records"].as_i64().unwrap();
+    let (sa, ta) = assert_copied_with_replays(&e, &a, 3);
+    let (sb, tb) = assert_copied_with_replays(&e, &b, 2);
+    eprintln!(
+        "copied {sa}+{sb} records; the target holds {ta}+{tb}; streamctl reports {dups} repeated"
+    );
+    assert_eq!((sa, sb), (24_000, 300));
+    assert_eq!(
+        (ta + tb - sa - sb) as i64,
+        dups,
+        "the repeats streamctl reports are the target's"
+    );
+    // No quota is left on the source, and the connector is paused (not deleted) between runs.
+    assert!(
+        !e.client_quotas().contains(&connector),
+        "{}",
+        e.client_quotas()
+    );
+    assert!(e.connectors().contains(&connector));
+
+    // A group consumed part of each partition of a on the source.
+    let g = format!("{a}-g");
+    let source: Vec<Vec<(i64, Rec)>> = (0..3).map(|p| read_all(e.k.first(), &a, p, true)).collect();
+    let consumed = [1_234usize, 7_000, 3];
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", e.k.first())
+        .set("group.id", &g)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition_offset(
+            &a,
+            p as i32,
+            Offset::Offset(source[p][consumed[p] - 1].0 + 1),
+        )
+        .unwrap();
+    }
+    c.commit(&tpl, CommitMode::Sync).unwrap();
+    // Records after the copy: the cutover copies the tail through the connector.
+    let tail = producer(e.k.first(), &[]);
+    for i in 0..90 {
+        send(&tail, &a, i % 3, 50_000 + i as usize, 300, None);
+    }
+    tail.flush(Duration::from_secs(30)).unwrap();
+
+    let r = common::ok_json(&e.migrate(
+        &j,
+        &connector,
+        &[
+            "--cutover",
+            "--groups",
+            &format!("^{g}$"),
+            "--wait-for-producers-stopped",
+            "--yes",
+        ],
+    ));
+    assert_eq!(r["copy"]["records"], 90, "the tail: {r}");
+    assert_eq!(r["verify"]["ok"], true);
+    assert_eq!(r["cutover"]["phase"], "committed");
+    for p in 0..3 {
+        let next = next_for_group(&e.target, &g, &a, p as i32).expect("a next record");
+        assert_eq!(
+            next, source[p][consumed[p]].1,
+            "{g} resumes after its last record on {p}"
+        );
+    }
+    // After the cutover the connector is gone and so are the quotas.
+    assert!(!e.connectors().contains(&connector), "{}", e.connectors());
+    assert!(!e.client_quotas().contains(&connector));
+    let st = common::ok_json(&e.migrate(&j, &connector, &["--status"]));
+    assert_eq!(st["connect"]["deleted"], true);
+}
+
+#[test]
+fn connect_engine_throttle_holds_the_rate() {
+    let Some(e) = env() else { return };
+    let topic = unique("cn-rate");
+    e.create(&topic, 3);
+    let n = 20_000usize;
+    fill(e.k.first(), &topic, 3, n, 1_000);
+    let connector = unique("cnr");
+    let _remove = Remove(e.connect.clone(), connector.clone());
+    let j = e.journal("rate");
+    // The target's end, watched from here: the rate is measured independently of streamctl.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watch = {
+        let (target, topic, stop) = (e.target.clone(), topic.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // The topic does not exist yet: metadata is refreshed often so it is seen at once.
+            let c: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &target)
+                .set("topic.metadata.refresh.interval.ms", "200")
+                .create()
+                .unwrap();
+            let (mut first, mut last) = (None, None);
+            while !stop.load(Ordering::Relaxed) {
+                let high: i64 = (0..3)
+                    .map(|p| {
+                        c.fetch_watermarks(&topic, p, Duration::from_secs(1))
+                            .map(|w| w.1)
+                            .unwrap_or(0)
+                    })
+                    .sum();
+                let now = Instant::now();
+                if high > 0 && first.is_none() {
+                    first = Some((now, high));
+                }
+                if high >= n as i64 {
+                    last = Some(now);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            eprintln!("watcher: first {first:?} last {last:?}");
+            (first, last)
+        })
+    };
+    let throttle = 1u64 << 20;
+    let r = common::ok_json(&e.migrate(
+        &j,
+        &connector,
+        &[
+            "--topics",
+            &format!("^{topic}$"),
+            "--throttle",
+            "1MiB/s",
+            "--yes",
+        ],
+    ));
+    stop.store(true, Ordering::Relaxed);
+    let (first, last) = watch.join().unwrap();
+    let ((t0, h0), t1) = (
+        first.expect("records arrived"),
+        last.expect("the copy completed"),
+    );
+    // Payload per record: key (8-9 B), value 1000 B, headers 18 B.
+    let bytes = r["copy"]["bytes"].as_f64().unwrap();
+    let per = bytes / n as f64;
+    let observed = per * (n as i64 - h0) as f64 / (t1 - t0).as_secs_f64();
+    let ratio = observed / throttle as f64;
+    let reported = r["achieved_bytes_per_sec"].as_f64().unwrap() / throttle as f64;
+    eprintln!("throttle 1 MiB/s: observed {ratio:.3} × (target watched), reported {reported:.3} ×");
+    assert!(ratio <= 1.05, "observed {ratio:.3} × the throttle");
+    // A 20 s run gets quotas at 20/31 of the throttle (Kafka may let it catch up 11 s worth).
+    assert!(ratio >= 0.55, "observed only {ratio:.3} × the throttle");
+    assert!(reported <= 1.05, "reported {reported:.3} × the throttle");
+    assert_eq!(r["verify"]["ok"], true);
+    assert!(!e.client_quotas().contains(&connector));
+    // --cancel deletes the connector; the journal and the data stay.
+    let r = common::ok_json(&e.migrate(&j, &connector, &["--cancel"]));
+    assert_eq!(r["connect"]["deleted"], true, "{r}");
+    assert!(!e.connectors().contains(&connector));
+    assert_eq!(e.target_high(&topic, 3), n as i64);
+}
+
+#[test]
+fn connect_engine_preflight_and_emitted_config() {
+    let Some(e) = env() else { return };
+    let topic = unique("cn-pre");
+    e.create(&topic, 2);
+    fill(e.k.first(), &topic, 2, 10, 100);
+    let connector = unique("cnp");
+    let _remove = Remove(e.connect.clone(), connector.clone());
+    let j = e.journal("pre");
+    let out = e.migrate(
+        &j,
+        &connector,
+        &["--topics", &format!("^{topic}$"), "--emit-config"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        c["connector.class"],
+        "org.apache.kafka.connect.mirror.MirrorSourceConnector"
+    );
+    assert_eq!(c["topics"], topic.replace('.', "\\."));
+    assert_eq!(c["producer.override.bootstrap.servers"], e.target.as_str());
+    assert!(
+        !e.connectors().contains(&connector),
+        "--emit-config changes nothing"
+    );
+    assert!(!j.exists());
+
+    // A URL where no Connect worker answers: a located problem, exit 2, nothing changed.
+    let out =
+        e.k.streamctl()
+            .args([
+                "migrate",
+                "diskless",
+                "--engine",
+                "connect",
+                "--connect-url",
+                "http://127.0.0.1:1",
+                "--source-bootstrap",
+                e.k.first(),
+                "--target-bootstrap",
+                &e.target,
+                "--journal",
+                j.to_str().unwrap(),
+                "--topics",
+                &format!("^{topic}$"),
+                "--yes",
+            ])
+            .output()
+            .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("cannot reach the Kafka Connect REST API"),
+        "{text}"
+    );
+    assert!(!j.exists());
+    // The journal keeps the engine: a built-in run on a connect journal is refused.
+    let r = common::ok_json(&e.migrate(
+        &j,
+        &connector,
+        &["--topics", &format!("^{topic}$"), "--yes"],
+    ));
+    assert_eq!(r["verify"]["ok"], true);
+    let out =
+        e.k.streamctl()
+            .args([
+                "migrate",
+                "diskless",
+                "--engine",
+                "builtin",
+                "--source-bootstrap",
+                e.k.first(),
+                "--target-bootstrap",
+                &e.target,
+                "--journal",
+                j.to_str().unwrap(),
+                "--topics",
+                &format!("^{topic}$"),
+                "--yes",
+            ])
+            .output()
+            .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connect engine"));
+    let _ = common::ok_json(&e.migrate(&j, &connector, &["--cancel"]));
+}
