@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Copy benchmark (a benchmark that prints figures, not a timed test): streamctl's record copier
-# beside Apache Kafka's own MirrorMaker 2 (dedicated mode, connect-mirror of the same version),
+# beside Apache Kafka's own MirrorMaker 2 (dedicated mode, connect-mirror of the same version) and
+# beside streamctl driving MirrorMaker 2 on two Kafka Connect workers (`--engine connect`),
 # copying the same topic on the same machine, unthrottled, into an Apache Kafka target (the
-# tiered test cluster, so the target is not the bottleneck); then streamctl's figure into nisshi.
+# tiered test cluster, so the target is not the bottleneck); then both streamctl engines into
+# nisshi.
 #
 #   bash tests/diskless/bench-copy.sh            N=200000 SIZE=1000 PARTITIONS=6 by default
 #
@@ -28,6 +30,8 @@ STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh status >/dev/null 2>&1 || s
 eval "$(STREAMCTL_KAFKA_TIERED=1 bash tests/kafka/cluster.sh up)"
 bash tests/diskless/nisshi.sh status >/dev/null 2>&1 || stop+=("bash tests/diskless/nisshi.sh down")
 eval "$(bash tests/diskless/nisshi.sh up)"
+bash tests/connect/connect.sh status >/dev/null 2>&1 || stop+=("bash tests/connect/connect.sh down")
+eval "$(bash tests/connect/connect.sh up)"
 src=${STREAMCTL_KAFKA_BOOTSTRAP%%,*}; dst=${STREAMCTL_TIERED_BOOTSTRAP%%,*}; nisshi=$STREAMCTL_DISKLESS_BOOTSTRAP
 tools() { java -Xmx512m -Dlog4j2.configurationFile="$PWD/tests/kafka/tools-log4j2.properties" -cp "$libs/*" "$@"; }
 work=$(mktemp -d); stop+=("rm -rf $work")
@@ -37,6 +41,11 @@ echo "bench-copy: $N records of $SIZE bytes in $PARTITIONS partitions ($(( N * S
 tools org.apache.kafka.tools.TopicCommand --bootstrap-server "$src" --create --topic "$topic" \
   --partitions "$PARTITIONS" --replication-factor 3 >/dev/null
 tools org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records "$N" --record-size "$SIZE" \
+  --throughput -1 --producer-props bootstrap.servers="$src" acks=all linger.ms=20 batch.size=1048576 >/dev/null
+# The same again for the Connect rows (the first topic's target copies already exist).
+tools org.apache.kafka.tools.TopicCommand --bootstrap-server "$src" --create --topic "$topic-c" \
+  --partitions "$PARTITIONS" --replication-factor 3 >/dev/null
+tools org.apache.kafka.tools.ProducerPerformance --topic "$topic-c" --num-records "$N" --record-size "$SIZE" \
   --throughput -1 --producer-props bootstrap.servers="$src" acks=all linger.ms=20 batch.size=1048576 >/dev/null
 
 # 1. streamctl into Apache Kafka.
@@ -93,6 +102,18 @@ kill "$mm2" 2>/dev/null || true
   --topics "^$topic\$" --journal "$work/nisshi.json" --yes >"$work/nisshi.out" 2>"$work/nisshi.err" \
   || { cat "$work/nisshi.err" >&2; exit 1; }
 
+# 4. streamctl driving MirrorMaker 2 on the two Connect workers, into Apache Kafka and into nisshi
+# (the target topics of step 1/3 hold that copy already: these go to a copy of the topic).
+for t in kafka nisshi; do
+  [ "$t" = kafka ] && dest="$dst" || dest="$nisshi"
+  "$bin" --output json migrate diskless --engine connect --connect-url "$STREAMCTL_CONNECT_URL" \
+    --connector "bench-$t-$(date +%s)" --source-bootstrap "$src" --target-bootstrap "$dest" \
+    --topics "^$topic-c\$" --journal "$work/connect-$t.json" --yes >"$work/connect-$t.out" 2>"$work/connect-$t.err" \
+    || { cat "$work/connect-$t.err" >&2; exit 1; }
+  "$bin" migrate diskless --engine connect --journal "$work/connect-$t.json" --connect-url "$STREAMCTL_CONNECT_URL" \
+    --source-bootstrap "$src" --target-bootstrap "$dest" --cancel >/dev/null 2>&1 || true
+done
+
 python3 - "$work" "$N" "$SIZE" "$first" "$first_n" "$done_at" "$mm2_start" "$bin" <<'PY'
 import json, sys
 work, n, size, first, first_n, done, start, binary = sys.argv[1:]
@@ -105,6 +126,8 @@ def row(name):
     return c["records"], c["seconds"]
 sk, sk_s = row("kafka")
 sn, sn_s = row("nisshi")
+ck, ck_s = row("connect-kafka")
+cn, cn_s = row("connect-nisshi")
 # MirrorMaker 2: from its first copied record (the poll that first saw records) to its last.
 mm_records = n - first_n
 mm_s = done - first
@@ -112,6 +135,8 @@ rows = [
     ("streamctl -> Apache Kafka", sk, sk_s),
     ("MirrorMaker 2 -> Apache Kafka", mm_records, mm_s),
     ("streamctl -> nisshi (S3 on moto)", sn, sn_s),
+    ("streamctl + Connect (2 workers) -> Kafka", ck, ck_s),
+    ("streamctl + Connect (2 workers) -> nisshi", cn, cn_s),
 ]
 print(f"copy benchmark: {n} records x {size} B, binary {binary}")
 print(f"{'copier':36} {'records':>9} {'seconds':>8} {'records/s':>10} {'MB/s':>7}")
