@@ -104,6 +104,11 @@ pub fn connector_config(i: &ConnectorInput) -> BTreeMap<String, String> {
         put(k, BYTES.into());
     }
     put("source.consumer.isolation.level", "read_committed".into());
+    // A diskless broker writes each produced batch to object storage: big batches (as the
+    // built-in copier sends) instead of the producer's 16 KiB, a little linger to fill them.
+    put("producer.override.batch.size", (1024 * 1024).to_string());
+    put("producer.override.linger.ms", "100".into());
+    put("producer.override.max.request.size", (8 * 1024 * 1024).to_string());
     put(
         "exactly.once.support",
         if i.exactly_once {

@@ -139,9 +139,9 @@ rows = [
     ("streamctl + Connect (2 workers) -> nisshi", cn, cn_s),
 ]
 print(f"copy benchmark: {n} records x {size} B, binary {binary}")
-print(f"{'copier':36} {'records':>9} {'seconds':>8} {'records/s':>10} {'MB/s':>7}")
+print(f"{'copier':44} {'records':>9} {'seconds':>8} {'records/s':>10} {'MB/s':>7}")
 for name, recs, secs in rows:
-    print(f"{name:36} {recs:>9} {secs:>8.2f} {recs/secs:>10.0f} {recs*size/secs/1e6:>7.1f}")
+    print(f"{name:44} {recs:>9} {secs:>8.2f} {recs/secs:>10.0f} {recs*size/secs/1e6:>7.1f}")
 ratio = (sk / sk_s) / (mm_records / mm_s)
 print(f"streamctl / MirrorMaker 2 (same source, same target): {ratio:.2f} x records/s and bytes/s (goal >= 1.5)")
 print(f"MirrorMaker 2 end to end incl. startup: {done - start:.1f} s")
