@@ -243,7 +243,10 @@ fn copies_keys_headers_timestamps_transactions_and_a_moved_log_start_exactly() {
         "an aborted record reached the target"
     );
     // The retention the source set is carried to the target topic.
-    assert!(e.objects(&plain) > 0, "nisshi stored {plain}'s records in S3");
+    assert!(
+        e.objects(&plain) > 0,
+        "nisshi stored {plain}'s records in S3"
+    );
 
     // A re-run copies only what is new; --verify re-checks; --status needs no connection.
     fill(e.k.first(), &plain, 3, 300, 300);

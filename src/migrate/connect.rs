@@ -108,7 +108,10 @@ pub fn connector_config(i: &ConnectorInput) -> BTreeMap<String, String> {
     // built-in copier sends) instead of the producer's 16 KiB, a little linger to fill them.
     put("producer.override.batch.size", (1024 * 1024).to_string());
     put("producer.override.linger.ms", "100".into());
-    put("producer.override.max.request.size", (8 * 1024 * 1024).to_string());
+    put(
+        "producer.override.max.request.size",
+        (8 * 1024 * 1024).to_string(),
+    );
     put(
         "exactly.once.support",
         if i.exactly_once {
