@@ -8,6 +8,8 @@ pub mod connect_run;
 pub mod diskless;
 pub mod diskless_journal;
 pub mod diskless_run;
+#[cfg(test)]
+pub(crate) mod mem;
 pub mod tiered;
 pub mod tiered_journal;
 pub mod tiered_run;
