@@ -441,8 +441,10 @@ fn connect_engine_throttle_holds_the_rate() {
     let reported = r["achieved_bytes_per_sec"].as_f64().unwrap() / throttle as f64;
     eprintln!("throttle 1 MiB/s: observed {ratio:.3} × (target watched), reported {reported:.3} ×");
     assert!(ratio <= 1.05, "observed {ratio:.3} × the throttle");
-    // A 20 s run gets quotas at 20/31 of the throttle (Kafka may let it catch up 11 s worth).
-    assert!(ratio >= 0.55, "observed only {ratio:.3} × the throttle");
+    // A 20 s run gets quotas at about 20/31 of the throttle (Kafka may let it catch up 11 s
+    // worth), and payload is less than the fetched bytes the quota counts: 0.53–0.83 × seen. A
+    // wrong split (every leader counted for every task: a third here) would stay below 0.3.
+    assert!(ratio >= 0.4, "observed only {ratio:.3} × the throttle");
     assert!(reported <= 1.05, "reported {reported:.3} × the throttle");
     assert_eq!(r["verify"]["ok"], true);
     assert!(!e.client_quotas().contains(&connector));
