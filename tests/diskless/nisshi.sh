@@ -30,19 +30,7 @@ install() {
   echo "$BIN"
 }
 
-free_port() {
-  "$VENV/bin/python" - <<'PY'
-import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-for _ in range(200):
-    p = random.randint(20000, low - 1)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); s.close(); print(p); break
-    except OSError:
-        s.close()
-PY
-}
+free_port() { "$VENV/bin/python" "$here/../common/free_port.py"; }
 
 exports() {
   cat <<EOT
