@@ -36,6 +36,75 @@ fn help_snapshots() {
     insta::assert_snapshot!("help_migrate_tiered", help(&["migrate", "tiered"]));
 }
 
+/// `migrate diskless --engine connect` rejects bad flags before any connection (the bootstrap
+/// servers are unreachable: reaching them would fail with exit 1 instead).
+#[test]
+fn migrate_diskless_connect_bad_input_is_refused_before_any_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.json");
+    let j = journal.to_str().unwrap();
+    let base = [
+        "migrate",
+        "diskless",
+        "--source-bootstrap",
+        "127.0.0.1:1",
+        "--target-bootstrap",
+        "127.0.0.1:1",
+        "--topics",
+        "^t$",
+        "--journal",
+        j,
+    ];
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--engine", "connect"],
+            "--engine connect needs --connect-url",
+        ),
+        (
+            &["--engine", "connect", "--connect-url", "https://w:8083"],
+            "only http:// URLs",
+        ),
+        (
+            &["--engine", "connect", "--connect-url", "http://w:port"],
+            "bad port",
+        ),
+        (
+            &[
+                "--engine",
+                "connect",
+                "--connect-url",
+                "http://w:8083",
+                "--connector",
+                "a/b",
+            ],
+            "--connector",
+        ),
+        (
+            &["--cancel"],
+            "--cancel and --emit-config apply to --engine connect",
+        ),
+        (
+            &["--emit-config"],
+            "--cancel and --emit-config apply to --engine connect",
+        ),
+    ];
+    for (extra, want) in cases {
+        let out = streamctl()
+            .env_remove("STREAMCTL_CONNECT_URL")
+            .args(base)
+            .args(*extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains(want) && err.contains("hint:"),
+            "{extra:?}: {err}"
+        );
+    }
+    assert!(!journal.exists(), "nothing was written");
+}
+
 /// `migrate tiered` rejects bad flags, naming them, before any connection (the bootstrap server
 /// is unreachable: reaching it would fail with exit 1 instead).
 #[test]

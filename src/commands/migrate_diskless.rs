@@ -604,13 +604,16 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
             .as_ref()
             .and_then(|j| j.connect.as_ref().map(|c| c.url.clone()))
     });
+    // The Connect REST client, built (and its URL checked) before any connection.
+    let mut api = None;
     if engine == CopyEngineArg::Connect {
-        if connect_url.is_none() {
+        let Some(url) = connect_url.as_deref() else {
             return Err(Error::usage(
                 "--engine connect needs --connect-url",
                 "give one Connect worker's REST URL, e.g. --connect-url http://connect:8083",
             ));
-        }
+        };
+        api = Some(migrate_connect::rest(url)?);
         if let Err(m) = connect::valid_name(&a.connector) {
             return Err(Error::usage(
                 format!("--connector {:?}: {m}", a.connector),
@@ -684,7 +687,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
 
     if a.cancel {
         let mut j = existing.expect("checked");
-        let api = migrate_connect::rest(connect_url.as_deref().expect("checked"))?;
+        let api = api.as_ref().expect("checked");
         let mut quotas = migrate_connect::AdminQuotas {
             rt: &rt,
             admin: rt.block_on(super::source::connect(
@@ -694,7 +697,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 },
             ))?,
         };
-        connect_run::cancel(&mut j, &path, &api, &mut quotas).map_err(run_err)?;
+        connect_run::cancel(&mut j, &path, api, &mut quotas).map_err(run_err)?;
         let r = report(&j, None, None, None);
         print(&output::render(ctx.format, &r, || human_report(&r))?)?;
         return Ok(ExitCode::Ok);
@@ -741,7 +744,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         j.runs += 1;
         let progress = BarProgress::offsets(ctx, "cutover");
         let c = if engine == CopyEngineArg::Connect {
-            let api = migrate_connect::rest(connect_url.as_deref().expect("checked"))?;
+            let api = api.as_ref().expect("checked");
             let (mut quotas, copts) = connect_setup(
                 &rt,
                 a,
@@ -752,7 +755,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 stall,
                 copy_opts.stop.clone(),
             )?;
-            let mut engine = ConnectEngine::new(&src, &tgt, &api, &mut quotas, copts);
+            let mut engine = ConnectEngine::new(&src, &tgt, api, &mut quotas, copts);
             diskless_run::cutover(&mut j, &path, &src, &tgt, &mut engine, &opts, &progress)
         } else {
             let mut engine = diskless_run::BuiltIn {
@@ -836,8 +839,8 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 max_tasks: a.connect_max_tasks,
             };
             let tx = ta.accepts_transactions().await.unwrap_or(false);
-            let api = migrate_connect::rest(connect_url.as_deref().expect("checked"))?;
-            let facts = tokio::task::block_in_place(|| migrate_connect::facts(&api, &ci, tx));
+            let api = api.as_ref().expect("checked");
+            let facts = tokio::task::block_in_place(|| migrate_connect::facts(api, &ci, tx));
             match facts {
                 Ok(f) => {
                     problems.extend(migrate_connect::problems(&f));
@@ -962,7 +965,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 })
             }
         }
-        let api = migrate_connect::rest(&cp.url)?;
+        let api = api.as_ref().expect("checked");
         let (mut quotas, copts) = connect_setup(
             &rt,
             a,
@@ -973,7 +976,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
             stall,
             copy_opts.stop.clone(),
         )?;
-        let mut engine = ConnectEngine::new(&src, &tgt, &api, &mut quotas, copts);
+        let mut engine = ConnectEngine::new(&src, &tgt, api, &mut quotas, copts);
         let stats = engine.copy(&mut j, &path, &progress).map_err(run_err)?;
         let v = engine.verify(&mut j, &path, &progress).map_err(run_err)?;
         (stats, v)
