@@ -40,6 +40,22 @@ pub struct GlobalArgs {
     /// AWS endpoint override, e.g. a local emulator (http://127.0.0.1:5000).
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL", hide_env_values = true)]
     pub endpoint_url: Option<String>,
+    /// Attempts per AWS call on throttling, 5xx and transport errors.
+    #[arg(long, global = true, value_name = "N", env = "AWS_MAX_ATTEMPTS", hide_env_values = true, default_value_t = crate::aws::retry::DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Longest one AWS call may spend retrying, e.g. 5m.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5m")]
+    pub max_retry_wait: crate::spec::Duration,
+    /// AWS SDK retry mode: standard (AWS's recommendation) or adaptive (adds client-side rate
+    /// limiting; slower, for accounts other tools keep throttled).
+    #[arg(long, global = true, value_enum, env = "AWS_RETRY_MODE", hide_env_values = true, default_value_t = RetryMode::Standard)]
+    pub retry_mode: RetryMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryMode {
+    Standard,
+    Adaptive,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -423,6 +439,11 @@ pub struct ProvisionArgs {
     /// AMI for every node group (overrides node_groups[].image_id and the Amazon Linux 2023 lookup).
     #[arg(long, value_name = "AMI")]
     pub image_id: Option<String>,
+    /// Also terminate extra instances that share a node id (left by lost responses of older
+    /// versions or launched by hand): only ones streamctl launched whose data volume came with
+    /// them; the oldest of each node id stays, data volumes are kept.
+    #[arg(long)]
+    pub prune_duplicates: bool,
 }
 
 #[derive(Debug, Args)]

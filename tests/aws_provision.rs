@@ -682,6 +682,38 @@ fn destroy_shows_first_keeps_data_without_the_flag_and_leaves_nothing_behind() {
         e.rt.block_on(ec2.describe_subnets().filters(ours()).send())
             .unwrap();
     assert!(subnets.subnets().is_empty());
+    // The egress network too: gateways, NAT gateways and their addresses, route tables, the
+    // S3 endpoint.
+    let igws =
+        e.rt.block_on(ec2.describe_internet_gateways().filters(ours()).send())
+            .unwrap();
+    assert!(igws.internet_gateways().is_empty());
+    let nats =
+        e.rt.block_on(ec2.describe_nat_gateways().filter(ours()).send())
+            .unwrap();
+    assert!(
+        nats.nat_gateways()
+            .iter()
+            .all(|g| g.state().map(|s| s.as_str()) == Some("deleted")),
+        "{nats:?}"
+    );
+    let eips =
+        e.rt.block_on(ec2.describe_addresses().filters(ours()).send())
+            .unwrap();
+    assert!(eips.addresses().is_empty());
+    let rts =
+        e.rt.block_on(ec2.describe_route_tables().filters(ours()).send())
+            .unwrap();
+    assert!(rts.route_tables().is_empty());
+    let eps =
+        e.rt.block_on(ec2.describe_vpc_endpoints().filters(ours()).send())
+            .unwrap();
+    assert!(
+        eps.vpc_endpoints()
+            .iter()
+            .all(|x| x.state().map(|s| s.as_str()) == Some("deleted")),
+        "{eps:?}"
+    );
     assert!(e
         .rt
         .block_on(
@@ -830,4 +862,383 @@ fn an_existing_vpc_is_used_not_created() {
     );
     let inst = e.instances("orders-classic");
     assert_eq!(per_az(&inst, "brokers"), [2, 2, 2]);
+}
+
+/// The created VPC's routing, read straight from the emulator: per private route table
+/// (AZ -> (default route target, associated subnets)), the public one, and the S3 endpoint's
+/// route tables.
+struct Routing {
+    private: std::collections::BTreeMap<String, (Option<String>, Vec<String>)>,
+    public: Option<(Option<String>, Vec<String>)>,
+    endpoint_tables: Vec<String>,
+    private_table_ids: Vec<String>,
+    nats: Vec<(String, String)>,
+    igw: Option<String>,
+}
+
+fn routing(e: &Emu, cluster: &str) -> Routing {
+    let ec2 = e.ec2();
+    let ours = || {
+        Filter::builder()
+            .name("tag:streamctl:cluster")
+            .values(cluster)
+            .build()
+    };
+    let rts =
+        e.rt.block_on(ec2.describe_route_tables().filters(ours()).send())
+            .unwrap();
+    let mut r = Routing {
+        private: Default::default(),
+        public: None,
+        endpoint_tables: vec![],
+        private_table_ids: vec![],
+        nats: vec![],
+        igw: None,
+    };
+    for t in rts.route_tables() {
+        let name = t
+            .tags()
+            .iter()
+            .find(|x| x.key() == Some("Name"))
+            .and_then(|x| x.value())
+            .unwrap_or_default()
+            .to_string();
+        let default = t
+            .routes()
+            .iter()
+            .find(|x| x.destination_cidr_block() == Some("0.0.0.0/0"))
+            .and_then(|x| x.nat_gateway_id().or(x.gateway_id()))
+            .map(str::to_string);
+        let subnets: Vec<String> = t
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id().map(str::to_string))
+            .collect();
+        if let Some(az) = name.split("-private-").nth(1) {
+            r.private.insert(az.to_string(), (default, subnets));
+            r.private_table_ids
+                .push(t.route_table_id().unwrap().to_string());
+        } else if name.ends_with("-public") {
+            r.public = Some((default, subnets));
+        }
+    }
+    let eps =
+        e.rt.block_on(ec2.describe_vpc_endpoints().filters(ours()).send())
+            .unwrap();
+    for ep in eps.vpc_endpoints() {
+        assert_eq!(ep.service_name(), Some("com.amazonaws.us-east-1.s3"));
+        r.endpoint_tables
+            .extend(ep.route_table_ids().iter().cloned());
+    }
+    r.endpoint_tables.sort();
+    r.private_table_ids.sort();
+    let nats =
+        e.rt.block_on(ec2.describe_nat_gateways().filter(ours()).send())
+            .unwrap();
+    for g in nats.nat_gateways() {
+        let az = g
+            .tags()
+            .iter()
+            .find(|x| x.key() == Some("streamctl:az"))
+            .and_then(|x| x.value())
+            .unwrap_or_default()
+            .to_string();
+        r.nats.push((az, g.nat_gateway_id().unwrap().to_string()));
+    }
+    r.nats.sort();
+    let igws =
+        e.rt.block_on(ec2.describe_internet_gateways().filters(ours()).send())
+            .unwrap();
+    r.igw = igws
+        .internet_gateways()
+        .first()
+        .and_then(|g| g.internet_gateway_id())
+        .map(str::to_string);
+    r
+}
+
+/// The tiered example with `network.egress` set (and no TLS-only bucket policy).
+fn tiered_with_egress(dir: &tempfile::TempDir, egress: &str) -> String {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/tiered.yaml"
+    ))
+    .unwrap()
+    .replace(
+        "  client_cidrs: [10.0.0.0/8]\n",
+        &format!("  client_cidrs: [10.0.0.0/8]\n  egress: {egress}\n"),
+    );
+    let p = dir.path().join(format!("tiered-{egress}.yaml"));
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_created_vpc_has_nat_per_az_route_tables_and_an_s3_gateway_endpoint_on_each_private_table() {
+    let Some(e) = emulator() else { return };
+    let (code, _, err) = e.provision("docs/examples/tiered.yaml", &[]);
+    assert_eq!(code, 0, "{err}");
+    let r = routing(&e, "clicks-tiered");
+    // One NAT gateway per AZ; each private route table sends 0.0.0.0/0 to its own AZ's.
+    assert_eq!(r.nats.len(), 3);
+    assert_eq!(r.private.len(), 3);
+    for (az, nat) in &r.nats {
+        let (default, subnets) = &r.private[az];
+        assert_eq!(default.as_deref(), Some(nat.as_str()), "{az}");
+        assert_eq!(subnets.len(), 1, "{az}: its private subnet");
+    }
+    // The public route table goes to the internet gateway and holds the three public subnets.
+    let (default, subnets) = r.public.clone().unwrap();
+    assert_eq!(default, r.igw);
+    assert_eq!(subnets.len(), 3);
+    // The S3 gateway endpoint is on every private route table (S3 never crosses a NAT).
+    assert_eq!(r.endpoint_tables, r.private_table_ids);
+    // Brokers run in the private subnets.
+    let private: Vec<String> = r.private.values().flat_map(|p| p.1.clone()).collect();
+    let inst =
+        e.rt.block_on(
+            e.ec2()
+                .describe_instances()
+                .filters(
+                    Filter::builder()
+                        .name("tag:streamctl:cluster")
+                        .values("clicks-tiered")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    for res in inst.reservations() {
+        for i in res.instances() {
+            assert!(private.contains(&i.subnet_id().unwrap().to_string()));
+        }
+    }
+    // Converged: the re-plan is all no-op.
+    let (code, v, _) = e.provision(
+        "docs/examples/tiered.yaml",
+        &["--dry-run", "--detailed-exitcode"],
+    );
+    assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn nat_single_and_no_egress_layouts() {
+    let Some(e) = emulator() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = tiered_with_egress(&dir, "nat-single");
+    let (code, _, err) = e.provision(&spec, &[]);
+    assert_eq!(code, 0, "{err}");
+    let r = routing(&e, "clicks-tiered");
+    assert_eq!(r.nats.len(), 1, "one NAT gateway");
+    let nat = r.nats[0].1.clone();
+    assert!(r
+        .private
+        .values()
+        .all(|p| p.0.as_deref() == Some(nat.as_str())));
+    assert_eq!(r.endpoint_tables, r.private_table_ids);
+    // Switching to `none` on the same cluster: private route tables lose their default route;
+    // the endpoint stays. The NAT gateway itself is not deleted by provision (it reports it).
+    let spec = tiered_with_egress(&dir, "none");
+    let (code, v, err) = e.provision(&spec, &[]);
+    assert_eq!(code, 0, "{err}");
+    let r = routing(&e, "clicks-tiered");
+    assert!(r.private.values().all(|p| p.0.is_none()), "{v}");
+    assert_eq!(r.endpoint_tables, r.private_table_ids);
+}
+
+#[test]
+fn an_existing_vpc_without_an_s3_gateway_endpoint_is_reported_with_its_cost() {
+    let Some(e) = emulator() else { return };
+    let ec2 = e.ec2();
+    let vpc =
+        e.rt.block_on(ec2.create_vpc().cidr_block("10.9.0.0/16").send())
+            .unwrap()
+            .vpc()
+            .unwrap()
+            .vpc_id()
+            .unwrap()
+            .to_string();
+    let mut subnets = String::new();
+    for (i, az) in ["us-east-1a", "us-east-1b", "us-east-1c"]
+        .iter()
+        .enumerate()
+    {
+        let s =
+            e.rt.block_on(
+                ec2.create_subnet()
+                    .vpc_id(&vpc)
+                    .cidr_block(format!("10.9.{i}.0/24"))
+                    .availability_zone(*az)
+                    .send(),
+            )
+            .unwrap();
+        subnets.push_str(&format!(
+            "    {az}: {}\n",
+            s.subnet().unwrap().subnet_id().unwrap()
+        ));
+    }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/tiered.yaml"
+    ))
+    .unwrap();
+    let start = text.find("network:").unwrap();
+    let end = text.find("tags:").unwrap();
+    let text = format!(
+        "{}network:\n  vpc_id: {vpc}\n  subnets:\n{subnets}  client_cidrs: [10.0.0.0/8]\n{}",
+        &text[..start],
+        &text[end..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.yaml");
+    std::fs::write(&p, text).unwrap();
+    let spec = p.to_str().unwrap();
+    let (code, v, err) = e.provision(spec, &["--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    let ep = v["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "s3-endpoint")
+        .unwrap()
+        .clone();
+    assert_eq!(ep["action"], "drift", "{ep}");
+    let details = ep["details"].as_array().unwrap();
+    assert_eq!(details.len(), 3, "one line per subnet: {ep}");
+    assert!(
+        details[0].as_str().unwrap().contains("/month at $0.045/GB"),
+        "{ep}"
+    );
+    // Nothing is changed in a VPC streamctl does not own: no endpoint, no route table.
+    let (code, _, err) = e.provision(spec, &[]);
+    assert_eq!(code, 0, "{err}");
+    let eps = e.rt.block_on(ec2.describe_vpc_endpoints().send()).unwrap();
+    assert!(eps.vpc_endpoints().is_empty());
+    // With an endpoint on the VPC's main route table the drift is gone.
+    let main =
+        e.rt.block_on(
+            ec2.describe_route_tables()
+                .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+                .send(),
+        )
+        .unwrap()
+        .route_tables()
+        .iter()
+        .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+        .unwrap()
+        .route_table_id()
+        .unwrap()
+        .to_string();
+    e.rt.block_on(
+        ec2.create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .service_name("com.amazonaws.us-east-1.s3")
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+            .route_table_ids(main)
+            .send(),
+    )
+    .unwrap();
+    let (code, v, _) = e.provision(spec, &["--dry-run"]);
+    assert_eq!(code, 0);
+    let ep = v["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "s3-endpoint")
+        .unwrap()
+        .clone();
+    assert_eq!(ep["action"], "no-op", "{ep}");
+}
+
+#[test]
+fn duplicate_instances_are_drift_and_prune_duplicates_terminates_only_the_extra_one() {
+    let Some(e) = emulator() else { return };
+    let (code, _, err) = e.provision("docs/examples/classic.yaml", &[]);
+    assert_eq!(code, 0, "{err}");
+    // A second instance with node id 2 (what an older version's lost response left).
+    let ec2 = e.ec2();
+    let inst = e.instances("orders-classic");
+    let twin = inst
+        .iter()
+        .find(|i| i.0 == "brokers" && i.2 == "1")
+        .unwrap()
+        .clone();
+    let r =
+        e.rt.block_on(ec2.describe_instances().instance_ids(&twin.4).send())
+            .unwrap();
+    let orig = &r.reservations()[0].instances()[0];
+    let lt =
+        e.rt.block_on(
+            ec2.describe_launch_templates()
+                .filters(
+                    Filter::builder()
+                        .name("launch-template-name")
+                        .values("streamctl-orders-classic-brokers")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap()
+        .launch_templates()[0]
+            .launch_template_id()
+            .unwrap()
+            .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+        .set_tags(Some(orig.tags().to_vec()))
+        .build();
+    let extra =
+        e.rt.block_on(
+            ec2.run_instances()
+                .launch_template(
+                    aws_sdk_ec2::types::LaunchTemplateSpecification::builder()
+                        .launch_template_id(&lt)
+                        .build(),
+                )
+                .subnet_id(orig.subnet_id().unwrap())
+                .min_count(1)
+                .max_count(1)
+                .tag_specifications(tags)
+                .send(),
+        )
+        .unwrap()
+        .instances()[0]
+            .instance_id()
+            .unwrap()
+            .to_string();
+    // The plan reports it as drift, naming both instances; a plain provision leaves it.
+    let (code, v, _) = e.provision("docs/examples/classic.yaml", &["--dry-run"]);
+    assert_eq!(code, 0);
+    let dup = v["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "duplicate")
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    assert_eq!(dup["action"], "drift");
+    let text = dup["details"][0].as_str().unwrap();
+    assert!(text.contains(&twin.4) && text.contains(&extra), "{text}");
+    // --prune-duplicates terminates the younger one only.
+    let (code, v, err) = e.provision("docs/examples/classic.yaml", &["--prune-duplicates"]);
+    assert_eq!(code, 0, "{err}");
+    let pruned = v["pruned"].as_array().unwrap();
+    assert_eq!(pruned.len(), 1, "{v}");
+    assert!(pruned[0]["name"].as_str().unwrap().starts_with(&extra));
+    assert!(
+        pruned[0]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("terminated"),
+        "{v}"
+    );
+    let now = e.instances("orders-classic");
+    assert_eq!(now.len(), inst.len());
+    assert!(now.iter().any(|i| i.4 == twin.4), "the original stays");
+    let (code, v, _) = e.provision(
+        "docs/examples/classic.yaml",
+        &["--dry-run", "--detailed-exitcode"],
+    );
+    assert_eq!(code, 0, "{v}");
 }

@@ -24,7 +24,11 @@ pub struct Ec2 {
 impl Ec2 {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: aws_sdk_ec2::Client::new(config),
+            client: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(config)
+                    .retry_classifier(super::retry::RefusedIsFinal)
+                    .build(),
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@ use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 pub mod ec2;
 pub mod infra;
+pub mod retry;
 
 /// Where and as whom to reach AWS (global flags `--region`, `--profile`, `--endpoint-url`).
 #[derive(Debug, Clone, Default)]
@@ -15,6 +16,8 @@ pub struct AwsSettings {
     pub profile: Option<String>,
     /// Endpoint override (a local emulator such as moto, or an S3-compatible store).
     pub endpoint_url: Option<String>,
+    /// Attempts and total wait per call (`--max-attempts`, `--max-retry-wait`).
+    pub retry: retry::RetryPolicy,
 }
 
 /// Load the SDK configuration the standard way (environment, profile, IMDS) with our overrides.
@@ -29,7 +32,11 @@ pub async fn load_config(settings: &AwsSettings) -> SdkConfig {
     if let Some(e) = &settings.endpoint_url {
         loader = loader.endpoint_url(e);
     }
-    loader.load().await
+    loader
+        .retry_config(settings.retry.sdk_retry())
+        .timeout_config(settings.retry.sdk_timeouts())
+        .load()
+        .await
 }
 
 /// Whether the configuration resolves to credentials at all (no call to AWS is made).
@@ -96,7 +103,7 @@ impl AwsError {
                     "the credentials were rejected: refresh them (aws sso login) or check --profile".into()
                 }
                 Some("BucketAlreadyExists") => "the bucket name is taken by another account: choose another object_store.bucket".into(),
-                Some(c) if c.contains("Throttl") || c == "RequestLimitExceeded" => "AWS is throttling: wait and re-run; the command converges".into(),
+                Some(c) if retry::is_throttling(c) => "AWS kept throttling past the retry budget: raise --max-attempts / --max-retry-wait, or re-run later; the command converges".into(),
                 _ => "check --region and --endpoint-url, and re-run with -v for the full error".into(),
             },
         }

@@ -42,6 +42,11 @@ impl Context {
                 region: g.region.clone(),
                 profile: g.profile.clone(),
                 endpoint_url: g.endpoint_url.clone(),
+                retry: crate::aws::retry::RetryPolicy {
+                    max_attempts: g.max_attempts,
+                    max_wait: std::time::Duration::from_secs(g.max_retry_wait.as_secs().max(1)),
+                    adaptive: g.retry_mode == crate::cli::RetryMode::Adaptive,
+                },
             },
         }
     }

@@ -54,7 +54,7 @@ async fn connect(ctx: &Context, spec: &ClusterSpec) -> Result<(Aws, Desired)> {
     if !aws::has_credentials(&config).await {
         return Err(AwsError::NoCredentials("provisioning").into());
     }
-    let cloud = Aws::new(&config, settings.endpoint_url.is_some());
+    let cloud = Aws::new(&config, settings.endpoint_url.is_some(), settings.retry);
     let types: Vec<String> = {
         let mut t: Vec<String> = spec
             .node_groups
@@ -89,6 +89,41 @@ pub struct ProvisionReport {
     pub mutating_calls: u64,
     /// The plan after applying (all no-op unless something drifted meanwhile).
     pub after: Option<Counts>,
+    /// Failed AWS attempts this run retried: throttled, lost (transport error, timeout, 5xx),
+    /// and lost creates found by the lookup instead of being made twice.
+    pub retries: Retries,
+    /// What `--prune-duplicates` did (or would do).
+    pub pruned: Vec<Removal>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Retries {
+    pub throttled: u64,
+    pub lost: u64,
+    pub creates_recovered: u64,
+}
+
+fn retries(cloud: &Aws) -> Retries {
+    let (throttled, lost, creates_recovered) = cloud.retry_log().counts();
+    Retries {
+        throttled,
+        lost,
+        creates_recovered,
+    }
+}
+
+/// Say on the progress line (or a plain stderr line off a terminal) when AWS is throttling.
+fn show_retries(cloud: &Aws, bar: &indicatif::ProgressBar) {
+    let bar = bar.clone();
+    cloud
+        .retry_log()
+        .on_notice(std::sync::Arc::new(move |msg: &str| {
+            if bar.is_hidden() {
+                eprintln!("{msg}");
+            } else {
+                bar.set_message(msg.to_string());
+            }
+        }));
 }
 
 pub fn provision(ctx: &Context, a: &ProvisionArgs) -> Result<ExitCode> {
@@ -97,9 +132,19 @@ pub fn provision(ctx: &Context, a: &ProvisionArgs) -> Result<ExitCode> {
     rt.block_on(async {
         let (cloud, desired) = connect(ctx, &spec).await?;
         let spinner = ctx.progress.spinner("reading what exists");
+        show_retries(&cloud, &spinner);
         let actual = cloud.read(&desired).await?;
         spinner.finish_and_clear();
         let plan = diff(&desired, &actual);
+        let pruned = if a.prune_duplicates {
+            cloud.prune_duplicates(&desired, &actual, false).await?
+        } else {
+            vec![]
+        };
+        let prunable = pruned
+            .iter()
+            .filter(|r| r.outcome.starts_with("would terminate"))
+            .count();
         let c = counts(&plan);
         let mut report = ProvisionReport {
             cluster: desired.cluster.clone(),
@@ -111,20 +156,31 @@ pub fn provision(ctx: &Context, a: &ProvisionArgs) -> Result<ExitCode> {
             applied: false,
             mutating_calls: 0,
             after: None,
+            retries: Retries::default(),
+            pruned,
         };
-        let pending = c.create + c.update;
+        let pending = c.create + c.update + prunable;
         if a.dry_run || pending == 0 {
+            report.retries = retries(&cloud);
             print(&output::render(ctx.format, &report, || plan_table(&report.plan, &report.counts, &desired, true))?)?;
             return Ok(if a.dry_run && a.detailed_exitcode && pending > 0 { ExitCode::ChangesPending } else { ExitCode::Ok });
         }
         if ctx.format == output::Format::Table {
             print(&plan_table(&report.plan, &c, &desired, false))?;
+            for r in &report.pruned {
+                eprintln!("prune {}: {}", r.name, r.outcome);
+            }
         }
         if !a.yes && !super::confirm(&format!("apply {pending} change(s)?"), "refusing to change AWS without confirmation: stdin is not a terminal")? {
             eprintln!("nothing changed");
             return Ok(ExitCode::Ok);
         }
         let bar = ctx.progress.bar(pending as u64, "applying");
+        show_retries(&cloud, &bar);
+        if prunable > 0 {
+            report.pruned = cloud.prune_duplicates(&desired, &actual, true).await?;
+            bar.inc(prunable as u64);
+        }
         let result = apply::apply(&cloud, &desired, &report.plan, &|c: &Change| {
             bar.set_message(format!("{} {}", c.kind, c.name));
             bar.inc(1);
@@ -136,6 +192,7 @@ pub fn provision(ctx: &Context, a: &ProvisionArgs) -> Result<ExitCode> {
         .await;
         bar.finish_and_clear();
         report.mutating_calls = cloud.mutating_calls();
+        report.retries = retries(&cloud);
         result?;
         report.applied = true;
         // Verify: read back and plan again.
@@ -143,9 +200,10 @@ pub fn provision(ctx: &Context, a: &ProvisionArgs) -> Result<ExitCode> {
         report.after = Some(counts(&after));
         print(&output::render(ctx.format, &report, || {
             let a = report.after.unwrap_or_default();
+            let r = report.retries;
             format!(
-                "applied: {} created, {} updated, {} mutating AWS calls; verified: {} still to change, {} drifted",
-                c.create, c.update, report.mutating_calls, a.create + a.update, a.drift
+                "applied: {} created, {} updated, {} mutating AWS calls ({} throttled and {} lost responses retried, {} lost creates found instead of repeated); verified: {} still to change, {} drifted",
+                c.create, c.update, report.mutating_calls, r.throttled, r.lost, r.creates_recovered, a.create + a.update, a.drift
             )
         })?)?;
         Ok(ExitCode::Ok)
@@ -317,7 +375,12 @@ pub fn inventory(ctx: &Context, a: &InventoryArgs) -> Result<ExitCode> {
                         az.clone(),
                         format!("{}/{}", here.len(), want),
                         here.iter()
-                            .map(|i| format!("{} ({}, #{})", i.id, i.state, i.index))
+                            .map(|i| match &i.boot {
+                                Some(b) => {
+                                    format!("{} ({}, #{}, boot {b})", i.id, i.state, i.index)
+                                }
+                                None => format!("{} ({}, #{})", i.id, i.state, i.index),
+                            })
                             .collect::<Vec<_>>()
                             .join(" "),
                     ]);

@@ -363,6 +363,7 @@ fn recommend_table(r: &Recommendation) -> String {
                     format!("{:.0}", c.inter_az_transfer_usd),
                     format!("{:.0}", c.metadata_nodes_usd),
                     format!("{:.0}", c.total_usd),
+                    format!("{:.0}", c.s3_via_nat_usd),
                 ]
             })
             .collect();
@@ -377,9 +378,16 @@ fn recommend_table(r: &Recommendation) -> String {
                 "cross-AZ",
                 "metadata nodes",
                 "total",
+                "S3 via NAT (not in total)",
             ],
             rows,
         ));
+    }
+    if r.layouts
+        .iter()
+        .any(|l| l.monthly_cost.s3_via_nat_usd > 0.0)
+    {
+        s.push_str("\nS3 via NAT: what the S3 traffic would add through a NAT gateway ($0.045/GB); `provision` routes it through a free S3 gateway endpoint instead");
     }
     for i in &r.infeasible {
         s.push_str(&format!("\n{}: no layout: {}", i.model, i.reason));

@@ -21,7 +21,7 @@ fn phase(kind: &str) -> usize {
 
 /// The independent chains of phase 0: the bucket's settings, the IAM chain, the network chain.
 fn chain(kind: &str) -> usize {
-    if kind.starts_with("s3-") {
+    if kind.starts_with("s3-") && kind != "s3-endpoint" {
         0
     } else if kind.starts_with("iam-") {
         1
@@ -48,7 +48,8 @@ pub async fn apply<C: Cloud>(
         let actual = cloud.read(desired).await?;
         if ph == 0 {
             // Three chains side by side; each chain in order (a bucket before its settings,
-            // a role before its policy and profile, a VPC before its subnets).
+            // a role before its policy and profile, a VPC before its subnets, gateways, route
+            // tables and endpoint).
             let chains = (0..3).map(|k| {
                 let items: Vec<&Change> = todo
                     .iter()
@@ -57,13 +58,9 @@ pub async fn apply<C: Cloud>(
                     .collect();
                 let actual = &actual;
                 async move {
-                    let mut current = actual.clone();
+                    // The network chain's changes read the ids earlier ones created themselves.
                     for c in items {
-                        if c.kind == "subnet" || c.kind == "security-group" {
-                            // They need the VPC id a moment ago created in this chain.
-                            current = cloud.read(desired).await?;
-                        }
-                        cloud.apply(desired, &current, c).await?;
+                        cloud.apply(desired, actual, c).await?;
                         info!(kind = c.kind, name = %c.name, action = ?c.action, "done");
                         progress(c);
                     }

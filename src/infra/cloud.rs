@@ -38,6 +38,15 @@ pub trait Cloud {
         delete_data: bool,
         execute: bool,
     ) -> Result<Vec<Removal>, AwsError>;
+    /// `provision --prune-duplicates`: terminate extra instances that share a node id (only
+    /// streamctl-launched ones whose data volume came with them); plan only when `execute` is
+    /// false.
+    async fn prune_duplicates(
+        &self,
+        desired: &Desired,
+        actual: &Actual,
+        execute: bool,
+    ) -> Result<Vec<Removal>, AwsError>;
     /// Mutating calls made so far.
     fn mutating_calls(&self) -> u64;
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{TAG_AZ, TAG_CLUSTER, TAG_GROUP, TAG_INDEX, TAG_MANAGED, TAG_NODE_ID, TAG_ROLE};
 use crate::render::{self, RenderError};
 use crate::sizing::gp3::Gp3;
-use crate::spec::{ClusterSpec, Encryption, Flavor, Role};
+use crate::spec::{ClusterSpec, Egress, Encryption, Flavor, Role};
 
 /// Everything `provision` manages for one cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,7 +56,7 @@ pub struct Iam {
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Network {
     /// An existing VPC to use, or `None` to create one.
     pub existing_vpc: Option<String>,
@@ -65,10 +65,40 @@ pub struct Network {
     /// Name and CIDR of a VPC to create.
     pub vpc_name: String,
     pub vpc_cidr: String,
-    /// AZ -> subnet CIDR (created VPC).
+    /// AZ -> private (node) subnet CIDR (created VPC).
     pub subnet_cidrs: BTreeMap<String, String>,
+    /// AZ -> public subnet CIDR, for the NAT gateways (created VPC with NAT egress; else empty).
+    pub public_subnet_cidrs: BTreeMap<String, String>,
+    pub egress: Egress,
+    /// AZs that get a NAT gateway (each private route table sends 0.0.0.0/0 to its own AZ's,
+    /// or to the single one).
+    pub nat_azs: Vec<String>,
+    /// An S3 gateway endpoint on every private route table (whenever the cluster has a bucket or
+    /// fetches its software from S3).
+    pub s3_endpoint: bool,
+    /// What the cluster's S3 traffic would cost a month through a NAT gateway (drift reports
+    /// for an existing VPC without an endpoint say it).
+    pub s3_via_nat_usd_month: f64,
     pub security_group: SecurityGroup,
     pub tags: BTreeMap<String, String>,
+}
+
+impl Network {
+    /// Route table names: the public one (NAT egress) and one private per AZ.
+    pub fn public_route_table(&self) -> String {
+        format!("{}-public", self.vpc_name)
+    }
+    pub fn private_route_table(&self, az: &str) -> String {
+        format!("{}-private-{az}", self.vpc_name)
+    }
+    /// The NAT gateway a private route table in `az` uses.
+    pub fn nat_for(&self, az: &str) -> Option<&str> {
+        match self.egress {
+            Egress::None => None,
+            Egress::NatSingle => self.nat_azs.first().map(String::as_str),
+            Egress::NatPerAz => self.nat_azs.iter().find(|a| *a == az).map(String::as_str),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -187,7 +217,44 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
         .clone()
         .unwrap_or_else(|| "10.0.0.0/16".into());
     let subnet_cidrs =
-        split_cidr(&vpc_cidr, azs.len()).ok_or_else(|| DesiredError::Cidr(vpc_cidr.clone()))?;
+        split_cidr(&vpc_cidr, 16).ok_or_else(|| DesiredError::Cidr(vpc_cidr.clone()))?;
+    if azs.len() > 8 {
+        return Err(DesiredError::Cidr(vpc_cidr.clone()));
+    }
+    // Private subnets take the first slots (as before), public ones the upper half.
+    let private_cidrs: Vec<String> = subnet_cidrs[..azs.len()].to_vec();
+    let public_cidrs: Vec<String> = subnet_cidrs[8..8 + azs.len()].to_vec();
+    let egress = if spec.network.vpc_id.is_some() {
+        Egress::None
+    } else {
+        spec.network.egress
+    };
+    let nat_azs: Vec<String> = match egress {
+        Egress::NatPerAz => azs.to_vec(),
+        Egress::NatSingle => azs.iter().take(1).cloned().collect(),
+        Egress::None => vec![],
+    };
+    let s3_from_artifact = spec
+        .kafka_artifact
+        .as_ref()
+        .is_some_and(|a| a.url.starts_with("s3://"));
+    let s3_endpoint = spec.object_store.is_some() || s3_from_artifact;
+    let s3_via_nat_usd_month = {
+        use crate::sizing::cost::{s3_bytes_per_sec, PriceList};
+        let model = match spec.flavor {
+            Flavor::Classic => crate::sizing::models::StorageModel::Classic,
+            Flavor::Tiered => crate::sizing::models::StorageModel::Tiered,
+            Flavor::Diskless => crate::sizing::models::StorageModel::Diskless,
+        };
+        let groups = crate::sizing::models::ConsumerGroups::from(spec.workload.consumer_groups);
+        PriceList::default().nat_processing_month(s3_bytes_per_sec(
+            model,
+            spec.workload.ingress_mbps * crate::sizing::models::MIB,
+            groups.remote,
+            groups.total(),
+            azs.len() as u32,
+        ))
+    };
     let mut rules = Vec::new();
     let kafka_port = 9092;
     for c in &spec.network.client_cidrs {
@@ -228,7 +295,16 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
         existing_subnets: spec.network.subnets.clone(),
         vpc_name: format!("streamctl-{cluster}"),
         vpc_cidr,
-        subnet_cidrs: azs.iter().cloned().zip(subnet_cidrs).collect(),
+        subnet_cidrs: azs.iter().cloned().zip(private_cidrs).collect(),
+        public_subnet_cidrs: if nat_azs.is_empty() {
+            BTreeMap::new()
+        } else {
+            azs.iter().cloned().zip(public_cidrs).collect()
+        },
+        egress,
+        nat_azs,
+        s3_endpoint,
+        s3_via_nat_usd_month,
         security_group: SecurityGroup {
             name: format!("streamctl-{cluster}"),
             description: format!("streamctl cluster {cluster}"),

@@ -16,11 +16,35 @@ pub struct Actual {
     /// Instance profile found, with the roles it holds.
     pub instance_profile_roles: Option<Vec<String>>,
     pub vpc_id: Option<String>,
-    /// AZ -> (subnet id, CIDR).
+    /// AZ -> (subnet id, CIDR): the private (node) subnets.
     pub subnets: BTreeMap<String, (String, String)>,
+    /// AZ -> (subnet id, CIDR): the public subnets of the NAT gateways.
+    pub public_subnets: BTreeMap<String, (String, String)>,
+    /// (id, attached to the VPC).
+    pub internet_gateway: Option<(String, bool)>,
+    /// AZ -> NAT gateway id (pending or available ones only).
+    pub nat_gateways: BTreeMap<String, String>,
+    /// Name -> route table.
+    pub route_tables: BTreeMap<String, ActualRouteTable>,
+    /// (endpoint id, route table ids) of the VPC's S3 gateway endpoint.
+    pub s3_endpoint: Option<(String, Vec<String>)>,
+    /// Existing VPC: (AZ, subnet, route table) whose route table has no S3 gateway endpoint.
+    pub subnets_without_s3_endpoint: Vec<(String, String, String)>,
     pub security_group: Option<(String, Vec<Rule>)>,
     pub launch_templates: BTreeMap<String, ActualLaunchTemplate>,
     pub instances: Vec<ActualInstance>,
+    /// Resources found more than once under one name (left by lost responses of older
+    /// versions, or made by hand): (kind, name, ids; the first is the one streamctl uses).
+    pub duplicates: Vec<(String, String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ActualRouteTable {
+    pub id: String,
+    /// Target of the 0.0.0.0/0 route (an igw-/nat- id), if any.
+    pub default_target: Option<String>,
+    /// Subnets explicitly associated.
+    pub subnets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -56,6 +80,10 @@ pub struct ActualInstance {
     pub index: u32,
     pub az: String,
     pub state: String,
+    /// RFC 3339 launch time (duplicates keep the oldest).
+    pub launch_time: String,
+    /// Boot status the node's user-data tagged (`streamctl:boot`), if any.
+    pub boot: Option<String>,
 }
 
 /// What a plan does to one resource.
@@ -240,57 +268,8 @@ pub fn diff(d: &Desired, a: &Actual) -> Vec<Change> {
             det,
         ));
     }
-    let n = &d.network;
-    match &n.existing_vpc {
-        Some(v) => {
-            let found = a.vpc_id.as_deref() == Some(v.as_str());
-            out.push(Change::new(
-                "vpc",
-                v,
-                if found { Action::NoOp } else { Action::Drift },
-                if found {
-                    vec![]
-                } else {
-                    vec!["the spec's vpc_id was not found".into()]
-                },
-            ));
-        }
-        None => out.push(one("vpc", &n.vpc_name, a.vpc_id.is_some(), vec![])),
-    }
-    for az in &d.azs {
-        match n.existing_vpc {
-            Some(_) => {
-                let want = n.existing_subnets.get(az).cloned().unwrap_or_default();
-                let ok = a.subnets.get(az).is_some_and(|(id, _)| *id == want);
-                out.push(Change::new(
-                    "subnet",
-                    format!("{az} {want}"),
-                    if ok { Action::NoOp } else { Action::Drift },
-                    if ok {
-                        vec![]
-                    } else {
-                        vec![format!("subnet {want} not found in {az}")]
-                    },
-                ));
-            }
-            None => {
-                let cidr = &n.subnet_cidrs[az];
-                let det = match a.subnets.get(az) {
-                    Some((_, c)) if c != cidr => vec![format!(
-                        "cidr {c} (spec wants {cidr}; subnets cannot change CIDR)"
-                    )],
-                    _ => vec![],
-                };
-                let action = match a.subnets.get(az) {
-                    None => Action::Create,
-                    Some(_) if det.is_empty() => Action::NoOp,
-                    Some(_) => Action::Drift,
-                };
-                out.push(Change::new("subnet", format!("{az} {cidr}"), action, det));
-            }
-        }
-    }
-    let sg = &n.security_group;
+    network(d, a, &mut out);
+    let sg = &d.network.security_group;
     let det = match &a.security_group {
         Some((_, rules)) => {
             let mut det = vec![];
@@ -372,16 +351,57 @@ pub fn diff(d: &Desired, a: &Actual) -> Vec<Change> {
         ));
     }
     for i in &d.instances {
-        let found = a
+        let same: Vec<&ActualInstance> = a
             .instances
             .iter()
-            .find(|x| x.group == i.group && x.index == i.index);
+            .filter(|x| x.group == i.group && x.index == i.index)
+            .collect();
+        let found = (!same.is_empty()).then(|| keep_of(&same));
         let (action, det) = match found {
             None => (Action::Create, vec![format!("{} in {}", i.launch_template, i.az)]),
             Some(x) if x.az != i.az => (Action::Drift, vec![format!("runs in {}, the spec places it in {} (replacing it moves its data: drain it first)", x.az, i.az)]),
             Some(_) => (Action::NoOp, vec![]),
         };
         out.push(Change::new("instance", &i.name, action, det));
+    }
+    for i in &d.instances {
+        let same: Vec<&ActualInstance> = a
+            .instances
+            .iter()
+            .filter(|x| x.group == i.group && x.index == i.index)
+            .collect();
+        if same.len() > 1 {
+            let keep = keep_of(&same);
+            let extra: Vec<&str> = same
+                .iter()
+                .filter(|x| x.id != keep.id)
+                .map(|x| x.id.as_str())
+                .collect();
+            out.push(Change::new(
+                "duplicate",
+                format!("instance {} (node id {})", i.name, i.node_id),
+                Action::Drift,
+                vec![format!(
+                    "{} instances carry this node id: keeps {} (oldest), extra {}; `provision --prune-duplicates` terminates the extra ones (their data volumes are kept)",
+                    same.len(),
+                    keep.id,
+                    extra.join(", ")
+                )],
+            ));
+        }
+    }
+    for (kind, name, ids) in &a.duplicates {
+        out.push(Change::new(
+            "duplicate",
+            format!("{kind} {name}"),
+            Action::Drift,
+            vec![format!(
+                "{} found under this name: streamctl uses {}; check the others ({}) are empty and delete them by hand",
+                ids.len(),
+                ids[0],
+                ids[1..].join(", ")
+            )],
+        ));
     }
     for x in &a.instances {
         if !d
@@ -398,6 +418,223 @@ pub fn diff(d: &Desired, a: &Actual) -> Vec<Change> {
         }
     }
     out
+}
+
+/// Of instances with one node id, the one to keep: the oldest (then the lowest id).
+pub fn keep_of<'a>(same: &[&'a ActualInstance]) -> &'a ActualInstance {
+    same.iter()
+        .min_by(|x, y| (&x.launch_time, &x.id).cmp(&(&y.launch_time, &y.id)))
+        .copied()
+        .expect("not empty")
+}
+
+/// The network's changes, in dependency order: VPC, subnets, internet gateway, NAT gateways,
+/// route tables, the S3 gateway endpoint (the security group follows in `diff`).
+fn network(d: &Desired, a: &Actual, out: &mut Vec<Change>) {
+    let n = &d.network;
+    if let Some(v) = &n.existing_vpc {
+        let found = a.vpc_id.as_deref() == Some(v.as_str());
+        out.push(Change::new(
+            "vpc",
+            v,
+            if found { Action::NoOp } else { Action::Drift },
+            if found {
+                vec![]
+            } else {
+                vec!["the spec's vpc_id was not found".into()]
+            },
+        ));
+        for az in &d.azs {
+            let want = n.existing_subnets.get(az).cloned().unwrap_or_default();
+            let ok = a.subnets.get(az).is_some_and(|(id, _)| *id == want);
+            out.push(Change::new(
+                "subnet",
+                format!("{az} {want}"),
+                if ok { Action::NoOp } else { Action::Drift },
+                if ok {
+                    vec![]
+                } else {
+                    vec![format!("subnet {want} not found in {az}")]
+                },
+            ));
+        }
+        if n.s3_endpoint && found {
+            let missing = &a.subnets_without_s3_endpoint;
+            out.push(Change::new(
+                "s3-endpoint",
+                v,
+                if missing.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Drift
+                },
+                missing
+                    .iter()
+                    .map(|(az, s, rt)| {
+                        format!(
+                            "{az} {s}: route table {rt} has no S3 gateway endpoint; S3 traffic leaves through its default route (through a NAT gateway about ${:.0}/month at $0.045/GB): add a gateway endpoint for com.amazonaws.{}.s3 to {rt}",
+                            n.s3_via_nat_usd_month, d.region
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        return;
+    }
+    let vpc = a.vpc_id.is_some();
+    out.push(one("vpc", &n.vpc_name, vpc, vec![]));
+    let subnets = |kind: &'static str,
+                   want: &BTreeMap<String, String>,
+                   have: &BTreeMap<String, (String, String)>,
+                   out: &mut Vec<Change>| {
+        for (az, cidr) in want {
+            let det = match have.get(az) {
+                Some((_, c)) if c != cidr => vec![format!(
+                    "cidr {c} (spec wants {cidr}; subnets cannot change CIDR)"
+                )],
+                _ => vec![],
+            };
+            let action = match have.get(az) {
+                None => Action::Create,
+                Some(_) if det.is_empty() => Action::NoOp,
+                Some(_) => Action::Drift,
+            };
+            out.push(Change::new(kind, format!("{az} {cidr}"), action, det));
+        }
+    };
+    subnets("subnet", &n.subnet_cidrs, &a.subnets, out);
+    subnets(
+        "public-subnet",
+        &n.public_subnet_cidrs,
+        &a.public_subnets,
+        out,
+    );
+    if !n.nat_azs.is_empty() {
+        let det = match &a.internet_gateway {
+            Some((_, false)) => vec!["attach to the VPC".to_string()],
+            _ => vec![],
+        };
+        out.push(one(
+            "internet-gateway",
+            &n.vpc_name,
+            a.internet_gateway.is_some(),
+            det,
+        ));
+        for az in &n.nat_azs {
+            out.push(one(
+                "nat-gateway",
+                &format!("{}-nat-{az}", n.vpc_name),
+                a.nat_gateways.contains_key(az),
+                vec![],
+            ));
+        }
+        let igw = a.internet_gateway.as_ref().map(|g| g.0.as_str());
+        let want_subnets: Vec<Option<&str>> = n
+            .public_subnet_cidrs
+            .keys()
+            .map(|az| a.public_subnets.get(az).map(|s| s.0.as_str()))
+            .collect();
+        route_table(
+            out,
+            a,
+            &n.public_route_table(),
+            igw,
+            "the internet gateway",
+            &want_subnets,
+        );
+    }
+    for az in &d.azs {
+        let (target, what) = match n.nat_for(az) {
+            Some(nat_az) => (
+                Some(a.nat_gateways.get(nat_az).map(String::as_str)),
+                format!("the NAT gateway in {nat_az}"),
+            ),
+            None => (None, String::new()),
+        };
+        let rt = n.private_route_table(az);
+        let subnet = a.subnets.get(az).map(|s| s.0.as_str());
+        match target {
+            Some(t) => route_table(out, a, &rt, t, &what, &[subnet]),
+            None => route_table_without_default(out, a, &rt, &[subnet]),
+        }
+    }
+    if n.s3_endpoint {
+        let want: Vec<Option<&str>> = d
+            .azs
+            .iter()
+            .map(|az| {
+                a.route_tables
+                    .get(&n.private_route_table(az))
+                    .map(|r| r.id.as_str())
+            })
+            .collect();
+        let det: Vec<String> = match &a.s3_endpoint {
+            Some((_, have)) => want
+                .iter()
+                .zip(&d.azs)
+                .filter(|(w, _)| !w.is_some_and(|w| have.iter().any(|h| h == w)))
+                .map(|(_, az)| format!("attach to {}", n.private_route_table(az)))
+                .collect(),
+            None => vec![],
+        };
+        out.push(one(
+            "s3-endpoint",
+            &format!("{}-s3", n.vpc_name),
+            a.s3_endpoint.is_some(),
+            det,
+        ));
+    }
+}
+
+/// A route table whose 0.0.0.0/0 goes to `target` (None: not created yet), associated with
+/// `subnets` (None: not created yet).
+fn route_table(
+    out: &mut Vec<Change>,
+    a: &Actual,
+    name: &str,
+    target: Option<&str>,
+    what: &str,
+    subnets: &[Option<&str>],
+) {
+    let have = a.route_tables.get(name);
+    let mut det = vec![];
+    if let Some(rt) = have {
+        if target.is_none() || rt.default_target.as_deref() != target {
+            det.push(format!(
+                "0.0.0.0/0: {} -> {what}",
+                rt.default_target.as_deref().unwrap_or("(none)")
+            ));
+        }
+        associations(&mut det, rt, subnets);
+    }
+    out.push(one("route-table", name, have.is_some(), det));
+}
+
+fn route_table_without_default(
+    out: &mut Vec<Change>,
+    a: &Actual,
+    name: &str,
+    subnets: &[Option<&str>],
+) {
+    let have = a.route_tables.get(name);
+    let mut det = vec![];
+    if let Some(rt) = have {
+        if let Some(t) = &rt.default_target {
+            det.push(format!("0.0.0.0/0: {t} -> (none: egress is none)"));
+        }
+        associations(&mut det, rt, subnets);
+    }
+    out.push(one("route-table", name, have.is_some(), det));
+}
+
+fn associations(det: &mut Vec<String>, rt: &ActualRouteTable, subnets: &[Option<&str>]) {
+    for s in subnets {
+        match s {
+            Some(s) if rt.subnets.iter().any(|x| x == s) => {}
+            Some(s) => det.push(format!("associate {s}")),
+            None => det.push("associate the new subnet".into()),
+        }
+    }
 }
 
 /// Counts of a plan's actions.
@@ -513,9 +750,46 @@ mod tests {
                     index: i.index,
                     az: i.az.clone(),
                     state: "running".into(),
+                    launch_time: "2026-11-01T00:00:00Z".into(),
+                    boot: None,
                 })
                 .collect(),
+            ..Default::default()
         };
+        let n = &d.network;
+        a.public_subnets = n
+            .public_subnet_cidrs
+            .iter()
+            .map(|(az, c)| (az.clone(), (format!("subnet-pub-{az}"), c.clone())))
+            .collect();
+        a.internet_gateway = Some(("igw-1".into(), true));
+        a.nat_gateways = n
+            .nat_azs
+            .iter()
+            .map(|az| (az.clone(), format!("nat-{az}")))
+            .collect();
+        a.route_tables.insert(
+            n.public_route_table(),
+            ActualRouteTable {
+                id: "rtb-pub".into(),
+                default_target: Some("igw-1".into()),
+                subnets: a.public_subnets.values().map(|s| s.0.clone()).collect(),
+            },
+        );
+        for az in &d.azs {
+            a.route_tables.insert(
+                n.private_route_table(az),
+                ActualRouteTable {
+                    id: format!("rtb-{az}"),
+                    default_target: Some(format!("nat-{az}")),
+                    subnets: vec![format!("subnet-{az}")],
+                },
+            );
+        }
+        a.s3_endpoint = Some((
+            "vpce-1".into(),
+            d.azs.iter().map(|az| format!("rtb-{az}")).collect(),
+        ));
         let plan = diff(&d, &a);
         assert!(plan.iter().all(|c| c.action == Action::NoOp), "{plan:#?}");
         // Drift: the lifecycle rule edited by hand.
@@ -530,10 +804,111 @@ mod tests {
             index: 6,
             az: "us-east-1a".into(),
             state: "running".into(),
+            launch_time: "2026-11-01T00:00:00Z".into(),
+            boot: None,
         });
         assert!(diff(&d, &a)
             .iter()
             .any(|c| c.kind == "instance" && c.action == Action::Drift));
+    }
+
+    #[test]
+    fn a_created_vpc_gets_gateways_route_tables_and_an_s3_endpoint() {
+        let d = desired();
+        let plan = diff(&d, &Actual::default());
+        let kinds = |k: &str| plan.iter().filter(|c| c.kind == k).count();
+        assert_eq!(
+            (
+                kinds("subnet"),
+                kinds("public-subnet"),
+                kinds("internet-gateway"),
+                kinds("nat-gateway"),
+                kinds("route-table"),
+                kinds("s3-endpoint")
+            ),
+            (3, 3, 1, 3, 4, 1),
+            "nat-per-az is the default"
+        );
+        // Dependency order: subnets, gateway, NATs, route tables, endpoint, security group.
+        let pos = |k: &str| plan.iter().position(|c| c.kind == k).unwrap();
+        assert!(pos("vpc") < pos("subnet") && pos("public-subnet") < pos("nat-gateway"));
+        assert!(
+            pos("internet-gateway") < pos("nat-gateway") && pos("nat-gateway") < pos("route-table")
+        );
+        assert!(
+            pos("route-table") < pos("s3-endpoint") && pos("s3-endpoint") < pos("security-group")
+        );
+    }
+
+    #[test]
+    fn a_private_route_table_pointing_elsewhere_and_an_endpoint_missing_a_table_are_updates() {
+        let d = desired();
+        let az = d.azs[1].clone();
+        let mut a = Actual {
+            vpc_id: Some("vpc-1".into()),
+            ..Default::default()
+        };
+        a.route_tables.insert(
+            d.network.private_route_table(&az),
+            ActualRouteTable {
+                id: "rtb-b".into(),
+                default_target: Some("nat-other".into()),
+                subnets: vec![],
+            },
+        );
+        a.s3_endpoint = Some(("vpce-1".into(), vec![]));
+        let plan = diff(&d, &a);
+        let rt = plan
+            .iter()
+            .find(|c| c.name == d.network.private_route_table(&az))
+            .unwrap();
+        assert_eq!(rt.action, Action::Update);
+        assert!(rt.details.iter().any(|x| x.contains("nat-other")), "{rt:?}");
+        let ep = plan.iter().find(|c| c.kind == "s3-endpoint").unwrap();
+        assert_eq!(ep.action, Action::Update);
+        assert_eq!(ep.details.len(), 3);
+    }
+
+    #[test]
+    fn duplicates_are_drift_with_the_exact_resources() {
+        let d = desired();
+        let i = &d.instances[1];
+        let inst = |id: &str, t: &str| ActualInstance {
+            id: id.into(),
+            group: i.group.clone(),
+            index: i.index,
+            az: i.az.clone(),
+            state: "running".into(),
+            launch_time: t.into(),
+            boot: None,
+        };
+        let a = Actual {
+            instances: vec![
+                inst("i-b", "2026-11-02T00:00:00Z"),
+                inst("i-a", "2026-11-01T00:00:00Z"),
+            ],
+            duplicates: vec![(
+                "vpc".into(),
+                "streamctl-x".into(),
+                vec!["vpc-1".into(), "vpc-2".into()],
+            )],
+            ..Default::default()
+        };
+        let plan = diff(&d, &a);
+        let dups: Vec<&Change> = plan.iter().filter(|c| c.kind == "duplicate").collect();
+        assert_eq!(dups.len(), 2);
+        assert!(dups.iter().all(|c| c.action == Action::Drift));
+        assert!(
+            dups[0].details[0].contains("keeps i-a (oldest), extra i-b"),
+            "{dups:?}"
+        );
+        assert!(dups[1].details[0].contains("vpc-2"));
+        // The node itself counts as present (not created again).
+        let node = plan
+            .iter()
+            .find(|c| c.kind == "instance" && c.name == i.name)
+            .unwrap();
+        assert_eq!(node.action, Action::NoOp);
     }
 
     #[test]

@@ -299,6 +299,8 @@ pub fn render_cluster(spec: &ClusterSpec, opts: &RenderOptions) -> Result<Render
                 index => n.index, az => n.az, data_volume => g.data_volume,
                 data_label => format!("streamctl-{}", g.role.as_str()), data_dir => opts.data_dir,
                 service_config => service_config.unwrap_or_default(), cluster_id => cluster_id,
+                region => spec.region, artifact => spec.kafka_artifact,
+                artifact_from_s3 => spec.kafka_artifact.as_ref().is_some_and(|a| a.url.starts_with("s3://")),
             },
         )?;
         files.insert(format!("user-data/{}.sh", n.name), text);

@@ -21,6 +21,10 @@ pub struct PriceList {
     pub s3_get_per_1000: f64,
     /// Data crossing AZs, charged on each side ($0.01 out + $0.01 in).
     pub inter_az_gib: f64,
+    /// A NAT gateway's hourly charge and its per-GB processing charge (S3 traffic sent through
+    /// a NAT gateway pays the latter; through an S3 gateway endpoint it is free).
+    pub nat_gateway_hour: f64,
+    pub nat_gateway_gib: f64,
 }
 
 impl Default for PriceList {
@@ -33,6 +37,8 @@ impl Default for PriceList {
             s3_put_per_1000: 0.005,
             s3_get_per_1000: 0.0004,
             inter_az_gib: 0.02,
+            nat_gateway_hour: 0.045,
+            nat_gateway_gib: 0.045,
         }
     }
 }
@@ -57,6 +63,16 @@ impl PriceList {
             / 1000.0
     }
 
+    /// Monthly NAT gateway processing charge for a steady byte rate.
+    pub fn nat_processing_month(&self, bytes_per_sec: f64) -> f64 {
+        bytes_per_sec * SECS_PER_MONTH / GIB * self.nat_gateway_gib
+    }
+
+    /// Monthly hourly charge of `n` NAT gateways.
+    pub fn nat_hours_month(&self, n: usize) -> f64 {
+        n as f64 * self.nat_gateway_hour * HOURS_PER_MONTH
+    }
+
     /// Monthly price of a steady cross-AZ byte rate.
     pub fn inter_az_month(&self, bytes_per_sec: f64) -> f64 {
         bytes_per_sec * SECS_PER_MONTH / GIB * self.inter_az_gib
@@ -79,6 +95,10 @@ pub struct MonthlyCost {
     /// The metadata quorum: three KRaft controllers or three etcd nodes.
     pub metadata_nodes_usd: f64,
     pub total_usd: f64,
+    /// Not in the total: what the cluster's S3 traffic would cost through a NAT gateway. A VPC
+    /// that `provision` creates routes S3 through a gateway endpoint instead (free); an existing
+    /// VPC without one pays this.
+    pub s3_via_nat_usd: f64,
 }
 
 impl MonthlyCost {
@@ -90,6 +110,24 @@ impl MonthlyCost {
             + self.inter_az_transfer_usd
             + self.metadata_nodes_usd;
         self
+    }
+}
+
+/// Bytes per second a cluster exchanges with S3 (pure): tiered brokers upload every segment
+/// once and serve `remote_groups` from S3; diskless brokers write every byte once and each AZ
+/// reads it back (at most one read per AZ and consumer group). Classic: none.
+pub fn s3_bytes_per_sec(
+    model: crate::sizing::models::StorageModel,
+    ingress_bps: f64,
+    remote_groups: u32,
+    groups: u32,
+    azs: u32,
+) -> f64 {
+    use crate::sizing::models::StorageModel;
+    match model {
+        StorageModel::Classic => 0.0,
+        StorageModel::Tiered => ingress_bps * (1.0 + f64::from(remote_groups)),
+        StorageModel::Diskless => ingress_bps * (1.0 + f64::from(groups.min(azs))),
     }
 }
 
@@ -115,6 +153,28 @@ mod tests {
     }
 
     #[test]
+    fn s3_through_a_nat_gateway_costs_per_gb_and_classic_sends_none() {
+        use crate::sizing::models::{StorageModel, MIB};
+        let p = PriceList::default();
+        // Tiered at 100 MiB/s with one remote reader: 200 MiB/s to and from S3.
+        let bps = s3_bytes_per_sec(StorageModel::Tiered, 100.0 * MIB, 1, 3, 3);
+        assert_eq!(bps, 200.0 * MIB);
+        let month = p.nat_processing_month(bps);
+        assert!((month - 200.0 / 1024.0 * SECS_PER_MONTH * 0.045).abs() < 1e-6);
+        assert!(month > 20_000.0, "{month}");
+        assert_eq!(
+            s3_bytes_per_sec(StorageModel::Classic, 100.0 * MIB, 1, 3, 3),
+            0.0
+        );
+        // Diskless: every byte written once and read back once per AZ (at most per group).
+        assert_eq!(
+            s3_bytes_per_sec(StorageModel::Diskless, MIB, 0, 2, 3),
+            3.0 * MIB
+        );
+        assert!((p.nat_hours_month(3) - 3.0 * 0.045 * HOURS_PER_MONTH).abs() < 1e-9);
+    }
+
+    #[test]
     fn totals_add_up() {
         let c = MonthlyCost {
             compute_usd: 1.0,
@@ -124,6 +184,7 @@ mod tests {
             inter_az_transfer_usd: 5.0,
             metadata_nodes_usd: 6.0,
             total_usd: 0.0,
+            s3_via_nat_usd: 100.0,
         }
         .with_total();
         assert_eq!(c.total_usd, 21.0);

@@ -449,6 +449,13 @@ fn monthly_cost(
         }
     };
     let metadata_nodes_usd = 3.0 * meta.price_per_hour_usd * HOURS_PER_MONTH;
+    let s3_via_nat_usd = prices.nat_processing_month(super::cost::s3_bytes_per_sec(
+        model,
+        ingress_bps,
+        w.consumers.remote,
+        w.consumers.total(),
+        w.azs,
+    ));
     MonthlyCost {
         compute_usd,
         block_storage_usd,
@@ -457,6 +464,7 @@ fn monthly_cost(
         inter_az_transfer_usd,
         metadata_nodes_usd,
         total_usd: 0.0,
+        s3_via_nat_usd,
     }
     .with_total()
 }

@@ -38,6 +38,9 @@ pub struct ClusterSpec {
     pub object_store: Option<ObjectStore>,
     #[serde(default)]
     pub network: Network,
+    /// Optional: the Kafka archive nodes install (with its SHA-256).
+    #[serde(default)]
+    pub kafka_artifact: Option<KafkaArtifact>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
@@ -253,6 +256,43 @@ pub struct Network {
     /// Where clients connect from.
     #[serde(default)]
     pub client_cidrs: Vec<String>,
+    /// How nodes in a created VPC reach the internet (package mirrors, AWS APIs): a NAT gateway
+    /// per AZ (default: an AZ outage cannot take egress away from the other AZs, and no traffic
+    /// crosses AZs to reach a NAT), one NAT gateway, or none (an isolated VPC: nodes reach only
+    /// S3, through the gateway endpoint).
+    #[serde(default)]
+    pub egress: Egress,
+}
+
+/// Egress for a created VPC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Egress {
+    #[default]
+    NatPerAz,
+    NatSingle,
+    None,
+}
+
+impl Egress {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NatPerAz => "nat-per-az",
+            Self::NatSingle => "nat-single",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A Kafka distribution archive user-data downloads and verifies (instead of relying on one
+/// baked into the image under `/opt/kafka`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaArtifact {
+    /// `s3://bucket/key.tgz` (fetched through the VPC's S3 gateway endpoint) or `https://...`.
+    pub url: String,
+    /// Lower-case hex SHA-256 of the archive; a mismatch stops the node's boot.
+    pub sha256: String,
 }
 
 impl ClusterSpec {

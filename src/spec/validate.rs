@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::parse::Diagnostic;
-use super::{AvailabilityZones, ClusterSpec, Encryption, Flavor, Role};
+use super::{AvailabilityZones, ClusterSpec, Egress, Encryption, Flavor, Role};
 use crate::sizing::catalog::Catalog;
 
 /// Every finding, errors and warnings, without locations (the parser adds them).
@@ -16,8 +16,50 @@ pub fn validate(spec: &ClusterSpec) -> Vec<Diagnostic> {
     node_groups(spec, &mut d);
     object_store(spec, &mut d);
     network(spec, &mut d);
+    artifact(spec, &mut d);
     tags(spec, &mut d);
     d
+}
+
+fn artifact(spec: &ClusterSpec, d: &mut Vec<Diagnostic>) {
+    let Some(a) = &spec.kafka_artifact else {
+        return;
+    };
+    if !(a.url.starts_with("s3://") || a.url.starts_with("https://")) {
+        d.push(
+            Diagnostic::error(
+                "kafka_artifact.url",
+                format!("`{}`: not an s3:// or https:// URL", a.url),
+            )
+            .hint("e.g. s3://my-artifacts/kafka_2.13-4.1.0.tgz"),
+        );
+    }
+    if a.url.contains(['\'', '"', '`', '$', ' ', '\\', '\n']) {
+        d.push(Diagnostic::error(
+            "kafka_artifact.url",
+            "quotes, spaces, `$` and backslashes are not allowed (it goes into a shell script)",
+        ));
+    }
+    if a.sha256.len() != 64
+        || !a
+            .sha256
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
+        d.push(
+            Diagnostic::error(
+                "kafka_artifact.sha256",
+                "must be 64 lower-case hex digits (the archive's SHA-256)",
+            )
+            .hint("sha256sum kafka_2.13-4.1.0.tgz"),
+        );
+    }
+    if spec.flavor == Flavor::Diskless {
+        d.push(Diagnostic::warning(
+            "kafka_artifact",
+            "diskless clusters run Bufstream, not Apache Kafka: the artifact is not used",
+        ));
+    }
 }
 
 fn name(spec: &ClusterSpec, d: &mut Vec<Diagnostic>) {
@@ -479,6 +521,12 @@ fn network(spec: &ClusterSpec, d: &mut Vec<Diagnostic>) {
                 ));
             }
         }
+    }
+    if n.vpc_id.is_some() && n.egress != Egress::default() {
+        d.push(Diagnostic::warning(
+            "network.egress",
+            "egress is for a VPC streamctl creates; an existing VPC keeps its own routes",
+        ));
     }
     if n.vpc_id.is_some() && n.vpc_cidr.is_some() {
         d.push(Diagnostic::error(
