@@ -105,6 +105,12 @@ fn account() -> Option<Account> {
 
 impl Account {
     fn provision(&self, endpoint: &str, spec: &str, extra: &[&str]) -> (i32, Value, String) {
+        let mut args = vec!["provision", "-f", spec, "--image-id", IMAGE, "-o", "json"];
+        args.extend(extra);
+        self.streamctl(endpoint, &args)
+    }
+
+    fn streamctl(&self, endpoint: &str, args: &[&str]) -> (i32, Value, String) {
         let out = Command::cargo_bin("streamctl")
             .unwrap()
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -115,8 +121,7 @@ impl Account {
             .env_remove("AWS_REGION")
             .env_remove("AWS_PROFILE")
             .env_remove("STREAMCTL_FAULT_AFTER_MUTATIONS")
-            .args(["provision", "-f", spec, "--image-id", IMAGE, "-o", "json"])
-            .args(extra)
+            .args(args)
             .output()
             .unwrap();
         (
@@ -202,7 +207,9 @@ impl Account {
                 .await
                 .unwrap()
                 .vpc_endpoints()
-                .len();
+                .iter()
+                .filter(|x| x.state().is_some_and(|s| s.as_str() != "deleted"))
+                .count();
             c.security_groups = ec2
                 .describe_security_groups()
                 .filters(tag())
@@ -374,6 +381,37 @@ fn converge(throttle: f64, server_error: f64, lost: f64, runs: usize) {
             (Some(0), Some(0), Some(0)),
             "{name}: {plan}"
         );
+        if lost > 0.0 {
+            // destroy under the same faults: at most two runs, then nothing is left.
+            let mut gone = false;
+            for run in 1..=2 {
+                let (code, _, err) = acct.streamctl(
+                    &proxy.url,
+                    &[
+                        "destroy",
+                        "-f",
+                        &spec,
+                        "--confirm",
+                        &cluster,
+                        "--delete-data",
+                        "-o",
+                        "json",
+                    ],
+                );
+                eprintln!("{name} destroy run {run}: exit {code}");
+                if code == 0 {
+                    gone = true;
+                    break;
+                }
+                eprintln!("{err}");
+            }
+            assert!(gone, "{name}: destroy did not finish in two runs");
+            assert_eq!(
+                acct.census(&cluster),
+                Census::default(),
+                "{name}: left behind"
+            );
+        }
     }
 }
 

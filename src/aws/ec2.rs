@@ -26,7 +26,7 @@ impl Ec2 {
         Self {
             client: aws_sdk_ec2::Client::from_conf(
                 aws_sdk_ec2::config::Builder::from(config)
-                    .retry_classifier(super::retry::RefusedIsFinal)
+                    .retry_classifier(super::retry::TransportErrors)
                     .build(),
             ),
         }

@@ -371,13 +371,18 @@ impl Intercept for Notices {
     }
 }
 
-/// A retry classifier: "connection refused" is final. Nothing listens at the endpoint (a wrong
-/// `--endpoint-url`, a stopped emulator); retrying for minutes would only hide that. A reset or
-/// a timeout on a connection that was accepted is still retried.
+/// A retry classifier for transport errors:
+/// - "connection refused" is final: nothing listens at the endpoint (a wrong `--endpoint-url`, a
+///   stopped emulator); retrying for minutes would only hide that;
+/// - every other connection error is transient, including a reset while sending on a pooled
+///   connection, which the SDK's own classifiers leave unretried.
+///
+/// Only calls the SDK retries at all (reads and idempotent writes) are affected: creates run with
+/// SDK retries off and go through [`RetryPolicy::create`].
 #[derive(Debug, Clone, Copy)]
-pub struct RefusedIsFinal;
+pub struct TransportErrors;
 
-impl ClassifyRetry for RefusedIsFinal {
+impl ClassifyRetry for TransportErrors {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
         let Some(Err(e)) = ctx.output_or_error() else {
             return RetryAction::NoActionIndicated;
@@ -396,11 +401,11 @@ impl ClassifyRetry for RefusedIsFinal {
             }
             src = s.source();
         }
-        RetryAction::NoActionIndicated
+        RetryAction::transient_error()
     }
 
     fn name(&self) -> &'static str {
-        "streamctl: connection refused is final"
+        "streamctl: transport errors"
     }
 
     fn priority(&self) -> RetryClassifierPriority {

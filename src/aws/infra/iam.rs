@@ -2,7 +2,7 @@
 //! are account-wide keys: a create AWS already made answers `EntityAlreadyExists` and converges;
 //! the SDK's retries cover every call here.
 
-use super::{code, err, verb, Aws};
+use super::{code, err, gone_ok, verb, Aws};
 use crate::aws::AwsError;
 use crate::infra::cloud::Removal;
 use crate::infra::desired::{Desired, Iam};
@@ -187,23 +187,44 @@ impl Aws {
                     .unwrap_or_default();
                 for r in roles.iter().filter(|r| *r != role) {
                     self.mutate("IAM", "RemoveRoleFromInstanceProfile", p)?;
-                    self.iam
-                        .remove_role_from_instance_profile()
-                        .instance_profile_name(p)
-                        .role_name(r)
-                        .send()
-                        .await
-                        .map_err(err("IAM", "RemoveRoleFromInstanceProfile", p))?;
+                    gone_ok(
+                        self.iam
+                            .remove_role_from_instance_profile()
+                            .instance_profile_name(p)
+                            .role_name(r)
+                            .send()
+                            .await,
+                        "IAM",
+                        "RemoveRoleFromInstanceProfile",
+                        p,
+                    )?;
                 }
                 if !roles.iter().any(|r| r == role) {
                     self.mutate("IAM", "AddRoleToInstanceProfile", p)?;
-                    self.iam
+                    if let Err(e) = self
+                        .iam
                         .add_role_to_instance_profile()
                         .instance_profile_name(p)
                         .role_name(role)
                         .send()
                         .await
-                        .map_err(err("IAM", "AddRoleToInstanceProfile", p))?;
+                    {
+                        // A retry after a lost response meets "LimitExceeded" (a profile holds
+                        // one role): fine when that role is ours.
+                        let now = self
+                            .iam
+                            .get_instance_profile()
+                            .instance_profile_name(p)
+                            .send()
+                            .await
+                            .map_err(err("IAM", "GetInstanceProfile", p))?;
+                        let ours = now
+                            .instance_profile()
+                            .is_some_and(|ip| ip.roles().iter().any(|r| r.role_name() == role));
+                        if !ours {
+                            return Err(AwsError::call("IAM", "AddRoleToInstanceProfile", p, e));
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -260,21 +281,25 @@ impl Aws {
             if execute {
                 if actual.role_policy.is_some() {
                     self.mutate("IAM", "DeleteRolePolicy", &i.role_name)?;
-                    self.iam
-                        .delete_role_policy()
-                        .role_name(&i.role_name)
-                        .policy_name(&i.policy_name)
-                        .send()
-                        .await
-                        .map_err(err("IAM", "DeleteRolePolicy", &i.role_name))?;
+                    gone_ok(
+                        self.iam
+                            .delete_role_policy()
+                            .role_name(&i.role_name)
+                            .policy_name(&i.policy_name)
+                            .send()
+                            .await,
+                        "IAM",
+                        "DeleteRolePolicy",
+                        &i.role_name,
+                    )?;
                 }
                 self.mutate("IAM", "DeleteRole", &i.role_name)?;
-                self.iam
-                    .delete_role()
-                    .role_name(&i.role_name)
-                    .send()
-                    .await
-                    .map_err(err("IAM", "DeleteRole", &i.role_name))?;
+                gone_ok(
+                    self.iam.delete_role().role_name(&i.role_name).send().await,
+                    "IAM",
+                    "DeleteRole",
+                    &i.role_name,
+                )?;
             }
             out.push(Removal {
                 kind: "iam-role",

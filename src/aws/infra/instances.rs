@@ -9,7 +9,7 @@
 use aws_sdk_ec2::types as ec2t;
 use base64::Engine;
 
-use super::{ec2_once, err, filter, missing, tag_filter, tag_value, verb, Aws};
+use super::{ec2_once, err, filter, gone_ok, missing, tag_filter, tag_value, verb, Aws};
 use crate::aws::retry::{client_token, Attempt};
 use crate::aws::AwsError;
 use crate::infra::cloud::Removal;
@@ -687,12 +687,12 @@ impl Aws {
             if delete_data {
                 if execute {
                     self.mutate("EC2", "DeleteVolume", &id)?;
-                    self.ec2
-                        .delete_volume()
-                        .volume_id(&id)
-                        .send()
-                        .await
-                        .map_err(err("EC2", "DeleteVolume", &id))?;
+                    gone_ok(
+                        self.ec2.delete_volume().volume_id(&id).send().await,
+                        "EC2",
+                        "DeleteVolume",
+                        &id,
+                    )?;
                 }
                 out.push(Removal {
                     kind: "volume",
@@ -719,12 +719,16 @@ impl Aws {
         for (name, lt) in &actual.launch_templates {
             if execute {
                 self.mutate("EC2", "DeleteLaunchTemplate", name)?;
-                self.ec2
-                    .delete_launch_template()
-                    .launch_template_id(&lt.id)
-                    .send()
-                    .await
-                    .map_err(err("EC2", "DeleteLaunchTemplate", name))?;
+                gone_ok(
+                    self.ec2
+                        .delete_launch_template()
+                        .launch_template_id(&lt.id)
+                        .send()
+                        .await,
+                    "EC2",
+                    "DeleteLaunchTemplate",
+                    name,
+                )?;
             }
             out.push(Removal {
                 kind: "launch-template",

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types as ec2t;
 
-use super::retry::{Notices, RefusedIsFinal, RetryLog, RetryPolicy};
+use super::retry::{Notices, RetryLog, RetryPolicy, TransportErrors};
 use super::AwsError;
 use crate::infra::cloud::{Cloud, Removal};
 use crate::infra::desired::Desired;
@@ -51,15 +51,15 @@ impl Aws {
         let s3_conf = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(force_path_style)
             .interceptor(Notices(log.clone()))
-            .retry_classifier(RefusedIsFinal)
+            .retry_classifier(TransportErrors)
             .build();
         let iam_conf = aws_sdk_iam::config::Builder::from(config)
             .interceptor(Notices(log.clone()))
-            .retry_classifier(RefusedIsFinal)
+            .retry_classifier(TransportErrors)
             .build();
         let ec2_conf = aws_sdk_ec2::config::Builder::from(config)
             .interceptor(Notices(log.clone()))
-            .retry_classifier(RefusedIsFinal)
+            .retry_classifier(TransportErrors)
             .build();
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3_conf),
@@ -134,6 +134,30 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     move |e| AwsError::call(service, operation, resource.to_string(), e)
+}
+
+/// A delete or detach whose target is already gone (a retry after a lost response, or someone
+/// else removed it) has done its job.
+fn gone_ok<T, E>(
+    r: Result<T, E>,
+    service: &'static str,
+    operation: &'static str,
+    resource: &str,
+) -> Result<(), AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match r {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.code().is_some_and(|c| {
+                c.contains("NotFound") || c == "NoSuchEntity" || c == "Gateway.NotAttached"
+            }) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(AwsError::call(service, operation, resource.to_string(), e)),
+    }
 }
 
 /// The error code of an SDK error, if any.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types as ec2t;
 
-use super::{code, ec2_once, err, filter, missing, tag_filter, tag_value, verb, Aws};
+use super::{code, ec2_once, err, filter, gone_ok, missing, tag_filter, tag_value, verb, Aws};
 use crate::aws::retry::{client_token, Attempt, Outcome};
 use crate::aws::AwsError;
 use crate::infra::cloud::Removal;
@@ -1021,13 +1021,17 @@ impl Aws {
             }
             (None, Some(_)) => {
                 self.mutate("EC2", "DeleteRoute", &id)?;
-                self.ec2
-                    .delete_route()
-                    .route_table_id(&id)
-                    .destination_cidr_block("0.0.0.0/0")
-                    .send()
-                    .await
-                    .map_err(err("EC2", "DeleteRoute", &id))?;
+                gone_ok(
+                    self.ec2
+                        .delete_route()
+                        .route_table_id(&id)
+                        .destination_cidr_block("0.0.0.0/0")
+                        .send()
+                        .await,
+                    "EC2",
+                    "DeleteRoute",
+                    &id,
+                )?;
             }
             (None, None) => {}
         }
@@ -1324,12 +1328,12 @@ impl Aws {
             let id = g.group_id().unwrap_or_default().to_string();
             if execute {
                 self.mutate("EC2", "DeleteSecurityGroup", &id)?;
-                self.ec2
-                    .delete_security_group()
-                    .group_id(&id)
-                    .send()
-                    .await
-                    .map_err(err("EC2", "DeleteSecurityGroup", &id))?;
+                gone_ok(
+                    self.ec2.delete_security_group().group_id(&id).send().await,
+                    "EC2",
+                    "DeleteSecurityGroup",
+                    &id,
+                )?;
             }
             gone("security-group", id, out);
         }
@@ -1358,12 +1362,16 @@ impl Aws {
         for (az, id) in &nats {
             if execute {
                 self.mutate("EC2", "DeleteNatGateway", id)?;
-                self.ec2
-                    .delete_nat_gateway()
-                    .nat_gateway_id(id)
-                    .send()
-                    .await
-                    .map_err(err("EC2", "DeleteNatGateway", id))?;
+                gone_ok(
+                    self.ec2
+                        .delete_nat_gateway()
+                        .nat_gateway_id(id)
+                        .send()
+                        .await,
+                    "EC2",
+                    "DeleteNatGateway",
+                    id,
+                )?;
             }
             gone("nat-gateway", format!("{az} {id}"), out);
         }
@@ -1400,12 +1408,16 @@ impl Aws {
                     }
                 }
                 self.mutate("EC2", "DeleteRouteTable", &t.id)?;
-                self.ec2
-                    .delete_route_table()
-                    .route_table_id(&t.id)
-                    .send()
-                    .await
-                    .map_err(err("EC2", "DeleteRouteTable", &t.id))?;
+                gone_ok(
+                    self.ec2
+                        .delete_route_table()
+                        .route_table_id(&t.id)
+                        .send()
+                        .await,
+                    "EC2",
+                    "DeleteRouteTable",
+                    &t.id,
+                )?;
             }
             gone("route-table", format!("{} {}", t.name, t.id), out);
         }
@@ -1416,21 +1428,29 @@ impl Aws {
             if execute {
                 if attached.is_some() {
                     self.mutate("EC2", "DetachInternetGateway", &id)?;
-                    self.ec2
-                        .detach_internet_gateway()
-                        .internet_gateway_id(&id)
-                        .vpc_id(vpc)
-                        .send()
-                        .await
-                        .map_err(err("EC2", "DetachInternetGateway", &id))?;
+                    gone_ok(
+                        self.ec2
+                            .detach_internet_gateway()
+                            .internet_gateway_id(&id)
+                            .vpc_id(vpc)
+                            .send()
+                            .await,
+                        "EC2",
+                        "DetachInternetGateway",
+                        &id,
+                    )?;
                 }
                 self.mutate("EC2", "DeleteInternetGateway", &id)?;
-                self.ec2
-                    .delete_internet_gateway()
-                    .internet_gateway_id(&id)
-                    .send()
-                    .await
-                    .map_err(err("EC2", "DeleteInternetGateway", &id))?;
+                gone_ok(
+                    self.ec2
+                        .delete_internet_gateway()
+                        .internet_gateway_id(&id)
+                        .send()
+                        .await,
+                    "EC2",
+                    "DeleteInternetGateway",
+                    &id,
+                )?;
             }
             gone("internet-gateway", id, out);
         }
@@ -1446,12 +1466,12 @@ impl Aws {
             let id = s.subnet_id().unwrap_or_default().to_string();
             if execute {
                 self.mutate("EC2", "DeleteSubnet", &id)?;
-                self.ec2
-                    .delete_subnet()
-                    .subnet_id(&id)
-                    .send()
-                    .await
-                    .map_err(err("EC2", "DeleteSubnet", &id))?;
+                gone_ok(
+                    self.ec2.delete_subnet().subnet_id(&id).send().await,
+                    "EC2",
+                    "DeleteSubnet",
+                    &id,
+                )?;
             }
             gone(
                 "subnet",
@@ -1461,12 +1481,12 @@ impl Aws {
         }
         if execute {
             self.mutate("EC2", "DeleteVpc", vpc)?;
-            self.ec2
-                .delete_vpc()
-                .vpc_id(vpc)
-                .send()
-                .await
-                .map_err(err("EC2", "DeleteVpc", vpc))?;
+            gone_ok(
+                self.ec2.delete_vpc().vpc_id(vpc).send().await,
+                "EC2",
+                "DeleteVpc",
+                vpc,
+            )?;
         }
         gone("vpc", vpc.to_string(), out);
         Ok(())

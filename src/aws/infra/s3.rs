@@ -147,6 +147,14 @@ impl Aws {
                     Ok(_) => Ok(()),
                     // Ours already (a re-run after a crash between create and read): converge.
                     Err(e) if code(&e) == Some("BucketAlreadyOwnedByYou") => Ok(()),
+                    // A retry after a lost response may hear "already exists": the bucket is
+                    // ours when this account can read it (another account's answers 403).
+                    Err(e) if code(&e) == Some("BucketAlreadyExists") => {
+                        match self.s3.head_bucket().bucket(n).send().await {
+                            Ok(_) => Ok(()),
+                            Err(_) => Err(AwsError::call("S3", "CreateBucket", n, e)),
+                        }
+                    }
                     Err(e) => Err(AwsError::call("S3", "CreateBucket", n, e)),
                 }
             }
