@@ -247,29 +247,62 @@ impl Aws {
                         "RemoveRoleFromInstanceProfile",
                         &i.instance_profile_name,
                     )?;
-                    self.iam
+                    // A few attempts, then look: after a lost response the retry finds the
+                    // role already removed (AWS says NoSuchEntity; the emulator answers 500).
+                    let once = aws_sdk_iam::config::Builder::default().retry_config(
+                        aws_config::retry::RetryConfig::standard().with_max_attempts(3),
+                    );
+                    if let Err(e) = self
+                        .iam
                         .remove_role_from_instance_profile()
                         .instance_profile_name(&i.instance_profile_name)
                         .role_name(r)
+                        .customize()
+                        .config_override(once)
                         .send()
                         .await
-                        .map_err(err(
-                            "IAM",
-                            "RemoveRoleFromInstanceProfile",
-                            &i.instance_profile_name,
-                        ))?;
+                    {
+                        let still = match self
+                            .iam
+                            .get_instance_profile()
+                            .instance_profile_name(&i.instance_profile_name)
+                            .send()
+                            .await
+                        {
+                            Ok(p) => p
+                                .instance_profile()
+                                .is_some_and(|p| p.roles().iter().any(|x| x.role_name() == r)),
+                            Err(x) if code(&x) == Some("NoSuchEntity") => false,
+                            Err(x) => {
+                                return Err(AwsError::call(
+                                    "IAM",
+                                    "GetInstanceProfile",
+                                    &i.instance_profile_name,
+                                    x,
+                                ))
+                            }
+                        };
+                        if still {
+                            return Err(AwsError::call(
+                                "IAM",
+                                "RemoveRoleFromInstanceProfile",
+                                &i.instance_profile_name,
+                                e,
+                            ));
+                        }
+                    }
                 }
                 self.mutate("IAM", "DeleteInstanceProfile", &i.instance_profile_name)?;
-                self.iam
-                    .delete_instance_profile()
-                    .instance_profile_name(&i.instance_profile_name)
-                    .send()
-                    .await
-                    .map_err(err(
-                        "IAM",
-                        "DeleteInstanceProfile",
-                        &i.instance_profile_name,
-                    ))?;
+                gone_ok(
+                    self.iam
+                        .delete_instance_profile()
+                        .instance_profile_name(&i.instance_profile_name)
+                        .send()
+                        .await,
+                    "IAM",
+                    "DeleteInstanceProfile",
+                    &i.instance_profile_name,
+                )?;
             }
             out.push(Removal {
                 kind: "iam-instance-profile",
