@@ -1043,6 +1043,16 @@ fn nat_single_and_no_egress_layouts() {
     assert_eq!(code, 0, "{err}");
     let r = routing(&e, "clicks-tiered");
     assert!(r.private.values().all(|p| p.0.is_none()), "{v}");
+    // The NAT gateway it no longer uses is reported (it costs by the hour), not deleted.
+    assert!(
+        v["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "nat-gateway" && c["action"] == "drift"),
+        "{v}"
+    );
+    assert_eq!(r.nats.len(), 1);
     assert_eq!(r.endpoint_tables, r.private_table_ids);
 }
 

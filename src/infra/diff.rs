@@ -543,6 +543,22 @@ fn network(d: &Desired, a: &Actual, out: &mut Vec<Change>) {
             &want_subnets,
         );
     }
+    // NAT gateways the egress setting no longer uses (after nat-per-az -> nat-single or none):
+    // they cost by the hour, but deleting one is left to the operator.
+    for (az, id) in &a.nat_gateways {
+        if !n.nat_azs.contains(az) {
+            out.push(Change::new(
+                "nat-gateway",
+                format!("{}-nat-{az} {id}", n.vpc_name),
+                Action::Drift,
+                vec![format!(
+                    "not used with egress {} (about ${:.0}/month): delete it and release its address, or run destroy",
+                    n.egress.as_str(),
+                    crate::sizing::cost::PriceList::default().nat_hours_month(1)
+                )],
+            ));
+        }
+    }
     for az in &d.azs {
         let (target, what) = match n.nat_for(az) {
             Some(nat_az) => (
@@ -909,6 +925,27 @@ mod tests {
             .find(|c| c.kind == "instance" && c.name == i.name)
             .unwrap();
         assert_eq!(node.action, Action::NoOp);
+    }
+
+    #[test]
+    fn nat_gateways_egress_no_longer_uses_are_drift() {
+        let mut d = desired();
+        d.network.egress = crate::spec::Egress::NatSingle;
+        d.network.nat_azs.truncate(1);
+        let mut a = Actual {
+            vpc_id: Some("vpc-1".into()),
+            ..Default::default()
+        };
+        for az in &d.azs {
+            a.nat_gateways.insert(az.clone(), format!("nat-{az}"));
+        }
+        let plan = diff(&d, &a);
+        let left: Vec<&Change> = plan
+            .iter()
+            .filter(|c| c.kind == "nat-gateway" && c.action == Action::Drift)
+            .collect();
+        assert_eq!(left.len(), 2, "{plan:#?}");
+        assert!(left[0].details[0].contains("nat-single"));
     }
 
     #[test]
