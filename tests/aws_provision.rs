@@ -1252,3 +1252,59 @@ fn duplicate_instances_are_drift_and_prune_duplicates_terminates_only_the_extra_
     );
     assert_eq!(code, 0, "{v}");
 }
+
+#[test]
+fn inventory_shows_the_boot_status_a_node_tagged_itself_with() {
+    let Some(e) = emulator() else { return };
+    let (code, _, err) = e.provision("docs/examples/classic.yaml", &[]);
+    assert_eq!(code, 0, "{err}");
+    let inst = e.instances("orders-classic");
+    let failed = &inst[0].4;
+    // What the user-data's `fail` does on the node (aws ec2 create-tags on itself).
+    e.rt.block_on(
+        e.ec2()
+            .create_tags()
+            .resources(failed)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("streamctl:boot")
+                    .value("failed: Apache Kafka is not installed under /opt/kafka")
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let out = e
+        .cmd()
+        .args([
+            "inventory",
+            "-f",
+            "docs/examples/classic.yaml",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let v = common::ok_json(&out);
+    let nodes = v["actual"]["instances"].as_array().unwrap();
+    let boot: Vec<(&str, &Value)> = nodes
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap(), &n["boot"]))
+        .collect();
+    for (id, b) in boot {
+        if id == failed {
+            assert!(
+                b.as_str().unwrap().starts_with("failed: Apache Kafka"),
+                "{b}"
+            );
+        } else {
+            assert!(b.is_null(), "{id}: {b}");
+        }
+    }
+    let out = e
+        .cmd()
+        .args(["inventory", "-f", "docs/examples/classic.yaml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("boot failed: Apache Kafka"));
+}
