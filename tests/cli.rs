@@ -491,3 +491,59 @@ fn catalog_lists_families() {
     assert_eq!(types[0]["name"], "m6in.large");
     assert_eq!(v["prices_region"], "us-east-1");
 }
+
+#[test]
+fn a_bad_kafka_artifact_and_egress_are_located_errors() {
+    let text = std::fs::read_to_string(root().join("docs/examples/classic.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "{}\nkafka_artifact:\n  url: ftp://x/kafka.tgz\n  sha256: ABC\n",
+            text.replace(
+                "  client_cidrs:",
+                "  egress: nat-per-region\n  client_cidrs:"
+            )
+        ),
+    )
+    .unwrap();
+    let out = streamctl()
+        .args(["validate", "-f"])
+        .arg(&p)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let all = format!("{}{err}", String::from_utf8_lossy(&out.stdout));
+    // A wrong enum value is a parse error at its key; fix it and the artifact errors show.
+    assert!(
+        all.contains("egress") || all.contains("nat-per-region"),
+        "{all}"
+    );
+    std::fs::write(
+        &p,
+        format!("{text}\nkafka_artifact:\n  url: ftp://x/kafka.tgz\n  sha256: ABC\n"),
+    )
+    .unwrap();
+    let out = streamctl()
+        .args(["validate", "-f"])
+        .arg(&p)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"kafka_artifact.url"), "{v}");
+    assert!(paths.contains(&"kafka_artifact.sha256"), "{v}");
+    for e in v["errors"].as_array().unwrap() {
+        assert!(e["location"]["line"].as_u64().unwrap() >= 1, "{e}");
+    }
+}
