@@ -36,6 +36,19 @@ fn id_of<T>(items: &[T], id: impl Fn(&T) -> Option<&str>) -> Option<String> {
     items.iter().find_map(|x| id(x).map(str::to_string))
 }
 
+/// An EC2 error with its code kept beside it (for the codes a retry may meet).
+fn coded<'a, E>(op: &'static str, id: &'a str) -> impl FnOnce(E) -> (Option<String>, AwsError) + 'a
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    move |e| {
+        (
+            code(&e).map(str::to_string),
+            AwsError::call("EC2", op, id, e),
+        )
+    }
+}
+
 /// The S3 service name of a region's endpoints.
 fn s3_service(region: &str) -> String {
     format!("com.amazonaws.{region}.s3")
@@ -977,40 +990,33 @@ impl Aws {
                     "CreateRoute"
                 };
                 self.mutate("EC2", op, &id)?;
+                let (nat_id, gateway_id) = if *nat {
+                    (Some(t.clone()), None)
+                } else {
+                    (None, Some(t.clone()))
+                };
                 let r = if cur.is_some() {
-                    let mut req = self
-                        .ec2
+                    self.ec2
                         .replace_route()
                         .route_table_id(&id)
-                        .destination_cidr_block("0.0.0.0/0");
-                    req = if *nat {
-                        req.nat_gateway_id(t)
-                    } else {
-                        req.gateway_id(t)
-                    };
-                    req.send().await.map(|_| ()).map_err(|e| {
-                        (
-                            code(&e).map(str::to_string),
-                            AwsError::call("EC2", op, &id, e),
-                        )
-                    })
+                        .destination_cidr_block("0.0.0.0/0")
+                        .set_nat_gateway_id(nat_id)
+                        .set_gateway_id(gateway_id)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(coded(op, &id))
                 } else {
-                    let mut req = self
-                        .ec2
+                    self.ec2
                         .create_route()
                         .route_table_id(&id)
-                        .destination_cidr_block("0.0.0.0/0");
-                    req = if *nat {
-                        req.nat_gateway_id(t)
-                    } else {
-                        req.gateway_id(t)
-                    };
-                    req.send().await.map(|_| ()).map_err(|e| {
-                        (
-                            code(&e).map(str::to_string),
-                            AwsError::call("EC2", op, &id, e),
-                        )
-                    })
+                        .destination_cidr_block("0.0.0.0/0")
+                        .set_nat_gateway_id(nat_id)
+                        .set_gateway_id(gateway_id)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(coded(op, &id))
                 };
                 match r {
                     Ok(()) => {}
