@@ -800,51 +800,8 @@ fn bad_specs_and_missing_confirmation_fail_before_any_change() {
 fn an_existing_vpc_is_used_not_created() {
     let Some(e) = emulator() else { return };
     let ec2 = e.ec2();
-    let vpc =
-        e.rt.block_on(ec2.create_vpc().cidr_block("10.9.0.0/16").send())
-            .unwrap()
-            .vpc()
-            .unwrap()
-            .vpc_id()
-            .unwrap()
-            .to_string();
-    let mut subnets = Vec::new();
-    for (i, az) in ["us-east-1a", "us-east-1b", "us-east-1c"]
-        .iter()
-        .enumerate()
-    {
-        let s =
-            e.rt.block_on(
-                ec2.create_subnet()
-                    .vpc_id(&vpc)
-                    .cidr_block(format!("10.9.{}.0/24", i))
-                    .availability_zone(*az)
-                    .send(),
-            )
-            .unwrap();
-        subnets.push((
-            az.to_string(),
-            s.subnet().unwrap().subnet_id().unwrap().to_string(),
-        ));
-    }
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/docs/examples/classic.yaml"
-    ))
-    .unwrap();
-    let network = format!(
-        "network:\n  vpc_id: {vpc}\n  subnets:\n{}  client_cidrs: [10.0.0.0/8]\n",
-        subnets
-            .iter()
-            .map(|(az, id)| format!("    {az}: {id}\n"))
-            .collect::<String>()
-    );
-    let start = text.find("network:").unwrap();
-    let end = text.find("tags:").unwrap();
-    let text = format!("{}{}{}", &text[..start], network, &text[end..]);
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("c.yaml");
-    std::fs::write(&p, text).unwrap();
+    let (_, p) = with_existing_vpc(&e, &dir, "classic");
     let (code, v, err) = e.provision(p.to_str().unwrap(), &[]);
     assert_eq!(code, 0, "{err}");
     assert!(!v["plan"]
@@ -1060,48 +1017,8 @@ fn nat_single_and_no_egress_layouts() {
 fn an_existing_vpc_without_an_s3_gateway_endpoint_is_reported_with_its_cost() {
     let Some(e) = emulator() else { return };
     let ec2 = e.ec2();
-    let vpc =
-        e.rt.block_on(ec2.create_vpc().cidr_block("10.9.0.0/16").send())
-            .unwrap()
-            .vpc()
-            .unwrap()
-            .vpc_id()
-            .unwrap()
-            .to_string();
-    let mut subnets = String::new();
-    for (i, az) in ["us-east-1a", "us-east-1b", "us-east-1c"]
-        .iter()
-        .enumerate()
-    {
-        let s =
-            e.rt.block_on(
-                ec2.create_subnet()
-                    .vpc_id(&vpc)
-                    .cidr_block(format!("10.9.{i}.0/24"))
-                    .availability_zone(*az)
-                    .send(),
-            )
-            .unwrap();
-        subnets.push_str(&format!(
-            "    {az}: {}\n",
-            s.subnet().unwrap().subnet_id().unwrap()
-        ));
-    }
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/docs/examples/tiered.yaml"
-    ))
-    .unwrap();
-    let start = text.find("network:").unwrap();
-    let end = text.find("tags:").unwrap();
-    let text = format!(
-        "{}network:\n  vpc_id: {vpc}\n  subnets:\n{subnets}  client_cidrs: [10.0.0.0/8]\n{}",
-        &text[..start],
-        &text[end..]
-    );
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("t.yaml");
-    std::fs::write(&p, text).unwrap();
+    let (vpc, p) = with_existing_vpc(&e, &dir, "tiered");
     let spec = p.to_str().unwrap();
     let (code, v, err) = e.provision(spec, &["--dry-run"]);
     assert_eq!(code, 0, "{err}");
@@ -1307,4 +1224,56 @@ fn inventory_shows_the_boot_status_a_node_tagged_itself_with() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("boot failed: Apache Kafka"));
+}
+
+/// A VPC with one subnet per AZ made by hand (streamctl does not own it), and the example spec
+/// `example` rewritten to use it; returns (VPC id, spec path).
+fn with_existing_vpc(
+    e: &Emu,
+    dir: &tempfile::TempDir,
+    example: &str,
+) -> (String, std::path::PathBuf) {
+    let ec2 = e.ec2();
+    let vpc =
+        e.rt.block_on(ec2.create_vpc().cidr_block("10.9.0.0/16").send())
+            .unwrap()
+            .vpc()
+            .unwrap()
+            .vpc_id()
+            .unwrap()
+            .to_string();
+    let mut subnets = String::new();
+    for (i, az) in ["us-east-1a", "us-east-1b", "us-east-1c"]
+        .iter()
+        .enumerate()
+    {
+        let s =
+            e.rt.block_on(
+                ec2.create_subnet()
+                    .vpc_id(&vpc)
+                    .cidr_block(format!("10.9.{i}.0/24"))
+                    .availability_zone(*az)
+                    .send(),
+            )
+            .unwrap();
+        subnets.push_str(&format!(
+            "    {az}: {}\n",
+            s.subnet().unwrap().subnet_id().unwrap()
+        ));
+    }
+    let text = std::fs::read_to_string(format!(
+        "{}/docs/examples/{example}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let start = text.find("network:").unwrap();
+    let end = text.find("tags:").unwrap();
+    let text = format!(
+        "{}network:\n  vpc_id: {vpc}\n  subnets:\n{subnets}  client_cidrs: [10.0.0.0/8]\n{}",
+        &text[..start],
+        &text[end..]
+    );
+    let p = dir.path().join(format!("{example}-existing-vpc.yaml"));
+    std::fs::write(&p, text).unwrap();
+    (vpc, p)
 }
