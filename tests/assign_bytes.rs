@@ -299,9 +299,17 @@ fn unequal_disks_are_balanced_by_utilisation_and_never_planned_above_the_limit()
     .is_ok());
 }
 
+/// What a random cluster was generated as: 0 a balanced-ish layout, 1 an expansion (a new
+/// broker per AZ), 2 a drain (broker 1); and the log-normal shape of its partition sizes.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    kind: usize,
+    sigma: f64,
+}
+
 /// Random clusters: 1-3 AZs of unequal sizes, RF 1-3, log-normal sizes up to sigma 2, unequal
 /// disks on every other case, new brokers or a drained one.
-fn random_cluster() -> impl Strategy<Value = (Cluster, PlanOptions, bool)> {
+fn random_cluster() -> impl Strategy<Value = (Cluster, PlanOptions, Case)> {
     (
         1usize..=4,
         prop::collection::vec(2usize..=4, 4),
@@ -395,16 +403,14 @@ fn random_cluster() -> impl Strategy<Value = (Cluster, PlanOptions, bool)> {
                     partitions,
                 },
                 opts,
-                // The bound is checked on expansions and drains with sizes up to sigma 1 (what
-                // clusters show); heavier tails exceed it (docs/reassign.md).
-                kind != 0 && sigma <= 1.0,
+                Case { kind, sigma },
             ))
         })
 }
 
 proptest! {
     #[test]
-    fn byte_balance_keeps_the_rules_reaches_the_band_and_stays_near_the_bound((c, opts, moved_on_purpose) in random_cluster()) {
+    fn byte_balance_keeps_the_rules_reaches_the_band_and_stays_near_the_bound((c, opts, case) in random_cluster()) {
         let p = match plan(&c, &opts) {
             Ok(p) => p,
             // Disks too small for the bytes: refused (checked below that it is true).
@@ -467,10 +473,11 @@ proptest! {
                 prop_assert!((x as f64) <= mean * 1.05 + largest && (x as f64) >= mean * 0.95 - largest, "{} vs mean {}", x, mean);
             }
         }
-        if moved_on_purpose && bb.lower_bound_bytes > 0 {
-            // Issue #13's 1.10 x (plus one replica), on expansions and drains with sizes up to
-            // sigma 1: held over 26,000 cases since piled topics are spread first. Heavier tails
-            // (sigma up to 2) can exceed it (seen: 1.56 x); not yet bounded.
+        if case.kind != 0 && bb.lower_bound_bytes > 0 {
+            // Issue #13's 1.10 x, on expansions and drains with sizes up to sigma 2, plus one
+            // largest replica: where one replica is larger than any broker's room in the band,
+            // wherever it lands that broker must send bytes on, which no per-broker bound sees
+            // (`survey_bytes_moved_against_the_bound` prints how often and how far).
             prop_assert!(p.summary.bytes_moved as f64 <= 1.10 * bb.lower_bound_bytes as f64 + largest,
                 "moved {} bound {}", p.summary.bytes_moved, bb.lower_bound_bytes);
         }
@@ -670,4 +677,136 @@ fn a_byte_budget_relieves_the_fullest_broker_first() {
     assert!(part.summary.budget_limited);
     // Broker 1 gave up two 10 GiB partitions: brokers 1 and 2 both at 80 GiB of a 60 GiB mean.
     assert!((after.0 - 80.0 / 60.0).abs() < 0.01, "{after:?}");
+}
+
+/// Not a check: how far above the lower bound the plan's bytes land over many random clusters,
+/// by kind and size spread (`cargo test --release --test assign_bytes -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn survey_bytes_moved_against_the_bound() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let n: usize = std::env::var("SURVEY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let mut rows: BTreeMap<(usize, u8), Vec<f64>> = BTreeMap::new();
+    let mut worst: Vec<(f64, String)> = Vec::new();
+    for i in 0..n {
+        let (c, opts, case) = random_cluster().new_tree(&mut runner).unwrap().current();
+        let Ok(p) = plan(&c, &opts) else { continue };
+        let bb = p.summary.byte_balance.unwrap();
+        if case.kind == 0 || bb.lower_bound_bytes == 0 {
+            continue;
+        }
+        let largest = c
+            .partitions
+            .iter()
+            .map(|q| q.move_bytes())
+            .max()
+            .unwrap_or(0) as f64;
+        let r = p.summary.bytes_moved as f64 / bb.lower_bound_bytes as f64;
+        if std::env::var("SURVEY_SHOW").ok() == Some(i.to_string()) {
+            let gb = |x: u64| x as f64 / 1e9;
+            for b in &p.summary.brokers {
+                let mut sizes: Vec<f64> = c
+                    .partitions
+                    .iter()
+                    .filter(|q| q.replicas.contains(&b.id))
+                    .map(|q| gb(q.move_bytes()))
+                    .collect();
+                sizes.sort_by(|a, b| b.total_cmp(a));
+                println!("{} {:?} cap {:?} before {:.2} after {:.2} in {:.2} out {:.2} util {:.3} -> {:.3} sizes {:.2?}", b.id, b.rack, b.capacity_bytes.map(gb), gb(b.bytes_before), gb(b.bytes_after), gb(b.bytes_in), gb(b.bytes_out), b.utilisation_before.unwrap_or(0.0), b.utilisation_after.unwrap_or(0.0), sizes);
+            }
+            println!("{opts:?}");
+        }
+        let slack = (p.summary.bytes_moved as f64 - 1.10 * bb.lower_bound_bytes as f64) / largest;
+        rows.entry((case.kind, (case.sigma * 2.0) as u8))
+            .or_default()
+            .push(r);
+        worst.push((slack, format!("case {i}: kind {} sigma {:.2} brokers {} parts {} moved {} bound {} ratio {r:.3} over 1.10x by {slack:.2} largest", case.kind, case.sigma, c.brokers.len(), c.partitions.len(), p.summary.bytes_moved, bb.lower_bound_bytes)));
+    }
+    for ((kind, s), mut v) in rows {
+        v.sort_by(f64::total_cmp);
+        let q = |f: f64| v[((v.len() - 1) as f64 * f) as usize];
+        let over = v.iter().filter(|&&r| r > 1.10).count();
+        println!("kind {kind} sigma {:.1}-{:.1}: n {} median {:.3} p90 {:.3} max {:.3} above 1.10: {over}", s as f64 / 2.0, (s + 1) as f64 / 2.0, v.len(), q(0.5), q(0.9), q(1.0));
+    }
+    worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (_, w) in worst.iter().take(8) {
+        println!("{w}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    /// The reported lower bound is one: on clusters small enough to try every layout (one AZ of
+    /// three or four brokers, one new, six partitions of RF 1 or 2, heavy-tailed sizes), no layout
+    /// with every broker in its band moves fewer bytes than the bound says.
+    #[test]
+    fn the_bytes_lower_bound_never_exceeds_the_true_minimum(
+        seed in 0u64..100_000,
+        brokers in 3usize..=4,
+        rf in 1usize..=2,
+        tol in 0.1f64..0.4,
+    ) {
+        let mut rng = Rng(seed * 31 + 7);
+        let np = 6;
+        let old = brokers as i32 - 1; // the last broker is new and empty
+        let partitions: Vec<PartitionAssignment> = (0..np)
+            .map(|i| {
+                let first = 1 + rng.below(old as usize) as i32;
+                let replicas: Vec<i32> = (0..rf as i32).map(|k| 1 + (first - 1 + k) % old).collect();
+                PartitionAssignment {
+                    topic: format!("t{i}"),
+                    partition: 0,
+                    replicas,
+                    size_bytes: Some(lognormal(&mut rng, 1e9, 1.5)),
+                    local_size_bytes: None,
+                }
+            })
+            .collect();
+        let c = Cluster { brokers: (1..=brokers as i32).map(|b| broker(b, 0)).collect(), partitions };
+        let opts = PlanOptions { byte_tolerance: tol, ..bytes_opts() };
+        let p = plan(&c, &opts).unwrap();
+        let bound = p.summary.byte_balance.as_ref().unwrap().lower_bound_bytes;
+        // Every layout: each partition on `rf` distinct brokers.
+        let choices: Vec<Vec<i32>> = (1..=brokers as i32)
+            .flat_map(|a| (1..=brokers as i32).map(move |b| vec![a, b]))
+            .filter(|v| rf == 2 && v[0] < v[1])
+            .chain((1..=brokers as i32).filter(|_| rf == 1).map(|a| vec![a]))
+            .collect();
+        let total: f64 = c.partitions.iter().map(|q| q.move_bytes() as f64 * rf as f64).sum();
+        let mean = total / brokers as f64;
+        let (lo, hi) = (mean * (1.0 - tol), mean * (1.0 + tol));
+        let mut best: Option<u64> = None;
+        let mut pick = vec![0usize; np];
+        loop {
+            let mut bytes = vec![0f64; brokers + 1];
+            let mut moved = 0u64;
+            for (q, &k) in c.partitions.iter().zip(&pick) {
+                for &b in &choices[k] {
+                    bytes[b as usize] += q.move_bytes() as f64;
+                    if !q.replicas.contains(&b) {
+                        moved += q.move_bytes();
+                    }
+                }
+            }
+            if bytes[1..].iter().all(|&x| x >= lo && x <= hi) {
+                best = Some(best.map_or(moved, |b| b.min(moved)));
+            }
+            // Next layout (odometer).
+            let mut i = 0;
+            while i < np {
+                pick[i] += 1;
+                if pick[i] < choices.len() { break; }
+                pick[i] = 0;
+                i += 1;
+            }
+            if i == np { break; }
+        }
+        if let Some(best) = best {
+            prop_assert!(bound <= best, "bound {} above the true minimum {}", bound, best);
+        }
+    }
 }

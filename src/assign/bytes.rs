@@ -104,8 +104,15 @@ pub(super) fn bands(w: &Work, tol: f64, max_util: Option<f64>) -> Bands {
 }
 
 /// A lower bound on the bytes any plan moves, given the forced moves already placed in `w`:
-/// their bytes, plus per AZ the larger of the bytes above the band's upper edges and the bytes
-/// missing below its lower edges (a byte moved lowers one and raises the other by at most itself).
+/// their bytes, plus per AZ the larger of what the brokers above their band must send and what
+/// the brokers below it must receive (every byte moved leaves one broker and lands on another).
+///
+/// A broker `x` bytes above its upper edge sends a set of its own replicas summing to at least
+/// `x`; since replicas are whole, that is at least [`min_cover`] of its replicas. A broker `y`
+/// bytes below its lower edge likewise receives at least `min_cover` of the AZ's replicas of
+/// partitions it does not hold. Both are at least `x` and `y`, the plain bound, and
+/// larger where one replica dwarfs the rest (a 27 GB partition on a broker 19 GB over its band
+/// moves 27 GB).
 pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: Option<f64>) -> u64 {
     let forced: u64 = (0..w.reps.len())
         .map(|p| {
@@ -117,26 +124,85 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
         })
         .sum();
     let b = bands(w, tol, max_util);
+    // Per broker, its replicas' bytes; per AZ, every replica there, smallest first.
+    let mut on: Vec<Vec<u64>> = vec![Vec::new(); w.nb];
+    let mut in_az: Vec<Vec<(u64, u32)>> = vec![Vec::new(); w.nz];
+    for p in (0..w.reps.len()).filter(|&p| w.in_scope[p] && w.cost[p] > 0) {
+        for &x in &w.reps[p] {
+            on[x as usize].push(w.cost[p]);
+            if w.az_of[x as usize] < w.nz {
+                in_az[w.az_of[x as usize]].push((w.cost[p], p as u32));
+            }
+        }
+    }
     let balance: f64 = b
         .azs
         .iter()
-        .map(|members| {
-            let over: f64 = members
+        .enumerate()
+        .map(|(a, members)| {
+            in_az[a].sort_unstable();
+            let out: f64 = members
                 .iter()
-                .map(|&x| (w.bytes[x] as f64 - b.hi[x]).max(0.0))
+                .filter(|&&x| w.bytes[x] as f64 > b.hi[x])
+                .map(|&x| {
+                    on[x].sort_unstable();
+                    min_cover(on[x].iter().copied(), w.bytes[x] as f64 - b.hi[x])
+                })
                 .sum();
-            let under: f64 = members
+            let into: f64 = members
                 .iter()
-                .map(|&x| (b.lo[x] - w.bytes[x] as f64).max(0.0))
+                .filter(|&&x| (w.bytes[x] as f64) < b.lo[x])
+                .map(|&x| {
+                    let can_take = in_az[a]
+                        .iter()
+                        .filter(|&&(_, p)| !w.holds(p as usize, x as u32))
+                        .map(|&(c, _)| c);
+                    min_cover(can_take, b.lo[x] - w.bytes[x] as f64)
+                })
                 .sum();
-            over.max(under)
+            out.max(into)
         })
         .sum();
     forced + balance.ceil() as u64
 }
 
+/// How one AZ's byte-balanced layout compares: whether a broker is left outside its band (by
+/// more than a MiB), then the bytes the whole plan moves.
+fn score(w: &Work, original: &[Vec<u32>], b: &Bands, members: &[usize]) -> (bool, u64) {
+    let miss: f64 = members
+        .iter()
+        .map(|&x| outside(w.bytes[x] as f64, b.lo[x], b.hi[x]))
+        .sum();
+    let moved: u64 = (0..w.reps.len())
+        .map(|p| {
+            w.reps[p]
+                .iter()
+                .filter(|x| !original[p].contains(x))
+                .count() as u64
+                * w.cost[p]
+        })
+        .sum();
+    (miss > f64::from(1u32 << 20), moved)
+}
+
+/// A lower bound on the smallest sum of a subset of `sizes` (ascending) that reaches `need`:
+/// such a subset's largest member `m` has every other member at or below it, so the sizes up to
+/// `m` reach `need`; the smallest such `m` gives `max(need, m)`. Where no subset reaches `need`,
+/// `need` (the band cannot be reached; the plain bound stands).
+fn min_cover(sizes: impl Iterator<Item = u64>, need: f64) -> f64 {
+    let mut sum = 0.0;
+    for s in sizes {
+        sum += s as f64;
+        if sum >= need {
+            return need.max(s as f64);
+        }
+    }
+    need
+}
+
 /// Which topic each partition belongs to, how many replicas of a topic an AZ and a broker hold,
 /// and each broker's replicas by size: what both balancing passes consult and keep up to date.
+#[derive(Clone)]
 struct Index {
     topic: Vec<u32>,
     in_az: HashMap<(u32, usize), usize>,
@@ -374,91 +440,259 @@ fn shed_piled(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize]) {
     }
 }
 
+/// Before the byte moves: a replica whose broker cannot get within its band without sending it
+/// (all its other replicas together are less than its excess) goes first, to the broker of the
+/// AZ with the most room under its upper edge: one it fits, or with `overshoot` the one with the
+/// most room even where it does not fit (that broker then sends small replicas on). Left to the
+/// greedy, which sends the largest replica that fits its current receiver, such a broker would
+/// send its small replicas first, then the large one anyway, then take small ones back. Which
+/// of the two costs fewer bytes depends on the sizes: [`balance`]'s caller tries both where
+/// the cluster is small enough for whole replicas to matter.
+fn shed_forced(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize], overshoot: bool) {
+    for &d in members {
+        loop {
+            let need = w.bytes[d] as f64 - bands.hi[d];
+            if need <= 0.0 {
+                break;
+            }
+            let total: f64 = ix.on[d].iter().map(|x| x.0 as f64).sum();
+            let room = |w: &Work, r: usize| bands.hi[r] - w.bytes[r] as f64;
+            let pick = ix.on[d]
+                .iter()
+                .rev()
+                .take_while(|x| total - (x.0 as f64) < need)
+                .filter_map(|&x| {
+                    let r = members
+                        .iter()
+                        .copied()
+                        .filter(|&r| {
+                            r != d
+                                && room(w, r) >= if overshoot { 1.0 } else { x.0 as f64 }
+                                && ix.may_take(w, bands, x, r)
+                        })
+                        .max_by(|&a, &b| room(w, a).total_cmp(&room(w, b)).then(b.cmp(&a)))?;
+                    Some((x, r))
+                })
+                .next();
+            let Some((x, r)) = pick else {
+                break;
+            };
+            ix.relocate(w, x, d, r);
+        }
+    }
+}
+
 /// Move replicas inside each AZ until every broker is within its band (or nothing more helps).
-pub(super) fn balance(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Option<f64>) {
+///
+/// Where partitions are few (`tries_both`), whole replicas decide what reaching the band costs:
+/// each AZ is balanced both ways [`shed_forced`] knows, and the one that ends nearer the band,
+/// then moves fewer bytes, is kept.
+pub(super) fn balance(
+    w: &mut Work,
+    cluster: &Cluster,
+    original: &[Vec<u32>],
+    tol: f64,
+    max_util: Option<f64>,
+    tries_both: bool,
+) {
     let mut ix = Index::new(w, cluster);
     let bands = bands(w, tol, max_util);
+    for members in &bands.azs {
+        if members.len() < 2 {
+            continue;
+        }
+        if !tries_both {
+            balance_az(w, &mut ix, &bands, original, members, false);
+            continue;
+        }
+        let mut best: Option<((bool, u64), Work, Index)> = None;
+        for overshoot in [false, true] {
+            let (mut v, mut vix) = (w.clone(), ix.clone());
+            balance_az(&mut v, &mut vix, &bands, original, members, overshoot);
+            let score = score(&v, original, &bands, members);
+            if best.as_ref().is_none_or(|(s, ..)| score < *s) {
+                best = Some((score, v, vix));
+            }
+        }
+        let (_, v, vix) = best.expect("two tries");
+        (*w, ix) = (v, vix);
+    }
+}
+
+/// One AZ's byte moves: piled topics, forced replicas, then the greedy, then [`trim`].
+fn balance_az(
+    w: &mut Work,
+    ix: &mut Index,
+    bands: &Bands,
+    original: &[Vec<u32>],
+    members: &[usize],
+    overshoot: bool,
+) {
     // A topic's replicas per AZ (the AZ rule decides those), spread over the AZ's brokers in
     // proportion to their weight: at most ceil(its share) + 1 of one topic on a broker.
     let (weight, lo, hi) = (&bands.weight, &bands.lo, &bands.hi);
     // Brokers ordered by utilisation (bytes per unit of weight), scaled to integers.
     let util = |bytes: u64, x: usize| (u128::from(bytes) << 20) / u128::from(weight[x]);
-    for members in &bands.azs {
-        if members.len() < 2 {
-            continue;
+    shed_piled(w, ix, bands, members);
+    shed_forced(w, ix, bands, members, overshoot);
+    let mut order: BTreeSet<(u128, usize)> =
+        members.iter().map(|&x| (util(w.bytes[x], x), x)).collect();
+    // Donors with nothing left to give (every replica pinned) step aside.
+    let mut stuck: BTreeSet<usize> = BTreeSet::new();
+    let steps = 4 * members.iter().map(|&x| ix.on[x].len()).sum::<usize>() + 16;
+    for _ in 0..steps {
+        let Some(&(_, d)) = order.iter().rev().find(|(_, x)| !stuck.contains(x)) else {
+            break;
+        };
+        let &(_, least) = order.iter().next().expect("members");
+        if w.bytes[d] as f64 <= hi[d] && w.bytes[least] as f64 >= lo[least] {
+            break;
         }
-        shed_piled(w, &mut ix, &bands, members);
-        let mut order: BTreeSet<(u128, usize)> =
-            members.iter().map(|&x| (util(w.bytes[x], x), x)).collect();
-        // Donors with nothing left to give (every replica pinned) step aside.
-        let mut stuck: BTreeSet<usize> = BTreeSet::new();
-        let steps = 4 * members.iter().map(|&x| ix.on[x].len()).sum::<usize>() + 16;
-        for _ in 0..steps {
-            let Some(&(_, d)) = order.iter().rev().find(|(_, x)| !stuck.contains(x)) else {
+        // Receivers from the least utilised up; the first that can take a fitting replica.
+        let mut done = false;
+        let receivers: Vec<usize> = order.iter().take(8).map(|&(_, x)| x).collect();
+        for r in receivers {
+            if r == d || util(w.bytes[r], r) >= util(w.bytes[d], d) {
                 break;
+            }
+            let (bd, br) = (w.bytes[d] as f64, w.bytes[r] as f64);
+            let (wd, wr) = (weight[d] as f64, weight[r] as f64);
+            // The bytes that would even out the two brokers' utilisations.
+            let even = (bd * wr - br * wd) / (wd + wr);
+            // Never push either broker out of its band, and always narrow the gap.
+            let most = (bd - lo[d]).min(hi[r] - br).min(2.0 * even - 1.0);
+            let want = (bd - hi[d]).max(lo[r] - br).max(1.0);
+            let ok = |x: &&(u64, u32)| ix.may_take(w, bands, **x, r);
+            // The smallest replica that covers what is needed, else the largest that fits,
+            // both keeping the two brokers in their bands; where sizes allow neither, the
+            // replica nearest the size that evens the two out (each such move lowers the
+            // weighted sum of squares, so this ends, within about one replica of the band).
+            let pick = if most >= 1.0 {
+                let most_u = most.floor() as u64;
+                let want_u = (want.ceil() as u64).min(most_u);
+                ix.on[d]
+                    .range((want_u, 0)..=(most_u, u32::MAX))
+                    .find(ok)
+                    .or_else(|| ix.on[d].range(..(want_u, 0)).rev().find(ok))
+                    .copied()
+            } else {
+                None
             };
-            let &(_, least) = order.iter().next().expect("members");
-            if w.bytes[d] as f64 <= hi[d] && w.bytes[least] as f64 >= lo[least] {
+            let pick = pick.or_else(|| {
+                if even < 1.0 {
+                    return None;
+                }
+                let (half, gap) = (even as u64, (2.0 * even) as u64);
+                let below = ix.on[d].range(..=(half, u32::MAX)).rev().find(ok);
+                let above = ix.on[d].range((half, 0)..(gap, 0)).find(ok);
+                [below, above]
+                    .into_iter()
+                    .flatten()
+                    .min_by_key(|(c, _)| c.abs_diff(half))
+                    .copied()
+            });
+            if let Some((c, p)) = pick {
+                order.remove(&(util(w.bytes[d], d), d));
+                order.remove(&(util(w.bytes[r], r), r));
+                ix.relocate(w, (c, p), d, r);
+                order.insert((util(w.bytes[d], d), d));
+                order.insert((util(w.bytes[r], r), r));
+                // What was stuck may move now that these two changed.
+                stuck.clear();
+                done = true;
                 break;
             }
-            // Receivers from the least utilised up; the first that can take a fitting replica.
-            let mut done = false;
-            let receivers: Vec<usize> = order.iter().take(8).map(|&(_, x)| x).collect();
-            for r in receivers {
-                if r == d || util(w.bytes[r], r) >= util(w.bytes[d], d) {
-                    break;
-                }
-                let (bd, br) = (w.bytes[d] as f64, w.bytes[r] as f64);
-                let (wd, wr) = (weight[d] as f64, weight[r] as f64);
-                // The bytes that would even out the two brokers' utilisations.
-                let even = (bd * wr - br * wd) / (wd + wr);
-                // Never push either broker out of its band, and always narrow the gap.
-                let most = (bd - lo[d]).min(hi[r] - br).min(2.0 * even - 1.0);
-                let want = (bd - hi[d]).max(lo[r] - br).max(1.0);
-                let ok = |x: &&(u64, u32)| ix.may_take(w, &bands, **x, r);
-                // The smallest replica that covers what is needed, else the largest that fits,
-                // both keeping the two brokers in their bands; where sizes allow neither, the
-                // replica nearest the size that evens the two out (each such move lowers the
-                // weighted sum of squares, so this ends, within about one replica of the band).
-                let pick = if most >= 1.0 {
-                    let most_u = most.floor() as u64;
-                    let want_u = (want.ceil() as u64).min(most_u);
-                    ix.on[d]
-                        .range((want_u, 0)..=(most_u, u32::MAX))
-                        .find(ok)
-                        .or_else(|| ix.on[d].range(..(want_u, 0)).rev().find(ok))
-                        .copied()
-                } else {
-                    None
-                };
-                let pick = pick.or_else(|| {
-                    if even < 1.0 {
-                        return None;
-                    }
-                    let (half, gap) = (even as u64, (2.0 * even) as u64);
-                    let below = ix.on[d].range(..=(half, u32::MAX)).rev().find(ok);
-                    let above = ix.on[d].range((half, 0)..(gap, 0)).find(ok);
-                    [below, above]
-                        .into_iter()
-                        .flatten()
-                        .min_by_key(|(c, _)| c.abs_diff(half))
-                        .copied()
-                });
-                if let Some((c, p)) = pick {
-                    order.remove(&(util(w.bytes[d], d), d));
-                    order.remove(&(util(w.bytes[r], r), r));
-                    ix.relocate(w, (c, p), d, r);
-                    order.insert((util(w.bytes[d], d), d));
-                    order.insert((util(w.bytes[r], r), r));
-                    // What was stuck may move now that these two changed.
-                    stuck.clear();
-                    done = true;
-                    break;
-                }
+        }
+        if !done {
+            stuck.insert(d);
+        }
+    }
+    trim(w, ix, bands, original, members);
+}
+
+/// How far `bytes` lies outside [lo, hi] (0 inside).
+fn outside(bytes: f64, lo: f64, hi: f64) -> f64 {
+    (lo - bytes).max(bytes - hi).max(0.0)
+}
+
+/// After the greedy moves of one AZ, take back what it moved needlessly: each replica the plan
+/// moved inside the AZ goes home where that keeps both brokers in their bands (no broker ends
+/// further outside its band than it was), alone or with a replica from home going the other
+/// way that costs less (one already moved, or a smaller one). Every step lowers the bytes moved,
+/// so this ends; the greedy's overshoots (a replica moved on from where an earlier step put it,
+/// a broker filled and then partly emptied) are what it undoes.
+fn trim(w: &mut Work, ix: &mut Index, b: &Bands, original: &[Vec<u32>], members: &[usize]) {
+    let a = w.az_of[members[0]];
+    let home_of = |w: &Work, p: usize, s: usize| -> Option<(usize, usize)> {
+        let (f, o) = (w.reps[p][s] as usize, original[p][s] as usize);
+        (f != o
+            && w.az_of[f] == a
+            && w.az_of[o] == a
+            && !w.removed[o]
+            && !original[p].contains(&(f as u32))
+            && !w.holds(p, o as u32))
+        .then_some((f, o))
+    };
+    let moved: Vec<(usize, usize)> = (0..w.reps.len())
+        .filter(|&p| w.in_scope[p] && w.cost[p] > 0)
+        .flat_map(|p| (0..w.reps[p].len()).map(move |s| (p, s)))
+        .collect();
+    // What moving replica q from `from` to `to` adds to the bytes moved.
+    let extra = |w: &Work, q: usize, from: usize, to: usize| -> i128 {
+        let c = i128::from(w.cost[q]);
+        if original[q].contains(&(to as u32)) {
+            -c
+        } else if original[q].contains(&(from as u32)) {
+            c
+        } else {
+            0
+        }
+    };
+    for _ in 0..4 {
+        let mut gained = false;
+        for &(p, s) in &moved {
+            let Some((f, o)) = home_of(w, p, s) else {
+                continue;
+            };
+            let x = (w.cost[p], p as u32);
+            if !net_ok(w, ix, b, &[(x, f, o)]) {
+                continue;
             }
-            if !done {
-                stuck.insert(d);
+            let (bf, bo, xc) = (w.bytes[f] as f64, w.bytes[o] as f64, x.0 as f64);
+            let fits = |nf: f64, no: f64| {
+                outside(nf, b.lo[f], b.hi[f]) <= outside(bf, b.lo[f], b.hi[f])
+                    && outside(no, b.lo[o], b.hi[o]) <= outside(bo, b.lo[o], b.hi[o])
+            };
+            if fits(bf - xc, bo + xc) {
+                ix.relocate(w, x, f, o);
+                gained = true;
+                continue;
             }
+            // A replica y from o to f in exchange, with x + (what y adds) > 0 saved.
+            let lo_y = (bo + xc - b.hi[o]).max(b.lo[f] - bf + xc).max(1.0);
+            let hi_y = (bo + xc - b.lo[o]).min(b.hi[f] - bf + xc);
+            if hi_y < lo_y {
+                continue;
+            }
+            let best = ix.on[o]
+                .range((lo_y.ceil() as u64, 0)..=(hi_y.floor() as u64, u32::MAX))
+                .take(64)
+                .filter(|y| y.1 != x.1 && !w.holds(y.1 as usize, f as u32))
+                .map(|&y| (extra(w, y.1 as usize, o, f), y))
+                .filter(|&(e, y)| {
+                    e < i128::from(x.0)
+                        && fits(bf - xc + y.0 as f64, bo + xc - y.0 as f64)
+                        && net_ok(w, ix, b, &[(x, f, o), (y, o, f)])
+                })
+                .min_by_key(|&(e, y)| (e, y));
+            if let Some((_, y)) = best {
+                ix.relocate(w, x, f, o);
+                ix.relocate(w, y, o, f);
+                gained = true;
+            }
+        }
+        if !gained {
+            break;
         }
     }
 }

@@ -123,6 +123,10 @@ pub struct Plan {
 
 const HOLE: u32 = u32::MAX;
 
+/// Up to this many replicas, byte balance tries more than one plan and keeps the cheapest.
+const SMALL_FOR_BYTES: usize = 20_000;
+
+#[derive(Clone)]
 pub(super) struct Work {
     pub(super) nb: usize,
     pub(super) az_of: Vec<usize>,
@@ -484,7 +488,15 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
             DEFAULT_BYTE_TOLERANCE
         };
         let bound = super::bytes::lower_bound(&w, &original, tol, opts.max_disk_utilisation);
-        super::bytes::balance(&mut w, cluster, tol, opts.max_disk_utilisation);
+        let small = w.reps.iter().map(Vec::len).sum::<usize>() <= SMALL_FOR_BYTES;
+        super::bytes::balance(
+            &mut w,
+            cluster,
+            &original,
+            tol,
+            opts.max_disk_utilisation,
+            small,
+        );
         if opts.balance == Balance::Both {
             super::bytes::even_counts(&mut w, cluster, tol, opts.max_disk_utilisation);
         }
