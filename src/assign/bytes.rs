@@ -14,6 +14,7 @@
 //! replicas of one topic.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::planner::{relocate, Work};
 use super::Cluster;
@@ -126,10 +127,12 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
     let b = bands(w, tol, max_util);
     // Per broker, its replicas' bytes; per AZ, every replica there, smallest first.
     let mut on: Vec<Vec<u64>> = vec![Vec::new(); w.nb];
+    let mut on_parts: Vec<Vec<u32>> = vec![Vec::new(); w.nb];
     let mut in_az: Vec<Vec<(u64, u32)>> = vec![Vec::new(); w.nz];
     for p in (0..w.reps.len()).filter(|&p| w.in_scope[p] && w.cost[p] > 0) {
         for &x in &w.reps[p] {
             on[x as usize].push(w.cost[p]);
+            on_parts[x as usize].push(p as u32);
             if w.az_of[x as usize] < w.nz {
                 in_az[w.az_of[x as usize]].push((w.cost[p], p as u32));
             }
@@ -149,15 +152,40 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
                     min_cover(on[x].iter().copied(), w.bytes[x] as f64 - b.hi[x])
                 })
                 .sum();
+            // Running sums of the AZ's replica sizes: where the replicas no larger than the
+            // need, less those of partitions the receiver holds, already reach it, the cover is
+            // the need itself (no scan).
+            let mut prefix: Vec<f64> = Vec::with_capacity(in_az[a].len() + 1);
+            prefix.push(0.0);
+            for &(c, _) in &in_az[a] {
+                prefix.push(prefix.last().copied().unwrap_or(0.0) + c as f64);
+            }
             let into: f64 = members
                 .iter()
                 .filter(|&&x| (w.bytes[x] as f64) < b.lo[x])
                 .map(|&x| {
+                    let need = b.lo[x] - w.bytes[x] as f64;
+                    let upto = in_az[a].partition_point(|&(c, _)| (c as f64) <= need);
+                    let held: f64 = on_parts[x]
+                        .iter()
+                        .filter(|&&p| (w.cost[p as usize] as f64) <= need)
+                        .map(|&p| {
+                            let p = p as usize;
+                            w.cost[p] as f64
+                                * w.reps[p]
+                                    .iter()
+                                    .filter(|&&r| w.az_of[r as usize] == a)
+                                    .count() as f64
+                        })
+                        .sum();
+                    if prefix[upto] - held >= need {
+                        return need;
+                    }
                     let can_take = in_az[a]
                         .iter()
                         .filter(|&&(_, p)| !w.holds(p as usize, x as u32))
                         .map(|&(c, _)| c);
-                    min_cover(can_take, b.lo[x] - w.bytes[x] as f64)
+                    min_cover(can_take, need)
                 })
                 .sum();
             out.max(into)
@@ -200,13 +228,41 @@ fn min_cover(sizes: impl Iterator<Item = u64>, need: f64) -> f64 {
     need
 }
 
+/// A multiplicative hasher for the planner's small integer keys (topic, broker): SipHash's
+/// protection against chosen keys buys nothing here, and its cost was a fifth of a 3M-replica
+/// plan.
+#[derive(Default, Clone, Copy)]
+struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+
 /// Which topic each partition belongs to, how many replicas of a topic an AZ and a broker hold,
 /// and each broker's replicas by size: what both balancing passes consult and keep up to date.
 #[derive(Clone)]
 struct Index {
     topic: Vec<u32>,
-    in_az: HashMap<(u32, usize), usize>,
-    count: HashMap<(u32, u32), usize>,
+    in_az: IntMap<(u32, usize), usize>,
+    count: IntMap<(u32, u32), usize>,
     on: Vec<BTreeSet<(u64, u32)>>,
 }
 
@@ -223,8 +279,8 @@ impl Index {
             .collect();
         let mut ix = Self {
             topic,
-            in_az: HashMap::new(),
-            count: HashMap::new(),
+            in_az: IntMap::default(),
+            count: IntMap::default(),
             on: vec![BTreeSet::new(); w.nb],
         };
         for p in (0..w.reps.len()).filter(|&p| w.in_scope[p]) {
@@ -272,9 +328,8 @@ impl Index {
 /// from the broker with the most replicas to the one with the fewest; where none fits, two small
 /// replicas go one way and one replica of about their size comes back (counts change by one each,
 /// bytes hardly at all).
-pub(super) fn even_counts(w: &mut Work, cluster: &Cluster, tol: f64, max_util: Option<f64>) {
-    let mut ix = Index::new(w, cluster);
-    let bands = bands(w, tol, max_util);
+pub(super) fn even_counts(w: &mut Work, balanced: Balanced) {
+    let Balanced { mut ix, bands } = balanced;
     for members in &bands.azs {
         if members.len() < 2 {
             continue;
@@ -330,7 +385,7 @@ type Replica = (u64, u32);
 /// Whether these moves ((cost, partition), from, to) keep every receiving broker within the
 /// per-topic limit, counting what leaves it in the same step.
 fn net_ok(w: &Work, ix: &Index, b: &Bands, moves: &[((u64, u32), usize, usize)]) -> bool {
-    let mut delta: HashMap<(u32, usize), i64> = HashMap::new();
+    let mut delta: IntMap<(u32, usize), i64> = IntMap::default();
     for &((_, p), from, to) in moves {
         let t = ix.topic[p as usize];
         *delta.entry((t, from)).or_default() -= 1;
@@ -494,7 +549,7 @@ pub(super) fn balance(
     tol: f64,
     max_util: Option<f64>,
     tries_both: bool,
-) {
+) -> Balanced {
     let mut ix = Index::new(w, cluster);
     let bands = bands(w, tol, max_util);
     for members in &bands.azs {
@@ -517,6 +572,13 @@ pub(super) fn balance(
         let (_, v, vix) = best.expect("two tries");
         (*w, ix) = (v, vix);
     }
+    Balanced { ix, bands }
+}
+
+/// What [`balance`] leaves for [`even_counts`]: the index it kept up to date and the bands.
+pub(super) struct Balanced {
+    ix: Index,
+    bands: Bands,
 }
 
 /// One AZ's byte moves: piled topics, forced replicas, then the greedy, then [`trim`].
@@ -633,9 +695,12 @@ fn trim(w: &mut Work, ix: &mut Index, b: &Bands, original: &[Vec<u32>], members:
             && !w.holds(p, o as u32))
         .then_some((f, o))
     };
+    // The replicas moved inside this AZ (only those can go home; the list is fixed here, and
+    // exchanges only ever send a replica home or onto a broker of the same AZ).
     let moved: Vec<(usize, usize)> = (0..w.reps.len())
         .filter(|&p| w.in_scope[p] && w.cost[p] > 0)
         .flat_map(|p| (0..w.reps[p].len()).map(move |s| (p, s)))
+        .filter(|&(p, s)| home_of(w, p, s).is_some())
         .collect();
     // What moving replica q from `from` to `to` adds to the bytes moved.
     let extra = |w: &Work, q: usize, from: usize, to: usize| -> i128 {

@@ -8,6 +8,7 @@ mod flow;
 pub mod leaders;
 pub mod planner;
 pub mod snapshot;
+mod spread;
 pub mod summary;
 pub mod tolerance;
 

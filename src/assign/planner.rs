@@ -489,7 +489,7 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         };
         let bound = super::bytes::lower_bound(&w, &original, tol, opts.max_disk_utilisation);
         let small = w.reps.iter().map(Vec::len).sum::<usize>() <= SMALL_FOR_BYTES;
-        super::bytes::balance(
+        let balanced = super::bytes::balance(
             &mut w,
             cluster,
             &original,
@@ -498,11 +498,12 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
             small,
         );
         if opts.balance == Balance::Both {
-            super::bytes::even_counts(&mut w, cluster, tol, opts.max_disk_utilisation);
+            super::bytes::even_counts(&mut w, balanced);
         }
         Some(bound)
     } else {
         balance_counts(&mut w, &original);
+        super::spread::spread_topics(&mut w, cluster);
         None
     };
 
