@@ -144,14 +144,35 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
         .enumerate()
         .map(|(a, members)| {
             in_az[a].sort_unstable();
-            let out: f64 = members
+            // Per broker above its band: what it must send, and the size its largest sent
+            // replica must at least have.
+            let mut sends: Vec<(usize, f64, f64)> = Vec::new();
+            for &x in members.iter().filter(|&&x| w.bytes[x] as f64 > b.hi[x]) {
+                on[x].sort_unstable();
+                let need = w.bytes[x] as f64 - b.hi[x];
+                let (cover, m) = min_cover_and_largest(on[x].iter().copied(), need);
+                sends.push((x, cover, m));
+            }
+            // That replica lands on another broker of the AZ, which must then send on what
+            // no longer fits under its upper edge: beyond what it already counts if it is
+            // above its band itself. The cheapest landing place of the dearest such replica is
+            // added (one replica only: two could share a landing place).
+            let counted = |r: usize| sends.iter().find(|s| s.0 == r).map(|s| s.1);
+            let onward = sends
                 .iter()
-                .filter(|&&x| w.bytes[x] as f64 > b.hi[x])
-                .map(|&x| {
-                    on[x].sort_unstable();
-                    min_cover(on[x].iter().copied(), w.bytes[x] as f64 - b.hi[x])
+                .map(|&(d, _, m)| {
+                    members
+                        .iter()
+                        .filter(|&&r| r != d)
+                        .map(|&r| {
+                            let over = w.bytes[r] as f64 + m - b.hi[r];
+                            (over - counted(r).unwrap_or(0.0)).max(0.0)
+                        })
+                        .fold(f64::INFINITY, f64::min)
                 })
-                .sum();
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max);
+            let out: f64 = sends.iter().map(|s| s.1).sum::<f64>() + onward;
             // Running sums of the AZ's replica sizes: where the replicas no larger than the
             // need, less those of partitions the receiver holds, already reach it, the cover is
             // the need itself (no scan).
@@ -218,14 +239,19 @@ fn score(w: &Work, original: &[Vec<u32>], b: &Bands, members: &[usize]) -> (bool
 /// `m` reach `need`; the smallest such `m` gives `max(need, m)`. Where no subset reaches `need`,
 /// `need` (the band cannot be reached; the plain bound stands).
 fn min_cover(sizes: impl Iterator<Item = u64>, need: f64) -> f64 {
+    min_cover_and_largest(sizes, need).0
+}
+
+/// [`min_cover`], and that smallest possible largest member `m` (0 where none reaches `need`).
+fn min_cover_and_largest(sizes: impl Iterator<Item = u64>, need: f64) -> (f64, f64) {
     let mut sum = 0.0;
     for s in sizes {
         sum += s as f64;
         if sum >= need {
-            return need.max(s as f64);
+            return (need.max(s as f64), s as f64);
         }
     }
-    need
+    (need, 0.0)
 }
 
 /// A multiplicative hasher for the planner's small integer keys (topic, broker): SipHash's
@@ -517,7 +543,8 @@ fn shed_piled(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize]) {
 }
 
 /// Before the byte moves: a replica whose broker cannot get within its band without sending it
-/// (all its other replicas together are less than its excess) goes first, to the broker of the
+/// (all its other replicas together are less than its excess), or the cheapest of the replicas
+/// one of which must go (its smaller replicas cannot cover the excess), goes first, to the broker of the
 /// AZ with the most room under its upper edge: one it fits, or with `overshoot` the one with the
 /// most room even where it does not fit (that broker then sends small replicas on). Left to the
 /// greedy, which sends the largest replica that fits its current receiver, such a broker would
@@ -533,11 +560,22 @@ fn shed_forced(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize], o
             }
             let total: f64 = ix.on[d].iter().map(|x| x.0 as f64).sum();
             let room = |w: &Work, r: usize| bands.hi[r] - w.bytes[r] as f64;
+            // Its smallest replica that, with every smaller one, covers the need: where that
+            // replica alone exceeds the need, some replica at least as large must go, and this
+            // one is the cheapest.
+            let mut sum = 0.0;
+            let crossing = ix.on[d].iter().filter(|x| x.0 > 0).find(|x| {
+                sum += x.0 as f64;
+                sum >= need
+            });
+            let crossing = crossing.filter(|x| x.0 as f64 > need).copied();
             let pick = ix.on[d]
                 .iter()
                 .rev()
                 .take_while(|x| total - (x.0 as f64) < need)
-                .filter_map(|&x| {
+                .copied()
+                .chain(crossing)
+                .filter_map(|x| {
                     let r = members
                         .iter()
                         .copied()
