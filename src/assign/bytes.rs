@@ -14,9 +14,8 @@
 //! replicas of one topic.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 
-use super::planner::{relocate, Work};
+use super::planner::{relocate, IntMap, Work};
 use super::Cluster;
 
 /// Per AZ, its live brokers; per broker, its weight and its band [lo, hi] in bytes.
@@ -253,34 +252,6 @@ fn min_cover_and_largest(sizes: impl Iterator<Item = u64>, need: f64) -> (f64, f
     }
     (need, 0.0)
 }
-
-/// A multiplicative hasher for the planner's small integer keys (topic, broker): SipHash's
-/// protection against chosen keys buys nothing here, and its cost was a fifth of a 3M-replica
-/// plan.
-#[derive(Default, Clone, Copy)]
-struct IntHasher(u64);
-
-impl Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
 /// Which topic each partition belongs to, how many replicas of a topic an AZ and a broker hold,
 /// and each broker's replicas by size: what both balancing passes consult and keep up to date.

@@ -8,7 +8,6 @@ mod flow;
 pub mod leaders;
 pub mod planner;
 pub mod snapshot;
-mod spread;
 pub mod summary;
 pub mod tolerance;
 

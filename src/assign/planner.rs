@@ -19,6 +19,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use regex::Regex;
 use serde::Serialize;
@@ -123,6 +124,34 @@ pub struct Plan {
 
 const HOLE: u32 = u32::MAX;
 
+/// A multiplicative hasher for the planner's small integer keys (topic, broker): SipHash's
+/// protection against chosen keys buys nothing here, and its cost was a fifth of a 3M-replica
+/// plan.
+#[derive(Default, Clone, Copy)]
+pub(super) struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+pub(super) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+
 /// Up to this many replicas, byte balance tries more than one plan and keeps the cheapest.
 const SMALL_FOR_BYTES: usize = 20_000;
 
@@ -147,6 +176,12 @@ pub(super) struct Work {
     az_room: Vec<i64>,
     /// Replicas placed by this plan (partition, broker), to never move twice.
     placed: BTreeSet<(u32, u32)>,
+    /// Per partition its topic, per (topic, broker) the replicas there, and per topic the most
+    /// one broker should hold: `ceil(topic replicas / live brokers) + 1`. Destinations and
+    /// replicas to shed are chosen with these where the counts leave a choice.
+    topic: Vec<u32>,
+    tcount: IntMap<(u32, u32), u32>,
+    tlimit: Vec<u32>,
 }
 
 impl Work {
@@ -178,6 +213,8 @@ impl Work {
             self.heap[self.az_of[bi]].remove(&k);
         }
         self.load[bi] += delta;
+        let c = self.tcount.entry((self.topic[p], b)).or_default();
+        *c = (i64::from(*c) + delta) as u32;
         if delta > 0 {
             self.bytes[bi] += self.cost[p];
         } else {
@@ -207,10 +244,20 @@ impl Work {
 
     /// The best broker in AZ `a` for `p` (largest deficit, fewest bytes), if any does not hold it.
     fn best_in_az(&self, p: usize, a: usize) -> Option<(u32, i64)> {
-        self.heap[a]
-            .iter()
-            .find(|k| !self.holds(p, k.2))
-            .map(|k| (k.2, k.0 .0))
+        let mut free = self.heap[a].iter().filter(|k| !self.holds(p, k.2));
+        let first = free.next()?;
+        // Among the brokers with the same deficit, one below the topic's limit if any.
+        let pick = std::iter::once(first)
+            .chain(free.take_while(|k| k.0 == first.0).take(32))
+            .find(|k| !self.piled(p, k.2, 0))
+            .unwrap_or(first);
+        Some((pick.2, pick.0 .0))
+    }
+
+    /// Whether broker `b` would hold more of `p`'s topic than its limit after `extra` more.
+    fn piled(&self, p: usize, b: u32, extra: u32) -> bool {
+        let t = self.topic[p];
+        self.tcount.get(&(t, b)).copied().unwrap_or(0) + extra > self.tlimit[t as usize]
     }
 
     /// Where a new replica of `p` should go: the source AZ if it has room, else the allowed AZ
@@ -412,6 +459,7 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
     }
     let current = load.clone();
     let targets = Targets::compute(&reps, &in_scope, &az_of, &az_size, &removed, &current);
+    let (topic, tcount, tlimit) = topic_counts(cluster, &reps, &in_scope, &removed);
 
     let mut w = Work {
         nb,
@@ -438,6 +486,9 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         heap: vec![BTreeSet::new(); nz],
         az_room: targets.per_az.clone(),
         placed: BTreeSet::new(),
+        topic,
+        tcount,
+        tlimit,
     };
     for b in 0..nb {
         if !w.removed[b] {
@@ -469,7 +520,12 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
                     .filter(|&s| w.reps[p][s] != HOLE && w.az_of[w.reps[p][s] as usize] == a)
                     .max_by_key(|&s| {
                         let b = w.reps[p][s] as usize;
-                        (w.load[b] - w.target[b], w.load[b], b)
+                        (
+                            w.piled(p, b as u32, 0),
+                            w.load[b] - w.target[b],
+                            w.load[b],
+                            b,
+                        )
                     })
                     .expect("an AZ with excess has replicas");
                 w.take(p, slot);
@@ -503,7 +559,6 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         Some(bound)
     } else {
         balance_counts(&mut w, &original);
-        super::spread::spread_topics(&mut w, cluster);
         None
     };
 
@@ -563,6 +618,39 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
     Ok(Plan { changes, summary })
 }
 
+/// Per partition its topic index, per (topic, broker) the in-scope replicas there, and per topic
+/// `ceil(its replicas / live brokers) + 1` (the summary's spread limit).
+type TopicCounts = (Vec<u32>, IntMap<(u32, u32), u32>, Vec<u32>);
+
+/// See [`TopicCounts`].
+fn topic_counts(
+    cluster: &Cluster,
+    reps: &[Vec<u32>],
+    in_scope: &[bool],
+    removed: &[bool],
+) -> TopicCounts {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let topic: Vec<u32> = cluster
+        .partitions
+        .iter()
+        .map(|p| {
+            let n = ids.len() as u32;
+            *ids.entry(p.topic.as_str()).or_insert(n)
+        })
+        .collect();
+    let live = removed.iter().filter(|r| !**r).count().max(1) as u32;
+    let mut replicas = vec![0u32; ids.len()];
+    let mut tcount: IntMap<(u32, u32), u32> = IntMap::default();
+    for p in (0..reps.len()).filter(|&p| in_scope[p]) {
+        replicas[topic[p] as usize] += reps[p].len() as u32;
+        for &b in &reps[p] {
+            *tcount.entry((topic[p], b)).or_default() += 1;
+        }
+    }
+    let tlimit = replicas.iter().map(|n| n.div_ceil(live) + 1).collect();
+    (topic, tcount, tlimit)
+}
+
 /// Count balance: overloaded brokers shed their cheapest partitions, across AZs first, then
 /// within each AZ; a final repair pairs what is left.
 fn balance_counts(w: &mut Work, original: &[Vec<u32>]) {
@@ -575,8 +663,15 @@ fn balance_counts(w: &mut Work, original: &[Vec<u32>]) {
             }
         }
     }
-    for list in &mut by_broker {
-        list.sort_unstable();
+    // Replicas of a topic piled on the broker go first (moving them spreads the topic for free),
+    // then the cheapest.
+    for (b, list) in by_broker.iter_mut().enumerate() {
+        let mut keyed: Vec<(bool, u64, u32)> = list
+            .iter()
+            .map(|&(c, p)| (!w.piled(p as usize, b as u32, 0), c, p))
+            .collect();
+        keyed.sort_unstable();
+        *list = keyed.into_iter().map(|(_, c, p)| (c, p)).collect();
     }
     // AZs above their target shed across AZs first (into AZs below theirs), then every broker
     // sheds within its AZ.
