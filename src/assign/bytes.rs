@@ -13,10 +13,9 @@
 //! else the largest that fits. A receiver may hold at most `ceil(topic replicas / brokers) + 1`
 //! replicas of one topic.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use super::planner::{relocate, IntMap, Work};
-use super::Cluster;
 
 /// Per AZ, its live brokers; per broker, its weight and its band [lo, hi] in bytes.
 ///
@@ -264,16 +263,8 @@ struct Index {
 }
 
 impl Index {
-    fn new(w: &Work, cluster: &Cluster) -> Self {
-        let mut topic_ix: HashMap<&str, u32> = HashMap::new();
-        let topic: Vec<u32> = cluster
-            .partitions
-            .iter()
-            .map(|p| {
-                let n = topic_ix.len() as u32;
-                *topic_ix.entry(p.topic.as_str()).or_insert(n)
-            })
-            .collect();
+    fn new(w: &Work) -> Self {
+        let topic = w.topic.clone();
         let mut ix = Self {
             topic,
             in_az: IntMap::default(),
@@ -574,13 +565,12 @@ fn shed_forced(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize], o
 /// then moves fewer bytes, is kept.
 pub(super) fn balance(
     w: &mut Work,
-    cluster: &Cluster,
     original: &[Vec<u32>],
     tol: f64,
     max_util: Option<f64>,
     tries_both: bool,
 ) -> Balanced {
-    let mut ix = Index::new(w, cluster);
+    let mut ix = Index::new(w);
     let bands = bands(w, tol, max_util);
     for members in &bands.azs {
         if members.len() < 2 {

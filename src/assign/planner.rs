@@ -179,7 +179,7 @@ pub(super) struct Work {
     /// Per partition its topic, per (topic, broker) the replicas there, and per topic the most
     /// one broker should hold: `ceil(topic replicas / live brokers) + 1`. Destinations and
     /// replicas to shed are chosen with these where the counts leave a choice.
-    topic: Vec<u32>,
+    pub(super) topic: Vec<u32>,
     tcount: IntMap<(u32, u32), u32>,
     tlimit: Vec<u32>,
 }
@@ -242,22 +242,23 @@ impl Work {
             .collect()
     }
 
-    /// The best broker in AZ `a` for `p` (largest deficit, fewest bytes), if any does not hold it.
+    /// The best broker in AZ `a` for `p` (largest deficit, fewest bytes; among equal deficits
+    /// one below the topic's limit), if any does not hold it.
     fn best_in_az(&self, p: usize, a: usize) -> Option<(u32, i64)> {
         let mut free = self.heap[a].iter().filter(|k| !self.holds(p, k.2));
         let first = free.next()?;
         // Among the brokers with the same deficit, one below the topic's limit if any.
         let pick = std::iter::once(first)
             .chain(free.take_while(|k| k.0 == first.0).take(32))
-            .find(|k| !self.piled(p, k.2, 0))
+            .find(|k| !self.piled(p, k.2))
             .unwrap_or(first);
         Some((pick.2, pick.0 .0))
     }
 
-    /// Whether broker `b` would hold more of `p`'s topic than its limit after `extra` more.
-    fn piled(&self, p: usize, b: u32, extra: u32) -> bool {
+    /// Whether broker `b` holds more of `p`'s topic than the topic's limit.
+    fn piled(&self, p: usize, b: u32) -> bool {
         let t = self.topic[p];
-        self.tcount.get(&(t, b)).copied().unwrap_or(0) + extra > self.tlimit[t as usize]
+        self.tcount.get(&(t, b)).copied().unwrap_or(0) > self.tlimit[t as usize]
     }
 
     /// Where a new replica of `p` should go: the source AZ if it has room, else the allowed AZ
@@ -520,12 +521,7 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
                     .filter(|&s| w.reps[p][s] != HOLE && w.az_of[w.reps[p][s] as usize] == a)
                     .max_by_key(|&s| {
                         let b = w.reps[p][s] as usize;
-                        (
-                            w.piled(p, b as u32, 0),
-                            w.load[b] - w.target[b],
-                            w.load[b],
-                            b,
-                        )
+                        (w.piled(p, b as u32), w.load[b] - w.target[b], w.load[b], b)
                     })
                     .expect("an AZ with excess has replicas");
                 w.take(p, slot);
@@ -545,14 +541,8 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         };
         let bound = super::bytes::lower_bound(&w, &original, tol, opts.max_disk_utilisation);
         let small = w.reps.iter().map(Vec::len).sum::<usize>() <= SMALL_FOR_BYTES;
-        let balanced = super::bytes::balance(
-            &mut w,
-            cluster,
-            &original,
-            tol,
-            opts.max_disk_utilisation,
-            small,
-        );
+        let balanced =
+            super::bytes::balance(&mut w, &original, tol, opts.max_disk_utilisation, small);
         if opts.balance == Balance::Both {
             super::bytes::even_counts(&mut w, balanced);
         }
@@ -668,7 +658,7 @@ fn balance_counts(w: &mut Work, original: &[Vec<u32>]) {
     for (b, list) in by_broker.iter_mut().enumerate() {
         let mut keyed: Vec<(bool, u64, u32)> = list
             .iter()
-            .map(|&(c, p)| (!w.piled(p as usize, b as u32, 0), c, p))
+            .map(|&(c, p)| (!w.piled(p as usize, b as u32), c, p))
             .collect();
         keyed.sort_unstable();
         *list = keyed.into_iter().map(|(_, c, p)| (c, p)).collect();
