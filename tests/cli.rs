@@ -195,6 +195,16 @@ fn migrate_tiered_bad_input_is_refused_before_any_connection() {
 }
 
 /// Run `validate` on a bad fixture from inside tests/fixtures so paths in messages are stable.
+/// `streamctl validate -f FILE --output json`.
+fn validate_json_file(path: &std::path::Path) -> std::process::Output {
+    streamctl()
+        .args(["validate", "-f"])
+        .arg(path)
+        .args(["--output", "json"])
+        .output()
+        .unwrap()
+}
+
 fn validate_bad(name: &str) -> (i32, String, String) {
     let out = streamctl()
         .current_dir(root().join("tests/fixtures"))
@@ -508,12 +518,7 @@ fn a_bad_kafka_artifact_and_egress_are_located_errors() {
         ),
     )
     .unwrap();
-    let out = streamctl()
-        .args(["validate", "-f"])
-        .arg(&p)
-        .args(["--output", "json"])
-        .output()
-        .unwrap();
+    let out = validate_json_file(&p);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let all = format!("{}{err}", String::from_utf8_lossy(&out.stdout));
@@ -527,12 +532,7 @@ fn a_bad_kafka_artifact_and_egress_are_located_errors() {
         format!("{text}\nkafka_artifact:\n  url: ftp://x/kafka.tgz\n  sha256: ABC\n"),
     )
     .unwrap();
-    let out = streamctl()
-        .args(["validate", "-f"])
-        .arg(&p)
-        .args(["--output", "json"])
-        .output()
-        .unwrap();
+    let out = validate_json_file(&p);
     assert_eq!(out.status.code(), Some(2));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let paths: Vec<&str> = v["errors"]
