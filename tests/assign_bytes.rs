@@ -477,8 +477,8 @@ proptest! {
         }
         if case.kind != 0 && bb.lower_bound_bytes > 0 {
             // Issue #13's 1.10 x, on expansions and drains with sizes up to sigma 2, plus one
-            // largest replica: where one replica is larger than any broker's room in the band,
-            // wherever it lands that broker must send bytes on, which no per-broker bound sees
+            // largest replica: where no plan reaches the band (a replica larger than any
+            // broker's room), or the greedy misses an exact fit, plans move more
             // (`survey_bytes_moved_against_the_bound` prints how often and how far).
             prop_assert!(p.summary.bytes_moved as f64 <= 1.10 * bb.lower_bound_bytes as f64 + largest,
                 "moved {} bound {}", p.summary.bytes_moved, bb.lower_bound_bytes);
@@ -532,6 +532,47 @@ fn capped(c: &Cluster, after: &Cluster, removed: &[i32]) -> bool {
             .sum();
         let wsum: f64 = members.iter().map(|b| weight(b)).sum();
         members.iter().any(|b| total * weight(b) / wsum > one_each)
+    })
+}
+
+/// Whether every live broker ends within its band (±5 % of its AZ's mean bytes, or utilisation
+/// where every disk size in the AZ is known, the top capped at 80 % of a disk): what a plan is
+/// asked to reach; the bytes bound is a bound on the plans that reach it.
+fn band_reached(c: &Cluster, after: &Cluster, removed: &[i32]) -> bool {
+    let mut bytes: BTreeMap<i32, f64> = c
+        .brokers
+        .iter()
+        .filter(|b| !removed.contains(&b.id))
+        .map(|b| (b.id, 0.0))
+        .collect();
+    for q in &after.partitions {
+        for r in &q.replicas {
+            *bytes.get_mut(r).unwrap() += q.move_bytes() as f64;
+        }
+    }
+    let mut by_az: BTreeMap<&str, Vec<&Broker>> = BTreeMap::new();
+    for b in c.brokers.iter().filter(|b| !removed.contains(&b.id)) {
+        by_az.entry(b.rack.as_deref().unwrap()).or_default().push(b);
+    }
+    by_az.values().all(|v| {
+        let sized = v.iter().all(|b| b.capacity_bytes.is_some());
+        let weight = |b: &Broker| {
+            if sized {
+                b.capacity_bytes.unwrap() as f64
+            } else {
+                1.0
+            }
+        };
+        let level =
+            v.iter().map(|b| bytes[&b.id]).sum::<f64>() / v.iter().map(|b| weight(b)).sum::<f64>();
+        v.iter().all(|b| {
+            let (x, mean) = (bytes[&b.id], level * weight(b));
+            let hi = match b.capacity_bytes {
+                Some(cap) if sized => (mean * 1.05).min(0.8 * cap as f64),
+                _ => mean * 1.05,
+            };
+            x <= hi + 1.0 && x >= mean * 0.95 - 1.0
+        })
     })
 }
 
@@ -697,7 +738,7 @@ fn survey_bytes_moved_against_the_bound() {
     for i in 0..n {
         let (c, opts, case) = random_cluster().new_tree(&mut runner).unwrap().current();
         let Ok(p) = plan(&c, &opts) else { continue };
-        let bb = p.summary.byte_balance.unwrap();
+        let bb = p.summary.byte_balance.clone().unwrap();
         if case.kind == 0 || bb.lower_bound_bytes == 0 {
             continue;
         }
@@ -722,11 +763,13 @@ fn survey_bytes_moved_against_the_bound() {
             }
             println!("{opts:?}");
         }
+        let removed: Vec<i32> = opts.remove_brokers.iter().copied().collect();
+        let reached = band_reached(&c, &apply(&c, &p), &removed);
         let slack = (p.summary.bytes_moved as f64 - 1.10 * bb.lower_bound_bytes as f64) / largest;
         rows.entry((case.kind, (case.sigma * 2.0) as u8))
             .or_default()
             .push(r);
-        worst.push((slack, format!("case {i}: kind {} sigma {:.2} brokers {} parts {} moved {} bound {} ratio {r:.3} over 1.10x by {slack:.2} largest", case.kind, case.sigma, c.brokers.len(), c.partitions.len(), p.summary.bytes_moved, bb.lower_bound_bytes)));
+        worst.push((slack, format!("case {i}: kind {} sigma {:.2} brokers {} parts {} moved {} bound {} ratio {r:.3} over 1.10x by {slack:.2} largest; band reached {reached}", case.kind, case.sigma, c.brokers.len(), c.partitions.len(), p.summary.bytes_moved, bb.lower_bound_bytes)));
     }
     for ((kind, s), mut v) in rows {
         v.sort_by(f64::total_cmp);
@@ -735,7 +778,7 @@ fn survey_bytes_moved_against_the_bound() {
         println!("kind {kind} sigma {:.1}-{:.1}: n {} median {:.3} p90 {:.3} max {:.3} above 1.10: {over}", s as f64 / 2.0, (s + 1) as f64 / 2.0, v.len(), q(0.5), q(0.9), q(1.0));
     }
     worst.sort_by(|a, b| b.0.total_cmp(&a.0));
-    for (_, w) in worst.iter().take(8) {
+    for (_, w) in worst.iter().take(16) {
         println!("{w}");
     }
 }

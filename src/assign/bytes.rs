@@ -102,117 +102,6 @@ pub(super) fn bands(w: &Work, tol: f64, max_util: Option<f64>) -> Bands {
     b
 }
 
-/// A lower bound on the bytes any plan moves, given the forced moves already placed in `w`:
-/// their bytes, plus per AZ the larger of what the brokers above their band must send and what
-/// the brokers below it must receive (every byte moved leaves one broker and lands on another).
-///
-/// A broker `x` bytes above its upper edge sends a set of its own replicas summing to at least
-/// `x`; since replicas are whole, that is at least [`min_cover`] of its replicas. A broker `y`
-/// bytes below its lower edge likewise receives at least `min_cover` of the AZ's replicas of
-/// partitions it does not hold. Both are at least `x` and `y`, the plain bound, and
-/// larger where one replica dwarfs the rest (a 27 GB partition on a broker 19 GB over its band
-/// moves 27 GB).
-pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: Option<f64>) -> u64 {
-    let forced: u64 = (0..w.reps.len())
-        .map(|p| {
-            let new = w.reps[p]
-                .iter()
-                .filter(|b| !original[p].contains(b))
-                .count() as u64;
-            new * w.cost[p]
-        })
-        .sum();
-    let b = bands(w, tol, max_util);
-    // Per broker, its replicas' bytes; per AZ, every replica there, smallest first.
-    let mut on: Vec<Vec<u64>> = vec![Vec::new(); w.nb];
-    let mut on_parts: Vec<Vec<u32>> = vec![Vec::new(); w.nb];
-    let mut in_az: Vec<Vec<(u64, u32)>> = vec![Vec::new(); w.nz];
-    for p in (0..w.reps.len()).filter(|&p| w.in_scope[p] && w.cost[p] > 0) {
-        for &x in &w.reps[p] {
-            on[x as usize].push(w.cost[p]);
-            on_parts[x as usize].push(p as u32);
-            if w.az_of[x as usize] < w.nz {
-                in_az[w.az_of[x as usize]].push((w.cost[p], p as u32));
-            }
-        }
-    }
-    let balance: f64 = b
-        .azs
-        .iter()
-        .enumerate()
-        .map(|(a, members)| {
-            in_az[a].sort_unstable();
-            // Per broker above its band: what it must send, and the size its largest sent
-            // replica must at least have.
-            let mut sends: Vec<(usize, f64, f64)> = Vec::new();
-            for &x in members.iter().filter(|&&x| w.bytes[x] as f64 > b.hi[x]) {
-                on[x].sort_unstable();
-                let need = w.bytes[x] as f64 - b.hi[x];
-                let (cover, m) = min_cover_and_largest(on[x].iter().copied(), need);
-                sends.push((x, cover, m));
-            }
-            // That replica lands on another broker of the AZ, which must then send on what
-            // no longer fits under its upper edge: beyond what it already counts if it is
-            // above its band itself. The cheapest landing place of the dearest such replica is
-            // added (one replica only: two could share a landing place).
-            let counted = |r: usize| sends.iter().find(|s| s.0 == r).map(|s| s.1);
-            let onward = sends
-                .iter()
-                .map(|&(d, _, m)| {
-                    members
-                        .iter()
-                        .filter(|&&r| r != d)
-                        .map(|&r| {
-                            let over = w.bytes[r] as f64 + m - b.hi[r];
-                            (over - counted(r).unwrap_or(0.0)).max(0.0)
-                        })
-                        .fold(f64::INFINITY, f64::min)
-                })
-                .filter(|v| v.is_finite())
-                .fold(0.0, f64::max);
-            let out: f64 = sends.iter().map(|s| s.1).sum::<f64>() + onward;
-            // Running sums of the AZ's replica sizes: where the replicas no larger than the
-            // need, less those of partitions the receiver holds, already reach it, the cover is
-            // the need itself (no scan).
-            let mut prefix: Vec<f64> = Vec::with_capacity(in_az[a].len() + 1);
-            prefix.push(0.0);
-            for &(c, _) in &in_az[a] {
-                prefix.push(prefix.last().copied().unwrap_or(0.0) + c as f64);
-            }
-            let into: f64 = members
-                .iter()
-                .filter(|&&x| (w.bytes[x] as f64) < b.lo[x])
-                .map(|&x| {
-                    let need = b.lo[x] - w.bytes[x] as f64;
-                    let upto = in_az[a].partition_point(|&(c, _)| (c as f64) <= need);
-                    let held: f64 = on_parts[x]
-                        .iter()
-                        .filter(|&&p| (w.cost[p as usize] as f64) <= need)
-                        .map(|&p| {
-                            let p = p as usize;
-                            w.cost[p] as f64
-                                * w.reps[p]
-                                    .iter()
-                                    .filter(|&&r| w.az_of[r as usize] == a)
-                                    .count() as f64
-                        })
-                        .sum();
-                    if prefix[upto] - held >= need {
-                        return need;
-                    }
-                    let can_take = in_az[a]
-                        .iter()
-                        .filter(|&&(_, p)| !w.holds(p as usize, x as u32))
-                        .map(|&(c, _)| c);
-                    min_cover(can_take, need)
-                })
-                .sum();
-            out.max(into)
-        })
-        .sum();
-    forced + balance.ceil() as u64
-}
-
 /// How one AZ's byte-balanced layout compares: whether a broker is left outside its band (by
 /// more than a MiB), then the bytes the whole plan moves.
 fn score(w: &Work, original: &[Vec<u32>], b: &Bands, members: &[usize]) -> (bool, u64) {
@@ -232,26 +121,6 @@ fn score(w: &Work, original: &[Vec<u32>], b: &Bands, members: &[usize]) -> (bool
     (miss > f64::from(1u32 << 20), moved)
 }
 
-/// A lower bound on the smallest sum of a subset of `sizes` (ascending) that reaches `need`:
-/// such a subset's largest member `m` has every other member at or below it, so the sizes up to
-/// `m` reach `need`; the smallest such `m` gives `max(need, m)`. Where no subset reaches `need`,
-/// `need` (the band cannot be reached; the plain bound stands).
-fn min_cover(sizes: impl Iterator<Item = u64>, need: f64) -> f64 {
-    min_cover_and_largest(sizes, need).0
-}
-
-/// [`min_cover`], and that smallest possible largest member `m` (0 where none reaches `need`).
-fn min_cover_and_largest(sizes: impl Iterator<Item = u64>, need: f64) -> (f64, f64) {
-    let mut sum = 0.0;
-    for s in sizes {
-        sum += s as f64;
-        if sum >= need {
-            return (need.max(s as f64), s as f64);
-        }
-    }
-    (need, 0.0)
-}
-
 /// Which topic each partition belongs to, how many replicas of a topic an AZ and a broker hold,
 /// and each broker's replicas by size: what both balancing passes consult and keep up to date.
 #[derive(Clone)]
@@ -260,17 +129,31 @@ struct Index {
     in_az: IntMap<(u32, usize), usize>,
     count: IntMap<(u32, u32), usize>,
     on: Vec<BTreeSet<(u64, u32)>>,
+    /// Per broker, its replicas that are not where the plan found them: paid for already, so
+    /// moving one on costs nothing more (forced moves' replicas, and earlier byte moves).
+    free: Vec<BTreeSet<(u64, u32)>>,
+    /// Each partition's replicas before the plan (flat: `home[home_at[p]..home_at[p + 1]]`).
+    home_at: Vec<u32>,
+    home: Vec<u32>,
 }
 
 impl Index {
-    fn new(w: &Work) -> Self {
+    fn new(w: &Work, original: &[Vec<u32>]) -> Self {
         let topic = w.topic.clone();
         let mut ix = Self {
             topic,
             in_az: IntMap::default(),
             count: IntMap::default(),
             on: Vec::new(),
+            free: vec![BTreeSet::new(); w.nb],
+            home_at: Vec::with_capacity(original.len() + 1),
+            home: Vec::new(),
         };
+        ix.home_at.push(0);
+        for r in original {
+            ix.home.extend_from_slice(r);
+            ix.home_at.push(ix.home.len() as u32);
+        }
         // Each broker's replicas gathered first, then built into its set in one go (sorted bulk
         // building is several times faster than 3M single inserts).
         let mut on: Vec<Vec<Replica>> = vec![Vec::new(); w.nb];
@@ -278,6 +161,9 @@ impl Index {
             for &b in &w.reps[p] {
                 *ix.count.entry((ix.topic[p], b)).or_default() += 1;
                 on[b as usize].push((w.cost[p], p as u32));
+                if !ix.is_home(p, b) {
+                    ix.free[b as usize].insert((w.cost[p], p as u32));
+                }
                 if w.az_of[b as usize] < w.nz {
                     *ix.in_az
                         .entry((ix.topic[p], w.az_of[b as usize]))
@@ -305,10 +191,18 @@ impl Index {
             && self.count.get(&(t, r as u32)).copied().unwrap_or(0) < self.limit(w, b, t, r)
     }
 
+    fn is_home(&self, p: usize, b: u32) -> bool {
+        self.home[self.home_at[p] as usize..self.home_at[p + 1] as usize].contains(&b)
+    }
+
     fn relocate(&mut self, w: &mut Work, (c, p): (u64, u32), d: usize, r: usize) {
         relocate(w, p as usize, d, r);
         self.on[d].remove(&(c, p));
         self.on[r].insert((c, p));
+        self.free[d].remove(&(c, p));
+        if !self.is_home(p as usize, r as u32) {
+            self.free[r].insert((c, p));
+        }
         let t = self.topic[p as usize];
         *self.count.entry((t, d as u32)).or_default() -= 1;
         *self.count.entry((t, r as u32)).or_default() += 1;
@@ -570,7 +464,7 @@ pub(super) fn balance(
     max_util: Option<f64>,
     tries_both: bool,
 ) -> Balanced {
-    let mut ix = Index::new(w);
+    let mut ix = Index::new(w, original);
     let bands = bands(w, tol, max_util);
     for members in &bands.azs {
         if members.len() < 2 {
@@ -615,6 +509,7 @@ fn balance_az(
     let (weight, lo, hi) = (&bands.weight, &bands.lo, &bands.hi);
     // Brokers ordered by utilisation (bytes per unit of weight), scaled to integers.
     let util = |bytes: u64, x: usize| (u128::from(bytes) << 20) / u128::from(weight[x]);
+    place_forced(w, ix, bands, original, members);
     shed_piled(w, ix, bands, members);
     shed_forced(w, ix, bands, members, overshoot);
     let mut order: BTreeSet<(u128, usize)> =
@@ -649,14 +544,16 @@ fn balance_az(
             // both keeping the two brokers in their bands; where sizes allow neither, the
             // replica nearest the size that evens the two out (each such move lowers the
             // weighted sum of squares, so this ends, within about one replica of the band).
+            // Replicas already moved (or forced here) first: moving them on costs nothing.
             let pick = if most >= 1.0 {
                 let most_u = most.floor() as u64;
                 let want_u = (want.ceil() as u64).min(most_u);
-                ix.on[d]
-                    .range((want_u, 0)..=(most_u, u32::MAX))
-                    .find(ok)
-                    .or_else(|| ix.on[d].range(..(want_u, 0)).rev().find(ok))
-                    .copied()
+                [&ix.free[d], &ix.on[d]].into_iter().find_map(|set| {
+                    set.range((want_u, 0)..=(most_u, u32::MAX))
+                        .find(ok)
+                        .or_else(|| set.range(..(want_u, 0)).rev().find(ok))
+                        .copied()
+                })
             } else {
                 None
             };
@@ -690,6 +587,46 @@ fn balance_az(
         }
     }
     trim(w, ix, bands, original, members);
+}
+
+/// The replicas the forced moves placed in this AZ (off drained brokers, or across AZs for the
+/// AZ rule) are paid for wherever they land, so before the byte moves each one, largest first,
+/// goes to the broker furthest below the middle of its band (counting every broker's bytes
+/// without them) that may take it. The byte moves then start from where they help most instead
+/// of moving other replicas to make up for where the forced moves put them.
+fn place_forced(
+    w: &mut Work,
+    ix: &mut Index,
+    bands: &Bands,
+    original: &[Vec<u32>],
+    members: &[usize],
+) {
+    let mut forced: Vec<(u64, u32, usize)> = Vec::new();
+    let mut virt: Vec<f64> = Vec::with_capacity(members.len());
+    for &x in members {
+        let mut bytes = w.bytes[x] as f64;
+        for &(c, p) in &ix.on[x] {
+            if !original[p as usize].contains(&(x as u32)) {
+                forced.push((c, p, x));
+                bytes -= c as f64;
+            }
+        }
+        virt.push(bytes);
+    }
+    forced.sort_unstable_by(|a, b| b.cmp(a));
+    for (c, p, x) in forced {
+        let room = |i: usize| (bands.lo[members[i]] + bands.hi[members[i]]) / 2.0 - virt[i];
+        let Some(i) = (0..members.len())
+            .filter(|&i| members[i] == x || ix.may_take(w, bands, (c, p), members[i]))
+            .max_by(|&i, &j| room(i).total_cmp(&room(j)).then(j.cmp(&i)))
+        else {
+            continue;
+        };
+        virt[i] += c as f64;
+        if members[i] != x {
+            ix.relocate(w, (c, p), x, members[i]);
+        }
+    }
 }
 
 /// How far `bytes` lies outside [lo, hi] (0 inside).

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+mod byte_bound;
 mod bytes;
 mod flow;
 pub mod leaders;

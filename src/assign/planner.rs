@@ -516,12 +516,27 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         for a in 0..nz {
             let mut excess = w.count_in_az(p, a).saturating_sub(w.cap[p]);
             while excess > 0 {
-                // Take from the broker furthest above its target.
+                // Take from the broker furthest above its target: in replicas, or with byte
+                // balance in bytes (per byte of disk where its size is known), which spares
+                // the byte moves that would otherwise follow.
+                let by_bytes = matches!(opts.balance, Balance::Bytes | Balance::Both);
                 let slot = (0..w.reps[p].len())
                     .filter(|&s| w.reps[p][s] != HOLE && w.az_of[w.reps[p][s] as usize] == a)
                     .max_by_key(|&s| {
                         let b = w.reps[p][s] as usize;
-                        (w.piled(p, b as u32), w.load[b] - w.target[b], w.load[b], b)
+                        let full = if by_bytes {
+                            (u128::from(w.bytes[b]) << 20)
+                                / u128::from(w.capacity[b].unwrap_or(1).max(1))
+                        } else {
+                            0
+                        };
+                        (
+                            full,
+                            w.piled(p, b as u32),
+                            w.load[b] - w.target[b],
+                            w.load[b],
+                            b,
+                        )
                     })
                     .expect("an AZ with excess has replicas");
                 w.take(p, slot);
@@ -539,7 +554,7 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         } else {
             DEFAULT_BYTE_TOLERANCE
         };
-        let bound = super::bytes::lower_bound(&w, &original, tol, opts.max_disk_utilisation);
+        let bound = super::byte_bound::lower_bound(&w, &original, tol, opts.max_disk_utilisation);
         let small = w.reps.iter().map(Vec::len).sum::<usize>() <= SMALL_FOR_BYTES;
         let balanced =
             super::bytes::balance(&mut w, &original, tol, opts.max_disk_utilisation, small);
