@@ -129,8 +129,8 @@ struct Index {
     in_az: IntMap<(u32, usize), usize>,
     count: IntMap<(u32, u32), usize>,
     on: Vec<BTreeSet<(u64, u32)>>,
-    /// Per broker, its replicas that are not where the plan found them: paid for already, so
-    /// moving one on costs nothing more (forced moves' replicas, and earlier byte moves).
+    /// Per broker, the replicas the forced moves put there: paid for already, so moving one on
+    /// costs nothing more.
     free: Vec<BTreeSet<(u64, u32)>>,
     /// Each partition's replicas before the plan (flat: `home[home_at[p]..home_at[p + 1]]`).
     home_at: Vec<u32>,
@@ -199,8 +199,13 @@ impl Index {
         relocate(w, p as usize, d, r);
         self.on[d].remove(&(c, p));
         self.on[r].insert((c, p));
-        self.free[d].remove(&(c, p));
-        if !self.is_home(p as usize, r as u32) {
+        // A forced replica moved on stays free to move again (unless it went home). Replicas
+        // the byte moves moved are not tracked: the greedy seldom moves one twice, and tracking
+        // every move costs a set insert each.
+        if !self.free.is_empty()
+            && self.free[d].remove(&(c, p))
+            && !self.is_home(p as usize, r as u32)
+        {
             self.free[r].insert((c, p));
         }
         let t = self.topic[p as usize];
@@ -216,6 +221,8 @@ impl Index {
 /// bytes hardly at all).
 pub(super) fn even_counts(w: &mut Work, balanced: Balanced) {
     let Balanced { mut ix, bands } = balanced;
+    // Evening counts never asks which replicas were moved already: stop keeping track.
+    ix.free = Vec::new();
     for members in &bands.azs {
         if members.len() < 2 {
             continue;
@@ -544,7 +551,7 @@ fn balance_az(
             // both keeping the two brokers in their bands; where sizes allow neither, the
             // replica nearest the size that evens the two out (each such move lowers the
             // weighted sum of squares, so this ends, within about one replica of the band).
-            // Replicas already moved (or forced here) first: moving them on costs nothing.
+            // Replicas the forced moves put here first: moving them on costs nothing more.
             let pick = if most >= 1.0 {
                 let most_u = most.floor() as u64;
                 let want_u = (want.ceil() as u64).min(most_u);
