@@ -119,19 +119,23 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
             // by the AZ rule only back on a broker that held p before.
             if a < w.nz && !before.contains(&x) {
                 free_landing[a] += w.cost[p] as f64;
-            } else if a < w.nz && chosen && !counted_az.contains(&a) {
-                counted_az.push(a);
-                let homes: Vec<usize> = before
-                    .iter()
-                    .map(|&r| r as usize)
-                    .filter(|&r| r < w.nb && !w.removed[r] && w.az_of[r] == a)
-                    .filter(|&r| !w.reps[p].contains(&(r as u32)))
-                    .collect();
-                for &h in &homes {
-                    back_home[h] += w.cost[p] as f64;
+            } else if a < w.nz && chosen {
+                // It may stay, or go back to a broker that held p before.
+                back_home[xi] += w.cost[p] as f64;
+                back_total[a] += w.cost[p] as f64;
+                if !counted_az.contains(&a) {
+                    counted_az.push(a);
+                    for &h in before {
+                        let h = h as usize;
+                        if h < w.nb
+                            && !w.removed[h]
+                            && w.az_of[h] == a
+                            && !w.reps[p].contains(&(h as u32))
+                        {
+                            back_home[h] += w.cost[p] as f64;
+                        }
+                    }
                 }
-                let k = homes.len().min(held_in(&w.reps[p], a));
-                back_total[a] += (w.cost[p] * k as u64) as f64;
             }
             on_parts[xi].push(p as u32);
             if w.az_of[xi] < w.nz {
@@ -140,6 +144,14 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
         }
     }
     let own: Vec<Own> = own.into_iter().map(Own::new).collect();
+    let free_parts: Vec<Vec<u32>> = forced_on
+        .iter()
+        .map(|v| {
+            let mut ps: Vec<u32> = v.iter().map(|&(_, p)| p).collect();
+            ps.sort_unstable();
+            ps
+        })
+        .collect();
     let balance: f64 = b
         .azs
         .iter()
@@ -156,9 +168,12 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
             // itself (no scan); else the whole-replica cover of what it may take.
             let receive = |x: usize, need: f64| -> f64 {
                 let upto = in_az[a].partition_point(|&(c, _)| (c as f64) <= need);
+                // (A replica that may move at no cost, forced or left by the AZ rule, may also
+                // stay: its partition counts as one x may take.)
+                let staying = |p: u32| free_parts[x].binary_search(&p).is_ok();
                 let held: f64 = on_parts[x]
                     .iter()
-                    .filter(|&&p| (w.cost[p as usize] as f64) <= need)
+                    .filter(|&&p| (w.cost[p as usize] as f64) <= need && !staying(p))
                     .map(|&p| {
                         let p = p as usize;
                         w.cost[p] as f64
@@ -173,7 +188,7 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
                 }
                 let can_take = in_az[a]
                     .iter()
-                    .filter(|&&(_, p)| !w.holds(p as usize, x as u32))
+                    .filter(|&&(_, p)| !w.holds(p as usize, x as u32) || staying(p))
                     .map(|&(c, _)| c);
                 min_cover(can_take, need)
             };
@@ -234,8 +249,9 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
             let onward = az.onward(&b.hi, &own, floats);
             let forced_here = free_landing[a];
             let out: f64 = az.send.iter().sum::<f64>() + onward;
-            // Landing free: forced replicas anywhere, and one left by the AZ rule back on a
-            // broker that held it (at most what each such broker takes, and the AZ's total).
+            // Landing free: forced replicas anywhere, and those the AZ rule left where they are
+            // or back on a broker that held them (at most what each such broker takes, and
+            // their total).
             let back: f64 = members
                 .iter()
                 .zip(&az.take)
