@@ -58,17 +58,7 @@ fn spread(c: &Cluster, removed: &[i32]) -> (f64, f64) {
         .iter()
         .map(|b| (b.id, b.rack.as_deref().unwrap()))
         .collect();
-    let mut bytes: BTreeMap<i32, u64> = c
-        .brokers
-        .iter()
-        .filter(|b| !removed.contains(&b.id))
-        .map(|b| (b.id, 0))
-        .collect();
-    for p in &c.partitions {
-        for r in &p.replicas {
-            *bytes.get_mut(r).expect("a live broker") += p.move_bytes();
-        }
-    }
+    let bytes = live_bytes(c, c, removed);
     let mut by_az: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     for (b, x) in &bytes {
         by_az.entry(rack[b]).or_default().push((*x as f64, cap[b]));
@@ -540,21 +530,30 @@ fn capped(c: &Cluster, after: &Cluster, removed: &[i32]) -> bool {
     })
 }
 
+/// Each live broker of `c` (not in `removed`) and the bytes its replicas in `layout` hold.
+fn live_bytes(c: &Cluster, layout: &Cluster, removed: &[i32]) -> BTreeMap<i32, u64> {
+    let mut bytes: BTreeMap<i32, u64> = c
+        .brokers
+        .iter()
+        .filter(|b| !removed.contains(&b.id))
+        .map(|b| (b.id, 0))
+        .collect();
+    for p in &layout.partitions {
+        for r in &p.replicas {
+            *bytes.get_mut(r).expect("a live broker") += p.move_bytes();
+        }
+    }
+    bytes
+}
+
 /// Whether every live broker ends within its band (±5 % of its AZ's mean bytes, or utilisation
 /// where every disk size in the AZ is known, the top capped at 80 % of a disk): what a plan is
 /// asked to reach; the bytes bound is a bound on the plans that reach it.
 fn band_reached(c: &Cluster, after: &Cluster, removed: &[i32]) -> bool {
-    let mut bytes: BTreeMap<i32, f64> = c
-        .brokers
-        .iter()
-        .filter(|b| !removed.contains(&b.id))
-        .map(|b| (b.id, 0.0))
+    let bytes: BTreeMap<i32, f64> = live_bytes(c, after, removed)
+        .into_iter()
+        .map(|(b, x)| (b, x as f64))
         .collect();
-    for q in &after.partitions {
-        for r in &q.replicas {
-            *bytes.get_mut(r).unwrap() += q.move_bytes() as f64;
-        }
-    }
     let mut by_az: BTreeMap<&str, Vec<&Broker>> = BTreeMap::new();
     for b in c.brokers.iter().filter(|b| !removed.contains(&b.id)) {
         by_az.entry(b.rack.as_deref().unwrap()).or_default().push(b);
@@ -727,21 +726,58 @@ fn a_byte_budget_relieves_the_fullest_broker_first() {
     assert!((after.0 - 80.0 / 60.0).abs() < 0.01, "{after:?}");
 }
 
+/// The first `n` random clusters of [`random_cluster`] from a fixed seed (the same every run).
+fn fixed_clusters(n: usize) -> impl Iterator<Item = (usize, (Cluster, PlanOptions, Case))> {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    (0..n).map(move |i| (i, random_cluster().new_tree(&mut runner).unwrap().current()))
+}
+
+/// The survey's first 2,000 clusters as a test (random runs seldom meet the hard drains among
+/// them, such as fixed case 1718, which moved 1.13 x the bound before forced replicas were
+/// placed where they help): within the band, never below the bound; expansions and drains
+/// within 1.10 x the bound plus one largest replica.
+#[test]
+fn the_fixed_clusters_stay_within_the_bound_plus_one_replica() {
+    for (i, (c, opts, case)) in fixed_clusters(2000) {
+        let Ok(p) = plan(&c, &opts) else { continue };
+        let bb = p.summary.byte_balance.clone().unwrap();
+        let removed: Vec<i32> = opts.remove_brokers.iter().copied().collect();
+        if band_reached(&c, &apply(&c, &p), &removed) {
+            assert!(
+                p.summary.bytes_moved >= bb.lower_bound_bytes,
+                "case {i}: below the bound"
+            );
+        }
+        let largest = c
+            .partitions
+            .iter()
+            .map(|q| q.move_bytes())
+            .max()
+            .unwrap_or(0) as f64;
+        if case.kind != 0 {
+            assert!(
+                p.summary.bytes_moved as f64 <= 1.10 * bb.lower_bound_bytes as f64 + largest,
+                "case {i}: moved {} bound {}",
+                p.summary.bytes_moved,
+                bb.lower_bound_bytes
+            );
+        }
+    }
+}
+
 /// Not a check: how far above the lower bound the plan's bytes land over many random clusters,
 /// by kind and size spread (`cargo test --release --test assign_bytes -- --ignored --nocapture`).
 #[test]
 #[ignore]
 fn survey_bytes_moved_against_the_bound() {
-    use proptest::strategy::ValueTree;
-    let mut runner = proptest::test_runner::TestRunner::deterministic();
     let n: usize = std::env::var("SURVEY_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let mut rows: BTreeMap<(usize, u8), Vec<f64>> = BTreeMap::new();
     let mut worst: Vec<(f64, String)> = Vec::new();
-    for i in 0..n {
-        let (c, opts, case) = random_cluster().new_tree(&mut runner).unwrap().current();
+    for (i, (c, opts, case)) in fixed_clusters(n) {
         let Ok(p) = plan(&c, &opts) else { continue };
         let bb = p.summary.byte_balance.clone().unwrap();
         if case.kind == 0 || bb.lower_bound_bytes == 0 {
