@@ -423,7 +423,7 @@ proptest! {
         }
         let bb = p.summary.byte_balance.clone().unwrap();
         // Within the band, or within one largest replica of it.
-        let largest = c.partitions.iter().map(|q| q.move_bytes()).max().unwrap_or(0) as f64;
+        let largest = largest_replica(&c);
         let removed: Vec<i32> = opts.remove_brokers.iter().copied().collect();
         let rack: BTreeMap<i32, &str> = c.brokers.iter().map(|b| (b.id, b.rack.as_deref().unwrap())).collect();
         let mut bytes: BTreeMap<i32, u64> = c.brokers.iter().filter(|b| !removed.contains(&b.id)).map(|b| (b.id, 0)).collect();
@@ -666,7 +666,7 @@ proptest! {
         if capped(&c, &ab, &removed) {
             return Ok(());
         }
-        let largest = c.partitions.iter().map(|q| q.move_bytes()).max().unwrap_or(0) as f64;
+        let largest = largest_replica(&c);
         let (sb, so) = (spread(&ab, &removed), spread(&ao, &removed));
         let mean_bytes = c.partitions.iter().map(|q| q.move_bytes() as f64 * q.replicas.len() as f64).sum::<f64>()
             / (c.brokers.len() - removed.len()) as f64;
@@ -726,6 +726,15 @@ fn a_byte_budget_relieves_the_fullest_broker_first() {
     assert!((after.0 - 80.0 / 60.0).abs() < 0.01, "{after:?}");
 }
 
+/// The bytes of the cluster's largest replica (the slack the band and bytes checks allow).
+fn largest_replica(c: &Cluster) -> f64 {
+    c.partitions
+        .iter()
+        .map(|q| q.move_bytes())
+        .max()
+        .unwrap_or(0) as f64
+}
+
 /// The first `n` random clusters of [`random_cluster`] from a fixed seed (the same every run).
 fn fixed_clusters(n: usize) -> impl Iterator<Item = (usize, (Cluster, PlanOptions, Case))> {
     use proptest::strategy::ValueTree;
@@ -749,12 +758,7 @@ fn the_fixed_clusters_stay_within_the_bound_plus_one_replica() {
                 "case {i}: below the bound"
             );
         }
-        let largest = c
-            .partitions
-            .iter()
-            .map(|q| q.move_bytes())
-            .max()
-            .unwrap_or(0) as f64;
+        let largest = largest_replica(&c);
         if case.kind != 0 {
             assert!(
                 p.summary.bytes_moved as f64 <= 1.10 * bb.lower_bound_bytes as f64 + largest,
@@ -783,12 +787,7 @@ fn survey_bytes_moved_against_the_bound() {
         if case.kind == 0 || bb.lower_bound_bytes == 0 {
             continue;
         }
-        let largest = c
-            .partitions
-            .iter()
-            .map(|q| q.move_bytes())
-            .max()
-            .unwrap_or(0) as f64;
+        let largest = largest_replica(&c);
         let r = p.summary.bytes_moved as f64 / bb.lower_bound_bytes as f64;
         if std::env::var("SURVEY_SHOW").ok() == Some(i.to_string()) {
             let gb = |x: u64| x as f64 / 1e9;
