@@ -742,12 +742,13 @@ fn fixed_clusters(n: usize) -> impl Iterator<Item = (usize, (Cluster, PlanOption
     (0..n).map(move |i| (i, random_cluster().new_tree(&mut runner).unwrap().current()))
 }
 
-/// The survey's first 2,000 clusters as a test (random runs seldom meet the hard drains among
-/// them, such as fixed case 1718, which moved 1.13 x the bound before forced replicas were
-/// placed where they help): within the band, never below the bound; expansions and drains
-/// within 1.10 x the bound plus one largest replica.
+/// The survey's first 2,000 clusters as a test (random runs seldom meet the hard cases among
+/// them: fixed case 1718 moved 1.13 x the bound before forced replicas were placed where they
+/// help; cases 1088, 1127, 1384 and others moved up to 1.14 x before small AZs were searched
+/// exactly): within the band, never below the bound; expansions and drains within 1.10 x the
+/// bound.
 #[test]
-fn the_fixed_clusters_stay_within_the_bound_plus_one_replica() {
+fn the_fixed_clusters_stay_within_1_10_times_the_bound() {
     for (i, (c, opts, case)) in fixed_clusters(2000) {
         let Ok(p) = plan(&c, &opts) else { continue };
         let bb = p.summary.byte_balance.clone().unwrap();
@@ -758,10 +759,9 @@ fn the_fixed_clusters_stay_within_the_bound_plus_one_replica() {
                 "case {i}: below the bound"
             );
         }
-        let largest = largest_replica(&c);
         if case.kind != 0 {
             assert!(
-                p.summary.bytes_moved as f64 <= 1.10 * bb.lower_bound_bytes as f64 + largest,
+                p.summary.bytes_moved as f64 <= 1.10 * bb.lower_bound_bytes as f64,
                 "case {i}: moved {} bound {}",
                 p.summary.bytes_moved,
                 bb.lower_bound_bytes
@@ -779,9 +779,12 @@ fn survey_bytes_moved_against_the_bound() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let mut rows: BTreeMap<(usize, u8), Vec<f64>> = BTreeMap::new();
+    let mut rows: BTreeMap<(usize, u8), Vec<(f64, bool)>> = BTreeMap::new();
     let mut worst: Vec<(f64, String)> = Vec::new();
     for (i, (c, opts, case)) in fixed_clusters(n) {
+        if std::env::var("SURVEY_ONLY").is_ok_and(|o| o != i.to_string()) {
+            continue;
+        }
         let Ok(p) = plan(&c, &opts) else { continue };
         let bb = p.summary.byte_balance.clone().unwrap();
         if case.kind == 0 || bb.lower_bound_bytes == 0 {
@@ -814,14 +817,15 @@ fn survey_bytes_moved_against_the_bound() {
         let slack = (p.summary.bytes_moved as f64 - 1.10 * bb.lower_bound_bytes as f64) / largest;
         rows.entry((case.kind, (case.sigma * 2.0) as u8))
             .or_default()
-            .push(r);
+            .push((r, reached));
         worst.push((slack, format!("case {i}: kind {} sigma {:.2} brokers {} parts {} moved {} bound {} ratio {r:.3} over 1.10x by {slack:.2} largest; band reached {reached}", case.kind, case.sigma, c.brokers.len(), c.partitions.len(), p.summary.bytes_moved, bb.lower_bound_bytes)));
     }
     for ((kind, s), mut v) in rows {
-        v.sort_by(f64::total_cmp);
-        let q = |f: f64| v[((v.len() - 1) as f64 * f) as usize];
-        let over = v.iter().filter(|&&r| r > 1.10).count();
-        println!("kind {kind} sigma {:.1}-{:.1}: n {} median {:.3} p90 {:.3} max {:.3} above 1.10: {over}", s as f64 / 2.0, (s + 1) as f64 / 2.0, v.len(), q(0.5), q(0.9), q(1.0));
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let q = |f: f64| v[((v.len() - 1) as f64 * f) as usize].0;
+        let over = v.iter().filter(|r| r.0 > 1.10).count();
+        let outside = v.iter().filter(|r| !r.1).count();
+        println!("kind {kind} sigma {:.1}-{:.1}: n {} median {:.3} p90 {:.3} max {:.3} above 1.10: {over}; band not reached: {outside}", s as f64 / 2.0, (s + 1) as f64 / 2.0, v.len(), q(0.5), q(0.9), q(1.0));
     }
     worst.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (_, w) in worst.iter().take(16) {

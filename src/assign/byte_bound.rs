@@ -16,7 +16,8 @@
 //!   largest such replicas are placed together (every way, where few enough), so two that only
 //!   one broker has room for are not both counted as landing there for free.
 
-use super::bytes::{bands, Bands};
+use super::byte_exact;
+use super::bytes::Bands;
 use super::flow::Flow;
 use super::planner::{IntMap, Work};
 
@@ -74,9 +75,58 @@ const LANDINGS: usize = 50_000;
 const FORCED_LANDINGS: usize = 16;
 
 /// A lower bound on the bytes any plan moves, given the forced moves already placed in `w` (see
-/// the module docs).
-pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: Option<f64>) -> u64 {
-    let b = bands(w, tol, max_util);
+/// the module docs), with each AZ's share of it.
+#[derive(Debug, Clone)]
+pub(super) struct Bound {
+    /// The forced moves' bytes.
+    pub(super) forced: u64,
+    /// Per AZ (indexed like [`Bands::azs`]): what any plan moves among its brokers beyond the
+    /// forced moves, and the forced replicas' bytes that landed there.
+    pub(super) azs: Vec<AzBound>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AzBound {
+    pub(super) balance: f64,
+    pub(super) forced_here: f64,
+}
+
+impl AzBound {
+    /// The least any plan moves onto the AZ's brokers, forced replicas included (what
+    /// [`byte_exact`] counts), in whole bytes.
+    pub(super) fn least(&self) -> u64 {
+        (self.balance + self.forced_here).floor().max(0.0) as u64
+    }
+}
+
+impl Bound {
+    pub(super) fn total(&self) -> u64 {
+        self.forced + self.azs.iter().map(|a| a.balance).sum::<f64>().ceil() as u64
+    }
+
+    /// With the plan's layout (`planned`, from the layout this bound was computed on): in each
+    /// small AZ where the plan moves more than the bound, search between the two
+    /// ([`byte_exact`]); a completed search that finds nothing below a threshold raises the AZ's
+    /// share to it.
+    pub(super) fn searched(mut self, planned: &Work, original: &[Vec<u32>], b: &Bands) -> Self {
+        for (az, members) in self.azs.iter_mut().zip(&b.azs) {
+            let Some(p) = byte_exact::problem(planned, original, b, members) else {
+                continue;
+            };
+            let (most, _) = p.now();
+            let least = az.least();
+            if least >= most {
+                continue;
+            }
+            let proven = p.narrow(least, most, byte_exact::NODES).least;
+            az.balance = az.balance.max(proven as f64 - az.forced_here);
+        }
+        self
+    }
+}
+
+/// The bound of the layout `w` (after the forced moves) with bands `b`.
+pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], b: &Bands) -> Bound {
     // Per broker: its own replicas, the bytes forced onto it, the partitions it holds; per AZ,
     // every replica there, smallest first.
     let mut own: Vec<Vec<u64>> = vec![Vec::new(); w.nb];
@@ -152,7 +202,7 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
             ps
         })
         .collect();
-    let balance: f64 = b
+    let azs: Vec<AzBound> = b
         .azs
         .iter()
         .enumerate()
@@ -261,11 +311,14 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], tol: f64, max_util: O
             let into: f64 = az.take.iter().sum::<f64>() - forced_here - back;
             // In a small AZ, the split-replica optimum bounds it too (less what the forced
             // replicas cost, counted once above).
-            let split = fractional(w, original, &b, members, a).map_or(0.0, |f| f - forced_here);
-            out.max(into).max(split)
+            let split = fractional(w, original, b, members, a).map_or(0.0, |f| f - forced_here);
+            AzBound {
+                balance: out.max(into).max(split),
+                forced_here,
+            }
         })
-        .sum();
-    forced + balance.ceil() as u64
+        .collect();
+    Bound { forced, azs }
 }
 
 /// Replicas × brokers up to which an AZ also gets the split-replica bound ([`fractional`]).
@@ -275,7 +328,7 @@ const SPLIT_EDGES: usize = 1_500;
 /// linear relaxation of the AZ's problem, so at most what whole replicas need): a min-cost flow
 /// of each partition's bytes here to the AZ's brokers, at most one replica's worth per broker,
 /// every broker filled to within its band; bytes landing on a broker that did not hold the
-/// partition before cost their size. In units of the AZ's bytes / 2^20, rounded so the
+/// partition before cost their size. In units of the AZ's bytes / 2^30, rounded so the
 /// problem only gets easier. `None` for a large AZ, or where even split replicas cannot reach
 /// the band.
 fn fractional(
@@ -301,7 +354,7 @@ fn fractional(
         return None;
     }
     let total: u64 = parts.iter().map(|&(p, k)| w.cost[p] * k).sum();
-    let unit = (total >> 20).max(1);
+    let unit = (total >> 30).max(1);
     let (s, t) = (0, 1);
     let node = |i: usize| 2 + parts.len() + i;
     let mut f = Flow::new(2 + parts.len() + members.len());
@@ -321,9 +374,10 @@ fn fractional(
             }
         }
     }
-    // Rounding down each replica's units loses up to one unit per partition: the lower edges
-    // give that back so the rounded problem is never harder than the real one.
-    let slack = (parts.len() / members.len()) as i64 + 1;
+    // Rounding down each replica's units loses up to one unit per replica: the lower edges give
+    // back one per partition (a broker holds at most one replica of each), so the rounded
+    // problem is never harder than the real one.
+    let slack = parts.len() as i64;
     let mut lows: Vec<(usize, i64)> = Vec::new();
     for (j, &x) in members.iter().enumerate() {
         let lo = ((b.lo[x] / unit as f64).floor() as i64 - slack).max(0);

@@ -15,6 +15,8 @@
 
 use std::collections::BTreeSet;
 
+use super::byte_bound::Bound;
+use super::byte_exact;
 use super::planner::{relocate, IntMap, Work};
 
 /// Per AZ, its live brokers; per broker, its weight and its band [lo, hi] in bytes.
@@ -464,16 +466,18 @@ fn shed_forced(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize], o
 /// Where partitions are few (`tries_both`), whole replicas decide what reaching the band costs:
 /// each AZ is balanced both ways [`shed_forced`] knows, and the one that ends nearer the band,
 /// then moves fewer bytes, is kept.
+///
+/// With `bound` (on a small cluster), an AZ whose plan moves more than its share of the bound is
+/// also searched exactly ([`exact`]).
 pub(super) fn balance(
     w: &mut Work,
     original: &[Vec<u32>],
-    tol: f64,
-    max_util: Option<f64>,
+    bands: Bands,
     tries_both: bool,
+    bound: Option<&Bound>,
 ) -> Balanced {
     let mut ix = Index::new(w, original);
-    let bands = bands(w, tol, max_util);
-    for members in &bands.azs {
+    for (a, members) in bands.azs.iter().enumerate() {
         if members.len() < 2 {
             continue;
         }
@@ -492,14 +496,80 @@ pub(super) fn balance(
         }
         let (_, v, vix) = best.expect("two tries");
         (*w, ix) = (v, vix);
+        if let Some(least) = bound.map(|b| b.azs[a].least()) {
+            exact(w, &mut ix, &bands, original, members, least);
+        }
     }
     Balanced { ix, bands }
+}
+
+/// Where the AZ is small enough to search ([`byte_exact`]) and the greedy's plan moves more than
+/// `least` (the AZ's share of the bound, forced replicas included), replace it with a cheaper
+/// plan the search finds (or one that reaches the band where the greedy did not), keeping the
+/// per-topic limit.
+fn exact(
+    w: &mut Work,
+    ix: &mut Index,
+    bands: &Bands,
+    original: &[Vec<u32>],
+    members: &[usize],
+    least: u64,
+) {
+    let Some(mut problem) = byte_exact::problem(w, original, bands, members) else {
+        return;
+    };
+    // Per topic, how many more of its replicas each broker may hold than those that do not
+    // move (no bytes) already there.
+    let mut room: IntMap<u32, Vec<i64>> = IntMap::default();
+    for part in &problem.parts {
+        room.entry(part.topic).or_insert_with(|| {
+            members
+                .iter()
+                .map(|&x| {
+                    let fixed = ix.on[x]
+                        .range(..(1, 0))
+                        .filter(|&&(_, p)| ix.topic[p as usize] == part.topic)
+                        .count();
+                    ix.limit(w, bands, part.topic, x) as i64 - fixed as i64
+                })
+                .collect()
+        });
+    }
+    problem.room = Some(room.into_iter().collect());
+    let (moved, inside) = problem.now();
+    if inside && moved <= least {
+        return;
+    }
+    // Outside the band, a plan inside it is worth having if it is shown near the optimum (a plan
+    // found early may move far more than one a little outside the band).
+    let most = if inside {
+        moved
+    } else {
+        problem.parts.iter().map(|p| p.cost * u64::from(p.k)).sum()
+    };
+    let found = problem.narrow(least.min(most), most, byte_exact::NODES);
+    let sets = match found.best {
+        Some((cost, sets)) if inside || cost as f64 <= 1.10 * found.least as f64 => sets,
+        _ => return,
+    };
+    for (part, set) in problem.parts.iter().zip(sets) {
+        let bits = |m: u32| (0..members.len()).filter(move |&i| m >> i & 1 == 1);
+        for (f, t) in bits(part.now & !set).zip(bits(set & !part.now)) {
+            ix.relocate(w, (part.cost, part.p), members[f], members[t]);
+        }
+    }
 }
 
 /// What [`balance`] leaves for [`even_counts`]: the index it kept up to date and the bands.
 pub(super) struct Balanced {
     ix: Index,
     bands: Bands,
+}
+
+impl Balanced {
+    pub(super) fn bands(&self) -> &Bands {
+        &self.bands
+    }
 }
 
 /// One AZ's byte moves: piled topics, forced replicas, then the greedy, then [`trim`].

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 mod byte_bound;
+mod byte_exact;
 mod bytes;
 mod flow;
 pub mod leaders;

@@ -554,10 +554,20 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         } else {
             DEFAULT_BYTE_TOLERANCE
         };
-        let bound = super::byte_bound::lower_bound(&w, &original, tol, opts.max_disk_utilisation);
         let small = w.reps.iter().map(Vec::len).sum::<usize>() <= SMALL_FOR_BYTES;
+        let max_util = opts.max_disk_utilisation;
+        // The bound is of the layout the forced moves left; on a small cluster, AZs whose plan
+        // moves more than their share are searched exactly, for the plan and for the bound.
+        let bands = super::bytes::bands(&w, tol, max_util);
+        let bound = super::byte_bound::lower_bound(&w, &original, &bands);
         let balanced =
-            super::bytes::balance(&mut w, &original, tol, opts.max_disk_utilisation, small);
+            super::bytes::balance(&mut w, &original, bands, small, small.then_some(&bound));
+        let bound = if small {
+            bound.searched(&w, &original, balanced.bands())
+        } else {
+            bound
+        }
+        .total();
         if opts.balance == Balance::Both {
             super::bytes::even_counts(&mut w, balanced);
         }

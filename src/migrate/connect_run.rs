@@ -294,12 +294,20 @@ impl<'a> ConnectEngine<'a> {
         let mut last_change = Instant::now();
         let mut last_seen: Option<(Ends, i64)> = None;
         let mut restarted = std::collections::BTreeSet::new();
+        // Whether the tasks were restarted once after a third of the stall time without progress
+        // (a task the workers left paused or unassigned across a rebalance copies nothing and
+        // reports nothing wrong).
+        let mut nudged = false;
+        let mut states = String::new();
+        let mut task_ids: Vec<i32> = Vec::new();
         loop {
             if self.opts.stop.load(Ordering::Relaxed) {
                 return Err(DisklessError::Interrupted);
             }
             let status = self.connect.status(&name)?;
             if let Some(s) = &status {
+                states = task_states(s);
+                task_ids = s.tasks.iter().map(|t| t.id).collect();
                 if s.connector.state == "FAILED" {
                     return Err(DisklessError::inconsistent(
                         format!(
@@ -372,7 +380,7 @@ impl<'a> ConnectEngine<'a> {
             }
             if last_change.elapsed() > self.opts.stall {
                 return Err(DisklessError::Timeout(format!(
-                    "connector {name} made no progress for {:?}; behind: {}",
+                    "connector {name} made no progress for {:?} ({states}); behind: {}",
                     self.opts.stall,
                     left.iter()
                         .take(10)
@@ -381,10 +389,31 @@ impl<'a> ConnectEngine<'a> {
                         .join(", ")
                 )));
             }
+            if !nudged && last_change.elapsed() > self.opts.stall / 3 {
+                nudged = true;
+                warn!(connector = %name, states = %states, "no progress for a third of the stall time; resuming and restarting its tasks once");
+                self.connect.resume(&name)?;
+                for id in &task_ids {
+                    self.connect.restart_task(&name, *id)?;
+                }
+            }
             save(j, path)?;
             std::thread::sleep(self.opts.poll);
         }
     }
+}
+
+/// The connector's and its tasks' states, for a stall's message: `connector RUNNING on W; task
+/// 0 RUNNING on W, ...`.
+fn task_states(s: &crate::connect::Status) -> String {
+    let mut out = format!(
+        "connector {} on {}",
+        s.connector.state, s.connector.worker_id
+    );
+    for t in &s.tasks {
+        out.push_str(&format!("; task {} {} on {}", t.id, t.state, t.worker_id));
+    }
+    out
 }
 
 /// An offset per partition.
@@ -804,6 +833,9 @@ mod tests {
         /// Replay once from the last commit after this many records are copied.
         replay_after: Option<usize>,
         copied: usize,
+        /// Restarts left before the task copies anything (it reports RUNNING meanwhile, as a
+        /// task a rebalance left paused on a worker does).
+        idle: u32,
     }
 
     struct Fake {
@@ -816,7 +848,7 @@ mod tests {
         /// One poll's worth of copying: up to 7 records, then a commit (or, once, a replay).
         fn work(&self) {
             let mut st = self.st.lock().unwrap();
-            if !st.running || st.failed {
+            if !st.running || st.failed || st.idle > 0 {
                 return;
             }
             let k: Key = ("t".into(), 0);
@@ -927,6 +959,7 @@ mod tests {
         fn restart_task(&self, _: &str, task: i32) -> Result<(), ConnectError> {
             let mut st = self.st.lock().unwrap();
             st.failed = false;
+            st.idle = st.idle.saturating_sub(1);
             st.restarts.push(task);
             Ok(())
         }
@@ -1047,6 +1080,37 @@ mod tests {
             .any(|(id, v)| id == ID && v.is_some_and(|v| v < 1_000_000.0)));
         assert_eq!(quotas.now.get(ID), Some(&5.0));
         assert!(j.connect.as_ref().unwrap().quotas.is_empty());
+    }
+
+    #[test]
+    fn an_idle_task_is_restarted_once_and_a_stall_names_the_task_states() {
+        let (fake, mut j, dir) = setup(0, None);
+        fake.st.lock().unwrap().idle = 1;
+        let path = dir.path().join("j.json");
+        let mut quotas = FakeQuotas::default();
+        let (src, tgt) = (fake.src.clone(), fake.tgt.clone());
+        let o = ConnectOptions {
+            stall: Duration::from_millis(900),
+            ..opts()
+        };
+        let mut e = ConnectEngine::new(&src, &tgt, &fake, &mut quotas, o.clone());
+        e.copy(&mut j, &path, &Quiet).unwrap();
+        assert_eq!(fake.st.lock().unwrap().restarts, vec![0]);
+        assert!(e.verify(&mut j, &path, &Quiet).unwrap().ok);
+
+        // Idle through the one restart: the run stops at the stall and says what the workers
+        // report.
+        let (fake, mut j, dir) = setup(0, None);
+        fake.st.lock().unwrap().idle = 2;
+        let path = dir.path().join("j.json");
+        let (src, tgt) = (fake.src.clone(), fake.tgt.clone());
+        let mut e = ConnectEngine::new(&src, &tgt, &fake, &mut quotas, o);
+        let err = e.copy(&mut j, &path, &Quiet).unwrap_err().to_string();
+        assert!(
+            err.contains("made no progress") && err.contains("task 0 RUNNING on w1"),
+            "{err}"
+        );
+        assert_eq!(fake.st.lock().unwrap().restarts, vec![0]);
     }
 
     #[test]

@@ -10,6 +10,9 @@
 #   tests/connect/connect.sh kill N    kill -9 worker N (1 or 2): the tests' worker failure
 #   tests/connect/connect.sh start N   start worker N again
 #
+# STREAMCTL_CONNECT_LOG4J=FILE gives the workers another log4j2 config (default: warnings only),
+# e.g. to log the herder's rebalances while chasing a stall.
+#
 # Exactly-once source support stays disabled: the diskless test target (nisshi) refuses
 # transactional producers, and a worker with it enabled makes every source task transactional.
 set -euo pipefail
@@ -59,7 +62,7 @@ scheduled.rebalance.max.delay.ms=5000
 offset.flush.interval.ms=2000
 plugin.discovery=service_load
 EOF
-  nohup java -Xmx384m -Dlog4j2.configurationFile="$here/../kafka/tools-log4j2.properties" \
+  nohup java -Xmx384m -Dlog4j2.configurationFile="${STREAMCTL_CONNECT_LOG4J:-$here/../kafka/tools-log4j2.properties}" \
     -cp "$clibs/*:$libs/*" org.apache.kafka.connect.cli.ConnectDistributed "$STATE/w$n.properties" \
     >"$STATE/w$n.log" 2>&1 &
   echo $! > "$STATE/w$n.pid"

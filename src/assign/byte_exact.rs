@@ -1,0 +1,522 @@
+//! The exact byte-balance optimum of one small AZ (pure): a branch and bound over where each
+//! partition's replicas in the AZ end up, fewest bytes moved, every broker within its band.
+//!
+//! The greedy misses exact fits (a 100 GB replica out and 2.7 GB back where it sends 51 GB and
+//! then evens out the rest), and the bound's parts miss what whole replicas cannot do. Where an
+//! AZ is small, [`Problem::narrow`] closes in on the optimum from both sides: a completed search
+//! that finds no plan below a threshold proves the optimum is at least that (the bound for the
+//! AZ), and a plan it finds is one the planner may use.
+//!
+//! Partitions are decided largest first; each takes one set of `k` brokers of the AZ (its
+//! replicas there), sets that keep its replicas home first. A node is cut when a broker is above
+//! its upper edge (loads only grow), cannot reach its lower edge with what is left, or when the
+//! bytes moved so far plus the larger of what the brokers must still receive (their shortfall
+//! beyond what may still come home) and send (their replicas that cannot all stay), each in
+//! whole replicas, reach the threshold.
+
+use super::bytes::Bands;
+use super::planner::Work;
+
+/// Search nodes per AZ (over all of [`Problem::narrow`]'s steps); where they run out, what was
+/// proven and found so far stands.
+pub(super) const NODES: u64 = 200_000;
+
+/// Brokers of an AZ up to which it is searched (sets of brokers are bit masks).
+pub(super) const MAX_BROKERS: usize = 12;
+
+/// Replicas × brokers of an AZ up to which it is searched.
+pub(super) const MAX_EDGES: usize = 1_500;
+
+/// An AZ's problem as `w` leaves it (after the forced moves, or after the greedy): its
+/// partitions with bytes, in scope, with a replica on one of its live brokers `members`. `None`
+/// for an AZ too large to search. No per-topic limit (see [`Problem::room`]).
+pub(super) fn problem(
+    w: &Work,
+    original: &[Vec<u32>],
+    b: &Bands,
+    members: &[usize],
+) -> Option<Problem> {
+    if members.len() < 2 || members.len() > MAX_BROKERS {
+        return None;
+    }
+    let bit = |x: u32| {
+        members
+            .iter()
+            .position(|&m| m == x as usize)
+            .map_or(0, |i| 1u32 << i)
+    };
+    let mask = |reps: &[u32]| reps.iter().fold(0, |m, &x| m | bit(x));
+    let mut base: Vec<f64> = members.iter().map(|&x| w.bytes[x] as f64).collect();
+    let mut parts = Vec::new();
+    for p in (0..w.reps.len()).filter(|&p| w.in_scope[p] && w.cost[p] > 0) {
+        let now = mask(&w.reps[p]);
+        if now == 0 {
+            continue;
+        }
+        for (i, l) in base.iter_mut().enumerate() {
+            if now >> i & 1 == 1 {
+                *l -= w.cost[p] as f64;
+            }
+        }
+        parts.push(Part {
+            p: p as u32,
+            cost: w.cost[p],
+            k: now.count_ones(),
+            home: mask(&original[p]),
+            now,
+            topic: w.topic[p],
+        });
+        if parts.len() * members.len() > MAX_EDGES {
+            return None;
+        }
+    }
+    Some(Problem {
+        lo: members.iter().map(|&x| b.lo[x]).collect(),
+        hi: members.iter().map(|&x| b.hi[x]).collect(),
+        base,
+        parts,
+        room: None,
+    })
+}
+
+/// One partition's replicas in the AZ.
+#[derive(Debug, Clone)]
+pub(super) struct Part {
+    /// The partition (the caller's index).
+    pub(super) p: u32,
+    pub(super) cost: u64,
+    /// Its replicas in the AZ.
+    pub(super) k: u32,
+    /// Brokers (bit per member) that held it before the plan: landing there costs nothing.
+    pub(super) home: u32,
+    /// Brokers that hold it now.
+    pub(super) now: u32,
+    /// Its topic (the caller's numbering) for the per-topic limit.
+    pub(super) topic: u32,
+}
+
+/// One AZ's problem: per member broker its band and the bytes that do not move, and the
+/// partitions that may.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Problem {
+    pub(super) lo: Vec<f64>,
+    pub(super) hi: Vec<f64>,
+    pub(super) base: Vec<f64>,
+    pub(super) parts: Vec<Part>,
+    /// Per (topic, member), how many more replicas of the topic the member may hold (`None`: no
+    /// per-topic limit, as for the bound).
+    pub(super) room: Option<Vec<(u32, Vec<i64>)>>,
+}
+
+/// What the search found.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Outcome {
+    /// The cheapest plan found below the incumbent: its bytes moved and each part's brokers
+    /// (indexed like the problem's parts).
+    pub(super) best: Option<(u64, Vec<u32>)>,
+    /// Whether the search completed: nothing cheaper than `best` (or than the incumbent, where
+    /// nothing was found) exists.
+    pub(super) complete: bool,
+    /// Search nodes it took.
+    pub(super) nodes: u64,
+}
+
+/// What [`Problem::narrow`] proved and found.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Narrowed {
+    /// No plan moves fewer bytes than this.
+    pub(super) least: u64,
+    /// The cheapest plan found (bytes moved, each part's brokers), if any.
+    pub(super) best: Option<(u64, Vec<u32>)>,
+}
+
+impl Problem {
+    /// What a part's brokers `set` cost.
+    fn paid(part: &Part, set: u32) -> u64 {
+        u64::from((set & !part.home).count_ones()) * part.cost
+    }
+
+    /// The bytes the current layout moves, and whether every broker is within its band.
+    pub(super) fn now(&self) -> (u64, bool) {
+        let mut load = self.base.clone();
+        let mut moved = 0;
+        for part in &self.parts {
+            moved += Self::paid(part, part.now);
+            for (x, l) in load.iter_mut().enumerate() {
+                if part.now >> x & 1 == 1 {
+                    *l += part.cost as f64;
+                }
+            }
+        }
+        let inside = load
+            .iter()
+            .enumerate()
+            .all(|(x, &l)| l >= self.lo[x] - 1.0 && l <= self.hi[x] + 1.0);
+        (moved, inside)
+    }
+
+    /// Narrow the optimum down from `least` (known: no plan moves less) and `most` (a plan
+    /// moving that much exists, or a cap): search below a threshold a quarter of the way up from
+    /// `least` (10 % above it while the cap is unknown); a completed search that finds nothing
+    /// raises `least` to it, a plan found lowers `most` to its cost, and a search that runs out
+    /// of its share of the nodes (half of those left) is tried again a quarter as far up. Stops
+    /// when the two are within 0.5 % or the `nodes` run out.
+    pub(super) fn narrow(&self, least: u64, most: u64, nodes: u64) -> Narrowed {
+        let mut n = Narrowed { least, best: None };
+        let (mut most, mut left, mut parts) = (most, nodes, 4u64);
+        while n.least < most && most - n.least > most / 200 && left > 0 && parts <= 1024 {
+            let (below, share) = if most == u64::MAX {
+                (n.least.saturating_add(n.least / 10 + 1), left)
+            } else {
+                (
+                    n.least + ((most - n.least) / parts).max(1),
+                    (left / 2).max(1),
+                )
+            };
+            let Some(out) = self.search(below, share, true) else {
+                break;
+            };
+            left = left.saturating_sub(out.nodes);
+            match out.best {
+                Some((c, sets)) => {
+                    most = c;
+                    n.best = Some((c, sets));
+                }
+                None if out.complete => n.least = below,
+                None => parts *= 4,
+            }
+        }
+        n
+    }
+
+    /// Search for a plan moving fewer than `incumbent` bytes (the cheapest, or the first found
+    /// when `first`), within `nodes`. `None` for an AZ too large to search.
+    pub(super) fn search(&self, incumbent: u64, nodes: u64, first: bool) -> Option<Outcome> {
+        let n = self.lo.len();
+        if n == 0 || n > MAX_BROKERS {
+            return None;
+        }
+        let mut order: Vec<usize> = (0..self.parts.len()).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(self.parts[i].cost), i));
+        // Each part's candidate sets, cheapest first, its current set first among equals.
+        let all: u32 = (1u32 << n) - 1;
+        let mut options: Vec<Vec<(u64, u32)>> = Vec::with_capacity(order.len());
+        for &i in &order {
+            let part = &self.parts[i];
+            let mut sets: Vec<(u64, u32)> = Vec::new();
+            let mut s: u32 = 0;
+            while s <= all {
+                if s.count_ones() == part.k {
+                    sets.push((Self::paid(part, s), s));
+                }
+                s += 1;
+            }
+            if sets.is_empty() || sets.len() > 512 {
+                return None;
+            }
+            sets.sort_by_key(|&(c, s)| (c, s != part.now, s));
+            options.push(sets);
+        }
+        // Suffix sums from each depth: all bytes left, and per broker those that may stay or
+        // come home there at no cost, and those that must stay there or be paid for elsewhere.
+        let d = order.len();
+        let size: Vec<f64> = order.iter().map(|&i| self.parts[i].cost as f64).collect();
+        let mut rem_all = vec![0.0f64; d + 1];
+        let mut rem_home = vec![vec![0.0f64; n]; d + 1];
+        let mut rem_keep = vec![vec![0.0f64; n]; d + 1];
+        for j in (0..d).rev() {
+            let part = &self.parts[order[j]];
+            let c = part.cost as f64;
+            rem_all[j] = rem_all[j + 1] + c;
+            let homes = part.home.count_ones();
+            for x in 0..n {
+                let home = part.home >> x & 1 == 1;
+                rem_home[j][x] = rem_home[j + 1][x] + if home { c } else { 0.0 };
+                rem_keep[j][x] = rem_keep[j + 1][x] + if home && homes <= part.k { c } else { 0.0 };
+            }
+        }
+        let topics: Vec<Option<usize>> = match &self.room {
+            None => vec![None; d],
+            Some(room) => order
+                .iter()
+                .map(|&i| room.iter().position(|(t, _)| *t == self.parts[i].topic))
+                .collect(),
+        };
+        let mut s = Search {
+            lo: &self.lo,
+            hi: &self.hi,
+            options: &options,
+            rem_all: &rem_all,
+            rem_home: &rem_home,
+            rem_keep: &rem_keep,
+            topics: &topics,
+            room: self
+                .room
+                .as_ref()
+                .map(|r| r.iter().map(|(_, v)| v.clone()).collect())
+                .unwrap_or_default(),
+            load: self.base.clone(),
+            chosen: vec![0; d],
+            best_cost: incumbent,
+            best: None,
+            nodes: 0,
+            limit: nodes,
+            first,
+            size: &size,
+        };
+        s.dfs(0, 0);
+        let complete = s.nodes < nodes && !(first && s.best.is_some());
+        let best = s.best.map(|sets| {
+            let mut by_part = vec![0u32; d];
+            for (j, &i) in order.iter().enumerate() {
+                by_part[i] = sets[j];
+            }
+            (s.best_cost, by_part)
+        });
+        Some(Outcome {
+            best,
+            complete,
+            nodes: s.nodes,
+        })
+    }
+}
+
+struct Search<'a> {
+    lo: &'a [f64],
+    hi: &'a [f64],
+    options: &'a [Vec<(u64, u32)>],
+    rem_all: &'a [f64],
+    rem_home: &'a [Vec<f64>],
+    rem_keep: &'a [Vec<f64>],
+    topics: &'a [Option<usize>],
+    room: Vec<Vec<i64>>,
+    load: Vec<f64>,
+    chosen: Vec<u32>,
+    best_cost: u64,
+    best: Option<Vec<u32>>,
+    nodes: u64,
+    limit: u64,
+    first: bool,
+    /// Per depth, the part's size (descending).
+    size: &'a [f64],
+}
+
+impl Search<'_> {
+    /// The least bytes any completion of this node moves from here on, `None` when none can
+    /// reach every band.
+    fn still(&self, depth: usize) -> Option<f64> {
+        let (mut recv, mut send) = (0.0f64, 0.0f64);
+        for x in 0..self.load.len() {
+            let l = self.load[x];
+            if l > self.hi[x] + 1.0 || l + self.rem_all[depth] < self.lo[x] - 1.0 {
+                return None;
+            }
+            // Whole replicas: the smallest set reaching a need holds one at least as large as
+            // the smallest m whose remaining replicas up to m reach it (sizes descend with
+            // depth, so those are a suffix: the deepest j whose suffix still reaches it).
+            let cover = |need: f64, rem: &dyn Fn(usize) -> f64| -> f64 {
+                if need <= 0.0 {
+                    return 0.0;
+                }
+                let (mut a, mut b) = (depth, self.options.len());
+                if rem(a) < need {
+                    return need;
+                }
+                // rem(a) >= need > rem(b): find the last j with rem(j) >= need.
+                while b - a > 1 {
+                    let m = (a + b) / 2;
+                    if rem(m) >= need {
+                        a = m;
+                    } else {
+                        b = m;
+                    }
+                }
+                need.max(self.size[a])
+            };
+            let short = self.lo[x] - 1.0 - l - self.rem_home[depth][x];
+            recv += cover(short, &|j| self.rem_all[j] - self.rem_home[j][x]);
+            let over = l + self.rem_keep[depth][x] - self.hi[x] - 1.0;
+            send += cover(over, &|j| self.rem_keep[j][x]);
+        }
+        Some(recv.max(send))
+    }
+
+    fn dfs(&mut self, depth: usize, cost: u64) {
+        if self.nodes >= self.limit {
+            return;
+        }
+        self.nodes += 1;
+        let Some(still) = self.still(depth) else {
+            return;
+        };
+        if cost as f64 + still.ceil() >= self.best_cost as f64 {
+            return;
+        }
+        if depth == self.options.len() {
+            self.best_cost = cost;
+            self.best = Some(self.chosen.clone());
+            if self.first {
+                // Stop here: the caller narrows from this plan's cost.
+                self.limit = self.nodes;
+            }
+            return;
+        }
+        let size = self.rem_all[depth] - self.rem_all[depth + 1];
+        let topic = self.topics[depth];
+        for o in 0..self.options[depth].len() {
+            let (paid, set) = self.options[depth][o];
+            if cost + paid >= self.best_cost {
+                // Sorted by cost: the rest cost at least as much.
+                break;
+            }
+            if let Some(t) = topic {
+                if (0..self.load.len()).any(|x| set >> x & 1 == 1 && self.room[t][x] <= 0) {
+                    continue;
+                }
+            }
+            self.place(set, size, topic, 1);
+            self.chosen[depth] = set;
+            self.dfs(depth + 1, cost + paid);
+            self.place(set, size, topic, -1);
+            if self.nodes >= self.limit {
+                return;
+            }
+        }
+    }
+
+    fn place(&mut self, set: u32, size: f64, topic: Option<usize>, sign: i64) {
+        for x in 0..self.load.len() {
+            if set >> x & 1 == 1 {
+                self.load[x] += sign as f64 * size;
+                if let Some(t) = topic {
+                    self.room[t][x] -= sign;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(p: u32, cost: u64, home: u32) -> Part {
+        Part {
+            p,
+            cost,
+            k: 1,
+            home,
+            now: home,
+            topic: 0,
+        }
+    }
+
+    #[test]
+    fn an_exact_fit_beats_two_smaller_replicas() {
+        // Broker 0 holds 100 + 52 + 49 + 3 over a band of [98, 104]; broker 1 holds nothing.
+        // Sending 52 + 49 moves 101; sending the 100 alone fits both bands exactly.
+        let p = Problem {
+            lo: vec![98.0, 98.0],
+            hi: vec![104.0, 104.0],
+            base: vec![0.0, 0.0],
+            parts: vec![
+                part(0, 100, 1),
+                part(1, 52, 1),
+                part(2, 49, 1),
+                part(3, 3, 1),
+            ],
+            room: None,
+        };
+        let out = p.search(u64::MAX, NODES, false).unwrap();
+        assert!(out.complete);
+        assert_eq!(out.best, Some((100, vec![2, 1, 1, 1])));
+    }
+
+    #[test]
+    fn narrowing_meets_at_the_optimum_from_either_side() {
+        let p = Problem {
+            lo: vec![98.0, 98.0],
+            hi: vec![104.0, 104.0],
+            base: vec![0.0, 0.0],
+            parts: vec![
+                part(0, 100, 1),
+                part(1, 52, 1),
+                part(2, 49, 1),
+                part(3, 3, 1),
+            ],
+            room: None,
+        };
+        // From nothing known (a cap of every byte), and from a plan that moves 101.
+        for (least, most) in [(0, 204), (0, u64::MAX), (60, 101)] {
+            let n = p.narrow(least, most, NODES);
+            assert_eq!(n.least, 100, "from {least}..{most}");
+            assert_eq!(n.best.map(|b| b.0), Some(100));
+        }
+        // Out of nodes: nothing is claimed beyond what was known.
+        assert_eq!(p.narrow(7, 204, 1).least, 7);
+    }
+
+    #[test]
+    fn nothing_cheaper_than_the_incumbent_proves_it() {
+        let p = Problem {
+            lo: vec![98.0, 98.0],
+            hi: vec![104.0, 104.0],
+            base: vec![0.0, 0.0],
+            parts: vec![
+                part(0, 100, 1),
+                part(1, 52, 1),
+                part(2, 49, 1),
+                part(3, 3, 1),
+            ],
+            room: None,
+        };
+        let out = p.search(100, NODES, false).unwrap();
+        assert_eq!((out.best, out.complete), (None, true));
+    }
+
+    #[test]
+    fn an_unreachable_band_finds_nothing() {
+        let p = Problem {
+            lo: vec![90.0, 90.0],
+            hi: vec![110.0, 110.0],
+            base: vec![0.0, 0.0],
+            parts: vec![part(0, 150, 1), part(1, 50, 1)],
+            room: None,
+        };
+        let out = p.search(u64::MAX, NODES, false).unwrap();
+        assert_eq!((out.best, out.complete), (None, true));
+    }
+
+    #[test]
+    fn the_per_topic_room_is_kept() {
+        // 10 + 6 + 5 on broker 0, band [9.5, 11.5]: the 10 alone is cheapest, unless its topic
+        // has no room on broker 1; then the 6 and the 5 (another topic) go.
+        let mut parts = vec![part(0, 10, 1), part(1, 6, 1), part(2, 5, 1)];
+        let p = Problem {
+            lo: vec![9.5, 9.5],
+            hi: vec![11.5, 11.5],
+            base: vec![0.0, 0.0],
+            parts: parts.clone(),
+            room: None,
+        };
+        assert_eq!(
+            p.search(u64::MAX, NODES, false).unwrap().best,
+            Some((10, vec![2, 1, 1]))
+        );
+        parts[1].topic = 1;
+        parts[2].topic = 1;
+        let room = |r: i64| Some(vec![(0, vec![1, 0]), (1, vec![2, r])]);
+        let p = Problem {
+            parts,
+            room: room(2),
+            ..p
+        };
+        assert_eq!(
+            p.search(u64::MAX, NODES, false).unwrap().best,
+            Some((11, vec![1, 2, 2]))
+        );
+        let p = Problem { room: room(1), ..p };
+        let out = p.search(u64::MAX, NODES, false).unwrap();
+        assert_eq!((out.best, out.complete), (None, true));
+    }
+}
