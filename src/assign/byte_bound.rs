@@ -15,6 +15,10 @@
 //! * The replica of size `m` lands on another broker, which must send on what no longer fits. The
 //!   largest such replicas are placed together (every way, where few enough), so two that only
 //!   one broker has room for are not both counted as landing there for free.
+//!
+//! In a small AZ the split-replica optimum ([`fractional`]) bounds it too, and on a small
+//! cluster [`Bound::searched`] raises an AZ's share to what an exact search proves
+//! ([`byte_exact`]).
 
 use super::byte_exact;
 use super::bytes::Bands;

@@ -363,8 +363,22 @@ impl Search<'_> {
         }
         let size = self.rem_all[depth] - self.rem_all[depth + 1];
         let topic = self.topics[depth];
-        for o in 0..self.options[depth].len() {
-            let (paid, set) = self.options[depth][o];
+        // Among sets that cost the same, those whose brokers most need bytes that cannot come
+        // home to them first (good plans are found early, so the threshold cuts more).
+        let need: Vec<f64> = (0..self.load.len())
+            .map(|x| self.lo[x] - self.load[x] - self.rem_home[depth + 1][x])
+            .collect();
+        let mut order: Vec<(u64, u32)> = self.options[depth].clone();
+        order.sort_by(|a, b| {
+            let want = |set: u32| -> f64 {
+                (0..need.len())
+                    .filter(|&x| set >> x & 1 == 1)
+                    .map(|x| need[x])
+                    .sum()
+            };
+            a.0.cmp(&b.0).then(want(b.1).total_cmp(&want(a.1)))
+        });
+        for (paid, set) in order {
             if cost + paid >= self.best_cost {
                 // Sorted by cost: the rest cost at least as much.
                 break;

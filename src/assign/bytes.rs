@@ -537,20 +537,32 @@ fn exact(
     }
     problem.room = Some(room.into_iter().collect());
     let (moved, inside) = problem.now();
-    if inside && moved <= least {
+    if inside && moved - moved / 200 <= least {
         return;
     }
-    // Outside the band, a plan inside it is worth having if it is shown near the optimum (a plan
-    // found early may move far more than one a little outside the band).
-    let most = if inside {
-        moved
+    let sets = if inside {
+        // Down from the greedy's plan (each plan found tightens the search for the next), then
+        // up from the bound to what that found: the cheapest either finds.
+        let down = problem
+            .search(moved, byte_exact::NODES / 10, false)
+            .and_then(|o| o.best);
+        let most = down.as_ref().map_or(moved, |d| d.0);
+        let up = problem
+            .narrow(least.min(most), most, byte_exact::NODES)
+            .best;
+        match [down, up].into_iter().flatten().min_by_key(|d| d.0) {
+            Some((_, sets)) => sets,
+            None => return,
+        }
     } else {
-        problem.parts.iter().map(|p| p.cost * u64::from(p.k)).sum()
-    };
-    let found = problem.narrow(least.min(most), most, byte_exact::NODES);
-    let sets = match found.best {
-        Some((cost, sets)) if inside || cost as f64 <= 1.10 * found.least as f64 => sets,
-        _ => return,
+        // Outside the band, a plan inside it is worth having if it is shown near the optimum
+        // (a plan found early may move far more than one a little outside the band).
+        let cap = problem.parts.iter().map(|p| p.cost * u64::from(p.k)).sum();
+        let found = problem.narrow(least, cap, byte_exact::NODES);
+        match found.best {
+            Some((cost, sets)) if cost as f64 <= 1.10 * found.least as f64 => sets,
+            _ => return,
+        }
     };
     for (part, set) in problem.parts.iter().zip(sets) {
         let bits = |m: u32| (0..members.len()).filter(move |&i| m >> i & 1 == 1);
