@@ -425,11 +425,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_exact_fit_beats_two_smaller_replicas() {
-        // Broker 0 holds 100 + 52 + 49 + 3 over a band of [98, 104]; broker 1 holds nothing.
-        // Sending 52 + 49 moves 101; sending the 100 alone fits both bands exactly.
-        let p = Problem {
+    /// Broker 0 holds 100 + 52 + 49 + 3 over a band of [98, 104]; broker 1 holds nothing.
+    /// Sending 52 + 49 moves 101; sending the 100 alone fits both bands exactly.
+    fn exact_fit() -> Problem {
+        Problem {
             lo: vec![98.0, 98.0],
             hi: vec![104.0, 104.0],
             base: vec![0.0, 0.0],
@@ -440,7 +439,12 @@ mod tests {
                 part(3, 3, 1),
             ],
             room: None,
-        };
+        }
+    }
+
+    #[test]
+    fn an_exact_fit_beats_two_smaller_replicas() {
+        let p = exact_fit();
         let out = p.search(u64::MAX, NODES, false).unwrap();
         assert!(out.complete);
         assert_eq!(out.best, Some((100, vec![2, 1, 1, 1])));
@@ -448,18 +452,7 @@ mod tests {
 
     #[test]
     fn narrowing_meets_at_the_optimum_from_either_side() {
-        let p = Problem {
-            lo: vec![98.0, 98.0],
-            hi: vec![104.0, 104.0],
-            base: vec![0.0, 0.0],
-            parts: vec![
-                part(0, 100, 1),
-                part(1, 52, 1),
-                part(2, 49, 1),
-                part(3, 3, 1),
-            ],
-            room: None,
-        };
+        let p = exact_fit();
         // From nothing known (a cap of every byte), and from a plan that moves 101.
         for (least, most) in [(0, 204), (0, u64::MAX), (60, 101)] {
             let n = p.narrow(least, most, NODES);
@@ -472,18 +465,7 @@ mod tests {
 
     #[test]
     fn nothing_cheaper_than_the_incumbent_proves_it() {
-        let p = Problem {
-            lo: vec![98.0, 98.0],
-            hi: vec![104.0, 104.0],
-            base: vec![0.0, 0.0],
-            parts: vec![
-                part(0, 100, 1),
-                part(1, 52, 1),
-                part(2, 49, 1),
-                part(3, 3, 1),
-            ],
-            room: None,
-        };
+        let p = exact_fit();
         let out = p.search(100, NODES, false).unwrap();
         assert_eq!((out.best, out.complete), (None, true));
     }
