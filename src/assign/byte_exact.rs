@@ -166,17 +166,18 @@ impl Problem {
                 .collect();
             edges.push((c, e));
         }
-        // Units rounded down (a replica below one unit counts one): one unit per partition
-        // given back at either edge.
-        let slack = self.parts.len() as i64;
+        // Units rounded down (a replica below one unit counts one): one unit per partition whose
+        // bytes are not whole units given back at either edge.
+        let slack = self.parts.iter().filter(|p| p.cost % unit != 0).count() as i64;
+        let mut lows = Vec::with_capacity(n);
         for x in 0..n {
             let room = |edge: f64| (edge - self.base[x]) / unit as f64;
             let lo = (room(self.lo[x]).floor() as i64 - slack).max(0);
             let hi = (room(self.hi[x]).ceil() as i64 + slack).max(0);
-            f.edge(member(x), t, lo, -must);
+            lows.push((f.edge(member(x), t, lo, -must), lo));
             f.edge(member(x), t, (hi - lo).max(0), 0);
         }
-        if f.run(s, t) < supply {
+        if f.run(s, t) < supply || lows.iter().any(|&(e, lo)| f.flow(e) < lo) {
             return None;
         }
         Some(
@@ -243,8 +244,17 @@ impl Problem {
     /// Search for a plan moving fewer than `incumbent` bytes (the cheapest, or the first found
     /// when `first`), within `nodes`. `None` for an AZ too large to search.
     pub(super) fn search(&self, incumbent: u64, nodes: u64, first: bool) -> Option<Outcome> {
+        if self.lo.is_empty() || self.lo.len() > MAX_BROKERS {
+            return None;
+        }
         let Some(relaxed) = self.relaxed.get_or_init(|| self.relaxed()) else {
-            return self.run(incumbent, nodes, first, None);
+            // Not even split replicas reach every band (the relaxation's rounding only eases
+            // it): no plan does.
+            return Some(Outcome {
+                best: None,
+                complete: true,
+                nodes: 1,
+            });
         };
         let guided = self.run(incumbent, nodes / 2, first, Some(relaxed))?;
         if guided.complete || (first && guided.best.is_some()) {
@@ -701,5 +711,28 @@ mod tests {
         let out = p.search(u64::MAX, NODES, false).unwrap();
         assert_eq!((out.best, out.complete), (None, true));
         assert!(out.nodes <= 2, "{} nodes", out.nodes);
+    }
+
+    #[test]
+    fn a_band_split_replicas_cannot_reach_is_proven_at_once() {
+        // Forty partitions of 1 with two replicas each on three brokers, two of which take at
+        // most 15: the third holds one replica of each, the other forty need room for 40 where
+        // there is 30. Each broker alone is fine; the relaxation shows no layout exists.
+        let p = Problem {
+            lo: vec![0.0; 3],
+            hi: vec![15.0, 15.0, 100.0],
+            base: vec![0.0; 3],
+            parts: (0..40)
+                .map(|i| Part {
+                    k: 2,
+                    now: 0b101,
+                    home: 0b101,
+                    ..part(i, 1, 1)
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let out = p.search(u64::MAX, NODES, false).unwrap();
+        assert_eq!((out.best, out.complete, out.nodes), (None, true, 1));
     }
 }
