@@ -328,13 +328,8 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], b: &Bands) -> Bound {
 /// Replicas × brokers up to which an AZ also gets the split-replica bound ([`fractional`]).
 const SPLIT_EDGES: usize = 1_500;
 
-/// The least bytes any plan moves onto this AZ's brokers if replicas could be split (the
-/// linear relaxation of the AZ's problem, so at most what whole replicas need): a min-cost flow
-/// of each partition's bytes here to the AZ's brokers, at most one replica's worth per broker,
-/// every broker filled to within its band; bytes landing on a broker that did not hold the
-/// partition before cost their size. In units of the AZ's bytes / 2^30, rounded so the
-/// problem only gets easier. `None` for a large AZ, or where even split replicas cannot reach
-/// the band.
+/// The least bytes any plan moves onto this AZ's brokers if replicas could be split ([`split`]).
+/// `None` for a large AZ, or where even split replicas cannot reach the band.
 fn fractional(
     w: &Work,
     original: &[Vec<u32>],
@@ -357,43 +352,91 @@ fn fractional(
     if members.len() < 2 || parts.len() * members.len() > SPLIT_EDGES {
         return None;
     }
-    let total: u64 = parts.iter().map(|&(p, k)| w.cost[p] * k).sum();
+    let sizes: Vec<(u64, u32)> = parts.iter().map(|&(p, k)| (w.cost[p], k as u32)).collect();
+    let home = |i: usize, j: usize| original[parts[i].0].contains(&(members[j] as u32));
+    let lo: Vec<f64> = members.iter().map(|&x| b.lo[x]).collect();
+    let hi: Vec<f64> = members.iter().map(|&x| b.hi[x]).collect();
+    split(&sizes, home, &lo, &hi).map(|s| s.moved)
+}
+
+/// The linear relaxation of one AZ's problem (replicas split).
+pub(super) struct Split {
+    /// The bytes it moves: no plan of whole replicas moves less.
+    pub(super) moved: f64,
+    /// Per partition and member, the share of one replica's bytes there (0 to 1).
+    pub(super) share: Vec<Vec<f64>>,
+}
+
+/// The linear relaxation of one AZ's problem: a min-cost flow of each partition's bytes to the
+/// AZ's brokers, at most one replica's worth per broker, every broker filled to within its band;
+/// bytes landing on a broker that did not hold the partition before cost their size. `parts`:
+/// each partition's bytes and replicas in the AZ; `home(i, j)`: whether member `j` held
+/// partition `i` before; `lo` and `hi`: each member's band, less the bytes that stay put. In
+/// units of the AZ's bytes / 2^30, rounded down: a broker holds at most one replica of each
+/// partition, so its lower edge gives back one unit per partition whose bytes are not whole
+/// units, and the rounded problem is never harder than the real one. `None` where even split
+/// replicas cannot reach every band (then no plan does).
+pub(super) fn split(
+    parts: &[(u64, u32)],
+    home: impl Fn(usize, usize) -> bool,
+    lo: &[f64],
+    hi: &[f64],
+) -> Option<Split> {
+    let n = lo.len();
+    let total: u64 = parts.iter().map(|&(c, k)| c * u64::from(k)).sum();
     let unit = (total >> 30).max(1);
     let (s, t) = (0, 1);
-    let node = |i: usize| 2 + parts.len() + i;
-    let mut f = Flow::new(2 + parts.len() + members.len());
+    let node = |j: usize| 2 + parts.len() + j;
+    let mut f = Flow::new(2 + parts.len() + n);
     // Filling a broker's lower edge outweighs any path's moving cost (at most one per node).
-    let must = 2 * (2 + parts.len() + members.len()) as i64 + 2;
+    let must = 2 * (2 + parts.len() + n) as i64 + 2;
     let mut supply = 0;
-    let mut paid: Vec<usize> = Vec::new();
-    for (i, &(p, k)) in parts.iter().enumerate() {
-        let c = (w.cost[p] / unit) as i64;
-        f.edge(s, 2 + i, c * k as i64, 0);
-        supply += c * k as i64;
-        for (j, &x) in members.iter().enumerate() {
-            let home = original[p].contains(&(x as u32));
-            let e = f.edge(2 + i, node(j), c, i64::from(!home));
-            if !home {
-                paid.push(e);
-            }
-        }
+    let mut edges: Vec<(i64, Vec<usize>)> = Vec::with_capacity(parts.len());
+    for (i, &(bytes, k)) in parts.iter().enumerate() {
+        let c = (bytes / unit) as i64;
+        f.edge(s, 2 + i, c * i64::from(k), 0);
+        supply += c * i64::from(k);
+        let e = (0..n)
+            .map(|j| f.edge(2 + i, node(j), c, i64::from(!home(i, j))))
+            .collect();
+        edges.push((c, e));
     }
-    // Rounding down each replica's units loses up to one unit per replica: the lower edges give
-    // back one per partition (a broker holds at most one replica of each), so the rounded
-    // problem is never harder than the real one.
-    let slack = parts.len() as i64;
-    let mut lows: Vec<(usize, i64)> = Vec::new();
-    for (j, &x) in members.iter().enumerate() {
-        let lo = ((b.lo[x] / unit as f64).floor() as i64 - slack).max(0);
-        let hi = (b.hi[x] / unit as f64).ceil() as i64;
-        lows.push((f.edge(node(j), t, lo, -must), lo));
-        f.edge(node(j), t, (hi - lo).max(0), 0);
+    let slack = parts.iter().filter(|&&(c, _)| c % unit != 0).count() as i64;
+    let mut lows: Vec<(usize, i64)> = Vec::with_capacity(n);
+    for j in 0..n {
+        let low = ((lo[j] / unit as f64).floor() as i64 - slack).max(0);
+        let high = (hi[j] / unit as f64).ceil().max(0.0) as i64;
+        lows.push((f.edge(node(j), t, low, -must), low));
+        f.edge(node(j), t, (high - low).max(0), 0);
     }
-    if f.run(s, t) < supply || lows.iter().any(|&(e, lo)| f.flow(e) < lo) {
+    if f.run(s, t) < supply || lows.iter().any(|&(e, low)| f.flow(e) < low) {
         return None;
     }
-    let moved: i64 = paid.iter().map(|&e| f.flow(e)).sum();
-    Some((moved as u64 * unit) as f64)
+    let mut moved = 0;
+    for (i, (_, e)) in edges.iter().enumerate() {
+        moved += (0..n)
+            .filter(|&j| !home(i, j))
+            .map(|j| f.flow(e[j]))
+            .sum::<i64>();
+    }
+    let share = edges
+        .iter()
+        .map(|(c, e)| {
+            e.iter()
+                .map(|&e| {
+                    if *c > 0 {
+                        f.flow(e) as f64 / *c as f64
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Some(Split {
+        moved: (moved as u64 * unit) as f64,
+        share,
+    })
 }
 
 /// One AZ's brokers and what each must at least send and take (indexed like `members`).

@@ -18,8 +18,8 @@
 //! replicas, reach the threshold. Every edge is strict, as in the greedy, so re-planning a plan
 //! the search made moves nothing.
 
+use super::byte_bound::split;
 use super::bytes::Bands;
-use super::flow::Flow;
 use super::planner::Work;
 
 /// Search nodes per AZ (over all of [`Problem::narrow`]'s steps); where they run out, what was
@@ -148,44 +148,12 @@ impl Problem {
     /// part and member the share of its bytes there, 0 to 1. `None` where even split replicas
     /// cannot reach every band. The search tries the sets it points to first.
     fn relaxed(&self) -> Option<Vec<Vec<f64>>> {
-        let n = self.lo.len();
-        let total: u64 = self.parts.iter().map(|p| p.cost * u64::from(p.k)).sum();
-        let unit = (total >> 30).max(1);
-        let (s, t) = (0, 1);
-        let member = |x: usize| 2 + self.parts.len() + x;
-        let mut f = Flow::new(2 + self.parts.len() + n);
-        let must = 2 * (2 + self.parts.len() + n) as i64 + 2;
-        let mut supply = 0;
-        let mut edges = Vec::with_capacity(self.parts.len());
-        for (i, part) in self.parts.iter().enumerate() {
-            let c = (part.cost / unit).max(1) as i64;
-            f.edge(s, 2 + i, c * i64::from(part.k), 0);
-            supply += c * i64::from(part.k);
-            let e: Vec<usize> = (0..n)
-                .map(|x| f.edge(2 + i, member(x), c, i64::from(part.home >> x & 1 == 0)))
-                .collect();
-            edges.push((c, e));
-        }
-        // Units rounded down (a replica below one unit counts one): one unit per partition whose
-        // bytes are not whole units given back at either edge.
-        let slack = self.parts.iter().filter(|p| p.cost % unit != 0).count() as i64;
-        let mut lows = Vec::with_capacity(n);
-        for x in 0..n {
-            let room = |edge: f64| (edge - self.base[x]) / unit as f64;
-            let lo = (room(self.lo[x]).floor() as i64 - slack).max(0);
-            let hi = (room(self.hi[x]).ceil() as i64 + slack).max(0);
-            lows.push((f.edge(member(x), t, lo, -must), lo));
-            f.edge(member(x), t, (hi - lo).max(0), 0);
-        }
-        if f.run(s, t) < supply || lows.iter().any(|&(e, lo)| f.flow(e) < lo) {
-            return None;
-        }
-        Some(
-            edges
-                .iter()
-                .map(|(c, e)| e.iter().map(|&e| f.flow(e) as f64 / *c as f64).collect())
-                .collect(),
-        )
+        let sizes: Vec<(u64, u32)> = self.parts.iter().map(|p| (p.cost, p.k)).collect();
+        let home = |i: usize, x: usize| self.parts[i].home >> x & 1 == 1;
+        let less = |edge: &[f64]| -> Vec<f64> {
+            edge.iter().zip(&self.base).map(|(e, b)| e - b).collect()
+        };
+        split(&sizes, home, &less(&self.lo), &less(&self.hi)).map(|s| s.share)
     }
 
     /// The bytes the current layout moves, and whether every broker is within its band.
