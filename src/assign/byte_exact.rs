@@ -498,22 +498,27 @@ mod tests {
         }
     }
 
+    /// `parts` on `n` brokers that hold nothing else, each within `[lo, hi]`.
+    fn banded(n: usize, lo: f64, hi: f64, parts: Vec<Part>) -> Problem {
+        Problem {
+            lo: vec![lo; n],
+            hi: vec![hi; n],
+            base: vec![0.0; n],
+            parts,
+            ..Default::default()
+        }
+    }
+
     /// Broker 0 holds 100 + 52 + 49 + 3 over a band of [98, 104]; broker 1 holds nothing.
     /// Sending 52 + 49 moves 101; sending the 100 alone fits both bands exactly.
     fn exact_fit() -> Problem {
-        Problem {
-            lo: vec![98.0, 98.0],
-            hi: vec![104.0, 104.0],
-            base: vec![0.0, 0.0],
-            parts: vec![
-                part(0, 100, 1),
-                part(1, 52, 1),
-                part(2, 49, 1),
-                part(3, 3, 1),
-            ],
-            room: None,
-            ..Default::default()
-        }
+        let sizes = [100, 52, 49, 3];
+        banded(
+            2,
+            98.0,
+            104.0,
+            (0..4).map(|i| part(i, sizes[i as usize], 1)).collect(),
+        )
     }
 
     #[test]
@@ -546,14 +551,7 @@ mod tests {
 
     #[test]
     fn an_unreachable_band_finds_nothing() {
-        let p = Problem {
-            lo: vec![90.0, 90.0],
-            hi: vec![110.0, 110.0],
-            base: vec![0.0, 0.0],
-            parts: vec![part(0, 150, 1), part(1, 50, 1)],
-            room: None,
-            ..Default::default()
-        };
+        let p = banded(2, 90.0, 110.0, vec![part(0, 150, 1), part(1, 50, 1)]);
         let out = p.search(u64::MAX, NODES, false).unwrap();
         assert_eq!((out.best, out.complete), (None, true));
     }
@@ -563,14 +561,7 @@ mod tests {
         // 10 + 6 + 5 on broker 0, band [9.5, 11.5]: the 10 alone is cheapest, unless its topic
         // has no room on broker 1; then the 6 and the 5 (another topic) go.
         let mut parts = vec![part(0, 10, 1), part(1, 6, 1), part(2, 5, 1)];
-        let p = Problem {
-            lo: vec![9.5, 9.5],
-            hi: vec![11.5, 11.5],
-            base: vec![0.0, 0.0],
-            parts: parts.clone(),
-            room: None,
-            ..Default::default()
-        };
+        let p = banded(2, 9.5, 11.5, parts.clone());
         assert_eq!(
             p.search(u64::MAX, NODES, false).unwrap().best,
             Some((10, vec![2, 1, 1]))
@@ -579,15 +570,17 @@ mod tests {
         parts[2].topic = 1;
         let room = |r: i64| Some(vec![(0, vec![1, 0]), (1, vec![2, r])]);
         let p = Problem {
-            parts,
             room: room(2),
-            ..p
+            ..banded(2, 9.5, 11.5, parts.clone())
         };
         assert_eq!(
             p.search(u64::MAX, NODES, false).unwrap().best,
             Some((11, vec![1, 2, 2]))
         );
-        let p = Problem { room: room(1), ..p };
+        let p = Problem {
+            room: room(1),
+            ..banded(2, 9.5, 11.5, parts)
+        };
         let out = p.search(u64::MAX, NODES, false).unwrap();
         assert_eq!((out.best, out.complete), (None, true));
     }
@@ -615,13 +608,7 @@ mod tests {
         }
         let total: f64 = parts.iter().map(|p| p.cost as f64).sum();
         let mean = total / 5.0;
-        let p = Problem {
-            lo: vec![mean * 0.95; 5],
-            hi: vec![mean * 1.05; 5],
-            base: vec![0.0; 5],
-            parts,
-            ..Default::default()
-        };
+        let p = banded(5, mean * 0.95, mean * 1.05, parts);
         let relaxed = p.relaxed().unwrap();
         let least: f64 = p
             .parts
@@ -653,13 +640,7 @@ mod tests {
     fn every_edge_is_strict() {
         // Two brokers of 10 and a band up to 9.5: even half a byte over the edge is out (the
         // greedy's test, so re-planning a plan the search made moves nothing).
-        let p = Problem {
-            lo: vec![9.0, 9.0],
-            hi: vec![9.5, 9.5],
-            base: vec![0.0, 0.0],
-            parts: vec![part(0, 10, 1), part(1, 10, 2)],
-            ..Default::default()
-        };
+        let p = banded(2, 9.0, 9.5, vec![part(0, 10, 1), part(1, 10, 2)]);
         assert_eq!(p.now(), (0, false));
         let out = p.search(u64::MAX, NODES, false).unwrap();
         assert_eq!((out.best, out.complete), (None, true));
@@ -669,13 +650,7 @@ mod tests {
     fn brokers_short_together_are_cut_at_once() {
         // Thirty replicas of 1 on broker 0 and three brokers that each need 10.5: each could
         // reach its edge alone, together they cannot, which the root already shows.
-        let p = Problem {
-            lo: vec![10.5; 3],
-            hi: vec![11.0; 3],
-            base: vec![0.0; 3],
-            parts: (0..30).map(|i| part(i, 1, 1)).collect(),
-            ..Default::default()
-        };
+        let p = banded(3, 10.5, 11.0, (0..30).map(|i| part(i, 1, 1)).collect());
         let out = p.search(u64::MAX, NODES, false).unwrap();
         assert_eq!((out.best, out.complete), (None, true));
         assert!(out.nodes <= 2, "{} nodes", out.nodes);
@@ -686,19 +661,17 @@ mod tests {
         // Forty partitions of 1 with two replicas each on three brokers, two of which take at
         // most 15: the third holds one replica of each, the other forty need room for 40 where
         // there is 30. Each broker alone is fine; the relaxation shows no layout exists.
+        let parts = (0..40)
+            .map(|i| Part {
+                k: 2,
+                now: 0b101,
+                home: 0b101,
+                ..part(i, 1, 1)
+            })
+            .collect();
         let p = Problem {
-            lo: vec![0.0; 3],
             hi: vec![15.0, 15.0, 100.0],
-            base: vec![0.0; 3],
-            parts: (0..40)
-                .map(|i| Part {
-                    k: 2,
-                    now: 0b101,
-                    home: 0b101,
-                    ..part(i, 1, 1)
-                })
-                .collect(),
-            ..Default::default()
+            ..banded(3, 0.0, 0.0, parts)
         };
         let out = p.search(u64::MAX, NODES, false).unwrap();
         assert_eq!((out.best, out.complete, out.nodes), (None, true, 1));

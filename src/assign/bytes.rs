@@ -518,6 +518,11 @@ fn exact(
     let Some(mut problem) = byte_exact::problem(w, original, bands, members) else {
         return;
     };
+    // Already within the band and the bound's share: nothing to search.
+    let (moved, inside) = problem.now();
+    if inside && moved - moved / 200 <= least {
+        return;
+    }
     // Per topic, how many more of its replicas each broker may hold than those that do not
     // move (no bytes) already there.
     let mut room: IntMap<u32, Vec<i64>> = IntMap::default();
@@ -536,10 +541,6 @@ fn exact(
         });
     }
     problem.room = Some(room.into_iter().collect());
-    let (moved, inside) = problem.now();
-    if inside && moved - moved / 200 <= least {
-        return;
-    }
     let sets = if inside {
         // Down from the greedy's plan (each plan found tightens the search for the next), then
         // up from the bound to what that found: the cheapest either finds.
