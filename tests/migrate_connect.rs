@@ -261,41 +261,26 @@ fn connect_engine_copies_topics_survives_a_killed_worker_and_cuts_over_exactly()
     assert!(!e.connectors().contains(&connector));
 
     // The copy, throttled so a worker dies mid-copy.
-    let child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
-        .args(e.args(
-            &j,
-            &connector,
-            &["--topics", &topics, "--throttle", "3MiB/s", "--yes"],
-        ))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        std::thread::sleep(Duration::from_millis(300));
-        if e.target_high(&a, 3) > 4_000 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "the copy did not start"
-        );
-    }
+    let mut cmd = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"));
+    cmd.args(e.args(
+        &j,
+        &connector,
+        &["--topics", &topics, "--throttle", "3MiB/s", "--yes"],
+    ));
+    let mut run = common::Running::spawn(cmd, e.dir.path().join("copy.log"));
+    run.wait_until(
+        &format!("4,000 of 24,000 records of {a} reached the target"),
+        || e.target_high(&a, 3) > 4_000,
+    );
     // The worker streamctl does not talk to.
     connect_sh(&["kill", "2"]);
     let at = e.target_high(&a, 3);
     eprintln!("killed worker 2 with {at} of 24000 records of {a} on the target");
     assert!(at < 24_000, "the kill came too late to be mid-copy");
-    let out = child.wait_with_output().unwrap();
+    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.finish()));
     connect_sh(&["start", "2"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, out) = done.unwrap_or_else(|p| std::panic::resume_unwind(p));
+    let r: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["verify"]["ok"], true, "{r}");
     let dups = r["connect"]["duplicate_records"].as_i64().unwrap();
     let (sa, ta) = assert_copied_with_replays(&e, &a, 3);
@@ -478,6 +463,25 @@ fn connect_engine_preflight_and_emitted_config() {
     assert_eq!(
         c["connector.class"],
         "org.apache.kafka.connect.mirror.MirrorSourceConnector"
+    );
+    // A throttle under which no task could fetch one batch per quota window (2 tasks need at
+    // least 2 × 1 MiB / 10 s): refused before anything is created.
+    let low = e.migrate(
+        &j,
+        &connector,
+        &[
+            "--topics",
+            &format!("^{topic}$"),
+            "--throttle",
+            "150KiB/s",
+            "--dry-run",
+        ],
+    );
+    let err = String::from_utf8_lossy(&low.stderr);
+    assert_eq!(low.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("quota window") && err.contains("--connect-max-tasks"),
+        "{err}"
     );
     assert_eq!(c["topics"], topic.replace('.', "\\."));
     assert_eq!(c["producer.override.bootstrap.servers"], e.target.as_str());

@@ -11,7 +11,7 @@ mod records;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Proc, Stdio};
+use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
 use kafka::{unique, Live};
@@ -334,16 +334,11 @@ fn kill_9_mid_copy_then_the_same_command_leaves_no_gap_and_no_duplicate() {
         }
         a
     };
-    let mut child = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"))
-        .args(args(Some("1MiB/s")))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cmd = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"));
+    cmd.args(args(Some("1MiB/s")));
+    let mut run = common::Running::spawn(cmd, e.dir.path().join("copy.log"));
     // Wait until some records are journaled, then kill -9.
-    let start = Instant::now();
-    loop {
-        std::thread::sleep(Duration::from_millis(300));
+    run.wait_until("1,500 records were journaled", || {
         let copied = std::fs::read_to_string(&j)
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
@@ -357,16 +352,9 @@ fn kill_9_mid_copy_then_the_same_command_leaves_no_gap_and_no_duplicate() {
                     .sum::<i64>()
             })
             .unwrap_or(0);
-        if copied > 1_500 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the copy did not start"
-        );
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+        copied > 1_500
+    });
+    run.kill(); // SIGKILL
     let r = common::ok_json(
         &e.k.streamctl()
             .args(["--output", "json"])

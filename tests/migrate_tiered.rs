@@ -374,39 +374,35 @@ fn kill_9_mid_wave_then_the_same_command_resumes_without_redoing_a_wave_or_leavi
         "json",
     ];
     let bin = assert_cmd::cargo::cargo_bin("streamctl");
-    let mut child = Proc::new(&bin)
-        .args([
-            "migrate",
-            "tiered",
-            "--bootstrap-server",
-            &k.bootstrap,
-            "--poll-ms",
-            "200",
-            "--no-progress",
-            "-q",
-        ])
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cmd = Proc::new(&bin);
+    cmd.args([
+        "migrate",
+        "tiered",
+        "--bootstrap-server",
+        &k.bootstrap,
+        "--poll-ms",
+        "200",
+        "--no-progress",
+        "-q",
+    ])
+    .args(args);
+    let mut run = common::Running::spawn(cmd, dir.path().join("run.log"));
     // Kill it in the middle of the second wave.
-    let start = Instant::now();
-    let wave1 = loop {
+    let mut wave1 = Value::Null;
+    run.wait_until("the second wave started", || {
         let j: Option<Value> = std::fs::read_to_string(&jpath)
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
-        if let Some(j) = j.filter(|j| j["waves"][1]["state"] == "tiering") {
-            break j["waves"][0].clone();
+        match j.filter(|j| j["waves"][1]["state"] == "tiering") {
+            Some(j) => {
+                wave1 = j["waves"][0].clone();
+                true
+            }
+            None => false,
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the second wave never started"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
     std::thread::sleep(Duration::from_millis(1500));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run.kill();
     assert!(
         !tier_state(&k.bootstrap, &second)
             .iter()

@@ -434,7 +434,9 @@ fn run_err(e: DisklessError) -> Error {
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        DisklessError::Inconsistent { message, hint } => Error::Migrate { message, hint },
+        DisklessError::Inconsistent { message, hint } | DisklessError::Stalled { message, hint } => {
+            Error::Migrate { message, hint }
+        }
         DisklessError::Interrupted => Error::Migrate {
             message: e.to_string(),
             hint: "run the same command again: it resumes from the journal".into(),
@@ -823,6 +825,21 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 .collect();
             let leaders = migrate_connect::leaders(&sa.snapshot().await?, &topics);
             let per_broker = throttle.map(|t| connect::per_broker_quota(t, leaders));
+            if let Some(t) = throttle {
+                let max_batch = input
+                    .topics
+                    .iter()
+                    .map(|t| connect::max_batch(&t.configs))
+                    .max()
+                    .unwrap_or(connect::DEFAULT_MAX_MESSAGE_BYTES);
+                problems.extend(connect::throttle_problem(
+                    t,
+                    &topics,
+                    a.connect_max_tasks,
+                    leaders,
+                    max_batch,
+                ));
+            }
             let name = existing
                 .as_ref()
                 .and_then(|j| j.connect.as_ref().map(|c| c.connector.clone()))
@@ -1044,6 +1061,12 @@ fn connect_setup<'r>(
         .filter(|p| topics.contains_key(&p.topic))
         .map(|p| ((p.topic.clone(), p.partition), p.size_bytes.unwrap_or(0)))
         .collect();
+    // The largest batch a copied topic accepts: no task's quota may be below one per window.
+    let mut max_batch = 0u64;
+    for t in topics.keys() {
+        let cfg = rt.block_on(admin.describe_configs(None, Some(t)))?;
+        max_batch = max_batch.max(connect::max_batch(&cfg));
+    }
     let config = connect::connector_config(&ConnectorInput {
         name: c.connector.clone(),
         source_bootstrap: source.to_string(),
@@ -1062,6 +1085,7 @@ fn connect_setup<'r>(
             throttle,
             leader,
             sizes,
+            quota_floor: connect::quota_floor(max_batch),
             stall,
             poll: Duration::from_millis(500),
             stop,

@@ -182,38 +182,117 @@ pub struct TaskQuota {
     pub bytes_per_sec: u64,
 }
 
+/// Kafka measures a client's fetch rate over `quota.window.num` × `quota.window.size.seconds`
+/// (11 × 1 s by default) and never over less than the last (11 − 1) windows. A fetch whose
+/// response would take the client over its quota is answered empty, with a throttle time, and its
+/// bytes are not counted (KafkaApis.handleFetchRequest); so a response larger than what the quota
+/// lets through in those 10 s is never served and the client is held for good. A response holds
+/// at least one whole record batch, up to the topic's `max.message.bytes`.
+pub const QUOTA_MIN_WINDOW_SECONDS: u64 = 10;
+
+/// Kafka's default `max.message.bytes` (the largest batch a topic accepts, and so the largest
+/// first batch a fetch response may have to carry).
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 1_048_588;
+
+/// The lowest per-broker quota that still lets one response of `max_batch` bytes through a quota
+/// window (see [`QUOTA_MIN_WINDOW_SECONDS`]).
+pub fn quota_floor(max_batch: u64) -> u64 {
+    max_batch.div_ceil(QUOTA_MIN_WINDOW_SECONDS)
+}
+
 /// Split a total rate over the tasks by their share of this run's bytes. Kafka enforces a
 /// client-id quota on each broker separately, so a task reading from `k` leaders gets its share
 /// divided by `k`: the sum over every (task, broker) pair is the total, never more.
+///
+/// Every (task, broker) pair first gets `floor` ([`quota_floor`]): a task with a small share (a
+/// small partition beside large ones) would otherwise get a quota no fetch response fits in, and
+/// Kafka would hold it forever. The rest of the rate is split by share. When the rate cannot give
+/// every pair its floor, the split is by share alone ([`floor_needed`] lets preflight refuse that
+/// first).
 pub fn task_quotas(
     connector: &str,
     tasks: &[(i32, Vec<(String, i32)>)],
     leader: &BTreeMap<(String, i32), i32>,
     bytes: &BTreeMap<(String, i32), u64>,
     rate: u64,
+    floor: u64,
 ) -> Vec<TaskQuota> {
     let total: u64 = bytes.values().sum();
-    tasks
+    let brokers: Vec<usize> = tasks
         .iter()
-        .map(|(index, parts)| {
-            let brokers: BTreeSet<i32> = parts
+        .map(|(_, parts)| {
+            parts
                 .iter()
                 .filter_map(|k| leader.get(k).copied())
-                .collect();
-            let mine: u64 = parts.iter().filter_map(|k| bytes.get(k)).sum();
+                .collect::<BTreeSet<i32>>()
+                .len()
+                .max(1)
+        })
+        .collect();
+    let pairs: u64 = brokers.iter().map(|&b| b as u64).sum();
+    let floor = if floor.saturating_mul(pairs) <= rate {
+        floor
+    } else {
+        0
+    };
+    let spare = rate - floor * pairs;
+    tasks
+        .iter()
+        .zip(&brokers)
+        .map(|((index, parts), &k)| {
+            let mine: u64 = parts.iter().filter_map(|p| bytes.get(p)).sum();
             let share = if total == 0 {
                 1.0 / tasks.len().max(1) as f64
             } else {
                 mine as f64 / total as f64
             };
-            let task_rate = ((rate as f64 * share) as u64).max(1);
+            let task_rate = ((spare as f64 * share) as u64).max(1);
             TaskQuota {
                 client_id: task_client_id(connector, *index),
-                brokers: brokers.len().max(1),
-                bytes_per_sec: per_broker_quota(task_rate, brokers.len()),
+                brokers: k,
+                bytes_per_sec: floor + per_broker_quota(task_rate, k),
             }
         })
         .collect()
+}
+
+/// The largest batch a topic with these configs accepts (`max.message.bytes`, else Kafka's
+/// default).
+pub fn max_batch(configs: &BTreeMap<String, String>) -> u64 {
+    configs
+        .get("max.message.bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES)
+}
+
+/// A throttle too low for the connector's tasks to fetch at all (see [`floor_needed`]), refused
+/// before anything changes.
+pub fn throttle_problem(
+    throttle: u64,
+    topics: &BTreeMap<String, i32>,
+    max_tasks: u32,
+    leaders: usize,
+    max_batch: u64,
+) -> Option<Problem> {
+    let partitions: usize = topics.values().map(|&n| n.max(0) as usize).sum();
+    let tasks = partitions.clamp(1, max_tasks.max(1) as usize);
+    let need = floor_needed(partitions, tasks, leaders, quota_floor(max_batch));
+    (throttle < need).then(|| Problem {
+        topic: None,
+        message: format!(
+            "--throttle {throttle} B/s is below {need} B/s: {tasks} task(s) reading from up to {leaders} leader(s) each need one batch of up to {max_batch} bytes per {QUOTA_MIN_WINDOW_SECONDS} s quota window, or Kafka holds them"
+        ),
+        hint: "raise --throttle, or lower --connect-max-tasks (fewer tasks share the rate)".into(),
+    })
+}
+
+/// The least total rate at which `tasks` tasks over `partitions` partitions led by `leaders`
+/// brokers each get [`quota_floor`] on every broker they may read from (a task reads its
+/// `ceil(partitions / tasks)` partitions from at most that many leaders).
+pub fn floor_needed(partitions: usize, tasks: usize, leaders: usize, floor: u64) -> u64 {
+    let tasks = tasks.clamp(1, partitions.max(1));
+    let per_task = partitions.div_ceil(tasks).min(leaders.max(1));
+    floor * (tasks * per_task) as u64
 }
 
 /// Kafka enforces a client quota per broker. A total of `rate` over the brokers leading the copied
@@ -474,6 +553,7 @@ mod tests {
             &leader,
             &bytes,
             1_000_000,
+            0,
         );
         assert_eq!((q[0].brokers, q[1].brokers), (2, 1));
         assert_eq!((q[0].bytes_per_sec, q[1].bytes_per_sec), (375_000, 250_000));
@@ -485,6 +565,51 @@ mod tests {
         assert_eq!(run_scale(1_000_000, 0), 1.0);
         // Before the tasks exist: 2 tasks over 2 leaders, a quarter each.
         assert_eq!(initial_task_quota(1_000_000, 2, 2), 250_000);
+    }
+
+    #[test]
+    fn a_small_partitions_task_still_gets_a_quota_a_batch_fits_in() {
+        // The live test's shape: three tasks over 8 MB partitions, two over 40 KB ones, one
+        // leader each, 1.32 MB/s in all.
+        let k = |t: &str, p: i32| (t.to_string(), p);
+        let parts = [k("a", 0), k("a", 1), k("a", 2), k("b", 0), k("b", 1)];
+        let leader: BTreeMap<_, _> = parts.iter().cloned().zip(1..).collect();
+        let bytes: BTreeMap<_, _> = parts
+            .iter()
+            .cloned()
+            .zip([8_000_000, 8_000_000, 8_000_000, 40_000, 40_000])
+            .collect();
+        let tasks: Vec<(i32, Vec<(String, i32)>)> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as i32, vec![p.clone()]))
+            .collect();
+        let floor = quota_floor(DEFAULT_MAX_MESSAGE_BYTES);
+        assert_eq!(floor, 104_859);
+        let by_share = task_quotas("m", &tasks, &leader, &bytes, 1_320_000, 0);
+        // By share alone a small task gets 2 KB/s: 22 KB in a window, less than one batch.
+        assert!(by_share[3].bytes_per_sec * QUOTA_MIN_WINDOW_SECONDS < 100_000);
+        let q = task_quotas("m", &tasks, &leader, &bytes, 1_320_000, floor);
+        assert!(q.iter().all(|t| t.bytes_per_sec >= floor), "{q:?}");
+        assert!(q[0].bytes_per_sec > 3 * q[3].bytes_per_sec, "{q:?}");
+        let sum: u64 = q.iter().map(|t| t.bytes_per_sec * t.brokers as u64).sum();
+        assert!(sum <= 1_320_000, "{sum}");
+        // Too low a rate for every floor: by share (preflight refuses that case first).
+        assert_eq!(
+            task_quotas("m", &tasks, &leader, &bytes, 400_000, floor),
+            task_quotas("m", &tasks, &leader, &bytes, 400_000, 0)
+        );
+        // 5 tasks over 5 partitions on 5 leaders need 5 floors; 2 tasks over 5 partitions on 2
+        // leaders 4; one task over 6 partitions on 3 leaders 3.
+        assert_eq!(floor_needed(5, 5, 5, floor), 5 * floor);
+        assert_eq!(floor_needed(5, 2, 2, floor), 4 * floor);
+        assert_eq!(floor_needed(6, 1, 3, floor), 3 * floor);
+        let topics = BTreeMap::from([("a".to_string(), 3), ("b".to_string(), 2)]);
+        let p = throttle_problem(400_000, &topics, 8, 5, DEFAULT_MAX_MESSAGE_BYTES).unwrap();
+        assert!(p.message.contains("5 task(s)"), "{}", p.message);
+        assert!(p.hint.contains("--connect-max-tasks"));
+        assert!(throttle_problem(400_000, &topics, 2, 2, 100_000).is_none());
+        assert_eq!(max_batch(&BTreeMap::new()), DEFAULT_MAX_MESSAGE_BYTES);
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct ConnectOptions {
     pub leader: BTreeMap<(String, i32), i32>,
     /// Each partition's bytes on the source (to size the quotas to this run's bytes).
     pub sizes: BTreeMap<(String, i32), u64>,
+    /// The least quota a task gets on a broker (see [`connect::quota_floor`]).
+    pub quota_floor: u64,
     pub stall: Duration,
     pub poll: Duration,
     pub stop: Arc<AtomicBool>,
@@ -107,8 +109,26 @@ impl<'a> ConnectEngine<'a> {
             return self.restore_quotas(j, path);
         };
         let name = Self::name(j);
-        let rate = ((rate as f64 * self.scale) as u64).max(1);
-        let quotas = connect::task_quotas(&name, tasks, &self.opts.leader, bytes, rate);
+        let floor = self.opts.quota_floor;
+        let pairs: u64 = connect::task_quotas(&name, tasks, &self.opts.leader, bytes, 1, 0)
+            .iter()
+            .map(|q| q.brokers as u64)
+            .sum();
+        // The run-length share keeps a short run within the throttle; it never takes a task
+        // below the floor that lets it fetch at all while the throttle itself allows that.
+        let scaled = ((rate as f64 * self.scale) as u64).max(1);
+        let rate = if floor * pairs > scaled && floor * pairs <= rate {
+            floor * pairs
+        } else {
+            scaled
+        };
+        if floor * pairs > rate {
+            warn!(
+                floor,
+                pairs, rate, "the throttle is below one batch per quota window for every task on every broker: tasks with small shares fetch slowly or not at all"
+            );
+        }
+        let quotas = connect::task_quotas(&name, tasks, &self.opts.leader, bytes, rate, floor);
         let by_id: BTreeMap<String, u64> = quotas
             .iter()
             .map(|q| (q.client_id.clone(), q.bytes_per_sec))
@@ -291,8 +311,13 @@ impl<'a> ConnectEngine<'a> {
         // commits its offsets, which say it is done, a flush interval later).
         let mut last_move = Instant::now();
         let mut last_target: Option<Ends> = None;
+        // Progress is an advance: a record more on the target, or a committed offset past the
+        // highest seen. A value that only changes (an offsets read that comes back short, a
+        // committed offset read from a lagging worker) is not progress and does not hold off the
+        // stall.
         let mut last_change = Instant::now();
-        let mut last_seen: Option<(Ends, i64)> = None;
+        let mut best_target: i64 = t0.values().sum();
+        let mut best_committed: BTreeMap<(String, i32), i64> = BTreeMap::new();
         let mut restarted = std::collections::BTreeSet::new();
         // Whether the tasks were restarted once after a third of the stall time without progress
         // (a task the workers left paused or unassigned across a rebalance copies nothing and
@@ -354,10 +379,17 @@ impl<'a> ConnectEngine<'a> {
                 last_target = Some(tnow.clone());
             }
             let tsum: i64 = tnow.values().sum();
-            let seen = (committed.clone(), tsum);
-            if last_seen.as_ref() != Some(&seen) {
+            let mut advanced = tsum > best_target;
+            best_target = best_target.max(tsum);
+            for (k, &c) in &committed {
+                let best = best_committed.entry(k.clone()).or_insert(c);
+                if c > *best {
+                    *best = c;
+                    advanced = true;
+                }
+            }
+            if advanced {
                 last_change = Instant::now();
-                last_seen = Some(seen);
             }
             let done: u64 = ends
                 .iter()
@@ -379,15 +411,22 @@ impl<'a> ConnectEngine<'a> {
                 }));
             }
             if last_change.elapsed() > self.opts.stall {
-                return Err(DisklessError::Timeout(format!(
-                    "connector {name} made no progress for {:?} ({states}); behind: {}",
-                    self.opts.stall,
-                    left.iter()
-                        .take(10)
-                        .map(|(t, p)| format!("{t}-{p}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                return Err(DisklessError::Stalled {
+                    message: format!(
+                        "connector {name} made no progress for {:?} ({states}); quotas in force: {}; behind: {}",
+                        self.opts.stall,
+                        quotas_in_force(j),
+                        left.iter()
+                            .take(10)
+                            .map(|(t, p)| format!("{t}-{p}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    hint: format!(
+                        "each task's worker is named above: its log says why the task copies nothing, and GET {}/connectors/{name}/status has the traces; a quota below the floor of one batch per quota window holds a task back (raise --throttle); run the same command again to resume",
+                        self.connect.url()
+                    ),
+                });
             }
             if !nudged && last_change.elapsed() > self.opts.stall / 3 {
                 nudged = true;
@@ -414,6 +453,19 @@ fn task_states(s: &crate::connect::Status) -> String {
         out.push_str(&format!("; task {} {} on {}", t.id, t.state, t.worker_id));
     }
     out
+}
+
+/// The quotas streamctl set on the source, as journaled: `task 0 104859 B/s, ...` (or `none`).
+fn quotas_in_force(j: &DisklessJournal) -> String {
+    let quotas = j.connect.as_ref().map(|c| &c.quotas);
+    match quotas {
+        Some(q) if !q.is_empty() => q
+            .iter()
+            .map(|(id, r)| format!("{id} {:.0} B/s", r.set))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "none".into(),
+    }
 }
 
 /// An offset per partition.
@@ -836,6 +888,10 @@ mod tests {
         /// Restarts left before the task copies anything (it reports RUNNING meanwhile, as a
         /// task a rebalance left paused on a worker does).
         idle: u32,
+        /// The offsets API answers every other read short (without the committed offsets), as
+        /// a read of the offsets topic that has not caught up does; counts the reads.
+        flap: bool,
+        reads: u32,
     }
 
     struct Fake {
@@ -971,10 +1027,13 @@ mod tests {
         }
         fn offsets(&self, _: &str) -> Result<Vec<SourceOffset>, ConnectError> {
             self.work();
-            Ok(self
-                .st
-                .lock()
-                .unwrap()
+            let mut st = self.st.lock().unwrap();
+            st.reads += 1;
+            assert!(st.reads < 20_000, "the engine never saw the stall");
+            if st.flap && st.reads % 2 == 0 {
+                return Ok(Vec::new());
+            }
+            Ok(st
                 .committed
                 .iter()
                 .map(|((t, p), o)| SourceOffset {
@@ -1037,6 +1096,7 @@ mod tests {
             throttle: Some(1_000_000),
             leader: [(("t".to_string(), 0), 1)].into(),
             sizes: [(("t".to_string(), 0), 10_000)].into(),
+            quota_floor: 0,
             stall: Duration::from_secs(5),
             poll: Duration::from_millis(1),
             stop: Arc::new(AtomicBool::new(false)),
@@ -1111,6 +1171,35 @@ mod tests {
             "{err}"
         );
         assert_eq!(fake.st.lock().unwrap().restarts, vec![0]);
+    }
+
+    #[test]
+    fn offsets_that_only_change_are_no_progress_and_the_stall_names_the_quotas() {
+        let (fake, mut j, dir) = setup(0, None);
+        {
+            let mut st = fake.st.lock().unwrap();
+            st.idle = 2;
+            st.flap = true;
+            st.committed.insert(("t".into(), 0), 3);
+        }
+        let path = dir.path().join("j.json");
+        let mut quotas = FakeQuotas::default();
+        let (src, tgt) = (fake.src.clone(), fake.tgt.clone());
+        let o = ConnectOptions {
+            stall: Duration::from_millis(600),
+            ..opts()
+        };
+        let mut e = ConnectEngine::new(&src, &tgt, &fake, &mut quotas, o);
+        let err = e.copy(&mut j, &path, &Quiet).unwrap_err();
+        let DisklessError::Stalled { message, hint } = &err else {
+            panic!("{err}")
+        };
+        assert!(message.contains("made no progress"), "{message}");
+        assert!(
+            message.contains(&format!("quotas in force: {ID} ")),
+            "{message}"
+        );
+        assert!(hint.contains("/connectors/c/status"), "{hint}");
     }
 
     #[test]

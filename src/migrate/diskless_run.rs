@@ -47,6 +47,9 @@ pub enum DisklessError {
     Interrupted,
     #[error("{0}")]
     Timeout(String),
+    /// A copy that made no progress for the stall time, with what the engine saw.
+    #[error("{message}")]
+    Stalled { message: String, hint: String },
 }
 
 impl DisklessError {
