@@ -477,7 +477,12 @@ fn connect_engine_preflight_and_emitted_config() {
             "--dry-run",
         ],
     );
-    let err = String::from_utf8_lossy(&low.stderr);
+    // The problems are the JSON report on stdout; stderr says how many.
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&low.stdout),
+        String::from_utf8_lossy(&low.stderr)
+    );
     assert_eq!(low.status.code(), Some(2), "{err}");
     assert!(
         err.contains("quota window") && err.contains("--connect-max-tasks"),

@@ -30,13 +30,13 @@ install() {
   if [ -x "$BIN" ] && "$BIN" --version >/dev/null 2>&1; then echo "$BIN"; return; fi
   command -v rustup >/dev/null || { echo "nisshi.sh: rustup is needed to build nisshi with the nightly toolchain" >&2; exit 1; }
   rustup run nightly rustc --version >/dev/null 2>&1 || { echo "nisshi.sh: the nightly toolchain is missing (nisshi $VERSION needs rustc >= 1.96): rustup toolchain install nightly" >&2; exit 1; }
-  echo "nisshi.sh: building nisshi $VERSION with nightly into $CACHE (once; about 15 min on 2 cores)" >&2
+  echo "nisshi.sh: building nisshi $VERSION with nightly into $CACHE (once; about 25 CPU-minutes)" >&2
   # The tests' broker, not a production one: opt-level 1 halves the build against the default
   # release profile and still keeps moto's S3, not nisshi, the bottleneck of every diskless test
   # and of tests/diskless/bench-copy.sh. Lowest CPU priority: it fills the cores the rest of CI
   # leaves idle. The build dir lives beside the binary and is removed afterwards (1.5 GB).
   CARGO_PROFILE_RELEASE_OPT_LEVEL="${STREAMCTL_NISSHI_OPT_LEVEL:-1}" CARGO_PROFILE_RELEASE_DEBUG=0 \
-    CARGO_PROFILE_RELEASE_INCREMENTAL=false \
+    CARGO_PROFILE_RELEASE_INCREMENTAL=false CARGO_PROFILE_RELEASE_LTO=off \
     nice -n "${STREAMCTL_NISSHI_NICE:-19}" cargo +nightly install nisshi --version "$VERSION" --locked --quiet \
     --no-default-features --features dynostore \
     --root "$CACHE" --target-dir "$CACHE/build" >&2
