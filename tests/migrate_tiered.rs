@@ -123,17 +123,21 @@ fn remote_bytes(topic: &str) -> BTreeMap<i32, u64> {
     out
 }
 
-fn migrate(k: &Live, args: &[&str]) -> assert_cmd::Command {
-    let mut c = k.streamctl();
-    c.args([
+/// `migrate tiered` against `k`, polling every 200 ms.
+fn migrate_args(k: &Live) -> [&str; 6] {
+    [
         "migrate",
         "tiered",
         "--bootstrap-server",
         &k.bootstrap,
         "--poll-ms",
         "200",
-    ])
-    .args(args);
+    ]
+}
+
+fn migrate(k: &Live, args: &[&str]) -> assert_cmd::Command {
+    let mut c = k.streamctl();
+    c.args(migrate_args(k)).args(args);
     c
 }
 
@@ -375,17 +379,9 @@ fn kill_9_mid_wave_then_the_same_command_resumes_without_redoing_a_wave_or_leavi
     ];
     let bin = assert_cmd::cargo::cargo_bin("streamctl");
     let mut cmd = Proc::new(&bin);
-    cmd.args([
-        "migrate",
-        "tiered",
-        "--bootstrap-server",
-        &k.bootstrap,
-        "--poll-ms",
-        "200",
-        "--no-progress",
-        "-q",
-    ])
-    .args(args);
+    cmd.args(migrate_args(&k))
+        .args(["--no-progress", "-q"])
+        .args(args);
     let mut run = common::Running::spawn(cmd, dir.path().join("run.log"));
     // Kill it in the middle of the second wave.
     let mut wave1 = Value::Null;

@@ -61,6 +61,12 @@ echo "kafka: $STREAMCTL_KAFKA_BOOTSTRAP" >&2
 echo "kafka (tiered): $STREAMCTL_TIERED_BOOTSTRAP" >&2
 
 late_services() {
+  # Kafka Connect (two distributed workers, MirrorMaker 2) for `migrate diskless --engine connect`:
+  # it needs only the Kafka cluster, so it starts while the nisshi build may still run.
+  connect_env="$(bash tests/connect/connect.sh up)" || { echo "run.sh: the Connect workers did not start" >&2; exit 1; }
+  eval "$connect_env"
+  stops+=("bash tests/connect/connect.sh down")
+  echo "connect: $STREAMCTL_CONNECT_URL $STREAMCTL_CONNECT_URL_2" >&2
   # The diskless target for `migrate diskless`: nisshi on its own single-threaded moto S3.
   if ! wait "$nisshi_install"; then
     tail -30 "$logs/nisshi-install.log" >&2
@@ -71,11 +77,6 @@ late_services() {
   eval "$diskless_env"
   stops+=("bash tests/diskless/nisshi.sh down")
   echo "diskless (nisshi): $STREAMCTL_DISKLESS_BOOTSTRAP" >&2
-  # Kafka Connect (two distributed workers, MirrorMaker 2) for `migrate diskless --engine connect`.
-  connect_env="$(bash tests/connect/connect.sh up)" || { echo "run.sh: the Connect workers did not start" >&2; exit 1; }
-  eval "$connect_env"
-  stops+=("bash tests/connect/connect.sh down")
-  echo "connect: $STREAMCTL_CONNECT_URL $STREAMCTL_CONNECT_URL_2" >&2
 }
 
 if [ $# -gt 0 ]; then
@@ -84,7 +85,8 @@ if [ $# -gt 0 ]; then
   exit
 fi
 
-# Round 1: everything but the late targets.
+# Round 1: everything but the late targets. Both rounds run every target even after a failure
+# (--no-fail-fast), so one red run reports everything that is red.
 early=()
 for f in tests/*.rs; do
   t=$(basename "$f" .rs)
@@ -92,7 +94,7 @@ for f in tests/*.rs; do
 done
 status=0
 t0=$(date +%s)
-cargo test --lib --bins --benches "${early[@]}" || status=$?
+cargo test --no-fail-fast --lib --bins --benches "${early[@]}" || status=$?
 echo "run.sh: round 1 (lib, bins, benches and $(( ${#early[@]} / 2 )) test targets) took $(( $(date +%s) - t0 )) s" >&2
 
 # Round 2: the diskless and Connect targets. They need the main cluster, not the tiered one:
@@ -104,6 +106,6 @@ echo "run.sh: the diskless target and Connect were ready after $(( $(date +%s) -
 late_args=()
 for t in "${late[@]}"; do late_args+=(--test "$t"); done
 t0=$(date +%s)
-cargo test "${late_args[@]}" || status=$?
+cargo test --no-fail-fast "${late_args[@]}" || status=$?
 echo "run.sh: round 2 (${late[*]}) took $(( $(date +%s) - t0 )) s" >&2
 exit "$status"
