@@ -455,7 +455,7 @@ fn task_states(s: &crate::connect::Status) -> String {
     out
 }
 
-/// The quotas streamctl set on the source, as journaled: `task 0 104859 B/s, ...` (or `none`).
+/// The quotas streamctl set on the source, as journaled: `CLIENT_ID 104859 B/s, ...` (or `none`).
 fn quotas_in_force(j: &DisklessJournal) -> String {
     let quotas = j.connect.as_ref().map(|c| &c.quotas);
     match quotas {
