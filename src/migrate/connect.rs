@@ -218,17 +218,7 @@ pub fn task_quotas(
     floor: u64,
 ) -> Vec<TaskQuota> {
     let total: u64 = bytes.values().sum();
-    let brokers: Vec<usize> = tasks
-        .iter()
-        .map(|(_, parts)| {
-            parts
-                .iter()
-                .filter_map(|k| leader.get(k).copied())
-                .collect::<BTreeSet<i32>>()
-                .len()
-                .max(1)
-        })
-        .collect();
+    let brokers: Vec<usize> = tasks.iter().map(|(_, p)| task_brokers(p, leader)).collect();
     let pairs: u64 = brokers.iter().map(|&b| b as u64).sum();
     let floor = if floor.saturating_mul(pairs) <= rate {
         floor
@@ -284,6 +274,16 @@ pub fn throttle_problem(
         ),
         hint: "raise --throttle, or lower --connect-max-tasks (fewer tasks share the rate)".into(),
     })
+}
+
+/// How many brokers lead a task's partitions (at least one): its quota holds on each.
+pub fn task_brokers(parts: &[(String, i32)], leader: &BTreeMap<(String, i32), i32>) -> usize {
+    parts
+        .iter()
+        .filter_map(|k| leader.get(k).copied())
+        .collect::<BTreeSet<i32>>()
+        .len()
+        .max(1)
 }
 
 /// The least total rate at which `tasks` tasks over `partitions` partitions led by `leaders`

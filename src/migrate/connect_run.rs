@@ -110,9 +110,9 @@ impl<'a> ConnectEngine<'a> {
         };
         let name = Self::name(j);
         let floor = self.opts.quota_floor;
-        let pairs: u64 = connect::task_quotas(&name, tasks, &self.opts.leader, bytes, 1, 0)
+        let pairs: u64 = tasks
             .iter()
-            .map(|q| q.brokers as u64)
+            .map(|(_, p)| connect::task_brokers(p, &self.opts.leader) as u64)
             .sum();
         // The run-length share keeps a short run within the throttle; it never takes a task
         // below the floor that lets it fetch at all while the throttle itself allows that.
