@@ -14,11 +14,13 @@ use crate::cli::{MigrateCommand, MigrateTieredArgs};
 use crate::error::{Error, ExitCode, Result};
 use crate::execute::runner::ExecOptions;
 use crate::kafka::{offset_spec, ClusterAdmin};
-use crate::migrate::tiered::{
-    self, is_tiered, LocalRetention, Problem, RollbackStep, TierOptions, TierPlan, WaveSize,
+use crate::migrate::tiered::journal::{TierJournal, TierPhase, WaveState};
+use crate::migrate::tiered::plan::{
+    is_tiered, LocalRetention, Problem, TierOptions, TierPlan, WaveSize,
 };
-use crate::migrate::tiered_journal::{TierJournal, TierPhase, WaveState};
-use crate::migrate::tiered_run::{self, MigrateError, TierReport, TierRunOptions};
+use crate::migrate::tiered::rollback::RollbackStep;
+use crate::migrate::tiered::run::{MigrateError, TierReport, TierRunOptions};
+use crate::migrate::tiered::{plan as tiered, rollback as tier_rollback, run as tiered_run};
 use crate::output::{self, table};
 use crate::units::{human_bytes, human_duration, parse_bytes, parse_rate};
 
@@ -313,7 +315,12 @@ async fn rollback<A: ClusterAdmin>(
                 )
             })
             .collect();
-        steps.push(tiered::rollback(t, &cfg, &offsets, a.delete_remote_data));
+        steps.push(tier_rollback::rollback(
+            t,
+            &cfg,
+            &offsets,
+            a.delete_remote_data,
+        ));
     }
     #[derive(Serialize)]
     struct RollbackReport<'a> {
@@ -595,7 +602,7 @@ fn human_report(r: &TierReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::tiered::{BrokerLocal, DrainEstimate, Wave};
+    use crate::migrate::tiered::plan::{BrokerLocal, DrainEstimate, Wave};
 
     #[test]
     fn the_plan_table_shows_waves_brokers_the_drain_and_advice() {

@@ -10,11 +10,11 @@ use crate::connect::ConnectApi;
 use crate::error::{Error, Result};
 use crate::kafka::admin::KafkaAdmin;
 use crate::kafka::{ClusterAdmin, KafkaError};
-use crate::migrate::connect::{
-    self, connect_problems, ConnectFacts, ConnectorInput, MIRROR_SOURCE,
+use crate::migrate::connect::engine::Quotas;
+use crate::migrate::connect::plan::{
+    self as connect, connect_problems, ConnectFacts, ConnectorInput, MIRROR_SOURCE,
 };
-use crate::migrate::connect_run::Quotas;
-use crate::migrate::diskless::Problem;
+use crate::migrate::diskless::plan::Problem;
 
 /// The source's client quotas through the admin connection.
 pub struct AdminQuotas<'r> {

@@ -18,15 +18,17 @@ use crate::cli::{CopyEngineArg, KafkaSecurity, MigrateDisklessArgs};
 use crate::error::{Error, ExitCode, Result};
 use crate::kafka::records::{DataCluster, RdCluster};
 use crate::kafka::{offset_spec, ClusterAdmin, KafkaError};
-use crate::migrate::connect::{self, ConnectorInput};
-use crate::migrate::connect_run::{self, ConnectEngine, ConnectOptions};
-use crate::migrate::diskless::{self, CopyPlan, PreflightInput, Problem, SourceTopic, TargetTopic};
-use crate::migrate::diskless_journal::ConnectRecord;
-use crate::migrate::diskless_journal::{Cutover, DisklessJournal};
-use crate::migrate::diskless_run::CopyEngine;
-use crate::migrate::diskless_run::{
-    self, CopyOptions, CopyStats, CutoverOptions, DisklessError, VerifyReport,
-};
+use crate::migrate::connect::engine::{self as connect_run, ConnectEngine, ConnectOptions};
+use crate::migrate::connect::plan::{self as connect, ConnectorInput};
+use crate::migrate::diskless::copy::CopyEngine;
+use crate::migrate::diskless::copy::{CopyOptions, CopyStats};
+use crate::migrate::diskless::cutover::CutoverOptions;
+use crate::migrate::diskless::error::DisklessError;
+use crate::migrate::diskless::journal::ConnectRecord;
+use crate::migrate::diskless::journal::{Cutover, DisklessJournal};
+use crate::migrate::diskless::plan::{CopyPlan, PreflightInput, Problem, SourceTopic, TargetTopic};
+use crate::migrate::diskless::verify::VerifyReport;
+use crate::migrate::diskless::{copy, cutover, plan, verify};
 use crate::output::{self, table};
 use crate::units::{human_bytes, human_duration, parse_rate};
 
@@ -710,7 +712,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         let v = if engine == CopyEngineArg::Connect {
             connect_run::build_and_verify(&mut j, &path, &src, &tgt, None, stall)
         } else {
-            diskless_run::verify(&mut j, &path, &src, &tgt, stall, &progress)
+            verify::verify(&mut j, &path, &src, &tgt, stall, &progress)
         }
         .map_err(run_err)?;
         let ok = v.ok;
@@ -758,14 +760,14 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 copy_opts.stop.clone(),
             )?;
             let mut engine = ConnectEngine::new(&src, &tgt, api, &mut quotas, copts);
-            diskless_run::cutover(&mut j, &path, &src, &tgt, &mut engine, &opts, &progress)
+            cutover::cutover(&mut j, &path, &src, &tgt, &mut engine, &opts, &progress)
         } else {
-            let mut engine = diskless_run::BuiltIn {
+            let mut engine = copy::BuiltIn {
                 src: &src,
                 tgt: &tgt,
                 opts: copy_opts,
             };
-            diskless_run::cutover(&mut j, &path, &src, &tgt, &mut engine, &opts, &progress)
+            cutover::cutover(&mut j, &path, &src, &tgt, &mut engine, &opts, &progress)
         }
         .map_err(run_err)?;
         let r = report(&j, Some(c.tail), throttle, Some(c.verify));
@@ -812,7 +814,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         .await;
         spinner.finish_and_clear();
         let input = input?;
-        let (plan, mut problems) = match diskless::preflight(&input, throttle) {
+        let (plan, mut problems) = match plan::preflight(&input, throttle) {
             Ok(p) => (Some(p), Vec::new()),
             Err(problems) => (None, problems),
         };
@@ -958,7 +960,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         .map(|t| (t.topic.clone(), t.partitions))
         .collect();
     wait_for_topics(&tgt, &want)?;
-    diskless_run::add_partitions(&mut j, &src, &tgt, &want).map_err(run_err)?;
+    copy::add_partitions(&mut j, &src, &tgt, &want).map_err(run_err)?;
     j.runs += 1;
     j.save(&path).map_err(|source| Error::WriteFile {
         path: path.display().to_string(),
@@ -998,11 +1000,10 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         let v = engine.verify(&mut j, &path, &progress).map_err(run_err)?;
         (stats, v)
     } else {
-        let stats = diskless_run::copy(&mut j, &path, &src, &tgt, &copy_opts, &progress)
-            .map_err(run_err)?;
+        let stats =
+            copy::copy(&mut j, &path, &src, &tgt, &copy_opts, &progress).map_err(run_err)?;
         let progress = BarProgress::offsets(ctx, "verifying");
-        let v =
-            diskless_run::verify(&mut j, &path, &src, &tgt, stall, &progress).map_err(run_err)?;
+        let v = verify::verify(&mut j, &path, &src, &tgt, stall, &progress).map_err(run_err)?;
         (stats, v)
     };
     let ok = v.ok;

@@ -4,12 +4,7 @@
 //! [`crate::kafka::ClusterAdmin`] and journal every step, as [`crate::execute`] does.
 
 pub mod connect;
-pub mod connect_run;
 pub mod diskless;
-pub mod diskless_journal;
-pub mod diskless_run;
 #[cfg(test)]
 pub(crate) mod mem;
 pub mod tiered;
-pub mod tiered_journal;
-pub mod tiered_run;

@@ -12,15 +12,16 @@ use regex::Regex;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::tiered::{
+use crate::migrate::tiered::plan::{
     self, target_local_bytes, topic_ops, upload_bytes, Baseline, BrokerState, LocalRetention,
-    PartitionState, TierInput, COPY_QUOTA, SYSTEM_ENABLE,
+    PartitionState, Problem, TierInput, TierOptions, TierPlan, COPY_QUOTA, SYSTEM_ENABLE,
 };
-use super::tiered_journal::{DrainRecord, TierJournal, TierPhase, WaveState};
+
 use crate::execute::journal::{now_ms, Journal, Phase, Throttle};
 use crate::execute::runner::{self as exec, ExecError, ExecOptions, Progress};
 use crate::execute::scheduler::Move;
 use crate::kafka::{offset_spec, ClusterAdmin, ConfigOp, KafkaError};
+use crate::migrate::tiered::journal::{DrainRecord, TierJournal, TierPhase, WaveState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -160,9 +161,9 @@ pub async fn read_input<A: ClusterAdmin>(
 /// first change rather than in the middle of a wave.
 pub async fn validate_plan<A: ClusterAdmin>(
     admin: &mut A,
-    plan: &tiered::TierPlan,
-    opts: &tiered::TierOptions,
-) -> Result<Vec<tiered::Problem>, KafkaError> {
+    plan: &TierPlan,
+    opts: &TierOptions,
+) -> Result<Vec<Problem>, KafkaError> {
     let ops: Vec<ConfigOp> = topic_ops(opts)
         .into_iter()
         .map(|(k, v)| (k, Some(v)))
@@ -171,7 +172,7 @@ pub async fn validate_plan<A: ClusterAdmin>(
     for t in plan.waves.iter().flat_map(|w| &w.topics) {
         match admin.validate_configs(t, &ops).await {
             Ok(()) => {}
-            Err(e @ KafkaError::Api { .. }) => out.push(tiered::Problem {
+            Err(e @ KafkaError::Api { .. }) => out.push(Problem {
                 what: format!("topic {t}: the cluster refuses the migration's configs: {e}"),
                 hint: "change what the message names (--set-segment-bytes, --local-retention, ...) and run again".into(),
             }),
@@ -198,7 +199,7 @@ pub struct TierReport {
     pub runs: u32,
     pub duration_seconds: f64,
     /// Local bytes per broker: before, as planned after, as measured after.
-    pub brokers: Vec<super::tiered_journal::BrokerBytes>,
+    pub brokers: Vec<super::journal::BrokerBytes>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -369,7 +370,7 @@ async fn start_wave<A: ClusterAdmin>(
                 offset_at_cutoff: cutoffs.as_ref().map(|c| c.get(&k).copied().unwrap_or(-1)),
             };
             // Closed segments are as large as the topic's segment size was.
-            let full_seg = tiered::segment_bytes(&cfg);
+            let full_seg = plan::segment_bytes(&cfg);
             baselines.push(Baseline {
                 topic: p.topic.clone(),
                 partition: p.partition,
@@ -478,7 +479,7 @@ async fn follow_wave<A: ClusterAdmin>(
                     waiting.push(format!("{}-{} (no answer)", b.topic, b.partition));
                     continue;
                 };
-                let p = tiered::progress(b, t, e, l);
+                let p = plan::progress(b, t, e, l);
                 uploaded += p.uploaded_bytes;
                 *by_broker.entry(b.leader.unwrap_or(-1)).or_default() += p.uploaded_bytes;
                 local_total += l;
@@ -646,8 +647,8 @@ async fn drain<A: ClusterAdmin>(
         }
         _ => {
             let cluster = admin.snapshot().await?;
-            let moves = tiered::drain_plan(&cluster, &j.options.drain_brokers)
-                .map_err(MigrateError::Plan)?;
+            let moves =
+                plan::drain_plan(&cluster, &j.options.drain_brokers).map_err(MigrateError::Plan)?;
             let planned_bytes: u64 = moves.iter().map(Move::copy_bytes).sum();
             let predicted =
                 crate::execute::scheduler::bound_secs(moves.iter(), |_| throttle as f64);

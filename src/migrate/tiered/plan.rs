@@ -1,34 +1,44 @@
 //! Classic → KIP-405 tiered storage, planned (pure): preflight checks, waves, the bytes each
-//! wave uploads and its time at the tier throttle, local bytes per broker before and after, when
-//! a partition counts as tiered, and what a rollback changes.
+//! wave uploads and its time at the tier throttle, local bytes per broker before and after, and
+//! when a partition counts as tiered.
 //!
 //! Why waves: every closed segment of a topic is uploaded as soon as `remote.storage.enable` is
 //! set, so turning a whole cluster on at once is one long upload burst competing with producers
 //! for disk and network (seed 003). Waves bound the burst, and the KIP-956 copy quota bounds
 //! each broker's rate inside a wave. Waves go smallest first: the first one is a quick canary.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use serde::{Deserialize, Serialize};
-
 use crate::assign::{self, Cluster, PlanOptions};
 use crate::execute::scheduler::{bound_secs, Move};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const REMOTE_ENABLE: &str = "remote.storage.enable";
+
 pub const LOCAL_RETENTION_MS: &str = "local.retention.ms";
+
 pub const LOCAL_RETENTION_BYTES: &str = "local.retention.bytes";
+
 pub const RETENTION_MS: &str = "retention.ms";
+
 pub const RETENTION_BYTES: &str = "retention.bytes";
+
 pub const SEGMENT_BYTES: &str = "segment.bytes";
+
 pub const CLEANUP_POLICY: &str = "cleanup.policy";
+
 pub const COPY_DISABLE: &str = "remote.log.copy.disable";
+
 pub const DELETE_ON_DISABLE: &str = "remote.log.delete.on.disable";
+
 /// KIP-956: bytes per second a broker may upload to the remote store.
 pub const COPY_QUOTA: &str = "remote.log.manager.copy.max.bytes.per.second";
+
 /// Static broker config: the broker runs a remote log manager.
 pub const SYSTEM_ENABLE: &str = "remote.log.storage.system.enable";
+
 /// Seed 003: segments of about 100 MiB upload from page cache and keep rebalances short.
 pub const RECOMMENDED_SEGMENT_BYTES: u64 = 100 << 20;
+
 /// Kafka's default segment.bytes, for topics that do not say.
 const DEFAULT_SEGMENT_BYTES: u64 = 1 << 30;
 
@@ -636,73 +646,6 @@ pub fn progress(
     }
 }
 
-/// What a rollback does to one topic.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RollbackStep {
-    pub topic: String,
-    /// Config changes, in order (key, value; None deletes the key).
-    pub ops: Vec<(String, Option<String>)>,
-    /// What the operator must know (disk, data).
-    pub note: String,
-    /// Offsets that stop being readable, by partition: [from, to) (only with remote data deleted).
-    pub unreadable: Vec<(i32, i64, i64)>,
-}
-
-/// The rollback of tiered topics: read-only (no further uploads, nothing lost) or, with
-/// `delete_remote`, tiering off and the remote copies deleted.
-///
-/// Kafka accepts `remote.log.copy.disable=true` only when local retention equals retention
-/// (so nothing new needs the remote store): the read-only rollback sets local retention back to
-/// the topic's retention (-2), and local disks must hold the full retention of new data again.
-/// `earliest_local` is each partition's first offset on local disk, `log_start` its first offset.
-pub fn rollback(
-    topic: &str,
-    configs: &BTreeMap<String, String>,
-    partitions: &[(i32, i64, i64)],
-    delete_remote: bool,
-) -> RollbackStep {
-    if delete_remote {
-        let unreadable: Vec<(i32, i64, i64)> = partitions
-            .iter()
-            .filter(|(_, start, local)| local > start)
-            .copied()
-            .collect();
-        return RollbackStep {
-            topic: topic.into(),
-            ops: vec![
-                (DELETE_ON_DISABLE.into(), Some("true".into())),
-                (REMOTE_ENABLE.into(), Some("false".into())),
-            ],
-            note: if unreadable.is_empty() {
-                "tiering off; the remote store holds nothing that is not also local".into()
-            } else {
-                format!(
-                    "tiering off and the remote copies DELETED: {} offset(s) in {} partition(s) that are only in the remote store become unreadable",
-                    unreadable.iter().map(|(_, a, b)| b - a).sum::<i64>(),
-                    unreadable.len()
-                )
-            },
-            unreadable,
-        };
-    }
-    let retention = configs
-        .get(RETENTION_MS)
-        .cloned()
-        .unwrap_or_else(|| "604800000".into());
-    RollbackStep {
-        topic: topic.into(),
-        ops: vec![
-            (LOCAL_RETENTION_MS.into(), Some("-2".into())),
-            (LOCAL_RETENTION_BYTES.into(), Some("-2".into())),
-            (COPY_DISABLE.into(), Some("true".into())),
-        ],
-        note: format!(
-            "read-only: no further uploads; every tiered record stays readable from the remote store; local retention becomes the topic's retention (retention.ms={retention}), so local disks must hold that much new data again"
-        ),
-        unreadable: Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -906,25 +849,6 @@ mod tests {
         assert!(
             !progress(&b, 7_000, 10_000, 1_500_000).done,
             "cleaned, still lagging"
-        );
-    }
-
-    #[test]
-    fn rollback_is_read_only_unless_deletion_is_asked_for() {
-        let cfg = BTreeMap::from([(RETENTION_MS.to_string(), "86400000".to_string())]);
-        let r = rollback("t", &cfg, &[(0, 0, 5120), (1, 100, 100)], false);
-        assert!(r
-            .ops
-            .iter()
-            .any(|(k, v)| k == COPY_DISABLE && v.as_deref() == Some("true")));
-        assert!(r.unreadable.is_empty());
-        assert!(r.note.contains("86400000"));
-        let d = rollback("t", &cfg, &[(0, 0, 5120), (1, 100, 100)], true);
-        assert_eq!(d.unreadable, vec![(0, 0, 5120)]);
-        assert!(
-            d.note.contains("5120 offset(s) in 1 partition(s)"),
-            "{}",
-            d.note
         );
     }
 }

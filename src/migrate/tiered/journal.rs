@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::tiered::{Baseline, TierOptions, TierPlan};
 use crate::execute::journal::{load_json, now_ms, save_json, Throttle};
+use crate::migrate::tiered::plan::{Baseline, TierOptions, TierPlan};
 
 pub const KIND: &str = "migrate-tiered";
 

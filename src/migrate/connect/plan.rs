@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::diskless::Problem;
+use crate::migrate::diskless::plan::Problem;
 
 pub const MIRROR_SOURCE: &str = "org.apache.kafka.connect.mirror.MirrorSourceConnector";
 const BYTES: &str = "org.apache.kafka.connect.converters.ByteArrayConverter";

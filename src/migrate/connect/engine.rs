@@ -12,17 +12,19 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use super::connect::{self, behind, replay_start, task_actions, Goals, TaskAction};
-use super::diskless::{chain, record_digest, Difference, Verified};
-use super::diskless_journal::{DisklessJournal, Duplicate, QuotaRecord};
-use super::diskless_run::{
-    records_deleted, save, CopyEngine, CopyStats, Cursor, DisklessError, PartitionCheck,
-    VerifyReport,
-};
+use super::plan::{self as connect, behind, replay_start, task_actions, Goals, TaskAction};
 use crate::connect::ConnectApi;
 use crate::execute::runner::Progress;
 use crate::kafka::records::DataCluster;
 use crate::kafka::KafkaError;
+use crate::migrate::diskless::copy::{CopyEngine, CopyStats};
+use crate::migrate::diskless::cursor::{records_deleted, Cursor};
+use crate::migrate::diskless::error::DisklessError;
+use crate::migrate::diskless::journal::save;
+use crate::migrate::diskless::journal::Verified;
+use crate::migrate::diskless::journal::{DisklessJournal, Duplicate, QuotaRecord};
+use crate::migrate::diskless::verify::{chain, record_digest, Difference};
+use crate::migrate::diskless::verify::{PartitionCheck, VerifyReport};
 
 /// The source cluster's client quotas (the real one wraps [`crate::kafka::ClusterAdmin`]).
 pub trait Quotas {
@@ -865,8 +867,8 @@ mod tests {
         ConnectError, ConnectorState, Plugin, SourceOffset, Status, TaskConfig, TaskState,
         WorkerInfo,
     };
-    use crate::migrate::diskless_journal::ConnectRecord;
-    use crate::migrate::diskless_run::add_partitions;
+    use crate::migrate::diskless::copy::add_partitions;
+    use crate::migrate::diskless::journal::ConnectRecord;
     use crate::migrate::mem::{source, Mem, Quiet};
 
     type Key = (String, i32);

@@ -2,15 +2,33 @@
 //! acknowledged), how far the copy is known complete, what is verified, and the cutover's state
 //! and translated groups. Written atomically (a temporary file renamed over it) every second of a
 //! copy and after every step; what the target stored after the last write is recovered from the
-//! target itself on the next run (see `diskless_run::reconcile`).
+//! target itself on the next run (see [`super::copy::reconcile`]).
 
+use super::error::DisklessError;
+use super::map::{OffsetMap, Translated};
+use crate::execute::journal::{load_json, now_ms, save_json};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+/// What has been verified of a partition: both sides read in step up to these offsets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    /// Source offsets below this are verified.
+    pub source_end: i64,
+    /// Target offsets below this are verified.
+    pub target_end: i64,
+    pub records: u64,
+    pub source_hash: String,
+    pub target_hash: String,
+}
 
-use super::diskless::{OffsetMap, Translated, Verified};
-use crate::execute::journal::{load_json, now_ms, save_json};
+pub(crate) fn save(j: &DisklessJournal, path: &Path) -> Result<(), DisklessError> {
+    j.save(path).map_err(|source| DisklessError::Journal {
+        path: path.display().to_string(),
+        source,
+    })
+}
 
 pub const KIND: &str = "migrate-diskless";
 

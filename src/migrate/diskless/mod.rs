@@ -1,0 +1,21 @@
+//! `migrate diskless`: copy topics from a classic cluster to a diskless one (whose brokers assign
+//! their own offsets), keep the exact source → target offset map, verify both sides record by
+//! record, and cut consumer groups over through the map.
+//!
+//! * [`plan`]: preflight and the copy plan (pure).
+//! * [`map`]: the offset map and group translation (pure).
+//! * [`journal`]: what a run has done, saved after every step.
+//! * [`cursor`], [`copy`], [`verify`]: reading, the built-in copier, the verifier.
+//! * [`cutover`]: the engine-neutral cutover.
+//! * [`error`]: what stops a run.
+//!
+//! The Kafka Connect engine is [`super::connect`].
+
+pub mod copy;
+pub mod cursor;
+pub mod cutover;
+pub mod error;
+pub mod journal;
+pub mod map;
+pub mod plan;
+pub mod verify;
