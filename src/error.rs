@@ -3,28 +3,15 @@
 use crate::assign::snapshot::FormatError;
 use crate::assign::PlanError;
 use crate::aws::AwsError;
+use crate::execute::runner::ExecError;
 use crate::kafka::KafkaError;
+use crate::migrate::diskless::error::DisklessError;
+use crate::migrate::tiered::error::TierError;
 use crate::sizing::models::ModelError;
 use crate::sizing::recommend::RecommendError;
 use crate::spec::SpecError;
 
-/// Process exit codes. Stable: scripts depend on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    /// Success (and, with `--detailed-exitcode`, nothing to change).
-    Ok = 0,
-    /// An operation failed: an AWS or Kafka call, a file write, an interrupted run.
-    Failed = 1,
-    /// Bad input or usage: malformed or impossible spec, bad flags. Nothing was changed.
-    BadInput = 2,
-    /// `--dry-run --detailed-exitcode`: the plan has changes.
-    ChangesPending = 3,
-    /// A check ran and found problems (e.g. `check az-tolerance`).
-    CheckFailed = 4,
-    /// The work is done but some settings could not be removed because their broker is down
-    /// (`reassign --execute/--verify/--cancel`): run the same command again once it is back.
-    CleanupPending = 5,
-}
+pub use crate::exit::ExitCode;
 
 /// Everything that can go wrong in a command.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +49,12 @@ pub enum Error {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Tier(#[from] TierError),
+    #[error(transparent)]
+    Diskless(#[from] DisklessError),
     /// A migration step failed; the journal holds where it stands.
     #[error("{message}")]
     Migrate { message: String, hint: String },
@@ -90,6 +83,9 @@ impl Error {
             | Self::Format { .. }
             | Self::Plan(_) => ExitCode::BadInput,
             Self::CheckFailed(_) => ExitCode::CheckFailed,
+            Self::Exec(e) => e.exit_code(),
+            Self::Tier(e) => e.exit_code(),
+            Self::Diskless(e) => e.exit_code(),
             Self::Aws(_)
             | Self::Kafka(_)
             | Self::Migrate { .. }
@@ -147,6 +143,9 @@ impl Error {
             Self::Aws(e) => Some(e.hint()),
             Self::Kafka(e) => Some(e.hint()),
             Self::CheckFailed(_) => None,
+            Self::Exec(e) => Some(e.hint()),
+            Self::Tier(e) => Some(e.hint()),
+            Self::Diskless(e) => Some(e.hint()),
             Self::Encode(_) => Some("this is a bug; please report it with the command line".into()),
         }
     }

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod connect;
 pub mod error;
 pub mod execute;
+pub mod exit;
 pub mod infra;
 pub mod kafka;
 pub mod migrate;

@@ -19,7 +19,7 @@ use crate::migrate::tiered::plan::{
     is_tiered, LocalRetention, Problem, TierOptions, TierPlan, WaveSize,
 };
 use crate::migrate::tiered::rollback::RollbackStep;
-use crate::migrate::tiered::run::{MigrateError, TierReport, TierRunOptions};
+use crate::migrate::tiered::run::{TierReport, TierRunOptions};
 use crate::migrate::tiered::{plan as tiered, rollback as tier_rollback, run as tiered_run};
 use crate::output::{self, table};
 use crate::units::{human_bytes, human_duration, parse_bytes, parse_rate};
@@ -113,27 +113,6 @@ fn options(a: &MigrateTieredArgs) -> Result<TierOptions> {
         drain_brokers: a.drain_brokers.iter().copied().collect(),
         throttle: Some(rate("--throttle", &a.throttle)?),
     })
-}
-
-fn migrate_err(e: MigrateError) -> Error {
-    match e {
-        MigrateError::Kafka(k) if k.is_unreachable() => Error::Kafka(k),
-        // Refused mid-run: the journal holds where it stands (quotas included).
-        MigrateError::Kafka(k) => Error::Migrate {
-            message: k.to_string(),
-            hint: "the journal holds the migration: fix the cause and run the same command again to resume, or --rollback (it also restores the copy quotas)".into(),
-        },
-        MigrateError::Exec(crate::execute::runner::ExecError::Kafka(k)) => Error::Kafka(k),
-        MigrateError::Journal { path, source } => Error::WriteFile { path, source },
-        MigrateError::Stalled { .. } => Error::Migrate {
-            message: e.to_string(),
-            hint: "check the brokers' logs for RemoteLogManager errors (remote store reachable? quota too low?), then run the same command again: it resumes the wave".into(),
-        },
-        other => Error::Migrate {
-            message: other.to_string(),
-            hint: "run the same command again to resume; --status shows the journal".into(),
-        },
-    }
 }
 
 fn tiered(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
@@ -253,7 +232,7 @@ fn tiered(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
             }
         };
         let progress = BarProgress::new(ctx, "tiering");
-        let r = tiered_run::run(&mut admin, &mut j, &path, &run_opts, &progress).await.map_err(migrate_err)?;
+        let r = tiered_run::run(&mut admin, &mut j, &path, &run_opts, &progress).await?;
         print(&output::render(ctx.format, &r, || human_report(&r))?)?;
         Ok(if r.configs_verified { ExitCode::Ok } else { ExitCode::CheckFailed })
     })
@@ -393,9 +372,7 @@ async fn rollback<A: ClusterAdmin>(
     }
     let mut journal = journal;
     if let Some(j) = &mut journal {
-        shown.quotas_restored = tiered_run::restore_quotas(admin, j, path)
-            .await
-            .map_err(migrate_err)?;
+        shown.quotas_restored = tiered_run::restore_quotas(admin, j, path).await?;
     }
     for s in &steps {
         admin.alter_configs(None, Some(&s.topic), &s.ops).await.map_err(|e| match e {

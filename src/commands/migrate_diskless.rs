@@ -23,7 +23,6 @@ use crate::migrate::connect::plan::{self as connect, ConnectorInput};
 use crate::migrate::diskless::copy::CopyEngine;
 use crate::migrate::diskless::copy::{CopyOptions, CopyStats};
 use crate::migrate::diskless::cutover::CutoverOptions;
-use crate::migrate::diskless::error::DisklessError;
 use crate::migrate::diskless::journal::ConnectRecord;
 use crate::migrate::diskless::journal::{Cutover, DisklessJournal};
 use crate::migrate::diskless::plan::{CopyPlan, PreflightInput, Problem, SourceTopic, TargetTopic};
@@ -416,40 +415,6 @@ fn security(path: &Option<std::path::PathBuf>) -> Result<crate::kafka::security:
     })
 }
 
-fn run_err(e: DisklessError) -> Error {
-    match e {
-        DisklessError::Kafka(k) => Error::Kafka(k),
-        DisklessError::Connect(c) => Error::Migrate {
-            message: c.to_string(),
-            hint: c.hint(),
-        },
-        DisklessError::Journal { path, source } => Error::WriteFile { path, source },
-        DisklessError::Refused(problems) => Error::usage(
-            problems
-                .iter()
-                .map(|p| p.message.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-            problems
-                .iter()
-                .map(|p| p.hint.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        DisklessError::Inconsistent { message, hint } | DisklessError::Stalled { message, hint } => {
-            Error::Migrate { message, hint }
-        }
-        DisklessError::Interrupted => Error::Migrate {
-            message: e.to_string(),
-            hint: "run the same command again: it resumes from the journal".into(),
-        },
-        DisklessError::Timeout(m) => Error::Migrate {
-            message: m,
-            hint: "check both clusters (brokers up? topic readable?); run the same command again to resume".into(),
-        },
-    }
-}
-
 fn duration(flag: &str, text: &str) -> Result<Duration> {
     crate::spec::duration::parse(text)
         .map(|d| Duration::from_millis(d.as_ms()))
@@ -701,7 +666,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 },
             ))?,
         };
-        connect_run::cancel(&mut j, &path, api, &mut quotas).map_err(run_err)?;
+        connect_run::cancel(&mut j, &path, api, &mut quotas)?;
         let r = report(&j, None, None, None);
         print(&output::render(ctx.format, &r, || human_report(&r))?)?;
         return Ok(ExitCode::Ok);
@@ -713,8 +678,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
             connect_run::build_and_verify(&mut j, &path, &src, &tgt, None, stall)
         } else {
             verify::verify(&mut j, &path, &src, &tgt, stall, &progress)
-        }
-        .map_err(run_err)?;
+        }?;
         let ok = v.ok;
         let r = report(&j, None, throttle, Some(v));
         print(&output::render(ctx.format, &r, || human_report(&r))?)?;
@@ -768,8 +732,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 opts: copy_opts,
             };
             cutover::cutover(&mut j, &path, &src, &tgt, &mut engine, &opts, &progress)
-        }
-        .map_err(run_err)?;
+        }?;
         let r = report(&j, Some(c.tail), throttle, Some(c.verify));
         print(&output::render(ctx.format, &r, || human_report(&r))?)?;
         return Ok(ExitCode::Ok);
@@ -960,7 +923,7 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
         .map(|t| (t.topic.clone(), t.partitions))
         .collect();
     wait_for_topics(&tgt, &want)?;
-    copy::add_partitions(&mut j, &src, &tgt, &want).map_err(run_err)?;
+    copy::add_partitions(&mut j, &src, &tgt, &want)?;
     j.runs += 1;
     j.save(&path).map_err(|source| Error::WriteFile {
         path: path.display().to_string(),
@@ -996,14 +959,13 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
             copy_opts.stop.clone(),
         )?;
         let mut engine = ConnectEngine::new(&src, &tgt, api, &mut quotas, copts);
-        let stats = engine.copy(&mut j, &path, &progress).map_err(run_err)?;
-        let v = engine.verify(&mut j, &path, &progress).map_err(run_err)?;
+        let stats = engine.copy(&mut j, &path, &progress)?;
+        let v = engine.verify(&mut j, &path, &progress)?;
         (stats, v)
     } else {
-        let stats =
-            copy::copy(&mut j, &path, &src, &tgt, &copy_opts, &progress).map_err(run_err)?;
+        let stats = copy::copy(&mut j, &path, &src, &tgt, &copy_opts, &progress)?;
         let progress = BarProgress::offsets(ctx, "verifying");
-        let v = verify::verify(&mut j, &path, &src, &tgt, stall, &progress).map_err(run_err)?;
+        let v = verify::verify(&mut j, &path, &src, &tgt, stall, &progress)?;
         (stats, v)
     };
     let ok = v.ok;

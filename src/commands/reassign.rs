@@ -299,26 +299,19 @@ fn execute(
     let rt = ctx.runtime()?;
     let report = rt.block_on(async {
         let mut admin = super::source::connect(&bootstrap, &a.source.security).await?;
-        let exec_err = |e: runner::ExecError| -> Error {
-            match e {
-                runner::ExecError::Kafka(k) => Error::Kafka(k),
-                runner::ExecError::Journal { path, source } => Error::WriteFile { path, source },
-                other => Error::usage(other.to_string(), "wait for it to finish (kafka-reassign-partitions.sh --list), or pass --additional"),
-            }
-        };
         if a.cancel || a.verify {
             let Some(mut j) = existing else {
                 return Err(Error::usage(format!("no journal at {}", path.display()), "give --journal the file the execution wrote"));
             };
             // Cancelled earlier with throttle settings left on a broker that was down: clean up.
             if j.phase == Phase::Cancelled && !j.throttles.is_empty() {
-                return runner::cancel(&mut admin, &mut j, &path, &progress).await.map_err(exec_err);
+                return runner::cancel(&mut admin, &mut j, &path, &progress).await.map_err(Error::from);
             }
             if a.cancel {
                 if matches!(j.phase, Phase::Complete | Phase::Cancelled) {
                     return Err(Error::usage(format!("the execution in {} already ended ({:?})", path.display(), j.phase), "nothing to cancel"));
                 }
-                return runner::cancel(&mut admin, &mut j, &path, &progress).await.map_err(exec_err);
+                return runner::cancel(&mut admin, &mut j, &path, &progress).await.map_err(Error::from);
             }
             // Verify: compare, and finish when every move has landed.
             let current = admin.partitions(&runner::topics_of(&j)).await?.replicas;
@@ -331,7 +324,7 @@ fn execute(
                     }
                     j.phase = Phase::Finishing;
                 }
-                return runner::finish(&mut admin, &mut j, &path, &progress).await.map_err(exec_err);
+                return runner::finish(&mut admin, &mut j, &path, &progress).await.map_err(Error::from);
             }
             let mismatched = j.moves.iter().filter(|m| current.get(&(m.mv.topic.clone(), m.mv.partition)) != Some(&m.mv.to)).map(|m| format!("{}-{}", m.mv.topic, m.mv.partition)).collect();
             return Ok(runner::report(&j, 0, mismatched));
@@ -411,7 +404,7 @@ fn execute(
             min_isr_guard: a.respect_min_isr.then_some(a.min_insync),
             poll: std::time::Duration::from_millis(a.poll_ms.max(50)),
         };
-        runner::execute(&mut admin, &mut j, &path, &opts, &progress).await.map_err(exec_err)
+        runner::execute(&mut admin, &mut j, &path, &opts, &progress).await.map_err(Error::from)
     })?;
     print(&output::render(ctx.format, &report, || {
         format!(

@@ -48,6 +48,25 @@ pub enum ExecError {
     Rejected(String),
 }
 
+impl ExecError {
+    /// Another reassignment in progress, or a plan the cluster rejects: nothing was moved (2).
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        match self {
+            Self::OtherReassignments(_) | Self::Rejected(_) => crate::exit::ExitCode::BadInput,
+            Self::Kafka(_) | Self::Journal { .. } => crate::exit::ExitCode::Failed,
+        }
+    }
+
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Kafka(k) => k.hint(),
+            Self::Journal { .. } => "check that the journal's directory exists and is writable; run the same command again to resume".into(),
+            Self::OtherReassignments(_) => "wait for it to finish (kafka-reassign-partitions.sh --list), or pass --additional".into(),
+            Self::Rejected(_) => "the plan does not fit the cluster as it is now (brokers, partitions): re-plan from a fresh snapshot; nothing was moved".into(),
+        }
+    }
+}
+
 /// `reassign --execute --output json`. Stable field names.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecReport {

@@ -1,6 +1,7 @@
 //! What can stop a diskless migration, for both copy engines.
 
 use super::plan::Problem;
+use crate::exit::ExitCode;
 use crate::kafka::KafkaError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,9 @@ pub enum DisklessError {
     /// The target or the source is not what the journal says; nothing was written after it.
     #[error("{message}")]
     Inconsistent { message: String, hint: String },
+    /// A flag that does not fit the journal or the clusters; nothing was changed.
+    #[error("{message}")]
+    Usage { message: String, hint: String },
     /// Refused before any change (cutover preconditions).
     #[error("{}", .0.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Problem>),
@@ -30,6 +34,40 @@ pub enum DisklessError {
 }
 
 impl DisklessError {
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::Usage {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// Refused before any change: bad input (2); anything else failed on the way (1).
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Usage { .. } | Self::Refused(_) => ExitCode::BadInput,
+            _ => ExitCode::Failed,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Kafka(k) => k.hint(),
+            Self::Connect(c) => c.hint(),
+            Self::Journal { .. } => "check that the journal's directory exists and is writable; run the same command again to resume".into(),
+            Self::Refused(problems) => problems
+                .iter()
+                .map(|p| p.hint.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+            Self::Usage { hint, .. }
+            | Self::Inconsistent { hint, .. }
+            | Self::Stalled { hint, .. } => hint.clone(),
+            Self::Interrupted => "run the same command again: it resumes from the journal".into(),
+            Self::Timeout(_) => "check both clusters (brokers up? topic readable?); run the same command again to resume".into(),
+        }
+    }
+
     pub(crate) fn inconsistent(message: String, hint: &str) -> Self {
         Self::Inconsistent {
             message,

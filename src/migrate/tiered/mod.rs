@@ -4,8 +4,10 @@
 //! * [`plan`]: preflight, waves, local bytes before and after, progress (pure).
 //! * [`journal`]: what a run has done, saved after every step.
 //! * [`run`]: drives the waves and the drain over [`crate::kafka::ClusterAdmin`].
+//! * [`error`]: what stops a run.
 //! * [`rollback`]: what a rollback changes, read and applied.
 
+pub mod error;
 pub mod journal;
 pub mod plan;
 pub mod rollback;

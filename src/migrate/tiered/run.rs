@@ -17,32 +17,12 @@ use crate::migrate::tiered::plan::{
     PartitionState, Problem, TierInput, TierOptions, TierPlan, COPY_QUOTA, SYSTEM_ENABLE,
 };
 
+use super::error::TierError;
 use crate::execute::journal::{now_ms, Journal, Phase, Throttle};
-use crate::execute::runner::{self as exec, ExecError, ExecOptions, Progress};
+use crate::execute::runner::{self as exec, ExecOptions, Progress};
 use crate::execute::scheduler::Move;
 use crate::kafka::{offset_spec, ClusterAdmin, ConfigOp, KafkaError};
 use crate::migrate::tiered::journal::{DrainRecord, TierJournal, TierPhase, WaveState};
-
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    #[error(transparent)]
-    Kafka(#[from] KafkaError),
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-    #[error("cannot write the journal {path}: {source}")]
-    Journal {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("wave {wave} made no progress for {secs} s; not yet tiered: {partitions}")]
-    Stalled {
-        wave: usize,
-        secs: u64,
-        partitions: String,
-    },
-    #[error("{0}")]
-    Plan(String),
-}
 
 #[derive(Debug, Clone)]
 pub struct TierRunOptions {
@@ -53,8 +33,8 @@ pub struct TierRunOptions {
     pub drain: ExecOptions,
 }
 
-fn save(j: &TierJournal, path: &Path) -> Result<(), MigrateError> {
-    j.save(path).map_err(|source| MigrateError::Journal {
+fn save(j: &TierJournal, path: &Path) -> Result<(), TierError> {
+    j.save(path).map_err(|source| TierError::Journal {
         path: path.display().to_string(),
         source,
     })
@@ -266,7 +246,7 @@ async fn set_quotas<A: ClusterAdmin>(
     j: &mut TierJournal,
     path: &Path,
     brokers: &[i32],
-) -> Result<(), MigrateError> {
+) -> Result<(), TierError> {
     if j.quotas.is_empty() {
         for &b in brokers {
             let cfg = admin.dynamic_configs(Some(b), None).await?;
@@ -300,7 +280,7 @@ pub async fn restore_quotas<A: ClusterAdmin>(
     admin: &mut A,
     j: &mut TierJournal,
     path: &Path,
-) -> Result<usize, MigrateError> {
+) -> Result<usize, TierError> {
     let mut n = 0;
     while let Some(q) = j.quotas.last().cloned() {
         admin
@@ -319,7 +299,7 @@ async fn start_wave<A: ClusterAdmin>(
     j: &mut TierJournal,
     path: &Path,
     wi: usize,
-) -> Result<(), MigrateError> {
+) -> Result<(), TierError> {
     let topics = j.waves[wi].topics.clone();
     let states = admin.partitions(&topics).await?;
     let parts: Vec<(String, i32)> = states.replicas.keys().cloned().collect();
@@ -437,7 +417,7 @@ async fn follow_wave<A: ClusterAdmin>(
     wi: usize,
     opts: &TierRunOptions,
     progress: &dyn Progress,
-) -> Result<(), MigrateError> {
+) -> Result<(), TierError> {
     let topics = j.waves[wi].topics.clone();
     // Set (again, on a resume: the same values) the wave's topic configs.
     for t in &topics {
@@ -533,7 +513,7 @@ async fn follow_wave<A: ClusterAdmin>(
             }
             Ok(Poll::Waiting) => failures = 0,
             Ok(Poll::Stalled(waiting)) => {
-                return Err(MigrateError::Stalled {
+                return Err(TierError::Stalled {
                     wave: j.waves[wi].index,
                     secs: opts.stall.as_secs(),
                     partitions: waiting.chars().take(600).collect(),
@@ -567,7 +547,7 @@ pub async fn run<A: ClusterAdmin>(
     path: &Path,
     opts: &TierRunOptions,
     progress: &dyn Progress,
-) -> Result<TierReport, MigrateError> {
+) -> Result<TierReport, TierError> {
     j.runs += 1;
     save(j, path)?;
     let mut restored = 0;
@@ -634,9 +614,9 @@ async fn drain<A: ClusterAdmin>(
     path: &Path,
     opts: &TierRunOptions,
     progress: &dyn Progress,
-) -> Result<(), MigrateError> {
+) -> Result<(), TierError> {
     let dpath = TierJournal::drain_journal_path(path);
-    let existing = Journal::load(&dpath).map_err(|source| MigrateError::Journal {
+    let existing = Journal::load(&dpath).map_err(|source| TierError::Journal {
         path: dpath.display().to_string(),
         source,
     })?;
@@ -648,7 +628,7 @@ async fn drain<A: ClusterAdmin>(
         _ => {
             let cluster = admin.snapshot().await?;
             let moves =
-                plan::drain_plan(&cluster, &j.options.drain_brokers).map_err(MigrateError::Plan)?;
+                plan::drain_plan(&cluster, &j.options.drain_brokers).map_err(TierError::Plan)?;
             let planned_bytes: u64 = moves.iter().map(Move::copy_bytes).sum();
             let predicted =
                 crate::execute::scheduler::bound_secs(moves.iter(), |_| throttle as f64);
@@ -663,7 +643,7 @@ async fn drain<A: ClusterAdmin>(
             });
             save(j, path)?;
             let dj = Journal::new(moves, &j.bootstrap, throttle, false);
-            dj.save(&dpath).map_err(|source| MigrateError::Journal {
+            dj.save(&dpath).map_err(|source| TierError::Journal {
                 path: dpath.display().to_string(),
                 source,
             })?;
@@ -679,7 +659,7 @@ async fn drain<A: ClusterAdmin>(
     }
     save(j, path)?;
     if !r.verified {
-        return Err(MigrateError::Plan(format!(
+        return Err(TierError::Plan(format!(
             "the drain ended with partitions not at the plan: {}",
             r.mismatched.join(" ")
         )));
@@ -691,7 +671,7 @@ async fn drain<A: ClusterAdmin>(
 pub async fn verify_configs<A: ClusterAdmin>(
     admin: &mut A,
     j: &TierJournal,
-) -> Result<Vec<String>, MigrateError> {
+) -> Result<Vec<String>, TierError> {
     let mut out = Vec::new();
     let mut by_topic: BTreeMap<&str, Vec<&Throttle>> = BTreeMap::new();
     for c in &j.configs {

@@ -1,0 +1,20 @@
+//! The process exit codes (`docs/exit-codes.md`). A leaf: module errors say which code they
+//! mean without depending on the top-level error.
+
+/// Process exit codes. Stable: scripts depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Success (and, with `--detailed-exitcode`, nothing to change).
+    Ok = 0,
+    /// An operation failed: an AWS or Kafka call, a file write, an interrupted run.
+    Failed = 1,
+    /// Bad input or usage: malformed or impossible spec, bad flags. Nothing was changed.
+    BadInput = 2,
+    /// `--dry-run --detailed-exitcode`: the plan has changes.
+    ChangesPending = 3,
+    /// A check ran and found problems (e.g. `check az-tolerance`).
+    CheckFailed = 4,
+    /// The work is done but some settings could not be removed because their broker is down
+    /// (`reassign --execute/--verify/--cancel`): run the same command again once it is back.
+    CleanupPending = 5,
+}
