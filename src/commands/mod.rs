@@ -10,8 +10,6 @@ use crate::output::{Format, ProgressSettings};
 
 pub mod check;
 pub mod migrate;
-pub mod migrate_connect;
-pub mod migrate_diskless;
 pub mod progress;
 pub mod provision;
 pub mod reassign;

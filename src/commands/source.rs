@@ -9,7 +9,7 @@ use crate::assign::Cluster;
 use crate::cli::{AssignmentSource, KafkaSecurity};
 use crate::error::{Error, Result};
 use crate::kafka::admin::KafkaAdmin;
-use crate::kafka::security::{parse_properties, Security};
+use crate::kafka::security::{parse_properties, properties, Security};
 use crate::kafka::ClusterAdmin;
 
 /// The connection security from `--command-config` (PLAINTEXT without one).
@@ -25,6 +25,26 @@ pub fn security(s: &KafkaSecurity) -> Result<Security> {
             "see docs/reassign.md for the client properties streamctl understands",
         )
     })
+}
+
+/// Client properties as given in a `--*-command-config` file (none without one): the Connect
+/// workers take them verbatim (file paths in them must exist on the workers).
+pub fn client_properties(
+    path: &Option<std::path::PathBuf>,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let text = read_file(path)?;
+    Ok(properties(&text)
+        .map_err(|m| {
+            Error::usage(
+                format!("{}: {m}", path.display()),
+                "write one key=value per line, as Kafka's tools read it",
+            )
+        })?
+        .into_iter()
+        .collect())
 }
 
 /// Connect to a live cluster.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::assign::Cluster;
 
 pub mod admin;
+pub mod quotas;
 pub mod records;
 pub mod security;
 pub mod wire;

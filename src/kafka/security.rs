@@ -73,7 +73,43 @@ impl std::fmt::Debug for Security {
     }
 }
 
-/// Read Kafka client properties (`key=value` lines). Understood: `security.protocol`,
+/// Java `.properties` text as Kafka's tools read a `--command-config`: `key=value` or
+/// `key: value`, `#` and `!` comments, a value continued on the next line after a trailing
+/// backslash (as a multi-line `sasl.jaas.config` often is). A line without a separator is refused
+/// with its line number. One parser serves the admin plane, the copier and the Connect workers'
+/// client configs.
+pub fn properties(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let mut line = line.trim_start().to_string();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        // An odd number of trailing backslashes continues the line.
+        while (line.len() - line.trim_end_matches('\\').len()) % 2 == 1 {
+            line.pop();
+            match lines.next() {
+                Some((_, next)) => line.push_str(next.trim_start()),
+                None => break,
+            }
+        }
+        let Some(i) = line.find(['=', ':']) else {
+            return Err(format!(
+                "line {}: `{}` is not key=value",
+                n + 1,
+                line.trim()
+            ));
+        };
+        out.push((
+            line[..i].trim().to_string(),
+            line[i + 1..].trim().to_string(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Read Kafka client properties (see [`properties`]). Understood: `security.protocol`,
 /// `sasl.mechanism`, `sasl.jaas.config` (username="..." password="..."), `sasl.username`,
 /// `sasl.password`, `ssl.truststore.location` (with `ssl.truststore.type=PEM`), `ssl.ca.location`,
 /// `ssl.keystore.location` (PEM with key and chain) or `ssl.certificate.location` +
@@ -92,15 +128,8 @@ pub fn parse_properties(text: &str, base: &Path) -> Result<Security, String> {
             base.join(p)
         }
     };
-    for line in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-    {
-        let Some((k, v)) = line.split_once('=') else {
-            return Err(format!("`{line}` is not key=value"));
-        };
-        let (k, v) = (k.trim(), v.trim());
+    for (k, v) in properties(text)? {
+        let (k, v) = (k.as_str(), v.as_str());
         match k {
             "security.protocol" => {
                 s.protocol = match v.to_ascii_uppercase().as_str() {
@@ -383,6 +412,30 @@ impl Scram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_read_as_kafkas_tools_read_them() {
+        let text = "# a comment\n! another\n\nsecurity.protocol = SASL_SSL\nsasl.mechanism: SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\\n    username=\"alice\" \\\n    password=\"s=cr:et\";\nbootstrap.servers=b-1:9096\n";
+        let p = super::properties(text).unwrap();
+        assert_eq!(
+            p,
+            vec![
+                ("security.protocol".to_string(), "SASL_SSL".to_string()),
+                ("sasl.mechanism".into(), "SCRAM-SHA-512".into()),
+                (
+                    "sasl.jaas.config".into(),
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"s=cr:et\";".into()
+                ),
+                ("bootstrap.servers".into(), "b-1:9096".into()),
+            ]
+        );
+        // The continued JAAS line gives the admin plane its credentials.
+        let s = parse_properties(text, Path::new("/")).unwrap();
+        assert_eq!(s.username.as_deref(), Some("alice"));
+        assert_eq!(s.password.as_deref(), Some("s=cr:et"));
+        let e = super::properties("a=1\njust-a-word\n").unwrap_err();
+        assert!(e.starts_with("line 2:"), "{e}");
+    }
 
     /// RFC 7677's SCRAM-SHA-256 example.
     #[test]

@@ -465,6 +465,31 @@ pub fn replay_start(history: &[[u8; 32]], expected: usize, digest: &[u8; 32]) ->
         .find(|&j| history[j] == *digest)
 }
 
+/// Brokers that are preferred leaders of the selected partitions (the quota is split over them).
+pub fn leaders(cluster: &crate::assign::Cluster, topics: &BTreeMap<String, i32>) -> usize {
+    cluster
+        .partitions
+        .iter()
+        .filter(|p| topics.contains_key(&p.topic))
+        .filter_map(|p| p.replicas.first().copied())
+        .collect::<BTreeSet<i32>>()
+        .len()
+}
+
+/// The warning a plan shows for an at-least-once connector.
+pub fn at_least_once_warning(f: &ConnectFacts) -> Option<String> {
+    (!(f.workers_exactly_once && f.target_transactions)).then(|| {
+        format!(
+            "the connector runs at-least-once ({}): after a worker failure it copies some records again; the verifier recognises the repeats and maps every record to its last copy, and the repeated copies stay in the target topic",
+            if f.target_transactions {
+                "the workers run without exactly.once.source.support"
+            } else {
+                "the target does not accept transactional producers"
+            }
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,11 @@ pub enum DisklessError {
     Kafka(#[from] KafkaError),
     #[error(transparent)]
     Connect(#[from] crate::connect::ConnectError),
+    #[error("cannot read the journal {path}: {source}")]
+    ReadJournal {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write the journal {path}: {source}")]
     Journal {
         path: String,
@@ -44,7 +49,7 @@ impl DisklessError {
     /// Refused before any change: bad input (2); anything else failed on the way (1).
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Usage { .. } | Self::Refused(_) => ExitCode::BadInput,
+            Self::Usage { .. } | Self::Refused(_) | Self::ReadJournal { .. } => ExitCode::BadInput,
             _ => ExitCode::Failed,
         }
     }
@@ -54,6 +59,7 @@ impl DisklessError {
         match self {
             Self::Kafka(k) => k.hint(),
             Self::Connect(c) => c.hint(),
+            Self::ReadJournal { .. } => "check the path and that the file is readable (a journal streamctl wrote)".into(),
             Self::Journal { .. } => "check that the journal's directory exists and is writable; run the same command again to resume".into(),
             Self::Refused(problems) => problems
                 .iter()

@@ -8,6 +8,8 @@
 //! * [`cursor`], [`copy`], [`verify`]: reading, the built-in copier, the verifier.
 //! * [`cutover`]: the engine-neutral cutover.
 //! * [`error`]: what stops a run.
+//! * [`report`]: what a step reports (stable fields).
+//! * [`workflow`]: the steps the command calls, from its settings.
 //!
 //! The Kafka Connect engine is [`super::connect`].
 
@@ -18,4 +20,6 @@ pub mod error;
 pub mod journal;
 pub mod map;
 pub mod plan;
+pub mod report;
 pub mod verify;
+pub mod workflow;

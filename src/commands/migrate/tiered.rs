@@ -8,9 +8,9 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Serialize;
 
-use super::progress::BarProgress;
-use super::{print, Context};
-use crate::cli::{MigrateCommand, MigrateTieredArgs};
+use super::super::progress::BarProgress;
+use super::super::{print, Context};
+use crate::cli::MigrateTieredArgs;
 use crate::error::{Error, ExitCode, Result};
 use crate::execute::runner::ExecOptions;
 use crate::kafka::{offset_spec, ClusterAdmin};
@@ -23,13 +23,6 @@ use crate::migrate::tiered::run::{TierReport, TierRunOptions};
 use crate::migrate::tiered::{plan as tiered, rollback as tier_rollback, run as tiered_run};
 use crate::output::{self, table};
 use crate::units::{human_bytes, human_duration, parse_bytes, parse_rate};
-
-pub fn run(ctx: &Context, cmd: MigrateCommand) -> Result<ExitCode> {
-    match cmd {
-        MigrateCommand::Tiered(a) => tiered(ctx, &a),
-        MigrateCommand::Diskless(a) => super::migrate_diskless::run(ctx, &a),
-    }
-}
 
 /// `--dry-run` / preflight output. Stable field names.
 #[derive(Debug, Serialize)]
@@ -115,7 +108,7 @@ fn options(a: &MigrateTieredArgs) -> Result<TierOptions> {
     })
 }
 
-fn tiered(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
+pub fn run(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
     let path = a.journal.clone();
     let existing = TierJournal::load(&path).map_err(|source| Error::ReadFile {
         path: path.display().to_string(),
@@ -159,7 +152,7 @@ fn tiered(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
     };
     let rt = ctx.runtime()?;
     rt.block_on(async {
-        let mut admin = super::source::connect(&bootstrap, &a.security).await?;
+        let mut admin = super::super::source::connect(&bootstrap, &a.security).await?;
         if a.rollback {
             return rollback(ctx, a, &mut admin, existing, topics.as_ref(), &path).await;
         }
@@ -222,7 +215,7 @@ fn tiered(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
                     eprintln!("nothing to do: every selected topic is tiered already");
                     return Ok(ExitCode::Ok);
                 }
-                if !a.yes && !super::confirm(&format!("tier {} topic(s) in {} wave(s)?", plan.waves.iter().map(|w| w.topics.len()).sum::<usize>(), plan.waves.len()), "refusing to change the cluster without confirmation: stdin is not a terminal")? {
+                if !a.yes && !super::super::confirm(&format!("tier {} topic(s) in {} wave(s)?", plan.waves.iter().map(|w| w.topics.len()).sum::<usize>(), plan.waves.len()), "refusing to change the cluster without confirmation: stdin is not a terminal")? {
                     eprintln!("nothing changed");
                     return Ok(ExitCode::Ok);
                 }
@@ -362,7 +355,7 @@ async fn rollback<A: ClusterAdmin>(
     }
     if !a.yes {
         print(&output::render(ctx.format, &shown, || human(&shown))?)?;
-        if !super::confirm(
+        if !super::super::confirm(
             &format!("roll back {} topic(s)?", steps.len()),
             "refusing to change the cluster without confirmation: stdin is not a terminal",
         )? {
