@@ -13,11 +13,9 @@ use super::super::{print, Context};
 use crate::cli::MigrateTieredArgs;
 use crate::error::{Error, ExitCode, Result};
 use crate::execute::runner::ExecOptions;
-use crate::kafka::{offset_spec, ClusterAdmin};
-use crate::migrate::tiered::journal::{TierJournal, TierPhase, WaveState};
-use crate::migrate::tiered::plan::{
-    is_tiered, LocalRetention, Problem, TierOptions, TierPlan, WaveSize,
-};
+use crate::kafka::ClusterAdmin;
+use crate::migrate::tiered::journal::TierJournal;
+use crate::migrate::tiered::plan::{LocalRetention, Problem, TierOptions, TierPlan, WaveSize};
 use crate::migrate::tiered::rollback::RollbackStep;
 use crate::migrate::tiered::run::{TierReport, TierRunOptions};
 use crate::migrate::tiered::{plan as tiered, rollback as tier_rollback, run as tiered_run};
@@ -240,121 +238,32 @@ async fn rollback<A: ClusterAdmin>(
     topics: Option<&Regex>,
     path: &Path,
 ) -> Result<ExitCode> {
-    // The topics: those the journal started tiering, or the tiered topics matching --topics.
-    let names: Vec<String> = match (&journal, topics) {
-        (Some(j), _) => j
-            .waves
-            .iter()
-            .filter(|w| w.state != WaveState::Pending)
-            .flat_map(|w| w.topics.clone())
-            .collect(),
-        (None, Some(re)) => {
-            let c = admin.snapshot().await?;
-            let mut v: Vec<String> = c.partitions.iter().map(|p| p.topic.clone()).filter(|t| !t.starts_with("__") && re.is_match(t)).collect();
-            v.dedup();
-            v
-        }
-        (None, None) => {
-            return Err(Error::usage(
-                format!("no migration journal at {} and no --topics", path.display()),
-                "give --journal the migration's journal, or --topics for the tiered topics to roll back",
-            ))
-        }
-    };
-    let mut steps: Vec<RollbackStep> = Vec::new();
-    for t in &names {
-        let cfg = admin.describe_configs(None, Some(t)).await?;
-        if !is_tiered(&cfg) {
-            continue;
-        }
-        let parts: Vec<(String, i32)> = admin
-            .partitions(std::slice::from_ref(t))
-            .await?
-            .replicas
-            .into_keys()
-            .collect();
-        let starts = admin.list_offsets(&parts, offset_spec::EARLIEST).await?;
-        let local = admin
-            .list_offsets(&parts, offset_spec::EARLIEST_LOCAL)
-            .await?;
-        let offsets: Vec<(i32, i64, i64)> = parts
-            .iter()
-            .map(|k| {
-                (
-                    k.1,
-                    starts.get(k).copied().unwrap_or(0),
-                    local.get(k).copied().unwrap_or(0),
-                )
-            })
-            .collect();
-        steps.push(tier_rollback::rollback(
-            t,
-            &cfg,
-            &offsets,
-            a.delete_remote_data,
+    if journal.is_none() && topics.is_none() {
+        return Err(Error::usage(
+            format!("no migration journal at {} and no --topics", path.display()),
+            "give --journal the migration's journal, or --topics for the tiered topics to roll back",
         ));
     }
-    #[derive(Serialize)]
-    struct RollbackReport<'a> {
-        steps: &'a [RollbackStep],
-        delete_remote_data: bool,
-        applied: bool,
-        quotas_restored: usize,
-    }
+    let steps = tier_rollback::read(admin, journal.as_ref(), topics, a.delete_remote_data).await?;
     let mut shown = RollbackReport {
         steps: &steps,
         delete_remote_data: a.delete_remote_data,
         applied: false,
         quotas_restored: 0,
     };
-    let human = |r: &RollbackReport| -> String {
-        let rows = r
-            .steps
-            .iter()
-            .map(|s| {
-                vec![
-                    s.topic.clone(),
-                    s.ops
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(delete)")))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    s.note.clone(),
-                ]
-            })
-            .collect();
-        let mut out = table(&["topic", "changes", "what it means"], rows);
-        for s in r.steps {
-            for (p, from, to) in &s.unreadable {
-                out.push_str(&format!(
-                    "\n{}-{p}: offsets {from}..{} become unreadable",
-                    s.topic,
-                    to - 1
-                ));
-            }
-        }
-        out.push_str(&format!(
-            "\n{}",
-            if r.applied {
-                format!(
-                    "rolled back; {} copy quota setting(s) restored",
-                    r.quotas_restored
-                )
-            } else {
-                "not applied".into()
-            }
-        ));
-        out
-    };
     if a.delete_remote_data && !a.yes {
-        print(&output::render(ctx.format, &shown, || human(&shown))?)?;
+        print(&output::render(ctx.format, &shown, || {
+            human_rollback(&shown)
+        })?)?;
         return Err(Error::usage(
             "--delete-remote-data deletes the remote copies: records only in the remote store become unreadable",
             "read the offsets above; re-run with --yes to delete them, or drop --delete-remote-data for a read-only rollback that keeps every record",
         ));
     }
     if !a.yes {
-        print(&output::render(ctx.format, &shown, || human(&shown))?)?;
+        print(&output::render(ctx.format, &shown, || {
+            human_rollback(&shown)
+        })?)?;
         if !super::super::confirm(
             &format!("roll back {} topic(s)?", steps.len()),
             "refusing to change the cluster without confirmation: stdin is not a terminal",
@@ -364,28 +273,61 @@ async fn rollback<A: ClusterAdmin>(
         }
     }
     let mut journal = journal;
-    if let Some(j) = &mut journal {
-        shown.quotas_restored = tiered_run::restore_quotas(admin, j, path).await?;
-    }
-    for s in &steps {
-        admin.alter_configs(None, Some(&s.topic), &s.ops).await.map_err(|e| match e {
-            crate::kafka::KafkaError::Api { code: 40, .. } => Error::Migrate {
-                message: format!("Kafka refused the rollback of {}: {e}", s.topic),
-                hint: "remote.log.copy.disable needs local retention equal to retention; if Kafka still refuses, choose: keep tiering on, or --delete-remote-data --yes (deletes remote copies)".into(),
-            },
-            other => Error::Kafka(other),
-        })?;
-    }
-    if let Some(j) = &mut journal {
-        j.phase = TierPhase::RolledBack;
-        j.save(path).map_err(|source| Error::WriteFile {
-            path: path.display().to_string(),
-            source,
-        })?;
-    }
+    shown.quotas_restored = tier_rollback::apply(admin, journal.as_mut(), path, &steps).await?;
     shown.applied = true;
-    print(&output::render(ctx.format, &shown, || human(&shown))?)?;
+    print(&output::render(ctx.format, &shown, || {
+        human_rollback(&shown)
+    })?)?;
     Ok(ExitCode::Ok)
+}
+
+/// `--rollback`'s plan and result. Stable field names.
+#[derive(Serialize)]
+struct RollbackReport<'a> {
+    steps: &'a [RollbackStep],
+    delete_remote_data: bool,
+    applied: bool,
+    quotas_restored: usize,
+}
+
+fn human_rollback(r: &RollbackReport) -> String {
+    let rows = r
+        .steps
+        .iter()
+        .map(|s| {
+            vec![
+                s.topic.clone(),
+                s.ops
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(delete)")))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                s.note.clone(),
+            ]
+        })
+        .collect();
+    let mut out = table(&["topic", "changes", "what it means"], rows);
+    for s in r.steps {
+        for (p, from, to) in &s.unreadable {
+            out.push_str(&format!(
+                "\n{}-{p}: offsets {from}..{} become unreadable",
+                s.topic,
+                to - 1
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\n{}",
+        if r.applied {
+            format!(
+                "rolled back; {} copy quota setting(s) restored",
+                r.quotas_restored
+            )
+        } else {
+            "not applied".into()
+        }
+    ));
+    out
 }
 
 fn human_plan(r: &PlanReport) -> String {

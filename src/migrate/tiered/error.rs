@@ -23,6 +23,9 @@ pub enum TierError {
     },
     #[error("{0}")]
     Plan(String),
+    /// The cluster refused a change; nothing after it was made.
+    #[error("{message}")]
+    Refused { message: String, hint: String },
     /// A flag that does not fit the journal or the cluster; nothing was changed.
     #[error("{message}")]
     Usage { message: String, hint: String },
@@ -53,7 +56,7 @@ impl TierError {
             Self::Kafka(_) => "the journal holds the migration: fix the cause and run the same command again to resume, or --rollback (it also restores the copy quotas)".into(),
             Self::Journal { .. } => "check that the journal's directory exists and is writable; run the same command again to resume".into(),
             Self::Stalled { .. } => "check the brokers' logs for RemoteLogManager errors (remote store reachable? quota too low?), then run the same command again: it resumes the wave".into(),
-            Self::Usage { hint, .. } => hint.clone(),
+            Self::Usage { hint, .. } | Self::Refused { hint, .. } => hint.clone(),
             Self::Exec(_) | Self::Plan(_) => "run the same command again to resume; --status shows the journal".into(),
         }
     }

@@ -6,8 +6,17 @@ use super::plan::{
     COPY_DISABLE, DELETE_ON_DISABLE, LOCAL_RETENTION_BYTES, LOCAL_RETENTION_MS, REMOTE_ENABLE,
     RETENTION_MS,
 };
-use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::error::TierError;
+use super::journal::{TierJournal, TierPhase, WaveState};
+use super::plan::is_tiered;
+use super::run::restore_quotas;
+use crate::kafka::{offset_spec, ClusterAdmin, KafkaError};
 
 /// What a rollback does to one topic.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,6 +83,100 @@ pub fn rollback(
         ),
         unreadable: Vec::new(),
     }
+}
+
+/// The rollback of the topics the journal started tiering, or (without a journal) of the
+/// tiered topics matching `topics`: each topic's configs and its partitions' first offsets, and
+/// the pure [`rollback`] over them. Topics no longer tiered are left out.
+pub async fn read<A: ClusterAdmin>(
+    admin: &mut A,
+    journal: Option<&TierJournal>,
+    topics: Option<&Regex>,
+    delete_remote: bool,
+) -> Result<Vec<RollbackStep>, TierError> {
+    let names: Vec<String> = match (journal, topics) {
+        (Some(j), _) => j
+            .waves
+            .iter()
+            .filter(|w| w.state != WaveState::Pending)
+            .flat_map(|w| w.topics.clone())
+            .collect(),
+        (None, Some(re)) => {
+            let c = admin.snapshot().await?;
+            let mut v: Vec<String> = c
+                .partitions
+                .iter()
+                .map(|p| p.topic.clone())
+                .filter(|t| !t.starts_with("__") && re.is_match(t))
+                .collect();
+            v.dedup();
+            v
+        }
+        (None, None) => return Ok(Vec::new()),
+    };
+    let mut steps = Vec::new();
+    for t in &names {
+        let cfg = admin.describe_configs(None, Some(t)).await?;
+        if !is_tiered(&cfg) {
+            continue;
+        }
+        let parts: Vec<(String, i32)> = admin
+            .partitions(std::slice::from_ref(t))
+            .await?
+            .replicas
+            .into_keys()
+            .collect();
+        let starts = admin.list_offsets(&parts, offset_spec::EARLIEST).await?;
+        let local = admin
+            .list_offsets(&parts, offset_spec::EARLIEST_LOCAL)
+            .await?;
+        let offsets: Vec<(i32, i64, i64)> = parts
+            .iter()
+            .map(|k| {
+                (
+                    k.1,
+                    starts.get(k).copied().unwrap_or(0),
+                    local.get(k).copied().unwrap_or(0),
+                )
+            })
+            .collect();
+        steps.push(rollback(t, &cfg, &offsets, delete_remote));
+    }
+    Ok(steps)
+}
+
+/// Apply a rollback: restore the copy quotas the journal set, change each topic's configs in
+/// order, mark the journal rolled back. Returns how many quota settings were restored.
+pub async fn apply<A: ClusterAdmin>(
+    admin: &mut A,
+    mut journal: Option<&mut TierJournal>,
+    path: &Path,
+    steps: &[RollbackStep],
+) -> Result<usize, TierError> {
+    let mut restored = 0;
+    if let Some(j) = journal.as_deref_mut() {
+        restored = restore_quotas(admin, j, path).await?;
+    }
+    for s in steps {
+        admin
+            .alter_configs(None, Some(&s.topic), &s.ops)
+            .await
+            .map_err(|e| match e {
+                KafkaError::Api { code: 40, .. } => TierError::Refused {
+                    message: format!("Kafka refused the rollback of {}: {e}", s.topic),
+                    hint: "remote.log.copy.disable needs local retention equal to retention; if Kafka still refuses, choose: keep tiering on, or --delete-remote-data --yes (deletes remote copies)".into(),
+                },
+                other => TierError::Kafka(other),
+            })?;
+    }
+    if let Some(j) = journal {
+        j.phase = TierPhase::RolledBack;
+        j.save(path).map_err(|source| TierError::Journal {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(restored)
 }
 
 #[cfg(test)]
