@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Broker, Cluster, PartitionAssignment};
+use super::cluster::{Broker, Cluster, PartitionAssignment};
 
 /// A file that could not be read as the expected format.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

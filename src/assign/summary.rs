@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::planner::PlanOptions;
-use super::Cluster;
+use super::cluster::Cluster;
+use super::options::PlanOptions;
 
 /// `reassign --output json`. Stable field names.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::Cluster;
+use super::cluster::Cluster;
 
 /// `check az-tolerance --output json`. Stable field names.
 #[derive(Debug, Clone, PartialEq, Serialize)]

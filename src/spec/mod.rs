@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod diagnostic;
 pub mod duration;
 mod locate;
 mod parse;
 mod validate;
 
+pub use diagnostic::{Diagnostic, Location, Severity};
 pub use duration::Duration;
-pub use parse::{check, parse, parse_syntax, Diagnostic, Location, Severity, SpecError};
+pub use parse::{check, parse, parse_syntax, SpecError};
 pub use validate::validate;
 
 use crate::sizing::gp3::Gp3;

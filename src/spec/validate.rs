@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::parse::Diagnostic;
+use super::diagnostic::Diagnostic;
 use super::{AvailabilityZones, ClusterSpec, Egress, Encryption, Flavor, Role};
 use crate::sizing::catalog::Catalog;
 

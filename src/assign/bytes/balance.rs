@@ -13,100 +13,20 @@
 //! else the largest that fits. A receiver may hold at most `ceil(topic replicas / brokers) + 1`
 //! replicas of one topic.
 
+use super::super::work::{relocate, IntMap, Work};
+use super::bands::Bands;
+use super::bound::Bound;
+use super::exact;
 use std::collections::BTreeSet;
-
-use super::byte_bound::Bound;
-use super::byte_exact;
-use super::planner::{relocate, IntMap, Work};
-
-/// Per AZ, its live brokers; per broker, its weight and its band [lo, hi] in bytes.
-///
-/// The weight is the broker's capacity when every broker of its AZ has one (the band is then
-/// around the AZ's mean utilisation), else 1 (the band is around the mean bytes). The upper edge
-/// never exceeds `max_util` of a known capacity.
-pub(super) struct Bands {
-    pub(super) azs: Vec<Vec<usize>>,
-    pub(super) weight: Vec<u64>,
-    pub(super) lo: Vec<f64>,
-    pub(super) hi: Vec<f64>,
-    /// Per AZ, the sum of its brokers' weights.
-    pub(super) az_weight: Vec<f64>,
-}
-
-pub(super) fn bands(w: &Work, tol: f64, max_util: Option<f64>) -> Bands {
-    let mut b = Bands {
-        azs: Vec::new(),
-        weight: vec![1; w.nb],
-        lo: vec![0.0; w.nb],
-        hi: vec![f64::MAX; w.nb],
-        az_weight: Vec::new(),
-    };
-    for a in 0..w.nz {
-        let members: Vec<usize> = (0..w.nb)
-            .filter(|&x| !w.removed[x] && w.az_of[x] == a)
-            .collect();
-        let by_capacity = members
-            .iter()
-            .all(|&x| w.capacity[x].is_some_and(|c| c > 0));
-        for &x in &members {
-            b.weight[x] = if by_capacity {
-                w.capacity[x].unwrap_or(1)
-            } else {
-                1
-            };
-        }
-        let total: f64 = members.iter().map(|&x| w.bytes[x] as f64).sum();
-        // A broker holds at most one replica of each partition: no target above the bytes of
-        // the partitions with a replica in this AZ (water-filling the rest over the others).
-        let most: f64 = (0..w.reps.len())
-            .filter(|&p| w.in_scope[p] && w.reps[p].iter().any(|&r| w.az_of[r as usize] == a))
-            .map(|p| w.cost[p] as f64)
-            .sum();
-        let mut capped: Vec<usize> = Vec::new();
-        let mut level = 0.0;
-        for _ in 0..members.len() {
-            let free: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|x| !capped.contains(x))
-                .collect();
-            let rest = total - most * capped.len() as f64;
-            let weights: f64 = free.iter().map(|&x| b.weight[x] as f64).sum();
-            level = rest / weights.max(1.0);
-            let over: Vec<usize> = free
-                .into_iter()
-                .filter(|&x| level * b.weight[x] as f64 > most)
-                .collect();
-            if over.is_empty() {
-                break;
-            }
-            capped.extend(over);
-        }
-        for &x in &members {
-            let target = if capped.contains(&x) {
-                most
-            } else {
-                level * b.weight[x] as f64
-            };
-            b.lo[x] = target * (1.0 - tol);
-            b.hi[x] = target * (1.0 + tol);
-            if let (Some(c), Some(m)) = (w.capacity[x], max_util) {
-                b.hi[x] = b.hi[x].min(c as f64 * m);
-            }
-        }
-        b.azs.push(members);
-    }
-    b.az_weight = b
-        .azs
-        .iter()
-        .map(|m| m.iter().map(|&x| b.weight[x] as f64).sum::<f64>().max(1.0))
-        .collect();
-    b
-}
 
 /// How one AZ's byte-balanced layout compares: whether a broker is left outside its band (by
 /// more than a MiB), then the bytes the whole plan moves.
-fn score(w: &Work, original: &[Vec<u32>], b: &Bands, members: &[usize]) -> (bool, u64) {
+pub(in crate::assign) fn score(
+    w: &Work,
+    original: &[Vec<u32>],
+    b: &Bands,
+    members: &[usize],
+) -> (bool, u64) {
     let miss: f64 = members
         .iter()
         .map(|&x| outside(w.bytes[x] as f64, b.lo[x], b.hi[x]))
@@ -126,7 +46,7 @@ fn score(w: &Work, original: &[Vec<u32>], b: &Bands, members: &[usize]) -> (bool
 /// Which topic each partition belongs to, how many replicas of a topic an AZ and a broker hold,
 /// and each broker's replicas by size: what both balancing passes consult and keep up to date.
 #[derive(Clone)]
-struct Index {
+pub(in crate::assign) struct Index {
     topic: Vec<u32>,
     in_az: IntMap<(u32, usize), usize>,
     count: IntMap<(u32, u32), usize>,
@@ -221,7 +141,7 @@ impl Index {
 /// from the broker with the most replicas to the one with the fewest; where none fits, two small
 /// replicas go one way and one replica of about their size comes back (counts change by one each,
 /// bytes hardly at all).
-pub(super) fn even_counts(w: &mut Work, balanced: Balanced) {
+pub(in crate::assign) fn even_counts(w: &mut Work, balanced: Balanced) {
     let Balanced { mut ix, bands } = balanced;
     // Evening counts never asks which replicas were moved already: stop keeping track.
     ix.free = Vec::new();
@@ -272,7 +192,7 @@ pub(super) fn even_counts(w: &mut Work, balanced: Balanced) {
 
 /// The smallest replica on `d` from `start` up that `r` may take with both brokers staying in
 /// their bands.
-fn single_move(
+pub(in crate::assign) fn single_move(
     w: &Work,
     ix: &Index,
     b: &Bands,
@@ -292,11 +212,16 @@ fn single_move(
 }
 
 /// A replica as the balancing passes index it: (bytes, partition).
-type Replica = (u64, u32);
+pub(in crate::assign) type Replica = (u64, u32);
 
 /// Whether these moves ((cost, partition), from, to) keep every receiving broker within the
 /// per-topic limit, counting what leaves it in the same step.
-fn net_ok(w: &Work, ix: &Index, b: &Bands, moves: &[((u64, u32), usize, usize)]) -> bool {
+pub(in crate::assign) fn net_ok(
+    w: &Work,
+    ix: &Index,
+    b: &Bands,
+    moves: &[((u64, u32), usize, usize)],
+) -> bool {
     let mut delta: IntMap<(u32, usize), i64> = IntMap::default();
     for &((_, p), from, to) in moves {
         let t = ix.topic[p as usize];
@@ -313,7 +238,7 @@ fn net_ok(w: &Work, ix: &Index, b: &Bands, moves: &[((u64, u32), usize, usize)])
 /// Two replicas from `d` to `r` and one from `r` back, all bands and per-topic limits kept; a
 /// small one back first. One of the two going out is of the returning replica's topic where
 /// possible (a broker at its topic limit can still swap within the topic).
-fn two_for_one(
+pub(in crate::assign) fn two_for_one(
     w: &Work,
     ix: &Index,
     b: &Bands,
@@ -380,7 +305,12 @@ fn two_for_one(
 /// replicas of that topic to the least utilised broker of the AZ below the limit, as long as
 /// neither leaves its band (a donor above its band and a receiver below it: these bytes count
 /// toward the balance the next step does anyway).
-fn shed_piled(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize]) {
+pub(in crate::assign) fn shed_piled(
+    w: &mut Work,
+    ix: &mut Index,
+    bands: &Bands,
+    members: &[usize],
+) {
     let util = |bytes: u64, x: usize| bytes as f64 / bands.weight[x] as f64;
     for &d in members {
         let list: Vec<Replica> = ix.on[d].iter().copied().collect();
@@ -416,7 +346,13 @@ fn shed_piled(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize]) {
 /// send its small replicas first, then the large one anyway, then take small ones back. Which
 /// of the two costs fewer bytes depends on the sizes: [`balance`]'s caller tries both where
 /// the cluster is small enough for whole replicas to matter.
-fn shed_forced(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize], overshoot: bool) {
+pub(in crate::assign) fn shed_forced(
+    w: &mut Work,
+    ix: &mut Index,
+    bands: &Bands,
+    members: &[usize],
+    overshoot: bool,
+) {
     for &d in members {
         loop {
             let need = w.bytes[d] as f64 - bands.hi[d];
@@ -469,7 +405,7 @@ fn shed_forced(w: &mut Work, ix: &mut Index, bands: &Bands, members: &[usize], o
 ///
 /// With `bound` (on a small cluster), an AZ whose plan moves more than its share of the bound is
 /// also searched exactly ([`exact`]).
-pub(super) fn balance(
+pub(in crate::assign) fn balance(
     w: &mut Work,
     original: &[Vec<u32>],
     bands: Bands,
@@ -507,7 +443,7 @@ pub(super) fn balance(
 /// `least` (the AZ's share of the bound, forced replicas included), replace it with a cheaper
 /// plan the search finds (or one that reaches the band where the greedy did not), keeping the
 /// per-topic limit.
-fn exact(
+pub(in crate::assign) fn exact(
     w: &mut Work,
     ix: &mut Index,
     bands: &Bands,
@@ -515,7 +451,7 @@ fn exact(
     members: &[usize],
     least: u64,
 ) {
-    let Some(mut problem) = byte_exact::problem(w, original, bands, members) else {
+    let Some(mut problem) = exact::problem(w, original, bands, members) else {
         return;
     };
     // Already within the band and the bound's share: nothing to search.
@@ -545,12 +481,10 @@ fn exact(
         // Down from the greedy's plan (each plan found tightens the search for the next), then
         // up from the bound to what that found: the cheapest either finds.
         let down = problem
-            .search(moved, byte_exact::NODES / 10, false)
+            .search(moved, exact::NODES / 10, false)
             .and_then(|o| o.best);
         let most = down.as_ref().map_or(moved, |d| d.0);
-        let up = problem
-            .narrow(least.min(most), most, byte_exact::NODES)
-            .best;
+        let up = problem.narrow(least.min(most), most, exact::NODES).best;
         match [down, up].into_iter().flatten().min_by_key(|d| d.0) {
             Some((_, sets)) => sets,
             None => return,
@@ -559,7 +493,7 @@ fn exact(
         // Outside the band, a plan inside it is worth having if it is shown near the optimum
         // (a plan found early may move far more than one a little outside the band).
         let cap = problem.parts.iter().map(|p| p.cost * u64::from(p.k)).sum();
-        let found = problem.narrow(least, cap, byte_exact::NODES);
+        let found = problem.narrow(least, cap, exact::NODES);
         match found.best {
             Some((cost, sets)) if cost as f64 <= 1.10 * found.least as f64 => sets,
             _ => return,
@@ -574,19 +508,19 @@ fn exact(
 }
 
 /// What [`balance`] leaves for [`even_counts`]: the index it kept up to date and the bands.
-pub(super) struct Balanced {
+pub(in crate::assign) struct Balanced {
     ix: Index,
     bands: Bands,
 }
 
 impl Balanced {
-    pub(super) fn bands(&self) -> &Bands {
+    pub(in crate::assign) fn bands(&self) -> &Bands {
         &self.bands
     }
 }
 
 /// One AZ's byte moves: piled topics, forced replicas, then the greedy, then [`trim`].
-fn balance_az(
+pub(in crate::assign) fn balance_az(
     w: &mut Work,
     ix: &mut Index,
     bands: &Bands,
@@ -684,7 +618,7 @@ fn balance_az(
 /// goes to the broker furthest below the middle of its band (counting every broker's bytes
 /// without them) that may take it. The byte moves then start from where they help most instead
 /// of moving other replicas to make up for where the forced moves put them.
-fn place_forced(
+pub(in crate::assign) fn place_forced(
     w: &mut Work,
     ix: &mut Index,
     bands: &Bands,
@@ -720,7 +654,7 @@ fn place_forced(
 }
 
 /// How far `bytes` lies outside [lo, hi] (0 inside).
-fn outside(bytes: f64, lo: f64, hi: f64) -> f64 {
+pub(in crate::assign) fn outside(bytes: f64, lo: f64, hi: f64) -> f64 {
     (lo - bytes).max(bytes - hi).max(0.0)
 }
 
@@ -730,7 +664,13 @@ fn outside(bytes: f64, lo: f64, hi: f64) -> f64 {
 /// way that costs less (one already moved, or a smaller one). Every step lowers the bytes moved,
 /// so this ends; the greedy's overshoots (a replica moved on from where an earlier step put it,
 /// a broker filled and then partly emptied) are what it undoes.
-fn trim(w: &mut Work, ix: &mut Index, b: &Bands, original: &[Vec<u32>], members: &[usize]) {
+pub(in crate::assign) fn trim(
+    w: &mut Work,
+    ix: &mut Index,
+    b: &Bands,
+    original: &[Vec<u32>],
+    members: &[usize],
+) {
     let a = w.az_of[members[0]];
     let home_of = |w: &Work, p: usize, s: usize| -> Option<(usize, usize)> {
         let (f, o) = (w.reps[p][s] as usize, original[p][s] as usize);

@@ -20,14 +20,14 @@
 //! cluster [`Bound::searched`] raises an AZ's share to what an exact search proves
 //! ([`byte_exact`]).
 
-use super::byte_exact;
-use super::bytes::Bands;
-use super::flow::Flow;
-use super::planner::{IntMap, Work};
+use super::super::work::{IntMap, Work};
+use super::bands::Bands;
+use super::exact;
+use super::relax::fractional;
 
 /// One broker's replicas that stay where they are unless moved (not forced onto it), smallest
 /// first, with running sums: the smallest set of them reaching a size is bounded in O(log n).
-struct Own {
+pub(in crate::assign) struct Own {
     sizes: Vec<u64>,
     prefix: Vec<f64>,
 }
@@ -59,7 +59,7 @@ impl Own {
 /// A lower bound on the smallest sum of a subset of `sizes` (ascending) that reaches `need`
 /// (see [`Own::cover`]); `need` itself where no subset reaches it (the band cannot be reached;
 /// the plain bound stands).
-fn min_cover(sizes: impl Iterator<Item = u64>, need: f64) -> f64 {
+pub(in crate::assign) fn min_cover(sizes: impl Iterator<Item = u64>, need: f64) -> f64 {
     let mut sum = 0.0;
     for s in sizes {
         sum += s as f64;
@@ -72,39 +72,39 @@ fn min_cover(sizes: impl Iterator<Item = u64>, need: f64) -> f64 {
 
 /// Landing combinations tried per AZ for the largest forced sends (all of them where the AZ is
 /// small; the few largest on a big one).
-const LANDINGS: usize = 50_000;
+pub(in crate::assign) const LANDINGS: usize = 50_000;
 
 /// Forced replicas per AZ considered for landing (the largest; more would never be placed
 /// together within [`LANDINGS`]).
-const FORCED_LANDINGS: usize = 16;
+pub(in crate::assign) const FORCED_LANDINGS: usize = 16;
 
 /// A lower bound on the bytes any plan moves, given the forced moves already placed in `w` (see
 /// the module docs), with each AZ's share of it.
 #[derive(Debug, Clone)]
-pub(super) struct Bound {
+pub(in crate::assign) struct Bound {
     /// The forced moves' bytes.
-    pub(super) forced: u64,
+    pub(in crate::assign) forced: u64,
     /// Per AZ (indexed like [`Bands::azs`]): what any plan moves among its brokers beyond the
     /// forced moves, and the forced replicas' bytes that landed there.
-    pub(super) azs: Vec<AzBound>,
+    pub(in crate::assign) azs: Vec<AzBound>,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(super) struct AzBound {
-    pub(super) balance: f64,
-    pub(super) forced_here: f64,
+pub(in crate::assign) struct AzBound {
+    pub(in crate::assign) balance: f64,
+    pub(in crate::assign) forced_here: f64,
 }
 
 impl AzBound {
     /// The least any plan moves onto the AZ's brokers, forced replicas included (what
     /// [`byte_exact`] counts), in whole bytes.
-    pub(super) fn least(&self) -> u64 {
+    pub(in crate::assign) fn least(&self) -> u64 {
         (self.balance + self.forced_here).floor().max(0.0) as u64
     }
 }
 
 impl Bound {
-    pub(super) fn total(&self) -> u64 {
+    pub(in crate::assign) fn total(&self) -> u64 {
         self.forced + self.azs.iter().map(|a| a.balance).sum::<f64>().ceil() as u64
     }
 
@@ -112,9 +112,14 @@ impl Bound {
     /// small AZ where the plan moves more than the bound, search between the two
     /// ([`byte_exact`]); a completed search that finds nothing below a threshold raises the AZ's
     /// share to it.
-    pub(super) fn searched(mut self, planned: &Work, original: &[Vec<u32>], b: &Bands) -> Self {
+    pub(in crate::assign) fn searched(
+        mut self,
+        planned: &Work,
+        original: &[Vec<u32>],
+        b: &Bands,
+    ) -> Self {
         for (az, members) in self.azs.iter_mut().zip(&b.azs) {
-            let Some(p) = byte_exact::problem(planned, original, b, members) else {
+            let Some(p) = exact::problem(planned, original, b, members) else {
                 continue;
             };
             let (most, _) = p.now();
@@ -122,7 +127,7 @@ impl Bound {
             if least >= most {
                 continue;
             }
-            let proven = p.narrow(least, most, byte_exact::NODES).least;
+            let proven = p.narrow(least, most, exact::NODES).least;
             az.balance = az.balance.max(proven as f64 - az.forced_here);
         }
         self
@@ -130,7 +135,7 @@ impl Bound {
 }
 
 /// The bound of the layout `w` (after the forced moves) with bands `b`.
-pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], b: &Bands) -> Bound {
+pub(in crate::assign) fn lower_bound(w: &Work, original: &[Vec<u32>], b: &Bands) -> Bound {
     // Per broker: its own replicas, the bytes forced onto it, the partitions it holds; per AZ,
     // every replica there, smallest first.
     let mut own: Vec<Vec<u64>> = vec![Vec::new(); w.nb];
@@ -325,122 +330,8 @@ pub(super) fn lower_bound(w: &Work, original: &[Vec<u32>], b: &Bands) -> Bound {
     Bound { forced, azs }
 }
 
-/// Replicas × brokers up to which an AZ also gets the split-replica bound ([`fractional`]).
-const SPLIT_EDGES: usize = 1_500;
-
-/// The least bytes any plan moves onto this AZ's brokers if replicas could be split ([`split`]).
-/// `None` for a large AZ, or where even split replicas cannot reach the band.
-fn fractional(
-    w: &Work,
-    original: &[Vec<u32>],
-    b: &Bands,
-    members: &[usize],
-    a: usize,
-) -> Option<f64> {
-    let live_here =
-        |r: u32| (r as usize) < w.nb && !w.removed[r as usize] && w.az_of[r as usize] == a;
-    let parts: Vec<(usize, u64)> = (0..w.reps.len())
-        .filter(|&p| w.in_scope[p] && w.cost[p] > 0)
-        .map(|p| {
-            (
-                p,
-                w.reps[p].iter().filter(|&&r| live_here(r)).count() as u64,
-            )
-        })
-        .filter(|&(_, k)| k > 0)
-        .collect();
-    if members.len() < 2 || parts.len() * members.len() > SPLIT_EDGES {
-        return None;
-    }
-    let sizes: Vec<(u64, u32)> = parts.iter().map(|&(p, k)| (w.cost[p], k as u32)).collect();
-    let home = |i: usize, j: usize| original[parts[i].0].contains(&(members[j] as u32));
-    let lo: Vec<f64> = members.iter().map(|&x| b.lo[x]).collect();
-    let hi: Vec<f64> = members.iter().map(|&x| b.hi[x]).collect();
-    split(&sizes, home, &lo, &hi).map(|s| s.moved)
-}
-
-/// The linear relaxation of one AZ's problem (replicas split).
-pub(super) struct Split {
-    /// The bytes it moves: no plan of whole replicas moves less.
-    pub(super) moved: f64,
-    /// Per partition and member, the share of one replica's bytes there (0 to 1).
-    pub(super) share: Vec<Vec<f64>>,
-}
-
-/// The linear relaxation of one AZ's problem: a min-cost flow of each partition's bytes to the
-/// AZ's brokers, at most one replica's worth per broker, every broker filled to within its band;
-/// bytes landing on a broker that did not hold the partition before cost their size. `parts`:
-/// each partition's bytes and replicas in the AZ; `home(i, j)`: whether member `j` held
-/// partition `i` before; `lo` and `hi`: each member's band, less the bytes that stay put. In
-/// units of the AZ's bytes / 2^30, rounded down: a broker holds at most one replica of each
-/// partition, so its lower edge gives back one unit per partition whose bytes are not whole
-/// units, and the rounded problem is never harder than the real one. `None` where even split
-/// replicas cannot reach every band (then no plan does).
-pub(super) fn split(
-    parts: &[(u64, u32)],
-    home: impl Fn(usize, usize) -> bool,
-    lo: &[f64],
-    hi: &[f64],
-) -> Option<Split> {
-    let n = lo.len();
-    let total: u64 = parts.iter().map(|&(c, k)| c * u64::from(k)).sum();
-    let unit = (total >> 30).max(1);
-    let (s, t) = (0, 1);
-    let node = |j: usize| 2 + parts.len() + j;
-    let mut f = Flow::new(2 + parts.len() + n);
-    // Filling a broker's lower edge outweighs any path's moving cost (at most one per node).
-    let must = 2 * (2 + parts.len() + n) as i64 + 2;
-    let mut supply = 0;
-    let mut edges: Vec<(i64, Vec<usize>)> = Vec::with_capacity(parts.len());
-    for (i, &(bytes, k)) in parts.iter().enumerate() {
-        let c = (bytes / unit) as i64;
-        f.edge(s, 2 + i, c * i64::from(k), 0);
-        supply += c * i64::from(k);
-        let e = (0..n)
-            .map(|j| f.edge(2 + i, node(j), c, i64::from(!home(i, j))))
-            .collect();
-        edges.push((c, e));
-    }
-    let slack = parts.iter().filter(|&&(c, _)| c % unit != 0).count() as i64;
-    let mut lows: Vec<(usize, i64)> = Vec::with_capacity(n);
-    for j in 0..n {
-        let low = ((lo[j] / unit as f64).floor() as i64 - slack).max(0);
-        let high = (hi[j] / unit as f64).ceil().max(0.0) as i64;
-        lows.push((f.edge(node(j), t, low, -must), low));
-        f.edge(node(j), t, (high - low).max(0), 0);
-    }
-    if f.run(s, t) < supply || lows.iter().any(|&(e, low)| f.flow(e) < low) {
-        return None;
-    }
-    let mut moved = 0;
-    for (i, (_, e)) in edges.iter().enumerate() {
-        moved += (0..n)
-            .filter(|&j| !home(i, j))
-            .map(|j| f.flow(e[j]))
-            .sum::<i64>();
-    }
-    let share = edges
-        .iter()
-        .map(|(c, e)| {
-            e.iter()
-                .map(|&e| {
-                    if *c > 0 {
-                        f.flow(e) as f64 / *c as f64
-                    } else {
-                        0.0
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    Some(Split {
-        moved: (moved as u64 * unit) as f64,
-        share,
-    })
-}
-
 /// One AZ's brokers and what each must at least send and take (indexed like `members`).
-struct Az<'m> {
+pub(in crate::assign) struct Az<'m> {
     members: &'m [usize],
     base: Vec<f64>,
     send: Vec<f64>,
@@ -556,7 +447,7 @@ impl<'m> Az<'m> {
 
 /// A replica that must land on one broker of an AZ: its (least possible) size and which
 /// brokers may take it.
-struct Landing {
+pub(in crate::assign) struct Landing {
     size: f64,
     may: Vec<bool>,
 }

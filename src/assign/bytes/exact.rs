@@ -18,24 +18,24 @@
 //! replicas, reach the threshold. Every edge is strict, as in the greedy, so re-planning a plan
 //! the search made moves nothing.
 
-use super::byte_bound::split;
-use super::bytes::Bands;
-use super::planner::Work;
+use super::super::work::Work;
+use super::bands::Bands;
+use super::relax::split;
 
 /// Search nodes per AZ (over all of [`Problem::narrow`]'s steps); where they run out, what was
 /// proven and found so far stands.
-pub(super) const NODES: u64 = 200_000;
+pub(in crate::assign) const NODES: u64 = 200_000;
 
 /// Brokers of an AZ up to which it is searched (sets of brokers are bit masks).
-pub(super) const MAX_BROKERS: usize = 12;
+pub(in crate::assign) const MAX_BROKERS: usize = 12;
 
 /// Replicas × brokers of an AZ up to which it is searched.
-pub(super) const MAX_EDGES: usize = 1_500;
+pub(in crate::assign) const MAX_EDGES: usize = 1_500;
 
 /// An AZ's problem as `w` leaves it (after the forced moves, or after the greedy): its
 /// partitions with bytes, in scope, with a replica on one of its live brokers `members`. `None`
 /// for an AZ too large to search. No per-topic limit (see [`Problem::room`]).
-pub(super) fn problem(
+pub(in crate::assign) fn problem(
     w: &Work,
     original: &[Vec<u32>],
     b: &Bands,
@@ -87,67 +87,67 @@ pub(super) fn problem(
 
 /// One partition's replicas in the AZ.
 #[derive(Debug, Clone)]
-pub(super) struct Part {
+pub(in crate::assign) struct Part {
     /// The partition (the caller's index).
-    pub(super) p: u32,
-    pub(super) cost: u64,
+    pub(in crate::assign) p: u32,
+    pub(in crate::assign) cost: u64,
     /// Its replicas in the AZ.
-    pub(super) k: u32,
+    pub(in crate::assign) k: u32,
     /// Brokers (bit per member) that held it before the plan: landing there costs nothing.
-    pub(super) home: u32,
+    pub(in crate::assign) home: u32,
     /// Brokers that hold it now.
-    pub(super) now: u32,
+    pub(in crate::assign) now: u32,
     /// Its topic (the caller's numbering) for the per-topic limit.
-    pub(super) topic: u32,
+    pub(in crate::assign) topic: u32,
 }
 
 /// One AZ's problem: per member broker its band and the bytes that do not move, and the
 /// partitions that may.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Problem {
-    pub(super) lo: Vec<f64>,
-    pub(super) hi: Vec<f64>,
-    pub(super) base: Vec<f64>,
-    pub(super) parts: Vec<Part>,
+pub(in crate::assign) struct Problem {
+    pub(in crate::assign) lo: Vec<f64>,
+    pub(in crate::assign) hi: Vec<f64>,
+    pub(in crate::assign) base: Vec<f64>,
+    pub(in crate::assign) parts: Vec<Part>,
     /// Per (topic, member), how many more replicas of the topic the member may hold (`None`: no
     /// per-topic limit, as for the bound).
-    pub(super) room: Option<Vec<(u32, Vec<i64>)>>,
+    pub(in crate::assign) room: Option<Vec<(u32, Vec<i64>)>>,
     /// [`Self::relaxed`], once.
-    relaxed: std::cell::OnceCell<Option<Vec<Vec<f64>>>>,
+    pub(in crate::assign) relaxed: std::cell::OnceCell<Option<Vec<Vec<f64>>>>,
 }
 
 /// What the search found.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Outcome {
+pub(in crate::assign) struct Outcome {
     /// The cheapest plan found below the incumbent: its bytes moved and each part's brokers
     /// (indexed like the problem's parts).
-    pub(super) best: Option<(u64, Vec<u32>)>,
+    pub(in crate::assign) best: Option<(u64, Vec<u32>)>,
     /// Whether the search completed: nothing cheaper than `best` (or than the incumbent, where
     /// nothing was found) exists.
-    pub(super) complete: bool,
+    pub(in crate::assign) complete: bool,
     /// Search nodes it took.
-    pub(super) nodes: u64,
+    pub(in crate::assign) nodes: u64,
 }
 
 /// What [`Problem::narrow`] proved and found.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Narrowed {
+pub(in crate::assign) struct Narrowed {
     /// No plan moves fewer bytes than this.
-    pub(super) least: u64,
+    pub(in crate::assign) least: u64,
     /// The cheapest plan found (bytes moved, each part's brokers), if any.
-    pub(super) best: Option<(u64, Vec<u32>)>,
+    pub(in crate::assign) best: Option<(u64, Vec<u32>)>,
 }
 
 impl Problem {
     /// What a part's brokers `set` cost.
-    fn paid(part: &Part, set: u32) -> u64 {
+    pub(in crate::assign) fn paid(part: &Part, set: u32) -> u64 {
         u64::from((set & !part.home).count_ones()) * part.cost
     }
 
     /// The linear relaxation's layout (split replicas, as [`super::byte_bound`]'s bound): per
     /// part and member the share of its bytes there, 0 to 1. `None` where even split replicas
     /// cannot reach every band. The search tries the sets it points to first.
-    fn relaxed(&self) -> Option<Vec<Vec<f64>>> {
+    pub(in crate::assign) fn relaxed(&self) -> Option<Vec<Vec<f64>>> {
         let sizes: Vec<(u64, u32)> = self.parts.iter().map(|p| (p.cost, p.k)).collect();
         let home = |i: usize, x: usize| self.parts[i].home >> x & 1 == 1;
         let less = |edge: &[f64]| -> Vec<f64> {
@@ -157,7 +157,7 @@ impl Problem {
     }
 
     /// The bytes the current layout moves, and whether every broker is within its band.
-    pub(super) fn now(&self) -> (u64, bool) {
+    pub(in crate::assign) fn now(&self) -> (u64, bool) {
         let mut load = self.base.clone();
         let mut moved = 0;
         for part in &self.parts {
@@ -181,7 +181,7 @@ impl Problem {
     /// raises `least` to it, a plan found lowers `most` to its cost, and a search that runs out
     /// of its share of the nodes (half of those left) is tried again a quarter as far up. Stops
     /// when the two are within 0.5 % or the `nodes` run out.
-    pub(super) fn narrow(&self, least: u64, most: u64, nodes: u64) -> Narrowed {
+    pub(in crate::assign) fn narrow(&self, least: u64, most: u64, nodes: u64) -> Narrowed {
         let mut n = Narrowed { least, best: None };
         let (mut most, mut left, mut parts) = (most, nodes, 4u64);
         while n.least < most && most - n.least > most / 200 && left > 0 && parts <= 1024 {
@@ -211,7 +211,12 @@ impl Problem {
 
     /// Search for a plan moving fewer than `incumbent` bytes (the cheapest, or the first found
     /// when `first`), within `nodes`. `None` for an AZ too large to search.
-    pub(super) fn search(&self, incumbent: u64, nodes: u64, first: bool) -> Option<Outcome> {
+    pub(in crate::assign) fn search(
+        &self,
+        incumbent: u64,
+        nodes: u64,
+        first: bool,
+    ) -> Option<Outcome> {
         if self.lo.is_empty() || self.lo.len() > MAX_BROKERS {
             return None;
         }
@@ -239,7 +244,7 @@ impl Problem {
 
     /// [`Self::search`] in one order: sets nearest the relaxation's layout first where
     /// `relaxed`, else the cheapest.
-    fn run(
+    pub(in crate::assign) fn run(
         &self,
         incumbent: u64,
         nodes: u64,
@@ -346,7 +351,7 @@ impl Problem {
     }
 }
 
-struct Search<'a> {
+pub(in crate::assign) struct Search<'a> {
     lo: &'a [f64],
     hi: &'a [f64],
     options: &'a [Vec<(u64, u32, i64)>],
