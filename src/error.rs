@@ -2,11 +2,11 @@
 
 use crate::assign::snapshot::FormatError;
 use crate::assign::PlanError;
-use crate::aws::AwsError;
 use crate::execute::runner::ExecError;
 use crate::kafka::KafkaError;
 use crate::migrate::diskless::error::DisklessError;
 use crate::migrate::tiered::error::TierError;
+use crate::provision::cloud::CloudError;
 use crate::sizing::models::ModelError;
 use crate::sizing::recommend::RecommendError;
 use crate::spec::SpecError;
@@ -46,7 +46,7 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, hint: String },
     #[error(transparent)]
-    Aws(#[from] AwsError),
+    Cloud(#[from] CloudError),
     #[error(transparent)]
     Kafka(#[from] KafkaError),
     #[error(transparent)]
@@ -86,7 +86,7 @@ impl Error {
             Self::Exec(e) => e.exit_code(),
             Self::Tier(e) => e.exit_code(),
             Self::Diskless(e) => e.exit_code(),
-            Self::Aws(_)
+            Self::Cloud(_)
             | Self::Kafka(_)
             | Self::Migrate { .. }
             | Self::WriteFile { .. }
@@ -140,7 +140,7 @@ impl Error {
                 Some("check that the directory exists and is writable".into())
             }
             Self::Usage { hint, .. } | Self::Migrate { hint, .. } => Some(hint.clone()),
-            Self::Aws(e) => Some(e.hint()),
+            Self::Cloud(e) => Some(e.hint()),
             Self::Kafka(e) => Some(e.hint()),
             Self::CheckFailed(_) => None,
             Self::Exec(e) => Some(e.hint()),

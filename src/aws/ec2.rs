@@ -4,7 +4,7 @@ use std::future::Future;
 
 use aws_sdk_ec2::types::InstanceType as SdkInstanceType;
 
-use super::AwsError;
+use crate::provision::cloud::CloudError;
 use crate::sizing::catalog::LiveFigures;
 
 /// Where live instance-type figures come from (one real implementation: [`Ec2`]).
@@ -12,7 +12,7 @@ pub trait InstanceTypeSource {
     fn describe_instance_types(
         &self,
         names: &[String],
-    ) -> impl Future<Output = Result<Vec<LiveFigures>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<LiveFigures>, CloudError>> + Send;
 }
 
 /// The EC2 adapter.
@@ -40,7 +40,7 @@ impl InstanceTypeSource for Ec2 {
     async fn describe_instance_types(
         &self,
         names: &[String],
-    ) -> Result<Vec<LiveFigures>, AwsError> {
+    ) -> Result<Vec<LiveFigures>, CloudError> {
         let mut out = Vec::new();
         for chunk in names.chunks(PAGE) {
             let types: Vec<SdkInstanceType> = chunk
@@ -55,7 +55,7 @@ impl InstanceTypeSource for Ec2 {
                 .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| {
-                    AwsError::call("EC2", "DescribeInstanceTypes", chunk.join(","), e)
+                    CloudError::call("EC2", "DescribeInstanceTypes", chunk.join(","), e)
                 })?;
                 for info in page.instance_types() {
                     let Some(name) = info.instance_type() else {

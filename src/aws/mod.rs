@@ -1,12 +1,14 @@
 //! The AWS adapter: SDK configuration (region, profile, endpoint override) and one module per
-//! service. Each adapter turns SDK errors into [`AwsError`], which names the call and the resource
+//! service. Each adapter turns SDK errors into [`CloudError`] (the provisioning seam's error), which names the call and the resource
 //! and carries a hint.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 
+use crate::provision::cloud::CloudError;
+
+pub mod cloud;
 pub mod ec2;
-pub mod infra;
 pub mod retry;
 
 /// Where and as whom to reach AWS (global flags `--region`, `--profile`, `--endpoint-url`).
@@ -49,22 +51,7 @@ pub async fn has_credentials(config: &SdkConfig) -> bool {
 }
 
 /// A failed AWS call.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum AwsError {
-    #[error("{service} {operation} on {resource} failed: {message}")]
-    Call {
-        service: &'static str,
-        operation: &'static str,
-        resource: String,
-        /// The AWS error code, e.g. `AccessDenied`, when the service sent one.
-        code: Option<String>,
-        message: String,
-    },
-    #[error("no AWS credentials were found for {0}")]
-    NoCredentials(&'static str),
-}
-
-impl AwsError {
+impl CloudError {
     /// Build from any SDK error.
     pub fn call<E>(
         service: &'static str,
@@ -86,26 +73,6 @@ impl AwsError {
             resource: resource.into(),
             code,
             message,
-        }
-    }
-
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        match self {
-            Self::NoCredentials(_) => {
-                "set AWS_PROFILE / --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; for a local emulator any non-empty keys work".into()
-            }
-            Self::Call { service, operation, code, .. } => match code.as_deref() {
-                Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
-                    format!("the caller lacks permission {}:{operation}; grant it or use another --profile", service.to_lowercase())
-                }
-                Some("InvalidClientTokenId" | "AuthFailure" | "ExpiredToken" | "SignatureDoesNotMatch") => {
-                    "the credentials were rejected: refresh them (aws sso login) or check --profile".into()
-                }
-                Some("BucketAlreadyExists") => "the bucket name is taken by another account: choose another object_store.bucket".into(),
-                Some(c) if retry::is_throttling(c) => "AWS kept throttling past the retry budget: raise --max-attempts / --max-retry-wait, or re-run later; the command converges".into(),
-                _ => "check --region and --endpoint-url, and re-run with -v for the full error".into(),
-            },
         }
     }
 }

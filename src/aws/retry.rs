@@ -36,7 +36,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use sha2::Digest;
 
-use super::AwsError;
+use crate::provision::cloud::{is_throttling, CloudError, THROTTLING_CODES};
 
 /// Attempts per call by default (terraform-provider-aws retries throttling up to 25 times).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 25;
@@ -53,29 +53,6 @@ const LOOKUP_DELAYS: [Duration; 3] = [
     Duration::from_secs(1),
     Duration::from_secs(3),
 ];
-
-/// Error codes AWS services use for throttling (the SDK's own list plus S3's and EC2's).
-pub const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
-
-/// Whether an AWS error code means "throttled".
-pub fn is_throttling(code: &str) -> bool {
-    THROTTLING_CODES.contains(&code)
-}
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,12 +115,12 @@ impl RetryPolicy {
         log: &RetryLog,
         mut send: S,
         mut lookup: L,
-    ) -> Result<T, AwsError>
+    ) -> Result<T, CloudError>
     where
         S: FnMut() -> SF,
         SF: Future<Output = Result<T, Attempt>>,
         L: FnMut() -> LF,
-        LF: Future<Output = Result<Option<T>, AwsError>>,
+        LF: Future<Output = Result<Option<T>, CloudError>>,
     {
         let start = Instant::now();
         let mut attempt = 0;
@@ -204,7 +181,7 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Attempt {
     pub outcome: Outcome,
-    pub error: AwsError,
+    pub error: CloudError,
 }
 
 impl Attempt {
@@ -222,7 +199,7 @@ impl Attempt {
         let outcome = classify(&e, exists_codes);
         Self {
             outcome,
-            error: AwsError::call(service, operation, resource, e),
+            error: CloudError::call(service, operation, resource, e),
         }
     }
 }
@@ -455,8 +432,8 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
-    fn err(code: &str) -> AwsError {
-        AwsError::Call {
+    fn err(code: &str) -> CloudError {
+        CloudError::Call {
             service: "EC2",
             operation: "CreateVpc",
             resource: "v".into(),

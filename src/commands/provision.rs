@@ -6,14 +6,15 @@ use serde::Serialize;
 use tracing::warn;
 
 use super::{print, read_file, Context};
-use crate::aws::infra::Aws;
-use crate::aws::{self, AwsError};
+use crate::aws;
+use crate::aws::cloud::Aws;
 use crate::cli::{DestroyArgs, InventoryArgs, ProvisionArgs};
 use crate::error::{Error, ExitCode, Result};
-use crate::infra::cloud::{Cloud, Removal};
-use crate::infra::diff::{counts, Counts};
-use crate::infra::{apply, desired_state, diff, Action, Actual, Change, Desired};
 use crate::output::{self, table};
+use crate::provision::cloud::CloudError;
+use crate::provision::cloud::{Cloud, Removal};
+use crate::provision::diff::{counts, Counts};
+use crate::provision::{apply, desired_state, diff, Action, Actual, Change, Desired};
 use crate::spec::{self, AvailabilityZones, ClusterSpec};
 
 /// Parse and check the spec (with CLI overrides) before any AWS call.
@@ -52,7 +53,7 @@ async fn connect(ctx: &Context, spec: &ClusterSpec) -> Result<(Aws, Desired)> {
         ));
     }
     if !aws::has_credentials(&config).await {
-        return Err(AwsError::NoCredentials("provisioning").into());
+        return Err(CloudError::NoCredentials("provisioning").into());
     }
     let cloud = Aws::new(&config, settings.endpoint_url.is_some(), settings.retry);
     let types: Vec<String> = {
@@ -359,7 +360,7 @@ pub fn inventory(ctx: &Context, a: &InventoryArgs) -> Result<ExitCode> {
             let mut rows = Vec::new();
             for g in &spec.node_groups {
                 for az in &desired.azs {
-                    let here: Vec<&crate::infra::diff::ActualInstance> = report
+                    let here: Vec<&crate::provision::diff::ActualInstance> = report
                         .actual
                         .instances
                         .iter()

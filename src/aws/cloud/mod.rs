@@ -11,10 +11,10 @@ use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types as ec2t;
 
 use super::retry::{Notices, RetryLog, RetryPolicy, TransportErrors};
-use super::AwsError;
-use crate::infra::cloud::{Cloud, Removal};
-use crate::infra::desired::Desired;
-use crate::infra::diff::{Actual, Change};
+use crate::provision::cloud::CloudError;
+use crate::provision::cloud::{Cloud, Removal};
+use crate::provision::desired::Desired;
+use crate::provision::diff::{Actual, Change};
 
 mod iam;
 mod instances;
@@ -86,10 +86,10 @@ impl Aws {
         service: &'static str,
         operation: &'static str,
         resource: &str,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let n = self.mutations.fetch_add(1, Ordering::SeqCst);
         if self.fault_after.is_some_and(|f| n >= f) {
-            return Err(AwsError::Call {
+            return Err(CloudError::Call {
                 service,
                 operation,
                 resource: resource.to_string(),
@@ -129,11 +129,11 @@ fn err<'a, E>(
     service: &'static str,
     operation: &'static str,
     resource: &'a str,
-) -> impl FnOnce(E) -> AwsError + 'a
+) -> impl FnOnce(E) -> CloudError + 'a
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    move |e| AwsError::call(service, operation, resource.to_string(), e)
+    move |e| CloudError::call(service, operation, resource.to_string(), e)
 }
 
 /// A delete or detach whose target is already gone (a retry after a lost response, or someone
@@ -143,7 +143,7 @@ fn gone_ok<T, E>(
     service: &'static str,
     operation: &'static str,
     resource: &str,
-) -> Result<(), AwsError>
+) -> Result<(), CloudError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -156,7 +156,12 @@ where
         {
             Ok(())
         }
-        Err(e) => Err(AwsError::call(service, operation, resource.to_string(), e)),
+        Err(e) => Err(CloudError::call(
+            service,
+            operation,
+            resource.to_string(),
+            e,
+        )),
     }
 }
 
@@ -182,8 +187,8 @@ fn tag_value<'a>(tags: &'a [ec2t::Tag], key: &str) -> Option<&'a str> {
         .and_then(|t| t.value())
 }
 
-fn missing(what: &str, name: &str, needs: &str) -> AwsError {
-    AwsError::Call {
+fn missing(what: &str, name: &str, needs: &str) -> CloudError {
+    CloudError::Call {
         service: "streamctl",
         operation: "Apply",
         resource: name.to_string(),
@@ -193,19 +198,19 @@ fn missing(what: &str, name: &str, needs: &str) -> AwsError {
 }
 
 impl Cloud for Aws {
-    async fn pick_azs(&self, instance_types: &[String]) -> Result<Vec<String>, AwsError> {
+    async fn pick_azs(&self, instance_types: &[String]) -> Result<Vec<String>, CloudError> {
         self.pick_azs_offering(instance_types).await
     }
 
-    async fn latest_image(&self) -> Result<String, AwsError> {
+    async fn latest_image(&self) -> Result<String, CloudError> {
         self.newest_al2023().await
     }
 
-    async fn check_instance_types(&self, instance_types: &[String]) -> Result<(), AwsError> {
+    async fn check_instance_types(&self, instance_types: &[String]) -> Result<(), CloudError> {
         self.instance_types_exist(instance_types).await
     }
 
-    async fn read(&self, d: &Desired) -> Result<Actual, AwsError> {
+    async fn read(&self, d: &Desired) -> Result<Actual, CloudError> {
         let mut a = Actual::default();
         if let Some(b) = &d.bucket {
             a.bucket = self.read_bucket(&b.name).await?;
@@ -219,7 +224,7 @@ impl Cloud for Aws {
         Ok(a)
     }
 
-    async fn apply(&self, d: &Desired, a: &Actual, c: &Change) -> Result<(), AwsError> {
+    async fn apply(&self, d: &Desired, a: &Actual, c: &Change) -> Result<(), CloudError> {
         if c.kind.starts_with("s3-") && c.kind != "s3-endpoint" {
             self.apply_bucket(d, c).await
         } else if c.kind.starts_with("iam-") {
@@ -241,7 +246,7 @@ impl Cloud for Aws {
         d: &Desired,
         delete_data: bool,
         execute: bool,
-    ) -> Result<Vec<Removal>, AwsError> {
+    ) -> Result<Vec<Removal>, CloudError> {
         let mut out = Vec::new();
         self.destroy_instances(d, delete_data, execute, &mut out)
             .await?;
@@ -264,7 +269,7 @@ impl Cloud for Aws {
         d: &Desired,
         actual: &Actual,
         execute: bool,
-    ) -> Result<Vec<Removal>, AwsError> {
+    ) -> Result<Vec<Removal>, CloudError> {
         self.prune_duplicate_instances(d, actual, execute).await
     }
 

@@ -3,10 +3,10 @@
 //! the SDK's retries cover every call here.
 
 use super::{code, err, gone_ok, verb, Aws};
-use crate::aws::AwsError;
-use crate::infra::cloud::Removal;
-use crate::infra::desired::{Desired, Iam};
-use crate::infra::diff::{Actual, Change};
+use crate::provision::cloud::CloudError;
+use crate::provision::cloud::Removal;
+use crate::provision::desired::{Desired, Iam};
+use crate::provision::diff::{Actual, Change};
 
 /// IAM returns policy documents URL-encoded.
 fn url_decode(s: &str) -> String {
@@ -39,7 +39,7 @@ fn url_decode(s: &str) -> String {
 }
 
 impl Aws {
-    pub(super) async fn read_iam(&self, i: &Iam, a: &mut Actual) -> Result<(), AwsError> {
+    pub(super) async fn read_iam(&self, i: &Iam, a: &mut Actual) -> Result<(), CloudError> {
         match self.iam.get_role().role_name(&i.role_name).send().await {
             Ok(r) => {
                 a.role_trust_policy = r
@@ -48,7 +48,7 @@ impl Aws {
                     .map(url_decode)
             }
             Err(e) if code(&e) == Some("NoSuchEntity") => {}
-            Err(e) => return Err(AwsError::call("IAM", "GetRole", &i.role_name, e)),
+            Err(e) => return Err(CloudError::call("IAM", "GetRole", &i.role_name, e)),
         }
         if a.role_trust_policy.is_some() {
             match self
@@ -61,7 +61,7 @@ impl Aws {
             {
                 Ok(r) => a.role_policy = Some(url_decode(r.policy_document())),
                 Err(e) if code(&e) == Some("NoSuchEntity") => {}
-                Err(e) => return Err(AwsError::call("IAM", "GetRolePolicy", &i.role_name, e)),
+                Err(e) => return Err(CloudError::call("IAM", "GetRolePolicy", &i.role_name, e)),
             }
         }
         match self
@@ -85,7 +85,7 @@ impl Aws {
             }
             Err(e) if code(&e) == Some("NoSuchEntity") => {}
             Err(e) => {
-                return Err(AwsError::call(
+                return Err(CloudError::call(
                     "IAM",
                     "GetInstanceProfile",
                     &i.instance_profile_name,
@@ -96,7 +96,7 @@ impl Aws {
         Ok(())
     }
 
-    pub(super) async fn apply_iam(&self, d: &Desired, c: &Change) -> Result<(), AwsError> {
+    pub(super) async fn apply_iam(&self, d: &Desired, c: &Change) -> Result<(), CloudError> {
         let i = d.iam.as_ref().expect("IAM changes come from IAM");
         let role = i.role_name.as_str();
         let tags: Vec<aws_sdk_iam::types::Tag> = i
@@ -111,7 +111,7 @@ impl Aws {
             })
             .collect();
         match (c.kind, c.action) {
-            ("iam-role", crate::infra::Action::Create) => {
+            ("iam-role", crate::provision::Action::Create) => {
                 self.mutate("IAM", "CreateRole", role)?;
                 match self
                     .iam
@@ -125,7 +125,7 @@ impl Aws {
                 {
                     Ok(_) => Ok(()),
                     Err(e) if code(&e) == Some("EntityAlreadyExists") => Ok(()),
-                    Err(e) => Err(AwsError::call("IAM", "CreateRole", role, e)),
+                    Err(e) => Err(CloudError::call("IAM", "CreateRole", role, e)),
                 }
             }
             ("iam-role", _) => {
@@ -153,7 +153,7 @@ impl Aws {
             }
             ("iam-instance-profile", action) => {
                 let p = i.instance_profile_name.as_str();
-                if action == crate::infra::Action::Create {
+                if action == crate::provision::Action::Create {
                     self.mutate("IAM", "CreateInstanceProfile", p)?;
                     match self
                         .iam
@@ -165,7 +165,9 @@ impl Aws {
                     {
                         Ok(_) => {}
                         Err(e) if code(&e) == Some("EntityAlreadyExists") => {}
-                        Err(e) => return Err(AwsError::call("IAM", "CreateInstanceProfile", p, e)),
+                        Err(e) => {
+                            return Err(CloudError::call("IAM", "CreateInstanceProfile", p, e))
+                        }
                     }
                 }
                 // Make the profile hold exactly our role.
@@ -222,7 +224,7 @@ impl Aws {
                             .instance_profile()
                             .is_some_and(|ip| ip.roles().iter().any(|r| r.role_name() == role));
                         if !ours {
-                            return Err(AwsError::call("IAM", "AddRoleToInstanceProfile", p, e));
+                            return Err(CloudError::call("IAM", "AddRoleToInstanceProfile", p, e));
                         }
                     }
                 }
@@ -238,7 +240,7 @@ impl Aws {
         actual: &Actual,
         execute: bool,
         out: &mut Vec<Removal>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         if let Some(roles) = &actual.instance_profile_roles {
             if execute {
                 for r in roles {
@@ -274,7 +276,7 @@ impl Aws {
                                 .is_some_and(|p| p.roles().iter().any(|x| x.role_name() == r)),
                             Err(x) if code(&x) == Some("NoSuchEntity") => false,
                             Err(x) => {
-                                return Err(AwsError::call(
+                                return Err(CloudError::call(
                                     "IAM",
                                     "GetInstanceProfile",
                                     &i.instance_profile_name,
@@ -283,7 +285,7 @@ impl Aws {
                             }
                         };
                         if still {
-                            return Err(AwsError::call(
+                            return Err(CloudError::call(
                                 "IAM",
                                 "RemoveRoleFromInstanceProfile",
                                 &i.instance_profile_name,

@@ -5,13 +5,13 @@
 use aws_sdk_s3::types as s3t;
 
 use super::{code, err, verb, Aws};
-use crate::aws::AwsError;
-use crate::infra::cloud::Removal;
-use crate::infra::desired::{BucketEncryption, Desired};
-use crate::infra::diff::{ActualBucket, Change};
+use crate::provision::cloud::CloudError;
+use crate::provision::cloud::Removal;
+use crate::provision::desired::{BucketEncryption, Desired};
+use crate::provision::diff::{ActualBucket, Change};
 
 impl Aws {
-    pub(super) async fn read_bucket(&self, name: &str) -> Result<Option<ActualBucket>, AwsError> {
+    pub(super) async fn read_bucket(&self, name: &str) -> Result<Option<ActualBucket>, CloudError> {
         match self.s3.head_bucket().bucket(name).send().await {
             Ok(_) => {}
             Err(e) => {
@@ -19,7 +19,7 @@ impl Aws {
                 if svc.is_not_found() {
                     return Ok(None);
                 }
-                return Err(AwsError::call("S3", "HeadBucket", name, svc));
+                return Err(CloudError::call("S3", "HeadBucket", name, svc));
             }
         }
         let mut b = ActualBucket::default();
@@ -47,7 +47,7 @@ impl Aws {
             }
             Err(e) if code(&e) == Some("NoSuchLifecycleConfiguration") => {}
             Err(e) => {
-                return Err(AwsError::call(
+                return Err(CloudError::call(
                     "S3",
                     "GetBucketLifecycleConfiguration",
                     name,
@@ -67,7 +67,7 @@ impl Aws {
                 }
             }
             Err(e) if code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => {}
-            Err(e) => return Err(AwsError::call("S3", "GetPublicAccessBlock", name, e)),
+            Err(e) => return Err(CloudError::call("S3", "GetPublicAccessBlock", name, e)),
         }
         match self.s3.get_bucket_encryption().bucket(name).send().await {
             Ok(r) => {
@@ -83,7 +83,7 @@ impl Aws {
                     });
             }
             Err(e) if code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") => {}
-            Err(e) => return Err(AwsError::call("S3", "GetBucketEncryption", name, e)),
+            Err(e) => return Err(CloudError::call("S3", "GetBucketEncryption", name, e)),
         }
         match self
             .s3
@@ -99,7 +99,14 @@ impl Aws {
                     .map(|r| r.object_ownership().as_str().to_string());
             }
             Err(e) if code(&e) == Some("OwnershipControlsNotFoundError") => {}
-            Err(e) => return Err(AwsError::call("S3", "GetBucketOwnershipControls", name, e)),
+            Err(e) => {
+                return Err(CloudError::call(
+                    "S3",
+                    "GetBucketOwnershipControls",
+                    name,
+                    e,
+                ))
+            }
         }
         match self.s3.get_bucket_tagging().bucket(name).send().await {
             Ok(r) => {
@@ -110,17 +117,17 @@ impl Aws {
                     .collect()
             }
             Err(e) if code(&e) == Some("NoSuchTagSet") => {}
-            Err(e) => return Err(AwsError::call("S3", "GetBucketTagging", name, e)),
+            Err(e) => return Err(CloudError::call("S3", "GetBucketTagging", name, e)),
         }
         match self.s3.get_bucket_policy().bucket(name).send().await {
             Ok(r) => b.policy = r.policy().map(str::to_string),
             Err(e) if code(&e) == Some("NoSuchBucketPolicy") => {}
-            Err(e) => return Err(AwsError::call("S3", "GetBucketPolicy", name, e)),
+            Err(e) => return Err(CloudError::call("S3", "GetBucketPolicy", name, e)),
         }
         Ok(Some(b))
     }
 
-    pub(super) async fn apply_bucket(&self, d: &Desired, c: &Change) -> Result<(), AwsError> {
+    pub(super) async fn apply_bucket(&self, d: &Desired, c: &Change) -> Result<(), CloudError> {
         let b = d
             .bucket
             .as_ref()
@@ -152,10 +159,10 @@ impl Aws {
                     Err(e) if code(&e) == Some("BucketAlreadyExists") => {
                         match self.s3.head_bucket().bucket(n).send().await {
                             Ok(_) => Ok(()),
-                            Err(_) => Err(AwsError::call("S3", "CreateBucket", n, e)),
+                            Err(_) => Err(CloudError::call("S3", "CreateBucket", n, e)),
                         }
                     }
-                    Err(e) => Err(AwsError::call("S3", "CreateBucket", n, e)),
+                    Err(e) => Err(CloudError::call("S3", "CreateBucket", n, e)),
                 }
             }
             "s3-public-access-block" => {
@@ -298,7 +305,7 @@ impl Aws {
     async fn object_versions(
         &self,
         bucket: &str,
-    ) -> Result<(Vec<s3t::ObjectIdentifier>, bool), AwsError> {
+    ) -> Result<(Vec<s3t::ObjectIdentifier>, bool), CloudError> {
         let listed = self
             .s3
             .list_object_versions()
@@ -334,7 +341,7 @@ impl Aws {
         delete_data: bool,
         execute: bool,
         out: &mut Vec<Removal>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let b = bucket;
         let (mut batch, truncated) = self.object_versions(b).await?;
         if (!batch.is_empty() || truncated) && !delete_data {
@@ -367,7 +374,7 @@ impl Aws {
                     Ok(_) => {}
                     // A retry after a lost response finds it gone.
                     Err(e) if code(&e) == Some("NoSuchBucket") => {}
-                    Err(e) => return Err(AwsError::call("S3", "DeleteBucket", b, e)),
+                    Err(e) => return Err(CloudError::call("S3", "DeleteBucket", b, e)),
                 }
             }
             out.push(Removal {

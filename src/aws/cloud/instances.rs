@@ -11,11 +11,11 @@ use base64::Engine;
 
 use super::{ec2_once, err, filter, gone_ok, missing, tag_filter, tag_value, verb, Aws};
 use crate::aws::retry::{client_token, Attempt};
-use crate::aws::AwsError;
-use crate::infra::cloud::Removal;
-use crate::infra::desired::{Desired, DATA_DEVICE, ROOT_DEVICE};
-use crate::infra::diff::{keep_of, Actual, ActualInstance, ActualLaunchTemplate, Change};
-use crate::infra::{TAG_CLUSTER, TAG_GROUP, TAG_INDEX, TAG_MANAGED};
+use crate::provision::cloud::CloudError;
+use crate::provision::cloud::Removal;
+use crate::provision::desired::{Desired, DATA_DEVICE, ROOT_DEVICE};
+use crate::provision::diff::{keep_of, Actual, ActualInstance, ActualLaunchTemplate, Change};
+use crate::provision::{TAG_CLUSTER, TAG_GROUP, TAG_INDEX, TAG_MANAGED};
 use crate::sizing::gp3::Gp3;
 
 /// Instance states that count as a node.
@@ -34,15 +34,15 @@ struct Found {
 }
 
 /// RunInstances' answer while a new instance profile propagates.
-fn profile_not_ready(e: &AwsError) -> bool {
-    matches!(e, AwsError::Call { code: Some(c), message, .. } if c == "InvalidParameterValue" && message.contains("iamInstanceProfile"))
+fn profile_not_ready(e: &CloudError) -> bool {
+    matches!(e, CloudError::Call { code: Some(c), message, .. } if c == "InvalidParameterValue" && message.contains("iamInstanceProfile"))
 }
 
 impl Aws {
     pub(super) async fn pick_azs_offering(
         &self,
         instance_types: &[String],
-    ) -> Result<Vec<String>, AwsError> {
+    ) -> Result<Vec<String>, CloudError> {
         let r = self
             .ec2
             .describe_availability_zones()
@@ -84,7 +84,7 @@ impl Aws {
         }
         azs.sort();
         if azs.len() < 3 {
-            return Err(AwsError::Call {
+            return Err(CloudError::Call {
                 service: "EC2",
                 operation: "DescribeInstanceTypeOfferings",
                 resource: instance_types.join(","),
@@ -100,7 +100,7 @@ impl Aws {
         Ok(azs)
     }
 
-    pub(super) async fn newest_al2023(&self) -> Result<String, AwsError> {
+    pub(super) async fn newest_al2023(&self) -> Result<String, CloudError> {
         let r = self
             .ec2
             .describe_images()
@@ -126,7 +126,7 @@ impl Aws {
             .filter_map(|i| Some((i.creation_date().unwrap_or(""), i.image_id()?)))
             .collect();
         images.sort();
-        images.last().map(|(_, id)| id.to_string()).ok_or_else(|| AwsError::Call {
+        images.last().map(|(_, id)| id.to_string()).ok_or_else(|| CloudError::Call {
             service: "EC2",
             operation: "DescribeImages",
             resource: "al2023-ami-2023.*-x86_64".into(),
@@ -138,7 +138,7 @@ impl Aws {
     pub(super) async fn instance_types_exist(
         &self,
         instance_types: &[String],
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let r = self
             .ec2
             .describe_instance_types()
@@ -162,7 +162,7 @@ impl Aws {
             .collect();
         for t in instance_types {
             if !found.contains(&t.as_str()) {
-                return Err(AwsError::Call {
+                return Err(CloudError::Call {
                     service: "EC2",
                     operation: "DescribeInstanceTypes",
                     resource: t.clone(),
@@ -176,7 +176,7 @@ impl Aws {
 
     fn launch_template_data(
         &self,
-        lt: &crate::infra::desired::LaunchTemplate,
+        lt: &crate::provision::desired::LaunchTemplate,
         image: &str,
         sg: &str,
     ) -> ec2t::RequestLaunchTemplateData {
@@ -250,7 +250,7 @@ impl Aws {
         d: &Desired,
         a: &Actual,
         c: &Change,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let lt = d
             .launch_templates
             .iter()
@@ -357,7 +357,7 @@ impl Aws {
         &self,
         cluster: &str,
         name: &str,
-    ) -> Result<Option<String>, AwsError> {
+    ) -> Result<Option<String>, CloudError> {
         let r = self
             .ec2
             .describe_launch_templates()
@@ -377,7 +377,7 @@ impl Aws {
         d: &Desired,
         a: &Actual,
         c: &Change,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let i = d
             .instances
             .iter()
@@ -479,7 +479,7 @@ impl Aws {
         cluster: &str,
         states: &[&str],
         node: Option<(&str, u32)>,
-    ) -> Result<Vec<Found>, AwsError> {
+    ) -> Result<Vec<Found>, CloudError> {
         let mut out = Vec::new();
         let mut req = self
             .ec2
@@ -536,7 +536,7 @@ impl Aws {
         &self,
         d: &Desired,
         a: &mut Actual,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let r = self
             .ec2
             .describe_launch_templates()
@@ -601,7 +601,11 @@ impl Aws {
         Ok(())
     }
 
-    pub(super) async fn read_instances(&self, d: &Desired, a: &mut Actual) -> Result<(), AwsError> {
+    pub(super) async fn read_instances(
+        &self,
+        d: &Desired,
+        a: &mut Actual,
+    ) -> Result<(), CloudError> {
         for f in self.find_instances(&d.cluster, LIVE, None).await? {
             let (Some(group), Some(index)) = (
                 tag_value(&f.tags, TAG_GROUP),
@@ -630,7 +634,7 @@ impl Aws {
         delete_data: bool,
         execute: bool,
         out: &mut Vec<Removal>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         // Instances first (everything else depends on them).
         let instances = self.find_instances(&d.cluster, LIVE, None).await?;
         if execute && !instances.is_empty() {
@@ -715,7 +719,7 @@ impl Aws {
         actual: &Actual,
         execute: bool,
         out: &mut Vec<Removal>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         for (name, lt) in &actual.launch_templates {
             if execute {
                 self.mutate("EC2", "DeleteLaunchTemplate", name)?;
@@ -748,7 +752,7 @@ impl Aws {
         d: &Desired,
         actual: &Actual,
         execute: bool,
-    ) -> Result<Vec<Removal>, AwsError> {
+    ) -> Result<Vec<Removal>, CloudError> {
         let mut out = Vec::new();
         let mut doomed = Vec::new();
         for i in &d.instances {
@@ -821,7 +825,11 @@ impl Aws {
 
     /// Whether a volume was created within ten minutes of `launch_time` (from the launch
     /// template, not re-attached).
-    async fn volume_created_with(&self, volume: &str, launch_time: &str) -> Result<bool, AwsError> {
+    async fn volume_created_with(
+        &self,
+        volume: &str,
+        launch_time: &str,
+    ) -> Result<bool, CloudError> {
         use aws_smithy_types::date_time::{DateTime, Format};
         let r = self
             .ec2

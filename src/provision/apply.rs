@@ -8,7 +8,7 @@ use tracing::info;
 use super::cloud::Cloud;
 use super::desired::Desired;
 use super::diff::{Action, Change};
-use crate::aws::AwsError;
+use crate::provision::cloud::CloudError;
 
 /// Which phase a change belongs to.
 fn phase(kind: &str) -> usize {
@@ -36,7 +36,7 @@ pub async fn apply<C: Cloud>(
     desired: &Desired,
     plan: &[Change],
     progress: &(dyn Fn(&Change) + Sync),
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     for ph in 0..3 {
         let todo: Vec<&Change> = plan
             .iter()
@@ -64,7 +64,7 @@ pub async fn apply<C: Cloud>(
                         info!(kind = c.kind, name = %c.name, action = ?c.action, "done");
                         progress(c);
                     }
-                    Ok::<(), AwsError>(())
+                    Ok::<(), CloudError>(())
                 }
             });
             for r in join_all(chains).await {
@@ -77,7 +77,7 @@ pub async fn apply<C: Cloud>(
                     cloud.apply(desired, actual, c).await?;
                     info!(kind = c.kind, name = %c.name, action = ?c.action, "done");
                     progress(c);
-                    Ok::<(), AwsError>(())
+                    Ok::<(), CloudError>(())
                 }
             }))
             .await;

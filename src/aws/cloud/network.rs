@@ -15,17 +15,17 @@ use aws_sdk_ec2::types as ec2t;
 
 use super::{code, ec2_once, err, filter, gone_ok, missing, tag_filter, tag_value, verb, Aws};
 use crate::aws::retry::{client_token, Attempt, Outcome};
-use crate::aws::AwsError;
-use crate::infra::cloud::Removal;
-use crate::infra::desired::{Desired, Rule};
-use crate::infra::diff::{Actual, ActualRouteTable, Change};
-use crate::infra::{TAG_AZ, TAG_CLUSTER};
+use crate::provision::cloud::CloudError;
+use crate::provision::cloud::Removal;
+use crate::provision::desired::{Desired, Rule};
+use crate::provision::diff::{Actual, ActualRouteTable, Change};
+use crate::provision::{TAG_AZ, TAG_CLUSTER};
 
 /// Tag saying whether a subnet is `private` (nodes) or `public` (NAT gateways).
 pub const TAG_TIER: &str = "streamctl:tier";
 
 /// A mutate-count failure as a create attempt.
-fn fatal(e: AwsError) -> Attempt {
+fn fatal(e: CloudError) -> Attempt {
     Attempt {
         outcome: Outcome::Final,
         error: e,
@@ -37,14 +37,17 @@ fn id_of<T>(items: &[T], id: impl Fn(&T) -> Option<&str>) -> Option<String> {
 }
 
 /// An EC2 error with its code kept beside it (for the codes a retry may meet).
-fn coded<'a, E>(op: &'static str, id: &'a str) -> impl FnOnce(E) -> (Option<String>, AwsError) + 'a
+fn coded<'a, E>(
+    op: &'static str,
+    id: &'a str,
+) -> impl FnOnce(E) -> (Option<String>, CloudError) + 'a
 where
     E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     move |e| {
         (
             code(&e).map(str::to_string),
-            AwsError::call("EC2", op, id, e),
+            CloudError::call("EC2", op, id, e),
         )
     }
 }
@@ -107,7 +110,7 @@ fn permission(r: &Rule, sg: &str) -> ec2t::IpPermission {
 
 impl Aws {
     /// The cluster's VPCs named `name` (created ones): all of them, the one to use first.
-    async fn our_vpcs(&self, d: &Desired) -> Result<Vec<String>, AwsError> {
+    async fn our_vpcs(&self, d: &Desired) -> Result<Vec<String>, CloudError> {
         let n = &d.network;
         let r = self
             .ec2
@@ -144,7 +147,7 @@ impl Aws {
         Ok(vpcs)
     }
 
-    pub(super) async fn read_network(&self, d: &Desired, a: &mut Actual) -> Result<(), AwsError> {
+    pub(super) async fn read_network(&self, d: &Desired, a: &mut Actual) -> Result<(), CloudError> {
         self.read_network_parts(d, a, Need::ALL).await
     }
 
@@ -155,7 +158,7 @@ impl Aws {
         d: &Desired,
         a: &mut Actual,
         need: Need,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let n = &d.network;
         match &n.existing_vpc {
             Some(id) => match self.ec2.describe_vpcs().vpc_ids(id).send().await {
@@ -167,7 +170,7 @@ impl Aws {
                         .map(str::to_string)
                 }
                 Err(e) if code(&e) == Some("InvalidVpcID.NotFound") => {}
-                Err(e) => return Err(AwsError::call("EC2", "DescribeVpcs", id, e)),
+                Err(e) => return Err(CloudError::call("EC2", "DescribeVpcs", id, e)),
             },
             None => {
                 let vpcs = self.our_vpcs(d).await?;
@@ -193,7 +196,7 @@ impl Aws {
         Ok(())
     }
 
-    async fn read_subnets(&self, d: &Desired, vpc: &str, a: &mut Actual) -> Result<(), AwsError> {
+    async fn read_subnets(&self, d: &Desired, vpc: &str, a: &mut Actual) -> Result<(), CloudError> {
         let n = &d.network;
         let r = self
             .ec2
@@ -232,7 +235,7 @@ impl Aws {
         vpc: &str,
         a: &mut Actual,
         need: Need,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let n = &d.network;
         let vpc = vpc.to_string();
         let tables = if need.tables || n.existing_vpc.is_some() {
@@ -339,7 +342,7 @@ impl Aws {
         d: &Desired,
         vpc: &str,
         a: &mut Actual,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let n = &d.network;
         let vpc = vpc.to_string();
         let r = self
@@ -364,7 +367,7 @@ impl Aws {
     }
 
     /// The VPC's route tables.
-    async fn route_tables(&self, vpc: &str) -> Result<Vec<Table>, AwsError> {
+    async fn route_tables(&self, vpc: &str) -> Result<Vec<Table>, CloudError> {
         let r = self
             .ec2
             .describe_route_tables()
@@ -410,7 +413,7 @@ impl Aws {
         &self,
         vpc: &str,
         region: &str,
-    ) -> Result<Vec<(String, Vec<String>, bool)>, AwsError> {
+    ) -> Result<Vec<(String, Vec<String>, bool)>, CloudError> {
         let r = self
             .ec2
             .describe_vpc_endpoints()
@@ -445,7 +448,7 @@ impl Aws {
     async fn internet_gateways(
         &self,
         d: &Desired,
-    ) -> Result<Vec<(String, Option<String>)>, AwsError> {
+    ) -> Result<Vec<(String, Option<String>)>, CloudError> {
         let r = self
             .ec2
             .describe_internet_gateways()
@@ -475,7 +478,7 @@ impl Aws {
         &self,
         d: &Desired,
         vpc: &str,
-    ) -> Result<Vec<(String, String)>, AwsError> {
+    ) -> Result<Vec<(String, String)>, CloudError> {
         let r = self
             .ec2
             .describe_nat_gateways()
@@ -512,7 +515,11 @@ impl Aws {
     }
 
     /// The cluster's Elastic IPs named `name` (allocation ids).
-    async fn addresses(&self, cluster: &str, name: Option<&str>) -> Result<Vec<String>, AwsError> {
+    async fn addresses(
+        &self,
+        cluster: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<String>, CloudError> {
         let mut req = self
             .ec2
             .describe_addresses()
@@ -535,7 +542,7 @@ impl Aws {
 
     /// Apply one network change against the network as it is now (earlier changes of this
     /// chain created ids it needs).
-    pub(super) async fn apply_network(&self, d: &Desired, c: &Change) -> Result<(), AwsError> {
+    pub(super) async fn apply_network(&self, d: &Desired, c: &Change) -> Result<(), CloudError> {
         let n = &d.network;
         let mut a = Actual::default();
         let need = match c.kind {
@@ -656,7 +663,7 @@ impl Aws {
                         // A retry after a lost response: attached already.
                         Err(e) if code(&e) == Some("Resource.AlreadyAssociated") => {}
                         Err(e) => {
-                            return Err(AwsError::call("EC2", "AttachInternetGateway", &id, e))
+                            return Err(CloudError::call("EC2", "AttachInternetGateway", &id, e))
                         }
                     }
                 }
@@ -716,7 +723,7 @@ impl Aws {
         }
     }
 
-    async fn create_vpc(&self, d: &Desired) -> Result<(), AwsError> {
+    async fn create_vpc(&self, d: &Desired) -> Result<(), CloudError> {
         let n = &d.network;
         let id = self
             .policy
@@ -756,7 +763,7 @@ impl Aws {
         Ok(())
     }
 
-    async fn create_internet_gateway(&self, d: &Desired) -> Result<String, AwsError> {
+    async fn create_internet_gateway(&self, d: &Desired) -> Result<String, CloudError> {
         let n = &d.network;
         self.policy
             .create(
@@ -801,7 +808,7 @@ impl Aws {
         name: &str,
         az: &str,
         subnet: &str,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let n = &d.network;
         let mut tags = n.tags.clone();
         tags.insert("Name".into(), name.to_string());
@@ -899,7 +906,7 @@ impl Aws {
         d: &Desired,
         a: &Actual,
         name: &str,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let n = &d.network;
         let vpc = a
             .vpc_id
@@ -1073,7 +1080,7 @@ impl Aws {
                     {
                         Ok(_) => {}
                         Err(e) if code(&e) == Some("Resource.AlreadyAssociated") => {}
-                        Err(e) => return Err(AwsError::call("EC2", "AssociateRouteTable", s, e)),
+                        Err(e) => return Err(CloudError::call("EC2", "AssociateRouteTable", s, e)),
                     }
                 }
             }
@@ -1087,7 +1094,7 @@ impl Aws {
         vpc: &str,
         name: &str,
         route_tables: &[String],
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let mut tags = d.network.tags.clone();
         tags.insert("Name".into(), name.to_string());
         let token = client_token(&d.cluster, &format!("s3-endpoint {name}"), vpc);
@@ -1137,7 +1144,7 @@ impl Aws {
             .await
     }
 
-    async fn converge_security_group(&self, d: &Desired, a: &Actual) -> Result<(), AwsError> {
+    async fn converge_security_group(&self, d: &Desired, a: &Actual) -> Result<(), CloudError> {
         let n = &d.network;
         let sg = &n.security_group;
         let vpc = a
@@ -1246,7 +1253,7 @@ impl Aws {
                 // A retry after a lost response finds the rules there.
                 Err(e) if code(&e) == Some("InvalidPermission.Duplicate") => {}
                 Err(e) => {
-                    return Err(AwsError::call(
+                    return Err(CloudError::call(
                         "EC2",
                         "AuthorizeSecurityGroupIngress",
                         &id,
@@ -1266,14 +1273,14 @@ impl Aws {
         actual: &Actual,
         execute: bool,
         out: &mut Vec<Removal>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         if let Some((id, _)) = &actual.security_group {
             if execute {
                 self.mutate("EC2", "DeleteSecurityGroup", id)?;
                 match self.ec2.delete_security_group().group_id(id).send().await {
                     Ok(_) => {}
                     Err(e) if code(&e) == Some("InvalidGroup.NotFound") => {}
-                    Err(e) => return Err(AwsError::call("EC2", "DeleteSecurityGroup", id, e)),
+                    Err(e) => return Err(CloudError::call("EC2", "DeleteSecurityGroup", id, e)),
                 }
             }
             out.push(Removal {
@@ -1295,7 +1302,7 @@ impl Aws {
                 match self.ec2.release_address().allocation_id(&eip).send().await {
                     Ok(_) => {}
                     Err(e) if code(&e) == Some("InvalidAllocationID.NotFound") => {}
-                    Err(e) => return Err(AwsError::call("EC2", "ReleaseAddress", &eip, e)),
+                    Err(e) => return Err(CloudError::call("EC2", "ReleaseAddress", &eip, e)),
                 }
             }
             out.push(Removal {
@@ -1313,7 +1320,7 @@ impl Aws {
         vpc: &str,
         execute: bool,
         out: &mut Vec<Removal>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let gone = |kind: &'static str, name: String, out: &mut Vec<Removal>| {
             out.push(Removal {
                 kind,
@@ -1409,7 +1416,7 @@ impl Aws {
                         Ok(_) => {}
                         Err(e) if code(&e) == Some("InvalidAssociationID.NotFound") => {}
                         Err(e) => {
-                            return Err(AwsError::call("EC2", "DisassociateRouteTable", assoc, e))
+                            return Err(CloudError::call("EC2", "DisassociateRouteTable", assoc, e))
                         }
                     }
                 }

@@ -678,7 +678,7 @@ pub fn counts(plan: &[Change]) -> Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infra::desired::desired_state;
+    use crate::provision::desired::desired_state;
 
     fn desired() -> Desired {
         let text = std::fs::read_to_string(format!(
