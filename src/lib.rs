@@ -22,6 +22,7 @@ pub mod migrate;
 pub mod output;
 pub mod provision;
 pub mod render;
+pub mod run;
 pub mod sizing;
 pub mod spec;
 pub mod units;

@@ -3,6 +3,7 @@
 //! every tenth of the bytes, or every five seconds).
 
 use super::Context;
+use crate::run::progress::{Progress, Stage};
 
 /// Without a terminal, whether another progress line is due: the status changed, the run is
 /// done, another tenth of the bytes is copied, or five seconds passed since the last line.
@@ -30,8 +31,10 @@ pub struct BarProgress {
     last_line: std::sync::Mutex<Option<(std::time::Instant, String, u64)>>,
 }
 
-impl crate::execute::runner::Progress for BarProgress {
-    fn update(&self, done: u64, total: u64, in_flight: usize, status: &str) {
+impl Progress for BarProgress {
+    fn update(&self, done: u64, total: u64, in_flight: usize, stage: &Stage) {
+        let status = stage.to_string();
+        let status = status.as_str();
         if self.bar.is_hidden() {
             let mut last = self.last_line.lock().expect("progress lock");
             let quiet = last

@@ -8,9 +8,12 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::journal::{now_ms, Journal, MoveState, Phase, Throttle};
+use super::journal::{Journal, MoveState, Phase, Throttle};
 use super::scheduler::{bound_secs, next_moves, Move};
 use crate::kafka::{ClusterAdmin, ConfigOp, KafkaError};
+pub use crate::run::progress::Progress;
+use crate::run::progress::Stage;
+use crate::run::store::now_ms;
 
 pub const LEADER_RATE: &str = "leader.replication.throttled.rate";
 pub const FOLLOWER_RATE: &str = "follower.replication.throttled.rate";
@@ -24,13 +27,6 @@ pub struct ExecOptions {
     /// Hold back moves of partitions whose ISR is below this (when set).
     pub min_isr_guard: Option<usize>,
     pub poll: Duration,
-}
-
-/// Where the runner reports.
-pub trait Progress {
-    /// `done`/`total` bytes copied, moves in flight, a status line.
-    fn update(&self, done: u64, total: u64, in_flight: usize, status: &str);
-    fn finish(&self);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -517,7 +513,7 @@ pub async fn execute<A: ClusterAdmin>(
                     .map(|m| m.mv.copy_bytes())
                     .sum();
                 if j.moves.iter().all(|m| m.state == MoveState::Done) {
-                    progress.update(done, total, 0, "all moves complete");
+                    progress.update(done, total, 0, &Stage::MovesComplete);
                     return Ok(true);
                 }
                 // The moves as the cluster runs them: copies come from each partition's current
@@ -625,12 +621,11 @@ pub async fn execute<A: ClusterAdmin>(
                     .iter()
                     .filter(|m| m.state == MoveState::Submitted)
                     .count();
-                let brokers = per_broker
-                    .iter()
-                    .map(|(b, n)| format!("b{b}:{n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                progress.update(done, total, in_flight, &format!("[{brokers}] {status}"));
+                let stage = Stage::Moving {
+                    per_broker: per_broker.iter().map(|(b, n)| (*b, *n)).collect(),
+                    status: status.to_string(),
+                };
+                progress.update(done, total, in_flight, &stage);
                 Ok(false)
             }
             .await;
@@ -995,11 +990,7 @@ mod tests {
         );
     }
 
-    struct Quiet;
-    impl Progress for Quiet {
-        fn update(&self, _: u64, _: u64, _: usize, _: &str) {}
-        fn finish(&self) {}
-    }
+    use crate::run::progress::Quiet;
 
     #[test]
     fn a_dead_brokers_replica_moves_off_and_its_throttle_waits_until_it_is_back() {

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::execute::runner::Progress;
 use crate::kafka::records::{Ack, DataCluster, GroupInfo, ReadEvent, RecordReader, RecordWriter};
 use crate::kafka::{KafkaError, Record};
 
@@ -183,11 +182,7 @@ impl DataCluster for Mem {
     }
 }
 
-pub(crate) struct Quiet;
-impl Progress for Quiet {
-    fn update(&self, _: u64, _: u64, _: usize, _: &str) {}
-    fn finish(&self) {}
-}
+pub(crate) use crate::run::progress::Quiet;
 
 pub(crate) fn rec(topic: &str, partition: i32, offset: i64) -> Record {
     Record {

@@ -14,7 +14,6 @@ use tracing::{info, warn};
 
 use super::plan::{self as connect, behind, replay_start, task_actions, Goals, TaskAction};
 use crate::connect::ConnectApi;
-use crate::execute::runner::Progress;
 use crate::kafka::records::DataCluster;
 use crate::kafka::KafkaError;
 use crate::migrate::diskless::copy::{CopyEngine, CopyStats};
@@ -25,6 +24,7 @@ use crate::migrate::diskless::journal::Verified;
 use crate::migrate::diskless::journal::{DisklessJournal, Duplicate, QuotaRecord};
 use crate::migrate::diskless::verify::{chain, record_digest, Difference};
 use crate::migrate::diskless::verify::{PartitionCheck, VerifyReport};
+use crate::run::progress::{Progress, Stage};
 
 /// The source cluster's client quotas (the real one wraps [`crate::kafka::ClusterAdmin`]).
 pub trait Quotas {
@@ -401,12 +401,7 @@ impl<'a> ConnectEngine<'a> {
                 })
                 .sum();
             let left = behind(goals, &committed);
-            progress.update(
-                done,
-                total,
-                left.len(),
-                "partitions copying (Kafka Connect)",
-            );
+            progress.update(done, total, left.len(), &Stage::ConnectorCopying);
             if left.is_empty() {
                 return Ok(first_move.map_or(0.0, |t| {
                     last_move.saturating_duration_since(t).as_secs_f64()

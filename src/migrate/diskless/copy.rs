@@ -7,9 +7,9 @@ use super::cursor::{position_lost, records_deleted, Cursor};
 use super::error::DisklessError;
 use super::journal::{save, DisklessJournal, PartitionRecord};
 use super::verify::{record_digest, verify, VerifyReport};
-use crate::execute::runner::Progress;
 use crate::kafka::records::{DataCluster, ReadEvent};
 use crate::kafka::KafkaError;
+use crate::run::progress::{Progress, Stage};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
@@ -361,12 +361,8 @@ pub fn copy(
                     .sum(),
                 total,
                 in_flight.len(),
-                // A steady status: plain progress lines come on progress, not on every poll.
-                if stopping {
-                    "stopping"
-                } else {
-                    "partitions copying"
-                },
+                // A steady stage: plain progress lines come on progress, not on every poll.
+                &Stage::Copying { stopping },
             );
         }
         if last_save.elapsed() > Duration::from_secs(1) {

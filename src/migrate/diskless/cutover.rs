@@ -8,9 +8,9 @@ use super::journal::{save, Cutover, CutoverPhase, DisklessJournal, GroupRecord};
 use super::map::{translate_group, PartitionView, Translated};
 use super::plan::Problem;
 use super::verify::VerifyReport;
-use crate::execute::journal::now_ms;
-use crate::execute::runner::Progress;
 use crate::kafka::records::DataCluster;
+use crate::run::progress::{Progress, Stage};
+use crate::run::store::now_ms;
 use regex::Regex;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -114,15 +114,10 @@ pub fn cutover(
             0,
             1,
             active.len(),
-            &format!(
-                "waiting for the source to stop: {}{}",
-                active.join(", "),
-                if moving {
-                    " (producers still writing)"
-                } else {
-                    ""
-                }
-            ),
+            &Stage::WaitingForSource {
+                active: active.clone(),
+                producers_writing: moving,
+            },
         );
         if Instant::now() > deadline {
             return Err(DisklessError::Timeout(format!(

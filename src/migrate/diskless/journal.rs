@@ -6,7 +6,7 @@
 
 use super::error::DisklessError;
 use super::map::{OffsetMap, Translated};
-use crate::execute::journal::{load_json, now_ms, save_json};
+use crate::run::store::{load_json, now_ms, save_json};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

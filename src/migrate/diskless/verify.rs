@@ -6,9 +6,9 @@ use super::cursor::Cursor;
 use super::error::DisklessError;
 use super::journal::{save, DisklessJournal, Verified};
 use super::map::OffsetMap;
-use crate::execute::runner::Progress;
 use crate::kafka::records::DataCluster;
 use crate::kafka::Record;
+use crate::run::progress::{Progress, Stage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -156,7 +156,7 @@ pub fn verify(
     let mut differences = Vec::new();
     let total = j.partitions.len() as u64;
     for (i, p) in j.partitions.iter_mut().enumerate() {
-        progress.update(i as u64, total, 1, "partitions verified");
+        progress.update(i as u64, total, 1, &Stage::Verifying);
         let v = p.verified.clone().unwrap_or(Verified {
             source_end: p.start,
             target_end: p.target_base,

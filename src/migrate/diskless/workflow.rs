@@ -26,13 +26,13 @@ use super::plan::{self, CopyPlan, PreflightInput, Problem, SourceTopic, TargetTo
 use super::report::{report, Report};
 use super::verify;
 use crate::connect::ConnectApi;
-use crate::execute::runner::Progress;
 use crate::kafka::records::DataCluster;
 use crate::kafka::{offset_spec, ClusterAdmin, KafkaError};
 use crate::migrate::connect::engine::{
     self as connect_engine, ConnectEngine, ConnectOptions, Quotas,
 };
 use crate::migrate::connect::plan::{self as connect, ConnectFacts, ConnectorInput, MIRROR_SOURCE};
+use crate::run::progress::Progress;
 
 /// Which side of the migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

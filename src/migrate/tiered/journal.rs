@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::execute::journal::{load_json, now_ms, save_json, Throttle};
+use crate::execute::journal::Throttle;
 use crate::migrate::tiered::plan::{Baseline, TierOptions, TierPlan};
+use crate::run::store::{load_json, now_ms, save_json};
 
 pub const KIND: &str = "migrate-tiered";
 

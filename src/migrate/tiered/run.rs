@@ -18,11 +18,13 @@ use crate::migrate::tiered::plan::{
 };
 
 use super::error::TierError;
-use crate::execute::journal::{now_ms, Journal, Phase, Throttle};
-use crate::execute::runner::{self as exec, ExecOptions, Progress};
+use crate::execute::journal::{Journal, Phase, Throttle};
+use crate::execute::runner::{self as exec, ExecOptions};
 use crate::execute::scheduler::Move;
 use crate::kafka::{offset_spec, ClusterAdmin, ConfigOp, KafkaError};
 use crate::migrate::tiered::journal::{DrainRecord, TierJournal, TierPhase, WaveState};
+use crate::run::progress::{Progress, Stage};
+use crate::run::store::now_ms;
 
 #[derive(Debug, Clone)]
 pub struct TierRunOptions {
@@ -470,13 +472,13 @@ async fn follow_wave<A: ClusterAdmin>(
                     ));
                 }
             }
-            let status = format!(
-                "wave {}/{n_waves}: {} of {} partitions tiered",
-                j.waves[wi].index,
-                parts.len() - waiting.len(),
-                parts.len()
-            );
-            progress.update(uploaded.min(total), total, waiting.len(), &status);
+            let stage = Stage::Tiering {
+                wave: j.waves[wi].index,
+                waves: n_waves,
+                tiered: parts.len() - waiting.len(),
+                partitions: parts.len(),
+            };
+            progress.update(uploaded.min(total), total, waiting.len(), &stage);
             if waiting.is_empty() {
                 return Ok(Poll::Done {
                     uploaded,

@@ -1,0 +1,92 @@
+//! Progress of a long step as typed events: the step says what it is doing ([`Stage`]) and how
+//! far it is; the reporter (an indicatif bar, or plain log lines) decides how to show it.
+
+use std::fmt;
+
+/// What a long step is doing right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Partition moves in flight per broker (`reassign --execute`, the tiered drain).
+    Moving {
+        per_broker: Vec<(i32, usize)>,
+        /// The slowest move's state, e.g. "waiting for 3 partitions".
+        status: String,
+    },
+    /// Every move finished.
+    MovesComplete,
+    /// A tiering wave's uploads.
+    Tiering {
+        wave: usize,
+        waves: usize,
+        tiered: usize,
+        partitions: usize,
+    },
+    /// The built-in copier at work (or stopping after a signal).
+    Copying { stopping: bool },
+    /// The Connect engine's connector at work.
+    ConnectorCopying,
+    /// Partitions read back and compared.
+    Verifying,
+    /// A cutover waiting for the source's groups (and producers) to stop.
+    WaitingForSource {
+        active: Vec<String>,
+        producers_writing: bool,
+    },
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Moving { per_broker, status } => {
+                let brokers: Vec<String> = per_broker
+                    .iter()
+                    .map(|(b, n)| format!("b{b}:{n}"))
+                    .collect();
+                write!(f, "[{}] {status}", brokers.join(" "))
+            }
+            Self::MovesComplete => f.write_str("all moves complete"),
+            Self::Tiering {
+                wave,
+                waves,
+                tiered,
+                partitions,
+            } => write!(
+                f,
+                "wave {wave}/{waves}: {tiered} of {partitions} partitions tiered"
+            ),
+            Self::Copying { stopping: true } => f.write_str("stopping"),
+            Self::Copying { stopping: false } => f.write_str("partitions copying"),
+            Self::ConnectorCopying => f.write_str("partitions copying (Kafka Connect)"),
+            Self::Verifying => f.write_str("partitions verified"),
+            Self::WaitingForSource {
+                active,
+                producers_writing,
+            } => write!(
+                f,
+                "waiting for the source to stop: {}{}",
+                active.join(", "),
+                if *producers_writing {
+                    " (producers still writing)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+/// Where a long step reports how far it is.
+pub trait Progress {
+    /// `done` of `total` (bytes, offsets or partitions, as the step counts), `in_flight` items
+    /// being worked on, and what the step is doing.
+    fn update(&self, done: u64, total: u64, in_flight: usize, stage: &Stage);
+    fn finish(&self);
+}
+
+/// A reporter that shows nothing (tests, and steps run inside another).
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn update(&self, _: u64, _: u64, _: usize, _: &Stage) {}
+    fn finish(&self) {}
+}
