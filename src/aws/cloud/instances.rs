@@ -9,8 +9,8 @@
 use aws_sdk_ec2::types as ec2t;
 use base64::Engine;
 
-use super::{ec2_once, err, filter, gone_ok, missing, tag_filter, tag_value, verb, Aws};
-use crate::aws::retry::{client_token, Attempt};
+use super::{err, filter, gone_ok, missing, tag_filter, tag_value, verb, Aws};
+use crate::aws::retry::client_token;
 use crate::provision::cloud::CloudError;
 use crate::provision::cloud::Removal;
 use crate::provision::desired::{Desired, DATA_DEVICE, ROOT_DEVICE};
@@ -282,33 +282,22 @@ impl Aws {
                             let data = data.clone();
                             let token = token.clone();
                             async move {
-                                self.mutate("EC2", "CreateLaunchTemplate", &lt.name)
-                                    .map_err(|e| Attempt {
-                                        outcome: crate::aws::retry::Outcome::Final,
-                                        error: e,
-                                    })?;
-                                self.ec2
-                                    .create_launch_template()
-                                    .launch_template_name(&lt.name)
-                                    .launch_template_data(data)
-                                    .client_token(token)
-                                    .tag_specifications(
-                                        self.ec2_tags(ec2t::ResourceType::LaunchTemplate, &lt.tags),
-                                    )
-                                    .customize()
-                                    .config_override(ec2_once())
-                                    .send()
-                                    .await
-                                    .map(|_| ())
-                                    .map_err(|e| {
-                                        Attempt::from_sdk(
-                                            "EC2",
-                                            "CreateLaunchTemplate",
-                                            &lt.name,
-                                            &["InvalidLaunchTemplateName.AlreadyExistsException"],
-                                            e,
-                                        )
-                                    })
+                                create_once!(
+                                    self,
+                                    "CreateLaunchTemplate",
+                                    &lt.name,
+                                    &["InvalidLaunchTemplateName.AlreadyExistsException"],
+                                    self.ec2
+                                        .create_launch_template()
+                                        .launch_template_name(&lt.name)
+                                        .launch_template_data(data)
+                                        .client_token(token)
+                                        .tag_specifications(self.ec2_tags(
+                                            ec2t::ResourceType::LaunchTemplate,
+                                            &lt.tags
+                                        ),)
+                                )
+                                .map(|_| ())
                             }
                         },
                         || async {
@@ -420,35 +409,29 @@ impl Aws {
                         let (token, user_data, subnet) =
                             (token.clone(), user_data.clone(), subnet.clone());
                         async move {
-                            self.mutate("EC2", "RunInstances", &i.name)
-                                .map_err(|e| Attempt {
-                                    outcome: crate::aws::retry::Outcome::Final,
-                                    error: e,
-                                })?;
-                            self.ec2
-                                .run_instances()
-                                .launch_template(
-                                    ec2t::LaunchTemplateSpecification::builder()
-                                        .launch_template_id(&lt.id)
-                                        .version("$Default")
-                                        .build(),
-                                )
-                                .subnet_id(subnet)
-                                .min_count(1)
-                                .max_count(1)
-                                .client_token(token)
-                                .user_data(user_data)
-                                .tag_specifications(
-                                    self.ec2_tags(ec2t::ResourceType::Instance, &i.tags),
-                                )
-                                .customize()
-                                .config_override(ec2_once())
-                                .send()
-                                .await
-                                .map(|_| ())
-                                .map_err(|e| {
-                                    Attempt::from_sdk("EC2", "RunInstances", &i.name, &[], e)
-                                })
+                            create_once!(
+                                self,
+                                "RunInstances",
+                                &i.name,
+                                &[],
+                                self.ec2
+                                    .run_instances()
+                                    .launch_template(
+                                        ec2t::LaunchTemplateSpecification::builder()
+                                            .launch_template_id(&lt.id)
+                                            .version("$Default")
+                                            .build(),
+                                    )
+                                    .subnet_id(subnet)
+                                    .min_count(1)
+                                    .max_count(1)
+                                    .client_token(token)
+                                    .user_data(user_data)
+                                    .tag_specifications(
+                                        self.ec2_tags(ec2t::ResourceType::Instance, &i.tags),
+                                    )
+                            )
+                            .map(|_| ())
                         }
                     },
                     || async {

@@ -16,6 +16,28 @@ use crate::provision::cloud::{Cloud, Removal};
 use crate::provision::desired::Desired;
 use crate::provision::diff::{Actual, Change};
 
+/// One attempt at an EC2 call that is not idempotent (a create): counted against the mutation
+/// budget, sent once with the SDK's own retries off (the retry policy retries, after looking the
+/// resource up by its Name tag), its error classified for the policy (`retryable` codes beside
+/// the throttling ones). Evaluates to `Result<Output, Attempt>`.
+macro_rules! create_once {
+    ($aws:expr, $op:literal, $resource:expr, $retryable:expr, $call:expr $(,)?) => {{
+        $aws.mutate("EC2", $op, $resource)
+            .map_err(|error| $crate::aws::retry::Attempt {
+                outcome: $crate::aws::retry::Outcome::Final,
+                error,
+            })?;
+        $call
+            .customize()
+            .config_override($crate::aws::cloud::ec2_once())
+            .send()
+            .await
+            .map_err(|e| {
+                $crate::aws::retry::Attempt::from_sdk("EC2", $op, $resource, $retryable, e)
+            })
+    }};
+}
+
 mod iam;
 mod instances;
 mod network;
