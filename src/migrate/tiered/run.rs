@@ -138,6 +138,34 @@ pub async fn read_input<A: ClusterAdmin>(
     })
 }
 
+/// Read the cluster, check it (every problem at once) and plan the waves: the plan, or the
+/// problems that stop it.
+pub async fn plan<A: ClusterAdmin>(
+    admin: &mut A,
+    topics: &Regex,
+    opts: &TierOptions,
+) -> Result<(Option<TierPlan>, Vec<Problem>), KafkaError> {
+    let input = read_input(admin, topics, opts.local_retention).await?;
+    let mut problems = plan::preflight(&input, opts);
+    if !problems.is_empty() {
+        return Ok((None, problems));
+    }
+    match plan::plan(&input, opts) {
+        Ok(p) => {
+            problems.extend(p.disk_problems.iter().cloned());
+            problems.extend(validate_plan(admin, &p, opts).await?);
+            Ok((Some(p), problems))
+        }
+        Err(m) => {
+            problems.push(Problem {
+                what: m,
+                hint: "drain fewer brokers, or add brokers in the AZs that lose them".into(),
+            });
+            Ok((None, problems))
+        }
+    }
+}
+
 /// Ask the cluster, without changing anything, whether it accepts each wave topic's configs
 /// (IncrementalAlterConfigs validate-only): a refusal is a preflight problem, found before the
 /// first change rather than in the middle of a wave.
