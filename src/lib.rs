@@ -1,13 +1,21 @@
-//! streamctl: size, provision and rebalance Apache Kafka and Kafka-compatible clusters on AWS.
+//! streamctl: size, provision and rebalance Apache Kafka and Kafka-compatible clusters on AWS,
+//! and migrate them to tiered or diskless storage.
 //!
 //! Every command has the same shape: read state through a trait → pure plan → show the plan →
-//! apply through a trait → verify.
+//! apply through a trait → verify. `docs/architecture.md` walks the tree file by file.
 //!
-//! * Pure core (no async, no I/O, no clap): [`spec`] (cluster.yaml types, located errors,
-//!   validation), [`sizing`] (catalog, throughput models, cost, layout search).
-//! * Adapters (async, one real implementation each): [`aws`] (SDK configuration, EC2).
+//! * Pure core (no async, no I/O, no clap): [`spec`] (cluster.yaml), [`sizing`] (models, cost,
+//!   layout search), [`assign`] (the replica planner), [`provision`]'s desired state and diff,
+//!   the `plan`/`map` files of [`migrate`], [`execute::scheduler`].
+//! * Driving work on live systems, through traits: [`execute`] (reassignments), [`migrate`]
+//!   (tiered, diskless, the Connect engine), [`provision::apply`] (AWS), sharing [`run`]
+//!   (progress events, journal storage).
+//! * Adapters, one real implementation each: [`kafka`] (admin plane over the protocol, data
+//!   plane over librdkafka, client properties), [`connect`] (Kafka Connect REST), [`aws`] (SDK,
+//!   retries, the real `Cloud`).
 //! * Wiring: [`cli`] (clap definitions only), [`commands`] (one module per subcommand),
-//!   [`output`] (tables, JSON/YAML, progress), [`error`] (error type and exit codes).
+//!   [`output`] (tables, JSON/YAML), [`error`] and [`exit`] (one error, documented exit codes),
+//!   [`render`] (config templates), [`units`].
 
 pub mod assign;
 pub mod aws;
