@@ -213,3 +213,37 @@ pub(crate) fn source() -> Mem {
         .insert(("t".into(), 0), (recs, last + 2));
     m
 }
+
+/// Copy options for the in-memory tests: unthrottled, four partitions in flight, a 5 s stall.
+pub(crate) fn copy_options() -> crate::migrate::diskless::copy::CopyOptions {
+    crate::migrate::diskless::copy::CopyOptions {
+        throttle: None,
+        max_in_flight: 4,
+        stop: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        stall: std::time::Duration::from_secs(5),
+    }
+}
+
+/// A journal over the source's partition `t-0` and an empty target `t-0`, in a temporary
+/// directory.
+pub(crate) fn journal_over(
+    src: &Mem,
+    tgt: &Mem,
+) -> (
+    crate::migrate::diskless::journal::DisklessJournal,
+    tempfile::TempDir,
+) {
+    tgt.0
+        .lock()
+        .unwrap()
+        .parts
+        .insert(("t".into(), 0), (Vec::new(), 0));
+    let mut j = crate::migrate::diskless::journal::DisklessJournal::new("mem", "mem", "t");
+    crate::migrate::diskless::copy::add_partitions(&mut j, src, tgt, &[("t".into(), 1)]).unwrap();
+    (j, tempfile::tempdir().unwrap())
+}
+
+/// What the target's `t-0` holds.
+pub(crate) fn target_records(tgt: &Mem) -> Vec<Record> {
+    tgt.0.lock().unwrap().parts[&("t".to_string(), 0)].0.clone()
+}

@@ -671,13 +671,7 @@ pub fn build_and_verify(
     let mut out = Vec::new();
     let mut differences = Vec::new();
     for p in j.partitions.iter_mut() {
-        let v = p.verified.clone().unwrap_or(Verified {
-            source_end: p.start,
-            target_end: p.target_base,
-            records: 0,
-            source_hash: String::new(),
-            target_hash: String::new(),
-        });
+        let v = p.verified_so_far();
         let (_, s_hw) = src.watermarks(&p.topic, p.partition)?;
         let (_, t_hw) = tgt.watermarks(&p.topic, p.partition)?;
         let goal = goals

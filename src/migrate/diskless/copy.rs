@@ -494,8 +494,9 @@ mod tests {
     //! writer on the target, and the cutover's fences. The live tests run the same paths against
     //! Kafka and nisshi.
     use super::*;
-    use crate::kafka::Record;
-    use crate::migrate::mem::{rec, source, Mem, Quiet};
+    use crate::migrate::mem::{
+        copy_options, journal_over, rec, source, target_records, Mem, Quiet,
+    };
 
     #[test]
     fn token_bucket_holds_the_rate() {
@@ -508,36 +509,12 @@ mod tests {
         assert!((9.9..=10.1).contains(&now), "{now}");
     }
 
-    fn opts() -> CopyOptions {
-        CopyOptions {
-            throttle: None,
-            max_in_flight: 4,
-            stop: Arc::new(AtomicBool::new(false)),
-            stall: Duration::from_secs(5),
-        }
-    }
-
-    fn setup(src: &Mem, tgt: &Mem) -> (DisklessJournal, tempfile::TempDir) {
-        tgt.0
-            .lock()
-            .unwrap()
-            .parts
-            .insert(("t".into(), 0), (Vec::new(), 0));
-        let mut j = DisklessJournal::new("mem", "mem", "t");
-        add_partitions(&mut j, src, tgt, &[("t".into(), 1)]).unwrap();
-        (j, tempfile::tempdir().unwrap())
-    }
-
-    fn target_records(tgt: &Mem) -> Vec<Record> {
-        tgt.0.lock().unwrap().parts[&("t".to_string(), 0)].0.clone()
-    }
-
     #[test]
     fn copies_across_gaps_and_the_map_is_exact() {
         let (src, tgt) = (source(), Mem::default());
-        let (mut j, dir) = setup(&src, &tgt);
+        let (mut j, dir) = journal_over(&src, &tgt);
         let path = dir.path().join("j.json");
-        let s = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        let s = copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap();
         let source = src.0.lock().unwrap().parts[&("t".to_string(), 0)].clone();
         assert_eq!(s.records as usize, source.0.len());
         let p = &j.partitions[0];
@@ -550,7 +527,7 @@ mod tests {
         assert!(v.ok && v.partitions[0].records as usize == source.0.len());
         assert_eq!(v.partitions[0].source_hash, v.partitions[0].target_hash);
         // A re-run has nothing to do.
-        let again = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        let again = copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap();
         assert_eq!(again.records, 0);
         assert_eq!(target_records(&tgt).len(), source.0.len());
     }
@@ -558,10 +535,10 @@ mod tests {
     #[test]
     fn records_stored_after_the_last_journal_save_are_checked_and_adopted_not_copied_twice() {
         let (src, tgt) = (source(), Mem::default());
-        let (mut j, dir) = setup(&src, &tgt);
+        let (mut j, dir) = journal_over(&src, &tgt);
         let path = dir.path().join("j.json");
         let before = j.clone();
-        copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap();
         let full = j.partitions[0].map.clone();
         // The process died after the target stored everything but before the journal knew 30 of
         // them: rebuild the journal from its first records only.
@@ -581,7 +558,7 @@ mod tests {
                 n += 1;
             }
         }
-        let s = copy(&mut crashed, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        let s = copy(&mut crashed, &path, &src, &tgt, &copy_options(), &Quiet).unwrap();
         assert_eq!(s.recovered, 30);
         assert_eq!(s.records, 0, "nothing sent twice");
         assert_eq!(crashed.partitions[0].map, full);
@@ -592,9 +569,9 @@ mod tests {
     fn a_lost_position_seeks_back_and_sends_nothing_twice() {
         let (src, tgt) = (source(), Mem::default());
         src.0.lock().unwrap().lose_after = Some(40);
-        let (mut j, dir) = setup(&src, &tgt);
+        let (mut j, dir) = journal_over(&src, &tgt);
         let path = dir.path().join("j.json");
-        let s = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        let s = copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap();
         let n = src.0.lock().unwrap().parts[&("t".to_string(), 0)].0.len();
         assert_eq!(s.records as usize, n);
         assert_eq!(target_records(&tgt).len(), n, "no duplicate");
@@ -612,9 +589,9 @@ mod tests {
     #[test]
     fn records_retention_deleted_before_they_were_copied_are_named_not_skipped() {
         let (src, tgt) = (source(), Mem::default());
-        let (mut j, dir) = setup(&src, &tgt);
+        let (mut j, dir) = journal_over(&src, &tgt);
         let path = dir.path().join("j.json");
-        copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap();
         // New records 500..510 arrive, then retention removes everything below 505.
         {
             let mut s = src.0.lock().unwrap();
@@ -623,7 +600,7 @@ mod tests {
             e.1 = 510;
         }
         let before = target_records(&tgt).len();
-        let err = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap_err();
+        let err = copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap_err();
         assert!(err.to_string().contains("..505 were deleted"), "{err}");
         assert_eq!(
             target_records(&tgt).len(),
@@ -635,9 +612,9 @@ mod tests {
     #[test]
     fn a_foreign_record_on_the_target_stops_the_copy() {
         let (src, tgt) = (source(), Mem::default());
-        let (mut j, dir) = setup(&src, &tgt);
+        let (mut j, dir) = journal_over(&src, &tgt);
         let path = dir.path().join("j.json");
-        copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap();
         // Someone else writes to the target; the source gets a new record.
         let mut w = tgt.writer().unwrap();
         w.send(&rec("t", 0, 999)).unwrap();
@@ -649,7 +626,7 @@ mod tests {
             e.0.push(r);
             e.1 = 501;
         }
-        let err = copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap_err();
+        let err = copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap_err();
         assert!(
             matches!(err, DisklessError::Inconsistent { ref message, .. } if message.contains("not the next source record")),
             "{err}"

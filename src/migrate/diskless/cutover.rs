@@ -255,43 +255,16 @@ mod tests {
     //! writer on the target, and the cutover's fences. The live tests run the same paths against
     //! Kafka and nisshi.
     use super::super::copy::copy;
-    use super::super::copy::{add_partitions, BuiltIn, CopyOptions};
+    use super::super::copy::BuiltIn;
     use super::*;
-    use crate::kafka::Record;
-    use crate::migrate::mem::{source, Mem, Quiet};
-    use std::sync::atomic::AtomicBool;
-    use std::sync::Arc;
-
-    fn opts() -> CopyOptions {
-        CopyOptions {
-            throttle: None,
-            max_in_flight: 4,
-            stop: Arc::new(AtomicBool::new(false)),
-            stall: Duration::from_secs(5),
-        }
-    }
-
-    fn setup(src: &Mem, tgt: &Mem) -> (DisklessJournal, tempfile::TempDir) {
-        tgt.0
-            .lock()
-            .unwrap()
-            .parts
-            .insert(("t".into(), 0), (Vec::new(), 0));
-        let mut j = DisklessJournal::new("mem", "mem", "t");
-        add_partitions(&mut j, src, tgt, &[("t".into(), 1)]).unwrap();
-        (j, tempfile::tempdir().unwrap())
-    }
-
-    fn target_records(tgt: &Mem) -> Vec<Record> {
-        tgt.0.lock().unwrap().parts[&("t".to_string(), 0)].0.clone()
-    }
+    use crate::migrate::mem::{copy_options, journal_over, source, target_records, Mem, Quiet};
 
     #[test]
     fn cutover_translates_exactly_and_fences_active_groups() {
         let (src, tgt) = (source(), Mem::default());
-        let (mut j, dir) = setup(&src, &tgt);
+        let (mut j, dir) = journal_over(&src, &tgt);
         let path = dir.path().join("j.json");
-        copy(&mut j, &path, &src, &tgt, &opts(), &Quiet).unwrap();
+        copy(&mut j, &path, &src, &tgt, &copy_options(), &Quiet).unwrap();
         let k = ("t".to_string(), 0);
         // g consumed up to offset 41 (next: 42, inside the aborted hole → the record at 50).
         src.0
@@ -313,7 +286,7 @@ mod tests {
         let mut engine = BuiltIn {
             src: &src,
             tgt: &tgt,
-            opts: opts(),
+            opts: copy_options(),
         };
         assert!(matches!(
             cutover(&mut j, &path, &src, &tgt, &mut engine, &c, &Quiet),

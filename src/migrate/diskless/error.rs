@@ -23,10 +23,8 @@ pub enum DisklessError {
     /// The target or the source is not what the journal says; nothing was written after it.
     #[error("{message}")]
     Inconsistent { message: String, hint: String },
-    /// A flag that does not fit the journal or the clusters; nothing was changed.
-    #[error("{message}")]
-    Usage { message: String, hint: String },
-    /// Refused before any change (cutover preconditions).
+    /// Refused before any change: a flag that does not fit the journal or the clusters, or the
+    /// cutover's preconditions.
     #[error("{}", .0.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Problem>),
     #[error("stopped by a signal; the journal is saved: run the same command to resume")]
@@ -39,17 +37,19 @@ pub enum DisklessError {
 }
 
 impl DisklessError {
-    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::Usage {
+    /// Refused before any change, for one reason.
+    pub fn refused(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::Refused(vec![Problem {
+            topic: None,
             message: message.into(),
             hint: hint.into(),
-        }
+        }])
     }
 
     /// Refused before any change: bad input (2); anything else failed on the way (1).
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Usage { .. } | Self::Refused(_) | Self::ReadJournal { .. } => ExitCode::BadInput,
+            Self::Refused(_) | Self::ReadJournal { .. } => ExitCode::BadInput,
             _ => ExitCode::Failed,
         }
     }
@@ -66,8 +66,7 @@ impl DisklessError {
                 .map(|p| p.hint.clone())
                 .collect::<Vec<_>>()
                 .join("; "),
-            Self::Usage { hint, .. }
-            | Self::Inconsistent { hint, .. }
+            Self::Inconsistent { hint, .. }
             | Self::Stalled { hint, .. } => hint.clone(),
             Self::Interrupted => "run the same command again: it resumes from the journal".into(),
             Self::Timeout(_) => "check both clusters (brokers up? topic readable?); run the same command again to resume".into(),

@@ -87,6 +87,18 @@ pub struct QuotaRecord {
 }
 
 impl PartitionRecord {
+    /// What is verified of the partition: the last verification, or nothing yet (both sides
+    /// from where the copy began).
+    pub fn verified_so_far(&self) -> Verified {
+        self.verified.clone().unwrap_or(Verified {
+            source_end: self.start,
+            target_end: self.target_base,
+            records: 0,
+            source_hash: String::new(),
+            target_hash: String::new(),
+        })
+    }
+
     /// The source offset to read next.
     pub fn next(&self) -> i64 {
         self.map

@@ -4,7 +4,7 @@
 
 use super::cursor::Cursor;
 use super::error::DisklessError;
-use super::journal::{save, DisklessJournal, Verified};
+use super::journal::{DisklessJournal, save};
 use super::map::OffsetMap;
 use crate::kafka::records::DataCluster;
 use crate::kafka::Record;
@@ -157,13 +157,7 @@ pub fn verify(
     let total = j.partitions.len() as u64;
     for (i, p) in j.partitions.iter_mut().enumerate() {
         progress.update(i as u64, total, 1, &Stage::Verifying);
-        let v = p.verified.clone().unwrap_or(Verified {
-            source_end: p.start,
-            target_end: p.target_base,
-            records: 0,
-            source_hash: String::new(),
-            target_hash: String::new(),
-        });
+        let v = p.verified_so_far();
         let s_end = p.caught_up_to;
         let t_end = p.target_next();
         let mut s = Cursor::open(src, true, &p.topic, p.partition, v.source_end, s_end, stall)?;

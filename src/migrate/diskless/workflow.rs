@@ -119,7 +119,7 @@ pub enum Step {
 pub fn status(path: &std::path::Path) -> Result<Report, DisklessError> {
     match load(path)? {
         Some(j) => Ok(report(&j, None, None, None)),
-        None => Err(DisklessError::usage(
+        None => Err(DisklessError::refused(
             format!("no migration journal at {}", path.display()),
             "give --journal the file the migration wrote",
         )),
@@ -179,7 +179,7 @@ impl Migration {
         });
         let engine = match (settings.engine, journal_engine) {
             (Some(e), Some(je)) if e != je => {
-                return Err(DisklessError::usage(
+                return Err(DisklessError::refused(
                     format!(
                         "{} records a migration copied by the {} engine, not {}",
                         path.display(),
@@ -199,13 +199,13 @@ impl Migration {
         }
         if engine == Engine::Connect {
             if settings.connect_url.is_none() {
-                return Err(DisklessError::usage(
+                return Err(DisklessError::refused(
                     "--engine connect needs --connect-url",
                     "give one Connect worker's REST URL, e.g. --connect-url http://connect:8083",
                 ));
             }
         } else if matches!(step, Step::Cancel | Step::EmitConfig) {
-            return Err(DisklessError::usage(
+            return Err(DisklessError::refused(
                 "--cancel and --emit-config apply to --engine connect",
                 "the built-in copier stops with Ctrl-C and resumes from its journal",
             ));
@@ -213,7 +213,7 @@ impl Migration {
         if let Some(j) = &journal {
             let (source, target) = (&settings.source.bootstrap, &settings.target.bootstrap);
             if &j.source != source || &j.target != target {
-                return Err(DisklessError::usage(
+                return Err(DisklessError::refused(
                     format!(
                         "{} holds the migration {} → {}, not {source} → {target}",
                         path.display(),
@@ -225,7 +225,7 @@ impl Migration {
             }
         }
         if matches!(step, Step::Verify | Step::Cutover | Step::Cancel) && journal.is_none() {
-            return Err(DisklessError::usage(
+            return Err(DisklessError::refused(
                 format!("no migration journal at {}: nothing was copied yet", path.display()),
                 "copy first (the same command without --verify/--cutover), or give --journal the file the copy wrote",
             ));
@@ -364,7 +364,7 @@ impl Migration {
                     .expect("clap requires --topics")
                     .topics;
                 Regex::new(text).map_err(|e| {
-                    DisklessError::usage(
+                    DisklessError::refused(
                         format!("the journal's topic selection {text:?}: {e}"),
                         "give --topics",
                     )

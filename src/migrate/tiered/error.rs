@@ -26,22 +26,11 @@ pub enum TierError {
     /// The cluster refused a change; nothing after it was made.
     #[error("{message}")]
     Refused { message: String, hint: String },
-    /// A flag that does not fit the journal or the cluster; nothing was changed.
-    #[error("{message}")]
-    Usage { message: String, hint: String },
 }
 
 impl TierError {
-    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::Usage {
-            message: message.into(),
-            hint: hint.into(),
-        }
-    }
-
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Usage { .. } => ExitCode::BadInput,
             Self::Exec(e) => e.exit_code(),
             _ => ExitCode::Failed,
         }
@@ -56,7 +45,7 @@ impl TierError {
             Self::Kafka(_) => "the journal holds the migration: fix the cause and run the same command again to resume, or --rollback (it also restores the copy quotas)".into(),
             Self::Journal { .. } => "check that the journal's directory exists and is writable; run the same command again to resume".into(),
             Self::Stalled { .. } => "check the brokers' logs for RemoteLogManager errors (remote store reachable? quota too low?), then run the same command again: it resumes the wave".into(),
-            Self::Usage { hint, .. } | Self::Refused { hint, .. } => hint.clone(),
+            Self::Refused { hint, .. } => hint.clone(),
             Self::Exec(_) | Self::Plan(_) => "run the same command again to resume; --status shows the journal".into(),
         }
     }
