@@ -4,7 +4,7 @@
 
 use super::cursor::Cursor;
 use super::error::DisklessError;
-use super::journal::{DisklessJournal, save};
+use super::journal::{save, DisklessJournal};
 use super::map::OffsetMap;
 use crate::kafka::records::DataCluster;
 use crate::kafka::Record;
