@@ -87,6 +87,129 @@ const SMALL_FOR_BYTES: usize = 20_000;
 
 /// Plan an AZ-aware reassignment of `cluster`.
 pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let Brokers {
+        ids,
+        index,
+        removed,
+        az_of,
+        nz,
+        az_size,
+        live_brokers,
+    } = brokers(cluster, opts)?;
+    let nb = ids.len();
+    let np = cluster.partitions.len();
+    let reps = replicas(cluster, &index)?;
+    let in_scope: Vec<bool> = cluster
+        .partitions
+        .iter()
+        .map(|p| opts.topics.as_ref().is_none_or(|re| re.is_match(&p.topic)))
+        .collect();
+    let cost: Vec<u64> = cluster.partitions.iter().map(|p| p.move_bytes()).collect();
+    let cap: Vec<usize> = reps.iter().map(|r| r.len().div_ceil(nz)).collect();
+
+    feasible(cluster, &in_scope, &reps, &cap, &az_size, live_brokers)?;
+    let original: Vec<Vec<u32>> = reps.clone();
+    let mut load = vec![0i64; nb];
+    let mut bytes = vec![0u64; nb];
+    for p in (0..np).filter(|&p| in_scope[p]) {
+        for &b in &reps[p] {
+            load[b as usize] += 1;
+            bytes[b as usize] += cost[p];
+        }
+    }
+    let current = load.clone();
+    let targets = Targets::compute(&reps, &in_scope, &az_of, &az_size, &removed, &current);
+    let (topic, tcount, tlimit) = topic_counts(cluster, &reps, &in_scope, &removed);
+
+    let mut w = Work {
+        nb,
+        az_of,
+        nz,
+        removed,
+        in_scope,
+        reps,
+        cost,
+        cap,
+        load,
+        bytes,
+        capacity: ids
+            .iter()
+            .map(|id| {
+                cluster
+                    .brokers
+                    .iter()
+                    .find(|b| b.id == *id)
+                    .and_then(|b| b.capacity_bytes)
+            })
+            .collect(),
+        target: targets.per_broker.clone(),
+        heap: vec![BTreeSet::new(); nz],
+        az_room: targets.per_az.clone(),
+        placed: BTreeSet::new(),
+        topic,
+        tcount,
+        tlimit,
+    };
+    for b in 0..nb {
+        if !w.removed[b] {
+            let k = w.key(b as u32);
+            w.heap[w.az_of[b]].insert(k);
+            w.az_room[w.az_of[b]] -= w.load[b];
+        }
+    }
+
+    // 2. Forced moves.
+    force(&mut w, opts);
+    // 3. Balance moves.
+    let byte_lower_bound = balance(&mut w, &original, opts);
+    // 4. Budget.
+    let lower_bound = targets.lower_bound(&original, &w, &current);
+    let budget_limited = (opts.max_moves.is_some() || opts.max_move_bytes.is_some())
+        && apply_budget(&mut w, &original, cluster, opts);
+
+    // 5. Leaders.
+    let orig_leader: Vec<u32> = original.iter().map(|r| r[0]).collect();
+    leaders::balance(&mut w.reps, &orig_leader, &w.in_scope, nb, &w.removed);
+
+    // Hard: no broker with a known disk size above --max-disk-utilisation of it.
+    within_capacity(&w, &ids, opts)?;
+    let changes: Vec<(usize, Vec<i32>)> = (0..np)
+        .filter(|&p| w.reps[p] != original[p])
+        .map(|p| (p, w.reps[p].iter().map(|&b| ids[b as usize]).collect()))
+        .collect();
+    let mut change_map: BTreeMap<usize, &[i32]> = BTreeMap::new();
+    for (p, r) in &changes {
+        change_map.insert(*p, r);
+    }
+    let mut summary = summarize(cluster, &change_map, opts, lower_bound, budget_limited);
+    if let Some(bound) = byte_lower_bound {
+        summary.byte_balance = Some(super::summary::ByteBalance::of(
+            &summary,
+            if opts.byte_tolerance > 0.0 {
+                opts.byte_tolerance
+            } else {
+                DEFAULT_BYTE_TOLERANCE
+            },
+            bound,
+        ));
+    }
+    Ok(Plan { changes, summary })
+}
+
+/// The brokers as dense indices: ids in order, which are drained, each one's AZ (brokers whose
+/// rack keeps no live broker get the pseudo AZ `nz`), live brokers per AZ.
+struct Brokers {
+    ids: Vec<i32>,
+    index: HashMap<i32, u32>,
+    removed: Vec<bool>,
+    az_of: Vec<usize>,
+    nz: usize,
+    az_size: Vec<usize>,
+    live_brokers: usize,
+}
+
+/// Index the brokers, refusing duplicates, unknown or offline ones kept, missing racks.
+fn brokers(cluster: &Cluster, opts: &PlanOptions) -> Result<Brokers, PlanError> {
     let mut ids: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
     ids.sort_unstable();
     for w in ids.windows(2) {
@@ -160,8 +283,19 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         }
     }
     let live_brokers = az_size.iter().sum::<usize>();
+    Ok(Brokers {
+        ids,
+        index,
+        removed,
+        az_of,
+        nz,
+        az_size,
+        live_brokers,
+    })
+}
 
-    // Partitions.
+/// Each partition's replicas as broker indices, refusing duplicates and unknown brokers.
+fn replicas(cluster: &Cluster, index: &HashMap<i32, u32>) -> Result<Vec<Vec<u32>>, PlanError> {
     let np = cluster.partitions.len();
     let mut reps: Vec<Vec<u32>> = Vec::with_capacity(np);
     let mut seen: BTreeSet<(&str, i32)> = BTreeSet::new();
@@ -198,15 +332,19 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         }
         reps.push(r);
     }
-    let in_scope: Vec<bool> = cluster
-        .partitions
-        .iter()
-        .map(|p| opts.topics.as_ref().is_none_or(|re| re.is_match(&p.topic)))
-        .collect();
-    let cost: Vec<u64> = cluster.partitions.iter().map(|p| p.move_bytes()).collect();
-    let cap: Vec<usize> = reps.iter().map(|r| r.len().div_ceil(nz)).collect();
+    Ok(reps)
+}
 
-    // Feasibility of every in-scope partition.
+/// Every in-scope partition can hold its replication factor under the AZ rule.
+fn feasible(
+    cluster: &Cluster,
+    in_scope: &[bool],
+    reps: &[Vec<u32>],
+    cap: &[usize],
+    az_size: &[usize],
+    live_brokers: usize,
+) -> Result<(), PlanError> {
+    let nz = az_size.len();
     for (p, pa) in cluster.partitions.iter().enumerate() {
         if !in_scope[p] {
             continue;
@@ -225,58 +363,13 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
             });
         }
     }
+    Ok(())
+}
 
-    let original: Vec<Vec<u32>> = reps.clone();
-    let mut load = vec![0i64; nb];
-    let mut bytes = vec![0u64; nb];
-    for p in (0..np).filter(|&p| in_scope[p]) {
-        for &b in &reps[p] {
-            load[b as usize] += 1;
-            bytes[b as usize] += cost[p];
-        }
-    }
-    let current = load.clone();
-    let targets = Targets::compute(&reps, &in_scope, &az_of, &az_size, &removed, &current);
-    let (topic, tcount, tlimit) = topic_counts(cluster, &reps, &in_scope, &removed);
-
-    let mut w = Work {
-        nb,
-        az_of,
-        nz,
-        removed,
-        in_scope,
-        reps,
-        cost,
-        cap,
-        load,
-        bytes,
-        capacity: ids
-            .iter()
-            .map(|id| {
-                cluster
-                    .brokers
-                    .iter()
-                    .find(|b| b.id == *id)
-                    .and_then(|b| b.capacity_bytes)
-            })
-            .collect(),
-        target: targets.per_broker.clone(),
-        heap: vec![BTreeSet::new(); nz],
-        az_room: targets.per_az.clone(),
-        placed: BTreeSet::new(),
-        topic,
-        tcount,
-        tlimit,
-    };
-    for b in 0..nb {
-        if !w.removed[b] {
-            let k = w.key(b as u32);
-            w.heap[w.az_of[b]].insert(k);
-            w.az_room[w.az_of[b]] -= w.load[b];
-        }
-    }
-
-    // 2. Forced moves.
+/// Forced moves: replicas on drained brokers, and replicas beyond the AZ rule's share of an AZ,
+/// are taken off and placed (most constrained first).
+fn force(w: &mut Work, opts: &PlanOptions) {
+    let (np, nz) = (w.reps.len(), w.nz);
     let mut orphans: Vec<(usize, usize, Option<usize>)> = Vec::new(); // (partition, slot, source AZ)
     for p in 0..np {
         if !w.in_scope[p] {
@@ -322,10 +415,12 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
             }
         }
     }
-    place_forced(&mut w, orphans);
+    place_forced(w, orphans);
+}
 
-    // 3. Balance moves.
-    let byte_lower_bound = if matches!(opts.balance, Balance::Bytes | Balance::Both) {
+/// Balance moves by the chosen mode; with byte balance, the lower bound on bytes moved.
+fn balance(w: &mut Work, original: &[Vec<u32>], opts: &PlanOptions) -> Option<u64> {
+    if matches!(opts.balance, Balance::Bytes | Balance::Both) {
         let tol = if opts.byte_tolerance > 0.0 {
             opts.byte_tolerance
         } else {
@@ -335,35 +430,29 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         let max_util = opts.max_disk_utilisation;
         // The bound is of the layout the forced moves left; on a small cluster, AZs whose plan
         // moves more than their share are searched exactly, for the plan and for the bound.
-        let bands = bands::bands(&w, tol, max_util);
-        let bound = bound::lower_bound(&w, &original, &bands);
-        let balanced = balance::balance(&mut w, &original, bands, small, small.then_some(&bound));
+        let bands = bands::bands(w, tol, max_util);
+        let bound = bound::lower_bound(w, original, &bands);
+        let balanced = balance::balance(w, original, bands, small, small.then_some(&bound));
         let bound = if small {
-            bound.searched(&w, &original, balanced.bands())
+            bound.searched(w, original, balanced.bands())
         } else {
             bound
         }
         .total();
         if opts.balance == Balance::Both {
-            balance::even_counts(&mut w, balanced);
+            balance::even_counts(w, balanced);
         }
         Some(bound)
     } else {
-        balance_counts(&mut w, &original);
+        balance_counts(w, original);
         None
-    };
+    }
+}
 
-    // 4. Budget.
-    let lower_bound = targets.lower_bound(&original, &w, &current);
-    let budget_limited = (opts.max_moves.is_some() || opts.max_move_bytes.is_some())
-        && apply_budget(&mut w, &original, cluster, opts);
-
-    // 5. Leaders.
-    let orig_leader: Vec<u32> = original.iter().map(|r| r[0]).collect();
-    leaders::balance(&mut w.reps, &orig_leader, &w.in_scope, nb, &w.removed);
-
-    // Hard: no broker with a known disk size above --max-disk-utilisation of it (all its
-    // partitions counted, in scope or not).
+/// No broker with a known disk size above `--max-disk-utilisation` of it (all its partitions
+/// counted, in scope or not).
+fn within_capacity(w: &Work, ids: &[i32], opts: &PlanOptions) -> Result<(), PlanError> {
+    let (nb, np) = (w.nb, w.reps.len());
     if let Some(max) = opts.max_disk_utilisation {
         let mut held = vec![0u64; nb];
         for p in 0..np {
@@ -386,25 +475,5 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
             });
         }
     }
-    let changes: Vec<(usize, Vec<i32>)> = (0..np)
-        .filter(|&p| w.reps[p] != original[p])
-        .map(|p| (p, w.reps[p].iter().map(|&b| ids[b as usize]).collect()))
-        .collect();
-    let mut change_map: BTreeMap<usize, &[i32]> = BTreeMap::new();
-    for (p, r) in &changes {
-        change_map.insert(*p, r);
-    }
-    let mut summary = summarize(cluster, &change_map, opts, lower_bound, budget_limited);
-    if let Some(bound) = byte_lower_bound {
-        summary.byte_balance = Some(super::summary::ByteBalance::of(
-            &summary,
-            if opts.byte_tolerance > 0.0 {
-                opts.byte_tolerance
-            } else {
-                DEFAULT_BYTE_TOLERANCE
-            },
-            bound,
-        ));
-    }
-    Ok(Plan { changes, summary })
+    Ok(())
 }
