@@ -578,9 +578,18 @@ pub struct MigrateDisklessArgs {
     /// Kafka Connect cluster at --connect-url). Default: the journal's engine, else builtin.
     #[arg(long, value_enum)]
     pub engine: Option<CopyEngineArg>,
-    /// With --engine connect: one worker's REST URL, e.g. http://connect:8083.
+    /// With --engine connect: one worker's REST URL, e.g. http://connect:8083 or
+    /// https://connect:8443.
     #[arg(long, value_name = "URL", env = "STREAMCTL_CONNECT_URL")]
     pub connect_url: Option<String>,
+    /// With an https:// --connect-url: the PEM CA bundle to check the worker's certificate
+    /// against (default: the system's roots).
+    #[arg(long, value_name = "FILE", env = "STREAMCTL_CONNECT_CA_FILE")]
+    pub connect_ca_file: Option<PathBuf>,
+    /// The Connect REST API's basic-auth credentials: a file whose first line is user:password
+    /// (or set STREAMCTL_CONNECT_USERNAME and STREAMCTL_CONNECT_PASSWORD).
+    #[arg(long, value_name = "FILE", env = "STREAMCTL_CONNECT_CREDENTIALS_FILE")]
+    pub connect_credentials_file: Option<PathBuf>,
     /// With --engine connect: the connector's name (kept in the journal).
     #[arg(
         long,

@@ -86,11 +86,10 @@ impl Error {
             Self::Exec(e) => e.exit_code(),
             Self::Tier(e) => e.exit_code(),
             Self::Diskless(e) => e.exit_code(),
-            Self::Cloud(_)
-            | Self::Kafka(_)
-            | Self::Migrate { .. }
-            | Self::WriteFile { .. }
-            | Self::Encode(_) => ExitCode::Failed,
+            Self::Kafka(k) => k.exit_code(),
+            Self::Cloud(_) | Self::Migrate { .. } | Self::WriteFile { .. } | Self::Encode(_) => {
+                ExitCode::Failed
+            }
         }
     }
 

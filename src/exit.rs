@@ -17,4 +17,8 @@ pub enum ExitCode {
     /// The work is done but some settings could not be removed because their broker is down
     /// (`reassign --execute/--verify/--cancel`): run the same command again once it is back.
     CleanupPending = 5,
+    /// A TLS handshake or an authentication was refused (CA, host name, client certificate,
+    /// password, mechanism, token, Connect credentials), on the admin plane, the record copier
+    /// or the Connect REST API. Nothing was changed; retrying will not help until it is fixed.
+    AuthFailed = 6,
 }

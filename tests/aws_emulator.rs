@@ -138,3 +138,65 @@ fn unreachable_endpoint_fails_with_exit_1_and_a_hint() {
     );
     assert!(err.contains("hint:"), "{err}");
 }
+
+/// MSK IAM tokens: for fixed credentials, region and signing time, streamctl's token is byte for
+/// byte the one AWS's own Python signer (aws-msk-iam-sasl-signer-python, in the tests' venv)
+/// makes, with and without a session token; only the unsigned User-Agent parameter is each
+/// signer's own, so the reference's is passed in.
+#[test]
+fn msk_iam_tokens_equal_the_ones_awss_python_signer_makes() {
+    if moto().is_none() {
+        return;
+    }
+    let python = std::env::var("STREAMCTL_PYTHON")
+        .expect("tests/aws/moto.sh up exports STREAMCTL_PYTHON (the venv with AWS's signer)");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws/msk_token.py");
+    let cases = [
+        (
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "",
+            "us-east-1",
+            1_700_000_000u64,
+        ),
+        (
+            "ASIAQEXAMPLE",
+            "se/cr+et=",
+            "IQoJb3JpZ2luX2VjE//session+token==",
+            "eu-west-2",
+            1_767_225_599,
+        ),
+    ];
+    for (access, secret, session, region, epoch) in cases {
+        let out = std::process::Command::new(&python)
+            .args([script, access, secret, session, region, &epoch.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reference: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let creds = aws_credential_types::Credentials::new(
+            access,
+            secret,
+            (!session.is_empty()).then(|| session.to_string()),
+            None,
+            "test",
+        );
+        let ours = streamctl::kafka::oauth::msk_iam_token(
+            &creds,
+            region,
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch),
+            reference["user_agent"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            ours.value,
+            reference["token"].as_str().unwrap(),
+            "{region} at {epoch}"
+        );
+        assert_eq!(ours.expires_at_ms, reference["expiry_ms"].as_i64().unwrap());
+    }
+}

@@ -11,6 +11,9 @@ fn streamctl() -> Command {
     c.env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_REGION")
+        .env_remove("STREAMCTL_CONNECT_URL")
+        .env_remove("STREAMCTL_CONNECT_CA_FILE")
+        .env_remove("STREAMCTL_CONNECT_CREDENTIALS_FILE")
         .env("NO_COLOR", "1");
     c
 }
@@ -61,8 +64,17 @@ fn migrate_diskless_connect_bad_input_is_refused_before_any_connection() {
             "--engine connect needs --connect-url",
         ),
         (
-            &["--engine", "connect", "--connect-url", "https://w:8083"],
-            "only http:// URLs",
+            &["--engine", "connect", "--connect-url", "ftp://w:8083"],
+            "is not http or https",
+        ),
+        (
+            &[
+                "--engine",
+                "connect",
+                "--connect-url",
+                "https://u:secret@w:8443",
+            ],
+            "credentials in the URL",
         ),
         (
             &["--engine", "connect", "--connect-url", "http://w:port"],

@@ -9,6 +9,7 @@ mod kafka;
 use kafka::{one_replica_per_az, unique, Live};
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
@@ -422,6 +423,22 @@ fn another_running_reassignment_is_not_interleaved_and_cancel_reverts() {
     assert!(!out.contains(topic.as_str()), "{out}");
 }
 
+/// A client properties file in `dir`.
+fn write_in(dir: &Path, name: &str, text: String) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// `streamctl snapshot` of the cluster at `bootstrap` with this `--command-config`.
+fn snapshot_with(k: &Live, bootstrap: &str, config: &Path) -> std::process::Output {
+    k.streamctl()
+        .args(["snapshot", "--bootstrap-server", bootstrap])
+        .args(["--command-config", config.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn sasl_plain_scram_and_tls_connections() {
     let Some(k) = live() else { return };
@@ -431,23 +448,8 @@ fn sasl_plain_scram_and_tls_connections() {
         std::env::var("STREAMCTL_KAFKA_SASL_SSL_BOOTSTRAP").expect("and the SASL_SSL ones");
     let ca = std::env::var("STREAMCTL_KAFKA_CA").expect("and the CA");
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: String| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
-    let snapshot = |bootstrap: &str, config: &std::path::Path| {
-        k.streamctl()
-            .args([
-                "snapshot",
-                "--bootstrap-server",
-                bootstrap,
-                "--command-config",
-                config.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap()
-    };
+    let write = |name: &str, text: String| write_in(dir.path(), name, text);
+    let snapshot = |bootstrap: &str, config: &Path| snapshot_with(&k, bootstrap, config);
     for m in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
         let cfg = write(&format!("{m}.properties"), format!("security.protocol=SASL_PLAINTEXT\nsasl.mechanism={m}\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"admin-secret\";\n"));
         let out = snapshot(&sasl, &cfg);
@@ -467,12 +469,16 @@ fn sasl_plain_scram_and_tls_connections() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // A wrong password and an unknown CA fail, exit 1, and say why; no secret is printed.
+    // A wrong password and an unknown CA fail with exit 6 (authentication), name the plane and
+    // say why; no secret is printed.
     let bad = write("bad.properties", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\nsasl.username=admin\nsasl.password=not-the-password\n".into());
     let out = snapshot(&sasl, &bad);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(6));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("authentication as admin failed"), "{err}");
+    assert!(
+        err.contains("admin plane") && err.contains("authentication as admin failed"),
+        "{err}"
+    );
     assert!(!err.contains("not-the-password"));
     let other_ca = write(
         "other-ca.pem",
@@ -484,25 +490,25 @@ fn sasl_plain_scram_and_tls_connections() {
     );
     let wrong_ca = write("wrong-ca.properties", format!("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\nsasl.username=admin\nsasl.password=admin-secret\nssl.truststore.type=PEM\nssl.truststore.location={}\n", other_ca.display()));
     let out = snapshot(&sasl_ssl, &wrong_ca);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(6));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("TLS handshake"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        err.contains("TLS handshake")
+            && err.contains("not signed by a CA in ssl.truststore.location"),
+        "{err}"
     );
-    // A reassignment runs end to end over SCRAM too.
+    // A reassignment runs end to end over SCRAM-SHA-512 on TLS (SASL_SSL) too.
     let topic = &unique("over-scram");
     k.create_rack_unaware(topic);
-    let scram = dir.path().join("SCRAM-SHA-256.properties");
     let out = k
         .streamctl()
         .args([
             "reassign",
             "--az-aware",
             "--bootstrap-server",
-            &sasl,
+            &sasl_ssl,
             "--command-config",
-            scram.to_str().unwrap(),
+            tls.to_str().unwrap(),
             "--topics",
             &format!("^{topic}$"),
             "--execute",
@@ -522,6 +528,17 @@ fn sasl_plain_scram_and_tls_connections() {
     let r = common::ok_json(&out);
     assert_eq!(r["verified"], true);
     assert!(one_replica_per_az(&k.snapshot(topic)));
+    // The password is in no output and not in the journal.
+    for text in [
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+        std::fs::read_to_string(dir.path().join("j.json")).unwrap(),
+    ] {
+        assert!(
+            !text.contains("admin-secret"),
+            "the password leaked: {text}"
+        );
+    }
 }
 
 #[test]
@@ -1012,4 +1029,131 @@ fn balance_bytes_on_the_live_cluster_ends_within_the_band() {
     assert!(one_replica_per_az(&snap));
     k.assert_no_throttles(topic);
     assert_eq!(k.consume_all(topic, expect.0), expect);
+}
+
+/// The admin plane over mutual TLS and OAUTHBEARER, and the client properties it refuses
+/// (before connecting, naming the key and how to fix it).
+#[test]
+fn mutual_tls_oauthbearer_and_refused_client_properties() {
+    let Some(k) = live() else { return };
+    let var = |v: &str| std::env::var(v).unwrap_or_else(|_| panic!("cluster.sh exports {v}"));
+    let (ssl, sasl_ssl, ca) = (
+        var("STREAMCTL_KAFKA_SSL_BOOTSTRAP"),
+        var("STREAMCTL_KAFKA_SASL_SSL_BOOTSTRAP"),
+        var("STREAMCTL_KAFKA_CA"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| write_in(dir.path(), name, text);
+    let snapshot = |bootstrap: &str, config: &Path| snapshot_with(&k, bootstrap, config);
+    let brokers = |out: &std::process::Output| -> usize {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["brokers"].as_array().unwrap().len()
+    };
+    // Mutual TLS: the listener requires a client certificate signed by the test CA.
+    let mtls = write("mtls.properties", format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca}\nssl.keystore.type=PEM\nssl.certificate.location={}\nssl.key.location={}\n", var("STREAMCTL_KAFKA_CLIENT_CERT"), var("STREAMCTL_KAFKA_CLIENT_KEY")));
+    assert_eq!(brokers(&snapshot(&ssl, &mtls)), 6);
+    let no_cert = write(
+        "no-cert.properties",
+        format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"),
+    );
+    let out = snapshot(&ssl, &no_cert);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "without a client certificate: {err}"
+    );
+    assert!(err.contains("client certificate"), "{err}");
+    // OAUTHBEARER with Kafka's unsecured JWS, validated by the broker.
+    let oauth = |name: &str, extra: &str| {
+        write(name, format!("security.protocol=SASL_SSL\nsasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"admin\"{extra};\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"))
+    };
+    assert_eq!(
+        brokers(&snapshot(&sasl_ssl, &oauth("oauth.properties", ""))),
+        6
+    );
+    // A token that has already expired is refused by the broker, and the message says so.
+    let out = snapshot(
+        &sasl_ssl,
+        &oauth("expired.properties", " unsecuredLoginLifetimeSeconds=\"0\""),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("OAUTHBEARER") && err.contains("refused the token"),
+        "{err}"
+    );
+    // AWS MSK IAM: streamctl signs a token with the AWS credentials of its environment, and the
+    // broker (which validates Kafka's unsecured JWTs, not MSK's signed URLs) refuses it: exit 6,
+    // from the admin plane and from the record copier, naming the plane; the AWS secret key is in
+    // no output.
+    let msk = write("msk.properties", format!("security.protocol=SASL_SSL\nsasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\nsasl.login.callback.handler.class=software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler\nsasl.client.callback.handler.class=software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"));
+    let secret = "msk-test-secret-key-do-not-print";
+    let with_aws = |c: &mut assert_cmd::Command| {
+        c.env("AWS_ACCESS_KEY_ID", "AKIDSTREAMCTLTEST")
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN");
+    };
+    let mut admin = k.streamctl();
+    admin.args([
+        "snapshot",
+        "--bootstrap-server",
+        &sasl_ssl,
+        "--command-config",
+        msk.to_str().unwrap(),
+    ]);
+    with_aws(&mut admin);
+    let mut copier = k.streamctl();
+    copier
+        .args(["migrate", "diskless", "--source-bootstrap", &sasl_ssl])
+        .args(["--source-command-config", msk.to_str().unwrap()])
+        .args([
+            "--target-bootstrap",
+            k.first(),
+            "--topics",
+            "^none$",
+            "--dry-run",
+        ])
+        .args(["--journal", dir.path().join("msk.json").to_str().unwrap()]);
+    with_aws(&mut copier);
+    for (mut c, plane) in [(admin, "admin plane"), (copier, "record copier")] {
+        let out = c.output().unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(6), "{plane}: {printed}");
+        assert!(
+            printed.contains(plane) && printed.contains("kafka-cluster:Connect"),
+            "{plane}: {printed}"
+        );
+        assert!(
+            !printed.contains(secret),
+            "{plane}: the AWS secret key leaked"
+        );
+    }
+    // Refused before any connection (exit 2), naming the key and the way out.
+    for (text, says) in [
+        (format!("security.protocol=SSL\nssl.keystore.type=JKS\nssl.keystore.location=client.jks\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "keytool -importkeystore"),
+        ("security.protocol=SSL\nssl.truststore.type=PKCS12\nssl.truststore.location=ca.p12\n".to_string(), "openssl pkcs12"),
+        (format!("security.protocol=SSL\nssl.truststore.location={ca}\nssl.key.password=x\n"), "openssl pkcs8"),
+        ("security.protocol=SASL_SSL\nsasl.mechanism=GSSAPI\n".to_string(), "sasl.mechanism=GSSAPI"),
+        ("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\nsasl.username=a\nsasl.password=b\nsasl.kerberos.service.name=kafka\n".to_string(), "sasl.kerberos.service.name"),
+        ("security.protocol=SASL_SSL\nsasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\nsasl.oauthbearer.token.endpoint.url=https://idp/token\n".to_string(), "sasl.oauthbearer.token.endpoint.url"),
+    ] {
+        let cfg = write("refused.properties", text.clone());
+        let out = snapshot(&sasl_ssl, &cfg);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(says), "{text}: {err}");
+    }
 }

@@ -18,10 +18,9 @@ use std::time::{Duration, Instant};
 
 use kafka::{unique, Live};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
-use rdkafka::{Offset, TopicPartitionList};
-use records::{fill, next_for_group, producer, read_all, send, Rec};
+use records::{commit_group, fill, next_for_group, producer, read_all, send, Rec};
 use serde_json::Value;
 
 struct Env {
@@ -122,7 +121,7 @@ impl Env {
 
     /// The connectors the Connect cluster runs (its REST API, read with curl).
     fn connectors(&self) -> String {
-        let out = Proc::new("curl")
+        let out = curl()
             .args(["-s", &format!("{}/connectors", self.connect)])
             .output()
             .unwrap();
@@ -149,7 +148,7 @@ struct Remove(String, String);
 
 impl Drop for Remove {
     fn drop(&mut self) {
-        let _ = Proc::new("curl")
+        let _ = curl()
             .args([
                 "-s",
                 "-X",
@@ -158,6 +157,20 @@ impl Drop for Remove {
             ])
             .output();
     }
+}
+
+/// curl against the test Connect cluster's REST API: HTTPS checked against its CA, with its
+/// basic-auth user (the files tests/connect/connect.sh exports, which streamctl reads too).
+fn curl() -> Proc {
+    let mut c = Proc::new("curl");
+    if let Ok(ca) = std::env::var("STREAMCTL_CONNECT_CA_FILE") {
+        c.args(["--cacert", &ca]);
+    }
+    if let Ok(f) = std::env::var("STREAMCTL_CONNECT_CREDENTIALS_FILE") {
+        let line = std::fs::read_to_string(f).unwrap();
+        c.args(["-u", line.lines().next().unwrap()]);
+    }
+    c
 }
 
 fn connect_sh(args: &[&str]) {
@@ -306,21 +319,10 @@ fn connect_engine_copies_topics_survives_a_killed_worker_and_cuts_over_exactly()
     let g = format!("{a}-g");
     let source: Vec<Vec<(i64, Rec)>> = (0..3).map(|p| read_all(e.k.first(), &a, p, true)).collect();
     let consumed = [1_234usize, 7_000, 3];
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", e.k.first())
-        .set("group.id", &g)
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition_offset(
-            &a,
-            p as i32,
-            Offset::Offset(source[p][consumed[p] - 1].0 + 1),
-        )
-        .unwrap();
-    }
-    c.commit(&tpl, CommitMode::Sync).unwrap();
+    let next: Vec<(i32, i64)> = (0..3)
+        .map(|p| (p as i32, source[p][consumed[p] - 1].0 + 1))
+        .collect();
+    commit_group(e.k.first(), &g, &a, &next);
     // Records after the copy: the cutover copies the tail through the connector.
     let tail = producer(e.k.first(), &[]);
     for i in 0..90 {
@@ -495,6 +497,34 @@ fn connect_engine_preflight_and_emitted_config() {
         "--emit-config changes nothing"
     );
     assert!(!j.exists());
+    // From a SASL_SSL source: the emitted config carries the client properties for the workers
+    // with the password masked, and nothing printed holds it.
+    let scram = e.dir.path().join("scram.properties");
+    std::fs::write(&scram, format!("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"admin-secret\";\nssl.truststore.type=PEM\nssl.truststore.location={}\n", std::env::var("STREAMCTL_KAFKA_CA").unwrap())).unwrap();
+    let mut args = e.args(
+        &j,
+        &connector,
+        &[
+            "--topics",
+            &format!("^{topic}$"),
+            "--emit-config",
+            "--source-command-config",
+            scram.to_str().unwrap(),
+        ],
+    );
+    let at = args.iter().position(|a| a == "--source-bootstrap").unwrap();
+    args[at + 1] = std::env::var("STREAMCTL_KAFKA_SASL_SSL_BOOTSTRAP").unwrap();
+    let out = e.k.streamctl().args(args).output().unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(c["source.cluster.security.protocol"], "SASL_SSL", "{c}");
+    assert!(!printed.contains("admin-secret"), "{printed}");
+    assert!(!j.exists());
 
     // A URL where no Connect worker answers: a located problem, exit 2, nothing changed.
     let out =
@@ -559,4 +589,59 @@ fn connect_engine_preflight_and_emitted_config() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("connect engine"));
     let _ = common::ok_json(&e.migrate(&j, &connector, &["--cancel"]));
+}
+
+/// The REST API over HTTPS with basic auth (Kafka's BasicAuthSecurityRestExtension): without
+/// credentials, with a wrong password, or with a CA that did not sign the workers' certificate,
+/// the run stops before any change with exit 6 and says which; no connector is created.
+#[test]
+fn connect_rest_over_https_refuses_missing_credentials_and_an_unknown_ca() {
+    let Some(e) = env() else { return };
+    assert!(
+        e.connect.starts_with("https://"),
+        "connect.sh serves HTTPS: {}",
+        e.connect
+    );
+    let topic = unique("cn-auth");
+    e.create(&topic, 1);
+    let connector = format!("{topic}-c");
+    let wrong = e.dir.path().join("wrong-credentials");
+    std::fs::write(&wrong, "connect-admin:not-the-password\n").unwrap();
+    let other_ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/other-ca.pem");
+    let j = e.journal("auth");
+    for (case, says) in [
+        ("no credentials", "requires credentials"),
+        ("wrong password", "credentials were not accepted"),
+        ("unknown CA", "TLS"),
+    ] {
+        let mut c = e.k.streamctl();
+        c.args(e.args(
+            &j,
+            &connector,
+            &["--topics", &format!("^{topic}$"), "--yes"],
+        ));
+        match case {
+            "no credentials" => {
+                c.env_remove("STREAMCTL_CONNECT_CREDENTIALS_FILE");
+            }
+            "wrong password" => {
+                c.env("STREAMCTL_CONNECT_CREDENTIALS_FILE", &wrong);
+            }
+            _ => {
+                c.env("STREAMCTL_CONNECT_CA_FILE", other_ca);
+            }
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{case}: {err}");
+        assert!(err.contains(says), "{case}: {err}");
+        assert!(
+            !err.contains("connect-secret"),
+            "{case}: the password leaked"
+        );
+        assert!(
+            !e.connectors().contains(&connector),
+            "{case}: a connector was created"
+        );
+    }
 }

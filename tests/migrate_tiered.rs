@@ -731,6 +731,8 @@ fn after_tiering_a_drain_moves_local_bytes_only_within_its_predicted_time() {
     assert_eq!(k.consume_all(&t, 24_000), (24_000, sum));
 }
 
+/// Over the tiered cluster's SASL_SSL listener (SCRAM-SHA-512, the test CA), as production
+/// clusters are reached.
 #[test]
 fn a_time_based_local_retention_and_new_segment_size_are_set_and_fresh_data_stays_local() {
     let Some(k) = tiered() else { return };
@@ -740,9 +742,20 @@ fn a_time_based_local_retention_and_new_segment_size_are_set_and_fresh_data_stay
     let dir = tempfile::tempdir().unwrap();
     let (_, journal) = journal_of(dir.path());
     let filter = format!("^{t}$");
-    let out = migrate(
-        &k,
-        &[
+    let var = |v: &str| std::env::var(v).unwrap_or_else(|_| panic!("cluster.sh exports {v}"));
+    let sasl_ssl = var("STREAMCTL_TIERED_SASL_SSL_BOOTSTRAP");
+    let config = dir.path().join("scram.properties");
+    std::fs::write(&config, format!("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"admin-secret\";\nssl.truststore.type=PEM\nssl.truststore.location={}\n", var("STREAMCTL_TIERED_CA"))).unwrap();
+    let out = k
+        .streamctl()
+        .args(["migrate", "tiered", "--bootstrap-server", &sasl_ssl])
+        .args([
+            "--command-config",
+            config.to_str().unwrap(),
+            "--poll-ms",
+            "200",
+        ])
+        .args([
             "--topics",
             &filter,
             "--journal",
@@ -756,12 +769,15 @@ fn a_time_based_local_retention_and_new_segment_size_are_set_and_fresh_data_stay
             "--yes",
             "-o",
             "json",
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     let r = common::ok_json(&out);
     assert_eq!(r["phase"], "complete");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("admin-secret"));
+    assert!(!std::fs::read_to_string(&journal)
+        .unwrap()
+        .contains("admin-secret"));
     let cfg = &dynamic_configs(&k.bootstrap, std::slice::from_ref(&t))[&format!("topic {t}")];
     assert_eq!(cfg["remote.storage.enable"], "true");
     assert_eq!(cfg["local.retention.ms"], "3600000");

@@ -1,5 +1,5 @@
 //! The Kafka Connect adapter: the worker REST API behind [`ConnectApi`] (one real adapter,
-//! [`rest::RestConnect`], plain HTTP/1.1 over TCP, blocking like the record plane). The migration
+//! [`rest::RestConnect`], HTTP or HTTPS with basic auth, blocking like the record plane). The migration
 //! planner never sees it; `migrate::connect` builds the connector config it sends.
 
 use std::collections::BTreeMap;
@@ -20,17 +20,38 @@ pub enum ConnectError {
         status: u16,
         message: String,
     },
+    /// The TLS handshake with the REST API failed.
+    #[error("TLS with the Kafka Connect REST API at {url} failed: {message}")]
+    Tls { url: String, message: String },
+    /// The REST API refused the request (401/403): no, wrong or insufficient credentials.
+    #[error("Kafka Connect at {url} refused the request ({status}): {}", if *with_credentials { "the credentials were not accepted" } else { "it requires credentials" })]
+    Auth {
+        url: String,
+        status: u16,
+        with_credentials: bool,
+    },
     #[error("{0}")]
     Config(String),
 }
 
 impl ConnectError {
+    /// Refused TLS or credentials: exit 6; anything else: 1.
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        match self {
+            Self::Tls { .. } | Self::Auth { .. } => crate::exit::ExitCode::AuthFailed,
+            Self::Config(_) => crate::exit::ExitCode::BadInput,
+            _ => crate::exit::ExitCode::Failed,
+        }
+    }
+
     pub fn hint(&self) -> String {
         match self {
-            Self::Connect { .. } => "check --connect-url (http://host:8083) and that a worker is running (GET / answers with its version)".into(),
+            Self::Tls { message, .. } => format!("{} (the CA comes from --connect-ca-file, else the system's roots)", crate::kafka::tls_hint(message).replace("ssl.truststore.location / ssl.ca.location (PEM)", "--connect-ca-file")),
+            Self::Connect { .. } => "check --connect-url (http://host:8083 or https://host:8443) and that a worker is running (GET / answers with its version)".into(),
+            Self::Auth { .. } => "give the REST user and password with --connect-credentials-file FILE (a line user:password) or STREAMCTL_CONNECT_USERNAME and STREAMCTL_CONNECT_PASSWORD".into(),
             Self::Api { status: 409, .. } => "the Connect cluster is rebalancing; run the same command again in a few seconds".into(),
             Self::Api { .. } => "read the message above; the worker's log has the details".into(),
-            Self::Config(_) => "use an http:// URL of one Connect worker".into(),
+            Self::Config(_) => "use an http:// or https:// URL of one Connect worker".into(),
         }
     }
 }

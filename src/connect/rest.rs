@@ -1,13 +1,16 @@
-//! [`RestConnect`]: the Kafka Connect worker REST API over plain HTTP/1.1 (one connection per
-//! request, `Connection: close`), blocking with timeouts. HTTPS and authenticated REST are not
-//! spoken: put the worker behind a local port-forward or run streamctl where the REST listener is
-//! reachable in plain HTTP (the listener a Connect cluster uses between its own workers).
+//! [`RestConnect`]: the Kafka Connect worker REST API over HTTP or HTTPS (ureq on rustls),
+//! blocking with timeouts, with HTTP basic auth (Kafka's `BasicAuthSecurityRestExtension`) when
+//! credentials are given. The server's certificate is checked against `--connect-ca-file` (PEM),
+//! else the system's roots; credentials come from a file or the environment, never the command
+//! line, and are never logged.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use rustls_pki_types::pem::PemObject;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -15,11 +18,44 @@ use super::{ConnectApi, ConnectError, Plugin, SourceOffset, Status, TaskConfig, 
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How to reach the REST API besides its URL.
+#[derive(Clone, Default)]
+pub struct RestOptions {
+    /// PEM CA bundle for an https:// URL (default: the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// HTTP basic auth (user, password).
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for RestOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestOptions")
+            .field("ca_file", &self.ca_file)
+            .field("user", &self.basic_auth.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+impl RestOptions {
+    /// Basic-auth credentials from a file holding `user:password` on its first line.
+    pub fn credentials_file(text: &str) -> Result<(String, String), String> {
+        let line = text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('\r');
+        match line.split_once(':') {
+            Some((u, p)) if !u.is_empty() => Ok((u.to_string(), p.to_string())),
+            _ => Err("the first line must be user:password".into()),
+        }
+    }
+}
+
 pub struct RestConnect {
     url: String,
-    host: String,
-    port: u16,
-    prefix: String,
+    agent: ureq::Agent,
+    /// `Basic ...`, when credentials are given.
+    authorization: Option<String>,
 }
 
 /// A parsed HTTP response.
@@ -29,36 +65,92 @@ struct Response {
 }
 
 impl RestConnect {
-    /// `http://host:port[/path]`.
-    pub fn new(url: &str) -> Result<Self, ConnectError> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            ConnectError::Config(format!(
-                "--connect-url {url}: only http:// URLs are supported (https is not spoken)"
-            ))
-        })?;
-        let (authority, prefix) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/').to_string()),
-            None => (rest, String::new()),
+    /// `http[s]://host[:port][/path]`.
+    pub fn new(url: &str, options: &RestOptions) -> Result<Self, ConnectError> {
+        let config = |m: String| ConnectError::Config(format!("--connect-url {url}: {m}"));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| config("not a URL (http://host:8083 or https://host:8443)".into()))?;
+        let https = match scheme {
+            "http" => false,
+            "https" => true,
+            other => return Err(config(format!("the scheme {other} is not http or https"))),
         };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (
-                h.to_string(),
-                p.parse::<u16>().map_err(|_| {
-                    ConnectError::Config(format!("--connect-url {url}: bad port {p:?}"))
-                })?,
-            ),
-            None => (authority.to_string(), 8083),
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(config("credentials in the URL would show in the process list; give them with --connect-credentials-file or STREAMCTL_CONNECT_USERNAME/STREAMCTL_CONNECT_PASSWORD".into()));
+        }
+        let host = match authority.rsplit_once(':') {
+            Some((h, p)) => {
+                p.parse::<u16>()
+                    .map_err(|_| config(format!("bad port {p:?}")))?;
+                h
+            }
+            None => authority,
         };
         if host.is_empty() {
-            return Err(ConnectError::Config(format!(
-                "--connect-url {url}: no host"
-            )));
+            return Err(config("no host".into()));
+        }
+        if options.ca_file.is_some() && !https {
+            tracing::warn!(url, "--connect-ca-file is not used with an http:// URL");
+        }
+        let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+        let roots = match &options.ca_file {
+            _ if !https => vec![],
+            Some(f) => {
+                let pem = std::fs::read(f).map_err(|e| {
+                    ConnectError::Config(format!("--connect-ca-file {}: {e}", f.display()))
+                })?;
+                let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        ConnectError::Config(format!(
+                            "--connect-ca-file {}: not PEM certificates: {e}",
+                            f.display()
+                        ))
+                    })?;
+                if certs.is_empty() {
+                    return Err(ConnectError::Config(format!(
+                        "--connect-ca-file {}: no certificate in it",
+                        f.display()
+                    )));
+                }
+                certs
+            }
+            None => rustls_native_certs::load_native_certs().certs,
+        };
+        let roots: Vec<ureq::tls::Certificate<'static>> = roots
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(provider)
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(TIMEOUT))
+            .http_status_as_error(false)
+            .user_agent(format!("streamctl/{}", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls)
+            .build()
+            .into();
+        let authorization = options.basic_auth.as_ref().map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        if authorization.is_some() && !https {
+            tracing::warn!(
+                url,
+                "sending Connect basic-auth credentials over plain http"
+            );
         }
         Ok(Self {
             url: url.trim_end_matches('/').to_string(),
-            host,
-            port,
-            prefix,
+            agent,
+            authorization,
         })
     }
 
@@ -68,44 +160,49 @@ impl RestConnect {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Response, ConnectError> {
-        let unreachable = |e: std::io::Error| ConnectError::Connect {
-            url: self.url.clone(),
-            message: e.to_string(),
-        };
-        let addr = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(unreachable)?
-            .next()
-            .ok_or_else(|| ConnectError::Connect {
-                url: self.url.clone(),
-                message: "the host name resolves to no address".into(),
-            })?;
-        let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(unreachable)?;
-        s.set_read_timeout(Some(TIMEOUT)).map_err(unreachable)?;
-        s.set_write_timeout(Some(TIMEOUT)).map_err(unreachable)?;
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut head = format!(
-            "{method} {}{path} HTTP/1.1\r\nHost: {}:{}\r\nAccept: application/json\r\nConnection: close\r\nUser-Agent: streamctl/{}\r\n",
-            self.prefix,
-            self.host,
-            self.port,
-            env!("CARGO_PKG_VERSION")
-        );
-        if body.is_some() || matches!(method, "PUT" | "POST") {
-            head += &format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                payload.len()
-            );
+        let url = format!("{}{path}", self.url);
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("Accept", "application/json");
+        if let Some(a) = &self.authorization {
+            req = req.header("Authorization", a);
         }
-        head += "\r\n";
-        s.write_all(head.as_bytes()).map_err(unreachable)?;
-        s.write_all(payload.as_bytes()).map_err(unreachable)?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).map_err(unreachable)?;
-        parse_response(&raw).map_err(|m| ConnectError::Connect {
-            url: self.url.clone(),
-            message: format!("{method} {path}: {m}"),
-        })
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        if body.is_some() || matches!(method, "PUT" | "POST") {
+            req = req.header("Content-Type", "application/json");
+        }
+        let req = req
+            .body(payload)
+            .map_err(|e| ConnectError::Config(format!("{url}: {e}")))?;
+        let mut resp = self.agent.run(req).map_err(|e| match tls_error(&e) {
+            Some(message) => ConnectError::Tls {
+                url: self.url.clone(),
+                message,
+            },
+            None => ConnectError::Connect {
+                url: self.url.clone(),
+                message: format!("{method} {path}: {e}"),
+            },
+        })?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .map_err(|e| ConnectError::Connect {
+                url: self.url.clone(),
+                message: format!("{method} {path}: reading the answer: {e}"),
+            })?;
+        if status == 401 || status == 403 {
+            return Err(ConnectError::Auth {
+                url: self.url.clone(),
+                status,
+                with_credentials: self.authorization.is_some(),
+            });
+        }
+        Ok(Response { status, body })
     }
 
     /// A request whose 2xx body is JSON of type `T`; 404 is `None`.
@@ -142,6 +239,18 @@ impl RestConnect {
     }
 }
 
+/// The TLS failure in a transport error, if it is one.
+fn tls_error(e: &ureq::Error) -> Option<String> {
+    match e {
+        ureq::Error::Rustls(t) => Some(t.to_string()),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<tokio_rustls::rustls::Error>())
+            .map(|t| t.to_string()),
+        _ => None,
+    }
+}
+
 fn check(method: &'static str, path: &str, r: &Response) -> Result<(), ConnectError> {
     if (200..300).contains(&r.status) {
         return Ok(());
@@ -157,66 +266,6 @@ fn check(method: &'static str, path: &str, r: &Response) -> Result<(), ConnectEr
         status: r.status,
         message,
     })
-}
-
-/// Status line, headers, and a body with `Content-Length`, chunked encoding or read to close.
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no HTTP header in the answer")?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|_| "a header that is not UTF-8")?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let mut chunked = false;
-    let mut length = None;
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            } else if k == "content-length" {
-                length = v.parse::<usize>().ok();
-            }
-        }
-    }
-    let rest = &raw[end + 4..];
-    let body = if chunked {
-        let mut out = Vec::new();
-        let mut at = 0;
-        loop {
-            let nl = rest[at..]
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .ok_or("a truncated chunk")?;
-            let size_text =
-                std::str::from_utf8(&rest[at..at + nl]).map_err(|_| "bad chunk size")?;
-            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-            at += nl + 2;
-            if size == 0 {
-                break;
-            }
-            if at + size > rest.len() {
-                return Err("a truncated chunk".into());
-            }
-            out.extend_from_slice(&rest[at..at + size]);
-            at += size + 2;
-        }
-        out
-    } else {
-        match length {
-            Some(n) if n <= rest.len() => rest[..n].to_vec(),
-            Some(_) => return Err("a truncated body".into()),
-            None => rest.to_vec(),
-        }
-    };
-    Ok(Response { status, body })
 }
 
 fn path_of(name: &str) -> String {
@@ -406,38 +455,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_parsed_and_https_is_refused() {
-        let c = RestConnect::new("http://worker:8083/").unwrap();
+    fn urls_are_checked_and_credentials_stay_out_of_them() {
+        let o = RestOptions::default();
         assert_eq!(
-            (c.host.as_str(), c.port, c.prefix.as_str()),
-            ("worker", 8083, "")
+            RestConnect::new("http://worker:8083/", &o).unwrap().url,
+            "http://worker:8083"
         );
-        let c = RestConnect::new("http://10.0.0.1:18083/connect").unwrap();
-        assert_eq!((c.port, c.prefix.as_str()), (18083, "/connect"));
-        assert_eq!(RestConnect::new("http://w").unwrap().port, 8083);
-        assert!(matches!(
-            RestConnect::new("https://w:8083"),
-            Err(ConnectError::Config(_))
-        ));
-        assert!(RestConnect::new("http://w:x").is_err());
-    }
-
-    #[test]
-    fn responses_with_length_chunked_and_close() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}extra").unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (200, b"{}".as_slice()));
-        let r = parse_response(
-            b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n",
-        )
-        .unwrap();
         assert_eq!(
-            (r.status, r.body.as_slice()),
-            (201, b"{\"a\":1}".as_slice())
+            RestConnect::new("https://10.0.0.1:18443/connect", &o)
+                .unwrap()
+                .url,
+            "https://10.0.0.1:18443/connect"
         );
-        let r = parse_response(b"HTTP/1.1 404 Not Found\r\n\r\nnope").unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (404, b"nope".as_slice()));
-        assert!(parse_response(b"garbage").is_err());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}").is_err());
+        for bad in [
+            "worker:8083",
+            "ftp://w",
+            "http://w:x",
+            "https://u:p@w:8443",
+            "http://",
+        ] {
+            assert!(
+                matches!(RestConnect::new(bad, &o), Err(ConnectError::Config(_))),
+                "{bad}"
+            );
+        }
+        let ca = RestOptions {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        };
+        assert!(
+            RestConnect::new("http://w:8083", &ca).is_ok(),
+            "no CA read for plain http"
+        );
+        assert!(
+            RestConnect::new("https://w:8443", &ca).is_err(),
+            "a missing CA file"
+        );
+        let o = RestOptions {
+            basic_auth: Some(("connect".into(), "s3cret".into())),
+            ..Default::default()
+        };
+        assert!(!format!("{o:?}").contains("s3cret"));
+        assert_eq!(
+            RestOptions::credentials_file("connect:pa:ss\nignored\n").unwrap(),
+            ("connect".to_string(), "pa:ss".to_string())
+        );
+        assert!(RestOptions::credentials_file("no-colon\n").is_err());
     }
 
     #[test]

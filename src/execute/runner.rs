@@ -49,7 +49,8 @@ impl ExecError {
     pub fn exit_code(&self) -> crate::exit::ExitCode {
         match self {
             Self::OtherReassignments(_) | Self::Rejected(_) => crate::exit::ExitCode::BadInput,
-            Self::Kafka(_) | Self::Journal { .. } => crate::exit::ExitCode::Failed,
+            Self::Kafka(k) => k.exit_code(),
+            Self::Journal { .. } => crate::exit::ExitCode::Failed,
         }
     }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::assign::Cluster;
 
 pub mod admin;
+pub mod oauth;
 pub mod quotas;
 pub mod records;
 pub mod security;
@@ -58,9 +59,69 @@ pub enum KafkaError {
     },
     #[error("{0}")]
     Config(String),
+    /// TLS or SASL refused: which plane (`admin plane`, `record copier`), which broker, why, and
+    /// what to fix.
+    #[error("{plane}: cannot authenticate to {address}: {message}")]
+    Auth {
+        plane: &'static str,
+        address: String,
+        message: String,
+        hint: String,
+    },
+}
+
+/// What to fix for a TLS failure, from the TLS library's words (rustls' or OpenSSL's through
+/// librdkafka).
+pub fn tls_hint(message: &str) -> String {
+    let m = message.to_ascii_lowercase();
+    if m.contains("unknownissuer")
+        || m.contains("unknown issuer")
+        || m.contains("unable to get local issuer")
+        || m.contains("self-signed certificate in certificate chain")
+        || m.contains("self signed certificate in certificate chain")
+    {
+        "the broker's certificate is not signed by a CA in ssl.truststore.location / ssl.ca.location (PEM): point it at the CA that signed the brokers' certificates".into()
+    } else if m.contains("notvalidforname")
+        || m.contains("not valid for name")
+        || m.contains("hostname mismatch")
+        || m.contains("host name")
+        || m.contains("ip address mismatch")
+    {
+        "the broker's certificate does not name the host you connect to: use a host name from the certificate in the bootstrap servers and in the brokers' advertised listeners (for a test cluster only: ssl.endpoint.identification.algorithm=)".into()
+    } else if m.contains("certificaterequired")
+        || m.contains("certificate required")
+        || m.contains("handshakefailure")
+        || m.contains("handshake failure")
+        || m.contains("bad certificate")
+        || m.contains("badcertificate")
+    {
+        "the broker requires a client certificate it trusts (mutual TLS): set ssl.keystore.location (PEM key and chain) or ssl.certificate.location and ssl.key.location, signed by a CA the broker trusts".into()
+    } else if m.contains("expired") {
+        "a certificate in the chain has expired: renew it (and check the clock of this host)".into()
+    } else {
+        "check the TLS settings (ssl.truststore.location, client certificate) against the listener's; is the listener TLS at all (security.protocol=SSL/SASL_SSL against a PLAINTEXT port fails like this)?".into()
+    }
 }
 
 impl KafkaError {
+    /// A TLS or SASL failure of this plane with this broker, with what to fix.
+    pub fn auth(plane: &'static str, address: &str, message: String, hint: String) -> Self {
+        Self::Auth {
+            plane,
+            address: address.to_string(),
+            message,
+            hint,
+        }
+    }
+
+    /// Refused credentials or TLS: exit 6 (retrying does not help); anything else: 1.
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        match self {
+            Self::Auth { .. } => crate::exit::ExitCode::AuthFailed,
+            _ => crate::exit::ExitCode::Failed,
+        }
+    }
+
     pub fn api(
         api: &'static str,
         resource: impl Into<String>,
@@ -94,6 +155,7 @@ impl KafkaError {
             Self::Api { code: 60, .. } => "a reassignment is already running for these partitions: `streamctl reassign --verify`, or wait".into(),
             Self::Api { .. } => "see the Kafka error code; nothing else was changed by this call".into(),
             Self::Config(_) => "fix --command-config or the security flags".into(),
+            Self::Auth { hint, .. } => hint.clone(),
         }
     }
 }

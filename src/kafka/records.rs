@@ -7,13 +7,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rdkafka::client::OAuthToken;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::security::{Protocol, Security};
+use super::oauth::OAuth;
+use super::security::{Mechanism, Protocol, Security};
 use super::{KafkaError, Record};
 
 /// What a reader's poll returns.
@@ -102,8 +104,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 pub struct RdCluster {
     bootstrap: String,
     base: ClientConfig,
+    auth: Auth,
     /// A consumer for metadata and watermarks (no group use).
-    meta: BaseConsumer,
+    meta: BaseConsumer<Auth>,
 }
 
 fn rd(address: &str, api: &'static str, e: rdkafka::error::KafkaError) -> KafkaError {
@@ -114,7 +117,8 @@ fn rd(address: &str, api: &'static str, e: rdkafka::error::KafkaError) -> KafkaE
     }
 }
 
-/// librdkafka properties for streamctl's connection settings (the same `--command-config`).
+/// librdkafka properties for streamctl's connection settings (the same `--command-config` the
+/// admin plane reads, applied the same way: see `security::parse_properties`).
 fn client_config(bootstrap: &str, security: &Security) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", bootstrap)
@@ -129,14 +133,16 @@ fn client_config(bootstrap: &str, security: &Security) -> ClientConfig {
                 Protocol::SaslSsl => "sasl_ssl",
             },
         );
-    if let Some(m) = security.mechanism {
+    if let Some(m) = security.mechanism.filter(|_| security.protocol.sasl()) {
         c.set("sasl.mechanism", m.name());
-    }
-    if let Some(u) = &security.username {
-        c.set("sasl.username", u);
-    }
-    if let Some(p) = &security.password {
-        c.set("sasl.password", p);
+        if m != Mechanism::OAuthBearer {
+            if let Some(u) = &security.username {
+                c.set("sasl.username", u);
+            }
+            if let Some(p) = &security.password {
+                c.set("sasl.password", p);
+            }
+        }
     }
     if security.protocol.tls() {
         if let Some(ca) = &security.ca_file {
@@ -146,47 +152,164 @@ fn client_config(bootstrap: &str, security: &Security) -> ClientConfig {
             c.set("ssl.certificate.location", cert.display().to_string())
                 .set("ssl.key.location", key.display().to_string());
         }
-        if !security.verify_hostname {
-            c.set("ssl.endpoint.identification.algorithm", "none");
-        }
+        c.set(
+            "ssl.endpoint.identification.algorithm",
+            if security.verify_hostname {
+                "https"
+            } else {
+                "none"
+            },
+        );
     }
     c
 }
 
+/// librdkafka's callbacks common to every client of a cluster: the OAUTHBEARER token when the
+/// mechanism is OAUTHBEARER (librdkafka asks again at 80% of a token's life; the event is
+/// served by the polls of each client).
+#[derive(Clone)]
+struct Auth {
+    oauth: Option<OAuth>,
+    bootstrap: String,
+    /// The last TLS or SASL failure librdkafka reported (its clients only say "transport
+    /// failure" to the calls that fail because of it).
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl Auth {
+    /// The TLS or SASL failure behind a failed call, as an error naming the plane and the fix.
+    fn failed(&self) -> Option<KafkaError> {
+        let reason = self.failure.lock().expect("failure lock").clone()?;
+        let hint = if reason.contains("SSL handshake") || reason.contains("certificate") {
+            super::tls_hint(&reason)
+        } else {
+            match &self.oauth {
+                Some(o) => super::oauth::refused_hint(&o.source),
+                None => "check the user and password in sasl.jaas.config (or sasl.username/sasl.password) and that the listener enables sasl.mechanism".into(),
+            }
+        };
+        Some(KafkaError::auth(PLANE, &self.bootstrap, reason, hint))
+    }
+}
+
+const PLANE: &str = "record copier";
+
+impl ClientContext for Auth {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        use rdkafka::types::RDKafkaErrorCode as C;
+        let code = error.rdkafka_error_code();
+        if matches!(code, Some(C::Authentication | C::SSL))
+            || reason.contains("SSL handshake")
+            || reason.contains("SASL authentication")
+        {
+            *self.failure.lock().expect("failure lock") = Some(reason.to_string());
+        }
+        // librdkafka repeats transport errors while a broker is down; the calls that fail
+        // because of them say so.
+        tracing::debug!(cluster = %self.bootstrap, "librdkafka: {error}: {reason}");
+    }
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        let o = self
+            .oauth
+            .as_ref()
+            .ok_or("no OAUTHBEARER token source is configured")?;
+        let host = self.bootstrap.split(',').next().unwrap_or_default();
+        let t = o.token_blocking(host).map_err(|m| {
+            tracing::error!(cluster = %self.bootstrap, "copier: {m}");
+            m
+        })?;
+        Ok(OAuthToken {
+            token: t.value,
+            principal_name: t.principal,
+            lifetime_ms: t.expires_at_ms,
+        })
+    }
+}
+
+impl ConsumerContext for Auth {}
+
 impl RdCluster {
     pub fn connect(bootstrap: &str, security: &Security) -> Result<Self, KafkaError> {
-        if security.protocol.tls() {
-            // rdkafka is built without OpenSSL here (no system libssl headers needed to build).
-            return Err(KafkaError::Config(format!(
-                "{bootstrap}: the record copier speaks PLAINTEXT and SASL_PLAINTEXT only (this build of librdkafka has no TLS)"
-            )));
+        let auth = Auth {
+            oauth: security.oauth.clone(),
+            bootstrap: bootstrap.to_string(),
+            failure: Arc::default(),
+        };
+        if let Some(o) = &auth.oauth {
+            // Fail here, with the reason, rather than in a metadata timeout.
+            o.token_blocking(bootstrap.split(',').next().unwrap_or_default())
+                .map_err(|m| {
+                    KafkaError::auth(PLANE, bootstrap, m, super::oauth::token_hint(&o.source))
+                })?;
         }
         let base = client_config(bootstrap, security);
-        let meta: BaseConsumer = base
+        let meta: BaseConsumer<Auth> = base
             .clone()
             .set("group.id", "streamctl-metadata")
             .set("enable.auto.commit", "false")
-            .create()
+            .create_with_context(auth.clone())
             .map_err(|e| KafkaError::Config(format!("{bootstrap}: {e}")))?;
-        meta.fetch_metadata(None, TIMEOUT)
-            .map_err(|e| KafkaError::Connect {
-                address: bootstrap.to_string(),
-                message: e.to_string(),
-            })?;
+        // In short rounds, serving the client's events in between: a refused TLS handshake or
+        // SASL exchange ends the wait with its reason rather than a timeout.
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            serve(&meta);
+            match meta.fetch_metadata(None, Duration::from_secs(2)) {
+                Ok(_) => break,
+                Err(e) => {
+                    serve(&meta);
+                    if let Some(failed) = meta.context().failed() {
+                        return Err(failed);
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return Err(KafkaError::Connect {
+                            address: bootstrap.to_string(),
+                            message: format!("{PLANE}: {e}"),
+                        });
+                    }
+                }
+            }
+        }
         Ok(Self {
             bootstrap: bootstrap.to_string(),
             base,
+            auth,
             meta,
         })
     }
 
-    fn group_consumer(&self, group: &str) -> Result<BaseConsumer, KafkaError> {
-        self.base
+    fn group_consumer(&self, group: &str) -> Result<BaseConsumer<Auth>, KafkaError> {
+        let c = self
+            .base
             .clone()
             .set("group.id", group)
             .set("enable.auto.commit", "false")
-            .create()
-            .map_err(|e| KafkaError::Config(format!("{}: {e}", self.bootstrap)))
+            .create_with_context(self.auth.clone())
+            .map_err(|e| KafkaError::Config(format!("{}: {e}", self.bootstrap)))?;
+        serve(&c);
+        Ok(c)
+    }
+
+    /// The metadata consumer, its queued events (a token refresh) served first.
+    fn meta(&self) -> &BaseConsumer<Auth> {
+        serve(&self.meta);
+        &self.meta
+    }
+}
+
+/// Serve what is queued on a consumer that reads no records (metadata, offsets): the token
+/// refresh librdkafka queues at creation and at 80% of a token's life, and error events.
+fn serve(c: &BaseConsumer<Auth>) {
+    for _ in 0..100 {
+        if c.poll(Duration::ZERO).is_none() {
+            break;
+        }
     }
 }
 
@@ -204,14 +327,14 @@ impl DataCluster for RdCluster {
     }
 
     fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), KafkaError> {
-        self.meta
+        self.meta()
             .fetch_watermarks(topic, partition, TIMEOUT)
             .map_err(|e| rd(&self.bootstrap, "ListOffsets", e))
     }
 
     fn topics(&self) -> Result<BTreeMap<String, i32>, KafkaError> {
         let m = self
-            .meta
+            .meta()
             .fetch_metadata(None, TIMEOUT)
             .map_err(|e| rd(&self.bootstrap, "Metadata", e))?;
         Ok(m.topics()
@@ -222,7 +345,7 @@ impl DataCluster for RdCluster {
     }
 
     fn reader(&self, read_committed: bool) -> Result<Box<dyn RecordReader>, KafkaError> {
-        let c: BaseConsumer = self
+        let c: BaseConsumer<Auth> = self
             .base
             .clone()
             .set("group.id", "streamctl-migrate-reader")
@@ -243,7 +366,7 @@ impl DataCluster for RdCluster {
             .set("max.partition.fetch.bytes", "8388608")
             .set("fetch.wait.max.ms", "500")
             .set("queued.max.messages.kbytes", "262144")
-            .create()
+            .create_with_context(self.auth.clone())
             .map_err(|e| KafkaError::Config(format!("{}: {e}", self.bootstrap)))?;
         Ok(Box::new(RdReader {
             bootstrap: self.bootstrap.clone(),
@@ -264,7 +387,10 @@ impl DataCluster for RdCluster {
             .set("batch.num.messages", "1000000")
             .set("queue.buffering.max.kbytes", "262144")
             .set("message.timeout.ms", "300000")
-            .create_with_context(AckContext { acks: acks.clone() })
+            .create_with_context(AckContext {
+                acks: acks.clone(),
+                auth: self.auth.clone(),
+            })
             .map_err(|e| KafkaError::Config(format!("{}: {e}", self.bootstrap)))?;
         Ok(Box::new(RdWriter {
             bootstrap: self.bootstrap.clone(),
@@ -275,7 +401,7 @@ impl DataCluster for RdCluster {
 
     fn groups(&self) -> Result<Vec<String>, KafkaError> {
         let l = self
-            .meta
+            .meta()
             .fetch_group_list(None, TIMEOUT)
             .map_err(|e| rd(&self.bootstrap, "ListGroups", e))?;
         Ok(l.groups().iter().map(|g| g.name().to_string()).collect())
@@ -283,7 +409,7 @@ impl DataCluster for RdCluster {
 
     fn group(&self, name: &str) -> Result<Option<GroupInfo>, KafkaError> {
         let l = self
-            .meta
+            .meta()
             .fetch_group_list(Some(name), TIMEOUT)
             .map_err(|e| rd(&self.bootstrap, "DescribeGroups", e))?;
         Ok(l.groups()
@@ -333,7 +459,7 @@ impl DataCluster for RdCluster {
 
 struct RdReader {
     bootstrap: String,
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<Auth>,
 }
 
 impl RecordReader for RdReader {
@@ -407,9 +533,19 @@ impl RecordReader for RdReader {
 /// Delivery reports land here: the opaque value is the source offset.
 struct AckContext {
     acks: Arc<Mutex<Vec<Ack>>>,
+    auth: Auth,
 }
 
-impl ClientContext for AckContext {}
+impl ClientContext for AckContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.auth.generate_oauth_token(config)
+    }
+}
 
 impl ProducerContext for AckContext {
     type DeliveryOpaque = Box<i64>;

@@ -9,6 +9,8 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
+use super::oauth::{MskIam, OAuth, TokenSource};
+
 /// `security.protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
@@ -33,6 +35,8 @@ pub enum Mechanism {
     Plain,
     ScramSha256,
     ScramSha512,
+    /// SASL OAUTHBEARER with a token from [`Security::oauth`].
+    OAuthBearer,
 }
 
 impl Mechanism {
@@ -41,6 +45,7 @@ impl Mechanism {
             Self::Plain => "PLAIN",
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -59,6 +64,8 @@ pub struct Security {
     pub key_file: Option<PathBuf>,
     /// `ssl.endpoint.identification.algorithm=` (empty) turns host name checks off.
     pub verify_hostname: bool,
+    /// Where OAUTHBEARER tokens come from (with [`Mechanism::OAuthBearer`]).
+    pub oauth: Option<OAuth>,
 }
 
 impl std::fmt::Debug for Security {
@@ -69,6 +76,8 @@ impl std::fmt::Debug for Security {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("ca_file", &self.ca_file)
+            .field("cert_file", &self.cert_file)
+            .field("oauth", &self.oauth)
             .finish()
     }
 }
@@ -109,17 +118,53 @@ pub fn properties(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// Read Kafka client properties (see [`properties`]). Understood: `security.protocol`,
-/// `sasl.mechanism`, `sasl.jaas.config` (username="..." password="..."), `sasl.username`,
-/// `sasl.password`, `ssl.truststore.location` (with `ssl.truststore.type=PEM`), `ssl.ca.location`,
-/// `ssl.keystore.location` (PEM with key and chain) or `ssl.certificate.location` +
-/// `ssl.key.location`, `ssl.endpoint.identification.algorithm`.
+/// The MSK IAM library's classes, as its documentation writes them in client properties.
+const MSK_IAM_LOGIN_MODULE: &str = "software.amazon.msk.auth.iam.IAMLoginModule";
+const MSK_IAM_CALLBACK: &str = "software.amazon.msk.auth.iam.IAMClientCallbackHandler";
+const MSK_IAM_OAUTH_CALLBACK: &str =
+    "software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler";
+const OAUTH_LOGIN_MODULE: &str =
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
+
+/// Security keys Kafka's clients read that change nothing here: both planes negotiate TLS 1.2
+/// or 1.3 with their defaults and refresh tokens at 80% of their life. They are logged, not
+/// refused.
+const NO_EFFECT: &[&str] = &[
+    "ssl.protocol",
+    "ssl.enabled.protocols",
+    "ssl.secure.random.implementation",
+    "ssl.keymanager.algorithm",
+    "ssl.trustmanager.algorithm",
+    "sasl.login.refresh.window.factor",
+    "sasl.login.refresh.window.jitter",
+    "sasl.login.refresh.min.period.seconds",
+    "sasl.login.refresh.buffer.seconds",
+    "sasl.login.connect.timeout.ms",
+    "sasl.login.read.timeout.ms",
+];
+
+/// Read Kafka client properties (see [`properties`]) into one setting both planes apply the same
+/// way: the admin plane (rustls, streamctl's own SASL) and the record copier (librdkafka).
+///
+/// Understood: `security.protocol`; `sasl.mechanism` PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (with
+/// `sasl.jaas.config` username="..." password="...", or `sasl.username`/`sasl.password`),
+/// OAUTHBEARER (Kafka's unsecured JWS from `unsecuredLoginStringClaim_sub`, or AWS MSK IAM with
+/// `IAMOAuthBearerLoginCallbackHandler`) and AWS_MSK_IAM (`IAMLoginModule`, spoken as
+/// OAUTHBEARER with the same signed token); PEM files for `ssl.truststore.location` /
+/// `ssl.ca.location`, `ssl.keystore.location` (key and chain in one file) or
+/// `ssl.certificate.location` + `ssl.key.location`; `ssl.endpoint.identification.algorithm`.
+///
+/// Any other `ssl.*` or `sasl.*` key is refused (a setting one plane would apply and the other
+/// ignore is a silent difference), except the few in `NO_EFFECT`; other keys (`bootstrap.servers`,
+/// timeouts) are not security and are ignored.
 pub fn parse_properties(text: &str, base: &Path) -> Result<Security, String> {
     let mut s = Security {
         verify_hostname: true,
         ..Default::default()
     };
-    let mut truststore_type = None;
+    let (mut truststore_type, mut keystore_type) = (None, None);
+    let (mut jaas, mut handler) = (None::<String>, None::<String>);
+    let mut msk_mechanism = false;
     let path = |v: &str| -> PathBuf {
         let p = PathBuf::from(v);
         if p.is_absolute() {
@@ -145,30 +190,119 @@ pub fn parse_properties(text: &str, base: &Path) -> Result<Security, String> {
                     "PLAIN" => Mechanism::Plain,
                     "SCRAM-SHA-256" => Mechanism::ScramSha256,
                     "SCRAM-SHA-512" => Mechanism::ScramSha512,
-                    other => return Err(format!("sasl.mechanism={other} is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")),
+                    "OAUTHBEARER" => Mechanism::OAuthBearer,
+                    "AWS_MSK_IAM" => {
+                        msk_mechanism = true;
+                        Mechanism::OAuthBearer
+                    }
+                    other => return Err(format!("sasl.mechanism={other} is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, AWS_MSK_IAM)")),
                 })
             }
-            "sasl.jaas.config" => {
-                s.username = jaas_value(v, "username").or(s.username.take());
-                s.password = jaas_value(v, "password").or(s.password.take());
+            "sasl.jaas.config" => jaas = Some(v.to_string()),
+            "sasl.client.callback.handler.class" | "sasl.login.callback.handler.class" => {
+                if v != MSK_IAM_CALLBACK && v != MSK_IAM_OAUTH_CALLBACK {
+                    return Err(format!("{k}={v}: streamctl knows no such handler (it signs AWS MSK IAM tokens itself for {MSK_IAM_OAUTH_CALLBACK} and {MSK_IAM_CALLBACK}, and makes Kafka's unsecured tokens without a handler)"));
+                }
+                handler = Some(v.to_string());
             }
             "sasl.username" => s.username = Some(v.to_string()),
             "sasl.password" => s.password = Some(v.to_string()),
             "ssl.truststore.location" | "ssl.ca.location" => s.ca_file = Some(path(v)),
             "ssl.truststore.type" => truststore_type = Some(v.to_ascii_uppercase()),
+            "ssl.keystore.type" => keystore_type = Some(v.to_ascii_uppercase()),
             "ssl.keystore.location" => {
                 s.cert_file = Some(path(v));
                 s.key_file = Some(path(v));
             }
             "ssl.certificate.location" => s.cert_file = Some(path(v)),
             "ssl.key.location" => s.key_file = Some(path(v)),
-            "ssl.endpoint.identification.algorithm" => s.verify_hostname = !v.is_empty(),
+            "ssl.endpoint.identification.algorithm" => s.verify_hostname = !v.is_empty() && !v.eq_ignore_ascii_case("none"),
+            "ssl.key.password" | "ssl.keystore.password" => {
+                return Err(format!("{k}: encrypted private keys are not supported; decrypt the key once with `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8` and point ssl.keystore.location (or ssl.key.location) at the result"));
+            }
+            "ssl.truststore.password" => {
+                return Err(format!("{k}: a PEM trust store has no password; remove the line (for a JKS or PKCS12 store, see ssl.truststore.type)"));
+            }
+            "ssl.truststore.certificates" | "ssl.keystore.key" | "ssl.keystore.certificate.chain" => {
+                return Err(format!("{k}: certificates and keys given inline are not supported; write the PEM to a file and use {}", if k == "ssl.truststore.certificates" { "ssl.truststore.location" } else { "ssl.keystore.location" }));
+            }
+            _ if NO_EFFECT.contains(&k) => {
+                tracing::info!(key = k, "client property has no effect in streamctl (TLS 1.2+ and token refresh at 80% of the lifetime on both planes)")
+            }
+            _ if k.starts_with("ssl.") || k.starts_with("sasl.") => {
+                return Err(format!("{k} is not supported by streamctl: both of its planes (the admin client and the record copier) must apply a security setting the same way, and this one neither does; remove it or ask for it"));
+            }
             _ => tracing::debug!(key = k, "client property not used by streamctl"),
         }
     }
-    if truststore_type.as_deref().is_some_and(|t| t != "PEM") {
-        return Err("only PEM trust stores are supported (ssl.truststore.type=PEM); convert a JKS store with keytool -exportcert -rfc".into());
+    for (what, t) in [
+        ("ssl.truststore.type", &truststore_type),
+        ("ssl.keystore.type", &keystore_type),
+    ] {
+        if let Some(t) = t.as_deref().filter(|t| *t != "PEM") {
+            let how = if what == "ssl.truststore.type" {
+                "keytool -exportcert -rfc -keystore STORE -alias ALIAS > ca.pem (JKS), or openssl pkcs12 -in STORE.p12 -nokeys -out ca.pem (PKCS12)"
+            } else {
+                "keytool -importkeystore -srckeystore STORE.jks -destkeystore STORE.p12 -deststoretype PKCS12 (JKS), then openssl pkcs12 -in STORE.p12 -nodes -out keystore.pem"
+            };
+            return Err(format!(
+                "{what}={t}: only PEM files are supported; convert with {how} and set {what}=PEM"
+            ));
+        }
     }
+    if s.key_file.is_some() != s.cert_file.is_some() {
+        return Err("mutual TLS needs both ssl.certificate.location and ssl.key.location (or one PEM file with both in ssl.keystore.location)".into());
+    }
+    let jaas = jaas.unwrap_or_default();
+    let module = jaas
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if s.mechanism == Some(Mechanism::OAuthBearer) {
+        let msk = msk_mechanism
+            || module == MSK_IAM_LOGIN_MODULE
+            || handler.as_deref() == Some(MSK_IAM_OAUTH_CALLBACK);
+        let source = if msk {
+            if !module.is_empty() && module != MSK_IAM_LOGIN_MODULE && module != OAUTH_LOGIN_MODULE
+            {
+                return Err(format!("sasl.jaas.config: MSK IAM takes {MSK_IAM_LOGIN_MODULE} (AWS_MSK_IAM) or {OAUTH_LOGIN_MODULE} (OAUTHBEARER), not {module}"));
+            }
+            TokenSource::MskIam(MskIam {
+                profile: jaas_value(&jaas, "awsProfileName"),
+                role_arn: jaas_value(&jaas, "awsRoleArn"),
+                session_name: jaas_value(&jaas, "awsRoleSessionName"),
+                region: jaas_value(&jaas, "awsRegion"),
+            })
+        } else {
+            let Some(principal) = jaas_value(&jaas, "unsecuredLoginStringClaim_sub") else {
+                return Err(format!("sasl.mechanism=OAUTHBEARER needs a token source streamctl can make: AWS MSK IAM (sasl.login.callback.handler.class={MSK_IAM_OAUTH_CALLBACK}) or Kafka's unsecured JWS ({OAUTH_LOGIN_MODULE} required unsecuredLoginStringClaim_sub=\"NAME\"); OIDC client credentials are not supported"));
+            };
+            let lifetime = match jaas_value(&jaas, "unsecuredLoginLifetimeSeconds") {
+                Some(v) => v.parse::<u64>().map_err(|_| format!("sasl.jaas.config: unsecuredLoginLifetimeSeconds={v} is not a number of seconds"))?,
+                None => 3600,
+            };
+            TokenSource::Unsecured {
+                principal,
+                lifetime: std::time::Duration::from_secs(lifetime),
+            }
+        };
+        if !s.protocol.sasl() {
+            return Err("sasl.mechanism=OAUTHBEARER/AWS_MSK_IAM needs security.protocol=SASL_SSL (or SASL_PLAINTEXT)".into());
+        }
+        if matches!(source, TokenSource::MskIam(_)) && !s.protocol.tls() {
+            return Err(
+                "MSK IAM needs security.protocol=SASL_SSL: MSK's IAM listeners are TLS only".into(),
+            );
+        }
+        s.oauth = Some(OAuth::new(source));
+        return Ok(s);
+    }
+    if module == MSK_IAM_LOGIN_MODULE || handler.is_some() {
+        return Err("the MSK IAM login module or callback handler is set but sasl.mechanism is not AWS_MSK_IAM or OAUTHBEARER".into());
+    }
+    s.username = jaas_value(&jaas, "username").or(s.username.take());
+    s.password = jaas_value(&jaas, "password").or(s.password.take());
     if s.protocol.sasl() {
         let m = s.mechanism.get_or_insert(Mechanism::Plain);
         if s.username.is_none() || s.password.is_none() {
@@ -178,11 +312,25 @@ pub fn parse_properties(text: &str, base: &Path) -> Result<Security, String> {
     Ok(s)
 }
 
+/// One option of a JAAS line: `key="value"` or `key=value`.
 fn jaas_value(config: &str, key: &str) -> Option<String> {
-    let i = config.find(&format!("{key}="))?;
-    let rest = &config[i + key.len() + 1..];
-    let rest = rest.strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_string())
+    let mut rest = config;
+    loop {
+        let i = rest.find(&format!("{key}="))?;
+        let before = rest[..i].chars().last();
+        rest = &rest[i + key.len() + 1..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        return Some(match rest.strip_prefix('"') {
+            Some(q) => q[..q.find('"')?].to_string(),
+            None => rest
+                .split(|c: char| c.is_whitespace() || c == ';')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        });
+    }
 }
 
 /// A rustls client configuration for this security setting.
@@ -202,10 +350,16 @@ pub fn tls_config(s: &Security) -> Result<Arc<tokio_rustls::rustls::ClientConfig
                     .map_err(|e| format!("{}: {e}", f.display()))?;
             }
         }
+        // As Kafka's Java clients (the JVM's trust store) and librdkafka (OpenSSL's default
+        // paths) do: the system's roots. MSK's certificates chain to them.
         None => {
-            return Err(
-                "TLS needs a CA: set ssl.truststore.location (PEM) or ssl.ca.location".into(),
-            )
+            let found = rustls_native_certs::load_native_certs();
+            for c in found.certs {
+                let _ = roots.add(c);
+            }
+            if roots.is_empty() {
+                return Err("TLS needs a CA and this system has no root certificates: set ssl.truststore.location (PEM) or ssl.ca.location".into());
+            }
         }
     }
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -216,13 +370,18 @@ pub fn tls_config(s: &Security) -> Result<Arc<tokio_rustls::rustls::ClientConfig
         match (&s.cert_file, &s.key_file) {
             (Some(c), Some(k)) => {
                 let chain = CertificateDer::pem_file_iter(c)
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("{}: {e}", c.display()))?
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| format!("{}: {e}", c.display()))?;
                 let key =
                     PrivateKeyDer::from_pem_file(k).map_err(|e| format!("{}: {e}", k.display()))?;
-                b.with_client_auth_cert(chain, key)
-                    .map_err(|e| e.to_string())?
+                b.with_client_auth_cert(chain, key).map_err(|e| {
+                    format!(
+                        "the client certificate {} (with key {}) is not usable: {e} (an X.509 v3 certificate matching the key is needed)",
+                        c.display(),
+                        k.display()
+                    )
+                })?
             }
             _ => b.with_no_client_auth(),
         }
@@ -472,5 +631,63 @@ mod tests {
         assert!(!format!("{p:?}").contains("s3cret"), "no secrets in logs");
         assert!(parse_properties("security.protocol=SASL_PLAINTEXT\n", Path::new(".")).is_err());
         assert!(parse_properties("ssl.truststore.type=JKS\n", Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn msk_iam_in_both_conventions_and_kafkas_unsecured_tokens() {
+        let base = "security.protocol=SASL_SSL\n";
+        let oauth = parse_properties(&format!("{base}sasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\nsasl.login.callback.handler.class=software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler\nsasl.client.callback.handler.class=software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler\n"), Path::new("/")).unwrap();
+        assert_eq!(oauth.mechanism, Some(Mechanism::OAuthBearer));
+        assert_eq!(
+            oauth.oauth.unwrap().source,
+            TokenSource::MskIam(MskIam::default())
+        );
+        let iam = parse_properties(&format!("{base}sasl.mechanism=AWS_MSK_IAM\nsasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule required awsProfileName=\"migration\" awsRoleArn=\"arn:aws:iam::123456789012:role/m\" awsDebugCreds=true;\nsasl.client.callback.handler.class=software.amazon.msk.auth.iam.IAMClientCallbackHandler\n"), Path::new("/")).unwrap();
+        assert_eq!(
+            iam.oauth.unwrap().source,
+            TokenSource::MskIam(MskIam {
+                profile: Some("migration".into()),
+                role_arn: Some("arn:aws:iam::123456789012:role/m".into()),
+                ..Default::default()
+            })
+        );
+        let dev = parse_properties(&format!("{base}sasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"admin\" unsecuredLoginLifetimeSeconds=60;\n"), Path::new("/")).unwrap();
+        assert_eq!(
+            dev.oauth.unwrap().source,
+            TokenSource::Unsecured {
+                principal: "admin".into(),
+                lifetime: std::time::Duration::from_secs(60)
+            }
+        );
+        for (text, says) in [
+            ("sasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\n", "OIDC"),
+            ("sasl.mechanism=AWS_MSK_IAM\nsasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule required;\nsecurity.protocol=SASL_PLAINTEXT\n", "TLS only"),
+            ("sasl.mechanism=PLAIN\nsasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule required;\n", "not AWS_MSK_IAM"),
+            ("sasl.mechanism=OAUTHBEARER\nsasl.login.callback.handler.class=com.example.Mine\n", "no such handler"),
+            ("sasl.mechanism=GSSAPI\n", "GSSAPI is not supported"),
+            ("sasl.kerberos.service.name=kafka\n", "sasl.kerberos.service.name is not supported"),
+            ("ssl.keystore.type=PKCS12\n", "keytool -importkeystore"),
+            ("ssl.key.password=x\n", "openssl pkcs8"),
+            ("ssl.truststore.certificates=-----BEGIN\n", "inline"),
+            ("ssl.certificate.location=c.pem\n", "mutual TLS needs both"),
+        ] {
+            let e = parse_properties(&format!("{base}{text}"), Path::new("/")).unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+        // Settings that change nothing on either plane are accepted.
+        assert!(parse_properties(
+            "security.protocol=SSL\nssl.enabled.protocols=TLSv1.3,TLSv1.2\nrequest.timeout.ms=30000\n",
+            Path::new("/")
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn jaas_options_quoted_or_not_and_not_inside_other_names() {
+        let j = r#"M required xusername="no" username="alice" awsDebugCreds=true password="p w";"#;
+        assert_eq!(jaas_value(j, "username").as_deref(), Some("alice"));
+        assert_eq!(jaas_value(j, "awsDebugCreds").as_deref(), Some("true"));
+        assert_eq!(jaas_value(j, "password").as_deref(), Some("p w"));
+        assert_eq!(jaas_value(j, "missing"), None);
     }
 }

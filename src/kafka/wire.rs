@@ -17,6 +17,9 @@ use super::KafkaError;
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// How failures of this module name the plane.
+const PLANE: &str = "admin plane";
+
 /// How long one request may take before the connection is given up.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -26,6 +29,10 @@ pub struct Connection {
     stream: Box<dyn Io>,
     correlation: i32,
     versions: HashMap<i16, (i16, i16)>,
+    /// The security this connection authenticated with, to authenticate again (KIP-368).
+    security: Security,
+    /// When to authenticate again, if the broker bounds the session.
+    reauth_at: Option<std::time::Instant>,
 }
 
 impl Connection {
@@ -61,9 +68,9 @@ impl Connection {
                 address: address.into(),
                 message: "TLS handshake timed out".into(),
             })?
-            .map_err(|e| KafkaError::Connect {
-                address: address.into(),
-                message: format!("TLS handshake: {e}"),
+            .map_err(|e| {
+                let message = format!("TLS handshake: {e}");
+                KafkaError::auth(PLANE, address, message.clone(), super::tls_hint(&message))
             })?;
             Box::new(tls)
         } else {
@@ -74,12 +81,23 @@ impl Connection {
             stream,
             correlation: 0,
             versions: HashMap::new(),
+            security: security.clone(),
+            reauth_at: None,
         };
         // ApiVersions v3 is what every Kafka 2.4+ broker answers; older ones answer v0.
         let req = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str("streamctl"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
-        let resp = c.send_version(req, 3).await?;
+        // With TLS 1.3 a broker that refuses the client's certificate says so after the
+        // handshake, as an alert on the first read.
+        let tls = security.protocol.tls();
+        let resp = c.send_version(req, 3).await.map_err(|e| match e {
+            KafkaError::Connect { message, .. } if tls && message.contains("alert") => {
+                let message = format!("TLS: {message}");
+                KafkaError::auth(PLANE, address, message.clone(), super::tls_hint(&message))
+            }
+            other => other,
+        })?;
         if resp.error_code != 0 {
             return Err(KafkaError::Protocol {
                 address: address.into(),
@@ -98,7 +116,7 @@ impl Connection {
         Ok(c)
     }
 
-    /// SASL (KIP-43 handshake, KIP-152 authenticate): PLAIN or SCRAM.
+    /// SASL (KIP-43 handshake, KIP-152 authenticate): PLAIN, SCRAM or OAUTHBEARER.
     async fn authenticate(&mut self, security: &Security) -> Result<(), KafkaError> {
         use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
         let mechanism = security.mechanism.unwrap_or(Mechanism::Plain);
@@ -119,25 +137,34 @@ impl Connection {
                 .iter()
                 .map(|m| m.as_str().to_string())
                 .collect();
-            return Err(KafkaError::Config(format!(
-                "{}: the broker does not enable SASL {} (it offers {})",
-                self.address,
-                mechanism.name(),
-                offered.join(", ")
-            )));
+            return Err(KafkaError::auth(
+                PLANE,
+                &self.address,
+                format!(
+                    "the listener does not enable SASL {} (it offers {})",
+                    mechanism.name(),
+                    offered.join(", ")
+                ),
+                "set sasl.mechanism to one the listener offers, or use the listener for your mechanism".into(),
+            ));
         }
         let auth_err = |address: &str, r: &kafka_protocol::messages::SaslAuthenticateResponse| {
-            KafkaError::Config(format!(
-                "{address}: SASL {} authentication as {user} failed: {}",
-                mechanism.name(),
-                r.error_message
-                    .as_ref()
-                    .map(|m| m.as_str().to_string())
-                    .unwrap_or_else(|| format!("error {}", r.error_code))
-            ))
+            KafkaError::auth(
+                PLANE,
+                address,
+                format!(
+                    "SASL {} authentication as {user} failed: {}",
+                    mechanism.name(),
+                    r.error_message
+                        .as_ref()
+                        .map(|m| m.as_str().to_string())
+                        .unwrap_or_else(|| format!("error {}", r.error_code))
+                ),
+                format!("check the user and password in sasl.jaas.config (or sasl.username/sasl.password); SCRAM credentials exist per mechanism: kafka-configs.sh --alter --entity-type users --entity-name {user} --add-config '{}=[password=...]'", mechanism.name()),
+            )
         };
         let v = self.version::<SaslAuthenticateRequest>()?;
-        match mechanism {
+        let lifetime_ms = match mechanism {
             Mechanism::Plain => {
                 let token = format!("\0{user}\0{pass}");
                 let r = self
@@ -150,6 +177,7 @@ impl Connection {
                 if r.error_code != 0 {
                     return Err(auth_err(&self.address, &r));
                 }
+                r.session_lifetime_ms
             }
             Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
                 let mut scram = Scram::new(mechanism, &user, &pass);
@@ -163,9 +191,14 @@ impl Connection {
                 if r.error_code != 0 {
                     return Err(auth_err(&self.address, &r));
                 }
-                let fin = scram
-                    .client_final(&r.auth_bytes)
-                    .map_err(|m| KafkaError::Config(format!("{}: SCRAM: {m}", self.address)))?;
+                let fin = scram.client_final(&r.auth_bytes).map_err(|m| {
+                    KafkaError::auth(
+                        PLANE,
+                        &self.address,
+                        format!("SCRAM: {m}"),
+                        "the broker's SCRAM answer is malformed: is this a Kafka listener?".into(),
+                    )
+                })?;
                 let r = self
                     .send_version(
                         SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(fin)),
@@ -177,10 +210,86 @@ impl Connection {
                 }
                 scram
                     .verify_server_final(&r.auth_bytes)
-                    .map_err(|m| KafkaError::Config(format!("{}: SCRAM: {m}", self.address)))?;
+                    .map_err(|m| {
+                        KafkaError::auth(PLANE, &self.address, format!("SCRAM: {m}"), "the broker could not prove it knows the password: check that you connect to the cluster you mean".into())
+                    })?;
+                r.session_lifetime_ms
             }
-        }
-        tracing::debug!(address = %self.address, mechanism = mechanism.name(), "authenticated");
+            Mechanism::OAuthBearer => {
+                let oauth = security.oauth.as_ref().ok_or_else(|| {
+                    KafkaError::Config("OAUTHBEARER without a token source".into())
+                })?;
+                let token = oauth.token(&self.address).await.map_err(|m| {
+                    KafkaError::auth(
+                        PLANE,
+                        &self.address,
+                        m,
+                        super::oauth::token_hint(&oauth.source),
+                    )
+                })?;
+                let r = self
+                    .send_version(
+                        SaslAuthenticateRequest::default()
+                            .with_auth_bytes(Bytes::from(super::oauth::client_first(&token))),
+                        v,
+                    )
+                    .await?;
+                // A refused token comes back as a JSON challenge (RFC 7628 3.2.2) that the
+                // client acknowledges with one 0x01 byte; the broker then fails the exchange.
+                let detail = String::from_utf8_lossy(&r.auth_bytes).to_string();
+                if r.error_code == 0 && !r.auth_bytes.is_empty() {
+                    let r2 = self
+                        .send_version(
+                            SaslAuthenticateRequest::default()
+                                .with_auth_bytes(Bytes::from_static(b"\x01")),
+                            v,
+                        )
+                        .await;
+                    let why = match &r2 {
+                        Ok(r2) if r2.error_code != 0 => r2
+                            .error_message
+                            .as_ref()
+                            .map(|m| m.as_str().to_string())
+                            .unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    return Err(KafkaError::auth(
+                        PLANE,
+                        &self.address,
+                        format!(
+                            "SASL {} authentication as {} failed: the broker refused the token ({detail}){}",
+                            oauth.describe(),
+                            token.principal,
+                            if why.is_empty() { String::new() } else { format!(": {why}") }
+                        ),
+                        super::oauth::refused_hint(&oauth.source),
+                    ));
+                }
+                if r.error_code != 0 {
+                    return Err(KafkaError::auth(
+                        PLANE,
+                        &self.address,
+                        format!(
+                            "SASL {} authentication as {} failed: {}",
+                            oauth.describe(),
+                            token.principal,
+                            r.error_message
+                                .as_ref()
+                                .map(|m| m.as_str().to_string())
+                                .unwrap_or_else(|| format!("error {}", r.error_code))
+                        ),
+                        super::oauth::refused_hint(&oauth.source),
+                    ));
+                }
+                r.session_lifetime_ms
+            }
+        };
+        // KIP-368: a broker with connections.max.reauth.ms closes the connection when the
+        // session ends; authenticate again on this connection before that.
+        self.reauth_at = (lifetime_ms > 0).then(|| {
+            std::time::Instant::now() + Duration::from_millis(lifetime_ms as u64 * 17 / 20)
+        });
+        tracing::debug!(address = %self.address, mechanism = mechanism.name(), session_ms = lifetime_ms, "authenticated");
         Ok(())
     }
 
@@ -213,6 +322,13 @@ impl Connection {
 
     /// Send at the negotiated version.
     pub async fn send<R: Request>(&mut self, req: R) -> Result<R::Response, KafkaError> {
+        if self
+            .reauth_at
+            .is_some_and(|t| std::time::Instant::now() >= t)
+        {
+            let security = self.security.clone();
+            self.authenticate(&security).await?;
+        }
         let v = self.version::<R>()?;
         self.send_version(req, v).await
     }

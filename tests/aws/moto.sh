@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The local AWS emulator for tests and the README demo: moto's server in a venv under ~/.cache.
 #
-#   tests/aws/moto.sh install   create the venv and install moto[server] (idempotent)
+#   tests/aws/moto.sh install   create the venv and install moto[server] and AWS's MSK IAM signer
+#                               (idempotent)
 #   tests/aws/moto.sh up        start moto on a free loopback port; prints `export ...` lines
+#                               (STREAMCTL_PYTHON: the venv's python, for reference tools)
 #   tests/aws/moto.sh down      stop the moto this script started (by PID)
 #   tests/aws/moto.sh status
 set -euo pipefail
 
 MOTO_SPEC='moto[server]>=5.2,<6'
+# AWS's own MSK IAM token signer: the reference streamctl's MSK IAM tokens are checked against.
+MSK_SIGNER_SPEC='aws-msk-iam-sasl-signer-python==1.0.2'
 VENV="${STREAMCTL_VENV:-$HOME/.cache/streamctl/venv}"
 STATE="${STREAMCTL_MOTO_STATE:-${TMPDIR:-/tmp}/streamctl-moto-$(id -u)}"
 
@@ -15,8 +19,8 @@ install() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV" >&2
   fi
-  if ! "$VENV/bin/python" -c 'import moto, flask' 2>/dev/null; then
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$MOTO_SPEC" >&2
+  if ! "$VENV/bin/python" -c 'import moto, flask, aws_msk_iam_sasl_signer' 2>/dev/null; then
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$MOTO_SPEC" "$MSK_SIGNER_SPEC" >&2
   fi
 }
 
@@ -49,6 +53,7 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$port
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1
+export STREAMCTL_PYTHON=$VENV/bin/python
 EOT
 }
 

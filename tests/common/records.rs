@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -18,6 +18,22 @@ pub type Rec = (
     Vec<(String, Option<Vec<u8>>)>,
     Option<i64>,
 );
+
+/// Commit `group`'s offsets (partition, next offset to read) for `topic`, as a consumer that
+/// stopped there would have.
+pub fn commit_group(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in offsets {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*o))
+            .unwrap();
+    }
+    c.commit(&tpl, CommitMode::Sync).unwrap();
+}
 
 pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> BaseProducer {
     let mut c = ClientConfig::new();

@@ -2,6 +2,10 @@
 # A Kafka Connect cluster for `migrate diskless --engine connect` tests: two distributed workers
 # (org.apache.kafka.connect.cli.ConnectDistributed, connect-runtime + connect-mirror of the
 # brokers' version from Maven Central), their internal topics on the local source cluster.
+# The REST API is served as production Connect clusters serve it: HTTPS only (a throwaway CA;
+# PKCS12 stores, since Connect's Jetty reads no PEM) with HTTP basic auth (Kafka's own
+# BasicAuthSecurityRestExtension, user connect-admin). The exports name the CA file and a
+# credentials file (user:password), which streamctl and the tests read.
 #
 #   tests/connect/connect.sh up        start both workers (needs STREAMCTL_KAFKA_BOOTSTRAP from
 #                                      tests/kafka/cluster.sh up); prints `export ...` lines
@@ -26,11 +30,44 @@ running() { [ -f "$STATE/w$1.pid" ] && kill -0 "$(cat "$STATE/w$1.pid")" 2>/dev/
 
 exports() {
   cat <<EOT
-export STREAMCTL_CONNECT_URL=http://127.0.0.1:$(cat "$STATE/w1.port")
-export STREAMCTL_CONNECT_URL_2=http://127.0.0.1:$(cat "$STATE/w2.port")
+export STREAMCTL_CONNECT_URL=https://127.0.0.1:$(cat "$STATE/w1.port")
+export STREAMCTL_CONNECT_URL_2=https://127.0.0.1:$(cat "$STATE/w2.port")
+export STREAMCTL_CONNECT_CA_FILE=$STATE/tls/ca.pem
+export STREAMCTL_CONNECT_CREDENTIALS_FILE=$STATE/credentials
 export STREAMCTL_CONNECT_STATE=$STATE
 EOT
 }
+
+# The REST listener's TLS material and the basic-auth user, made once per state dir.
+user=connect-admin
+tls_and_users() {
+  local tls="$STATE/tls" pass=changeit
+  if [ ! -f "$tls/keystore.p12" ]; then
+    bash "$here/../common/tls.sh" ca "$tls" streamctl-connect-test-ca
+    bash "$here/../common/tls.sh" server "$tls" worker
+    openssl pkcs12 -export -in "$tls/worker.pem" -inkey "$tls/worker.key" -name worker \
+      -out "$tls/keystore.p12" -passout "pass:$pass" >/dev/null 2>&1
+    # The workers forward requests to the leader over HTTPS too: they trust the same CA.
+    rm -f "$tls/truststore.p12"
+    keytool -importcert -noprompt -alias ca -file "$tls/ca.pem" -keystore "$tls/truststore.p12" \
+      -storetype PKCS12 -storepass "$pass" >/dev/null 2>&1
+  fi
+  if [ ! -f "$STATE/credentials" ]; then
+    local secret; secret="connect-secret-$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(8))')"
+    echo "$user=$secret" > "$STATE/users.properties"
+    echo "$user:$secret" > "$STATE/credentials"
+    chmod 600 "$STATE/users.properties" "$STATE/credentials"
+  fi
+  cat > "$STATE/jaas.conf" <<JAAS
+KafkaConnect {
+  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule required
+  file="$STATE/users.properties";
+};
+JAAS
+}
+
+# curl with the CA and the user, for the readiness check.
+rest() { curl -s --cacert "$STATE/tls/ca.pem" -u "$(head -1 "$STATE/credentials")" "$@"; }
 
 start() {
   local n=$1
@@ -50,9 +87,18 @@ offset.storage.replication.factor=3
 status.storage.replication.factor=3
 key.converter=org.apache.kafka.connect.converters.ByteArrayConverter
 value.converter=org.apache.kafka.connect.converters.ByteArrayConverter
-listeners=http://127.0.0.1:$port
+listeners=https://127.0.0.1:$port
+rest.advertised.listener=https
 rest.advertised.host.name=127.0.0.1
 rest.advertised.port=$port
+listeners.https.ssl.keystore.type=PKCS12
+listeners.https.ssl.keystore.location=$STATE/tls/keystore.p12
+listeners.https.ssl.keystore.password=changeit
+listeners.https.ssl.key.password=changeit
+listeners.https.ssl.truststore.type=PKCS12
+listeners.https.ssl.truststore.location=$STATE/tls/truststore.p12
+listeners.https.ssl.truststore.password=changeit
+rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension
 # streamctl points the connector's producer at the target cluster.
 connector.client.config.override.policy=All
 exactly.once.source.support=disabled
@@ -62,7 +108,7 @@ scheduled.rebalance.max.delay.ms=5000
 offset.flush.interval.ms=2000
 plugin.discovery=service_load
 EOF
-  nohup java -Xmx384m -Dlog4j2.configurationFile="${STREAMCTL_CONNECT_LOG4J:-$here/../kafka/tools-log4j2.properties}" \
+  nohup java -Xmx384m -Djava.security.auth.login.config="$STATE/jaas.conf" -Dlog4j2.configurationFile="${STREAMCTL_CONNECT_LOG4J:-$here/../kafka/tools-log4j2.properties}" \
     -cp "$clibs/*:$libs/*" org.apache.kafka.connect.cli.ConnectDistributed "$STATE/w$n.properties" \
     >"$STATE/w$n.log" 2>&1 &
   echo $! > "$STATE/w$n.pid"
@@ -72,7 +118,7 @@ wait_ready() {
   local n=$1 port
   port=$(cat "$STATE/w$n.port")
   for _ in $(seq 1 300); do
-    if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/connectors")" = 200 ]; then return; fi
+    if [ "$(rest -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/connectors")" = 200 ]; then return; fi
     running "$n" || break
     sleep 0.3
   done
@@ -88,6 +134,7 @@ up() {
   mkdir -p "$STATE"
   echo "$STREAMCTL_KAFKA_BOOTSTRAP" > "$STATE/bootstrap"
   for n in 1 2; do [ -f "$STATE/w$n.port" ] || free_port > "$STATE/w$n.port"; done
+  tls_and_users
   start 1; start 2
   wait_ready 1; wait_ready 2
   exports

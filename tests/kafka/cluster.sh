@@ -3,7 +3,9 @@
 # one controller and six brokers, two per AZ (broker.rack = us-east-1a|b|c), small heaps,
 # data under a temp dir, ports from a free range so parallel runs don't collide. Each broker has a
 # PLAINTEXT listener, a SASL_PLAINTEXT and a SASL_SSL one (user admin / admin-secret for PLAIN,
-# SCRAM-SHA-256 and SCRAM-SHA-512; a throwaway CA for TLS).
+# SCRAM-SHA-256 and SCRAM-SHA-512; OAUTHBEARER with Kafka's unsecured JWT validator; a throwaway
+# CA for TLS) and an SSL one that requires a client certificate (mutual TLS; the client's
+# certificate and key are exported beside the CA).
 #
 #   tests/kafka/cluster.sh up       start (idempotent); prints `export STREAMCTL_KAFKA_BOOTSTRAP=...`
 #   tests/kafka/cluster.sh status   what runs
@@ -42,7 +44,7 @@ max_brokers=9
 # A base port with a free range after it: below the kernel's ephemeral range (client sockets
 # take ports from there) and checked by binding, not just by connecting.
 pick_base() {
-  python3 - "$(( 21 + max_brokers ))" <<'PY'
+  python3 - "$(( 31 + max_brokers ))" <<'PY'
 import random, socket, sys
 span = int(sys.argv[1])
 try:
@@ -79,7 +81,10 @@ exports() {
   echo "export ${env_prefix}_BOOTSTRAP=$(cat "$state/bootstrap")"
   echo "export ${env_prefix}_SASL_BOOTSTRAP=$(cat "$state/bootstrap-sasl")"
   echo "export ${env_prefix}_SASL_SSL_BOOTSTRAP=$(cat "$state/bootstrap-sasl-ssl")"
+  echo "export ${env_prefix}_SSL_BOOTSTRAP=$(cat "$state/bootstrap-ssl")"
   echo "export ${env_prefix}_CA=$state/tls/ca.pem"
+  echo "export ${env_prefix}_CLIENT_CERT=$state/tls/client.pem"
+  echo "export ${env_prefix}_CLIENT_KEY=$state/tls/client.pk8"
   echo "export STREAMCTL_KAFKA_LIBS=$libs"
   echo "export ${env_prefix}_STATE=$state"
   if [ -n "$tiered" ]; then echo "export STREAMCTL_TIERED_REMOTE_DIR=$state/remote"; fi
@@ -114,7 +119,7 @@ sasl_pass=admin-secret
 # Properties every node shares (controller and brokers); needs $state/base.
 common() {
   cat <<PROPS
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
 controller.listener.names=CONTROLLER
 controller.quorum.voters=1001@127.0.0.1:$(cat "$state/base")
 num.network.threads=2
@@ -146,21 +151,28 @@ PROPS
 # Write broker N's server.properties (rack us-east-1a/b/c in turn) and format its log dir.
 write_broker() {
   local i="$1" base; base=$(cat "$state/base")
-  local port=$(( base + i )) sport=$(( base + 10 + i )) tport=$(( base + 20 + i ))
+  local port=$(( base + i )) sport=$(( base + 10 + i )) tport=$(( base + 20 + i )) mport=$(( base + 30 + i ))
   local tls="$state/tls"
   local jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$sasl_user\" password=\"$sasl_pass\" user_$sasl_user=\"$sasl_pass\";"
   local jaas_scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  # No server callback handler: Kafka validates OAUTHBEARER tokens with its unsecured JWT
+  # validator (alg none, sub/exp checked), which a test token source can satisfy.
+  local jaas_oauth="org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"broker\";"
   { echo "process.roles=broker"; echo "node.id=$i"; echo "broker.rack=${racks[$(( (i - 1) % 3 ))]}"
-    echo "listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport"
-    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport"
+    echo "listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport,SSL://127.0.0.1:$mport"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://localhost:$tport,SSL://localhost:$mport"
     echo "inter.broker.listener.name=PLAINTEXT"; echo "log.dirs=$state/broker-$i"
-    echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
     for l in sasl_plaintext sasl_ssl; do
       echo "listener.name.$l.plain.sasl.jaas.config=$jaas_plain"
       echo "listener.name.$l.scram-sha-256.sasl.jaas.config=$jaas_scram"
       echo "listener.name.$l.scram-sha-512.sasl.jaas.config=$jaas_scram"
+      echo "listener.name.$l.oauthbearer.sasl.jaas.config=$jaas_oauth"
     done
     echo "listener.name.sasl_ssl.ssl.keystore.type=PEM"; echo "listener.name.sasl_ssl.ssl.keystore.location=$tls/keystore.pem"
+    echo "listener.name.ssl.ssl.keystore.type=PEM"; echo "listener.name.ssl.ssl.keystore.location=$tls/keystore.pem"
+    echo "listener.name.ssl.ssl.truststore.type=PEM"; echo "listener.name.ssl.ssl.truststore.location=$tls/ca.pem"
+    echo "listener.name.ssl.ssl.client.auth=required"
     echo "replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector"
     if [ -n "$tiered" ]; then tiered_props; fi
     common; } > "$state/broker-$i.properties"
@@ -176,14 +188,15 @@ format_node() {
 # The bootstrap lists of every broker written so far.
 write_bootstraps() {
   local base; base=$(cat "$state/base")
-  local boot=() sboot=() tboot=()
+  local boot=() sboot=() tboot=() mboot=()
   for f in "$state"/broker-*.properties; do
     local i; i=$(basename "$f" .properties); i=${i#broker-}
-    boot+=("127.0.0.1:$(( base + i ))"); sboot+=("127.0.0.1:$(( base + 10 + i ))"); tboot+=("localhost:$(( base + 20 + i ))")
+    boot+=("127.0.0.1:$(( base + i ))"); sboot+=("127.0.0.1:$(( base + 10 + i ))"); tboot+=("localhost:$(( base + 20 + i ))"); mboot+=("localhost:$(( base + 30 + i ))")
   done
   (IFS=,; echo "${boot[*]}") > "$state/bootstrap"
   (IFS=,; echo "${sboot[*]}") > "$state/bootstrap-sasl"
   (IFS=,; echo "${tboot[*]}") > "$state/bootstrap-sasl-ssl"
+  (IFS=,; echo "${mboot[*]}") > "$state/bootstrap-ssl"
 }
 
 # Wait until broker N has started (once more than `before` times, for a restart).
@@ -205,16 +218,12 @@ start_cluster() {
   mkdir -p "$state" "$state/remote"
   pick_base > "$state/base" || return 1
   java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1 > "$state/cluster-id"
-  # TLS material for the SASL_SSL listeners: a CA and one certificate for 127.0.0.1/localhost.
-  local tls="$state/tls"
-  mkdir -p "$tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=streamctl-test-ca" \
-    -keyout "$tls/ca.key" -out "$tls/ca.pem" >/dev/null 2>&1
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/broker.key" -out "$tls/broker.csr" >/dev/null 2>&1
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san.ext"
-  openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
-    -extfile "$tls/san.ext" -out "$tls/broker.pem" >/dev/null 2>&1
-  openssl pkcs8 -topk8 -nocrypt -in "$tls/broker.key" -out "$tls/broker.pk8" >/dev/null 2>&1
+  # TLS material for the TLS listeners: a CA, the brokers' certificate for 127.0.0.1/localhost,
+  # and a client certificate for the mutual-TLS listener.
+  local tls="$state/tls" mk="$here/../common/tls.sh"
+  bash "$mk" ca "$tls" streamctl-test-ca
+  bash "$mk" server "$tls" broker
+  bash "$mk" client "$tls" client
   cat "$tls/broker.pk8" "$tls/broker.pem" "$tls/ca.pem" > "$tls/keystore.pem"
   { echo "process.roles=controller"; echo "node.id=1001"
     echo "listeners=CONTROLLER://127.0.0.1:$(cat "$state/base")"; echo "log.dirs=$state/controller"

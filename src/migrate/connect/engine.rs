@@ -262,18 +262,19 @@ impl<'a> ConnectEngine<'a> {
         self.set_quotas(j, path, &tasks, bytes)?;
         self.tasks = tasks;
         self.bytes = bytes.clone();
-        if let Some(s) = self.connect.status(&name)? {
-            if s.connector.state == "PAUSED" || s.connector.state == "STOPPED" {
-                self.connect.resume(&name)?;
-            }
-        }
+        // Always: the status read right after a config change can still show the state from
+        // before the rebalance (RUNNING) while the target state stays PAUSED, and a connector
+        // left paused copies nothing. Resuming a running connector changes nothing.
+        let connect = self.connect;
+        while_rebalancing(|| connect.resume(&name))?;
         Ok(())
     }
 
     /// Pause the connector and wait until the target stops growing.
     fn pause(&mut self, j: &DisklessJournal, keys: &[(String, i32)]) -> Result<(), DisklessError> {
         let name = Self::name(j);
-        self.connect.pause(&name)?;
+        let connect = self.connect;
+        while_rebalancing(|| connect.pause(&name))?;
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut last = None;
         loop {
@@ -354,7 +355,8 @@ impl<'a> ConnectEngine<'a> {
                     match a {
                         TaskAction::Restart(id) => {
                             warn!(connector = %name, task = id, "a task failed; restarting it once");
-                            self.connect.restart_task(&name, id)?;
+                            let connect = self.connect;
+                            while_rebalancing(|| connect.restart_task(&name, id))?;
                             restarted.insert(id);
                         }
                         TaskAction::Give(id, trace) => {
@@ -428,9 +430,10 @@ impl<'a> ConnectEngine<'a> {
             if !nudged && last_change.elapsed() > self.opts.stall / 3 {
                 nudged = true;
                 warn!(connector = %name, states = %states, "no progress for a third of the stall time; resuming and restarting its tasks once");
-                self.connect.resume(&name)?;
+                let connect = self.connect;
+                while_rebalancing(|| connect.resume(&name))?;
                 for id in &task_ids {
-                    self.connect.restart_task(&name, *id)?;
+                    while_rebalancing(|| connect.restart_task(&name, *id))?;
                 }
             }
             save(j, path)?;
@@ -842,6 +845,24 @@ pub fn build_and_verify(
 /// For the command's report: the connector config with secrets masked.
 pub fn shown_config(opts: &ConnectOptions) -> BTreeMap<String, String> {
     connect::masked(&opts.config)
+}
+
+/// A REST call the Connect cluster may answer 409 while its workers rebalance (a config just
+/// changed, a worker left or joined): tried again every half second for up to 30 s.
+fn while_rebalancing<T>(
+    call: impl Fn() -> Result<T, crate::connect::ConnectError>,
+) -> Result<T, crate::connect::ConnectError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match call() {
+            Err(crate::connect::ConnectError::Api { status: 409, .. })
+                if Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]

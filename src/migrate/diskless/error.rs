@@ -50,6 +50,8 @@ impl DisklessError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Self::Refused(_) | Self::ReadJournal { .. } => ExitCode::BadInput,
+            Self::Kafka(k) => k.exit_code(),
+            Self::Connect(c) => c.exit_code(),
             _ => ExitCode::Failed,
         }
     }

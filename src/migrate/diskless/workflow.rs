@@ -25,7 +25,7 @@ use super::journal::{ConnectRecord, DisklessJournal};
 use super::plan::{self, CopyPlan, PreflightInput, Problem, SourceTopic, TargetTopic};
 use super::report::{report, Report};
 use super::verify;
-use crate::connect::ConnectApi;
+use crate::connect::{ConnectApi, ConnectError};
 use crate::kafka::records::DataCluster;
 use crate::kafka::{offset_spec, ClusterAdmin, KafkaError};
 use crate::migrate::connect::engine::{
@@ -472,6 +472,8 @@ impl Migration {
                     config: connect::masked(&connect::connector_config(&ci)),
                 })
             }
+            // Refused TLS or credentials: its own exit code (6), not a preflight problem.
+            Err(e @ (ConnectError::Tls { .. } | ConnectError::Auth { .. })) => return Err(e.into()),
             Err(e) => {
                 problems.push(Problem {
                     topic: None,

@@ -32,6 +32,7 @@ impl TierError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Self::Exec(e) => e.exit_code(),
+            Self::Kafka(k) => k.exit_code(),
             _ => ExitCode::Failed,
         }
     }
@@ -40,7 +41,11 @@ impl TierError {
     /// migration: the journal holds where it stands (quotas included).
     pub fn hint(&self) -> String {
         match self {
-            Self::Kafka(k) | Self::Exec(ExecError::Kafka(k)) if k.is_unreachable() => k.hint(),
+            Self::Kafka(k) | Self::Exec(ExecError::Kafka(k))
+                if k.is_unreachable() || matches!(k, KafkaError::Auth { .. }) =>
+            {
+                k.hint()
+            }
             Self::Exec(ExecError::Kafka(k)) => k.hint(),
             Self::Kafka(_) => "the journal holds the migration: fix the cause and run the same command again to resume, or --rollback (it also restores the copy quotas)".into(),
             Self::Journal { .. } => "check that the journal's directory exists and is writable; run the same command again to resume".into(),

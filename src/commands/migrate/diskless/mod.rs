@@ -7,7 +7,7 @@ use super::super::progress::BarProgress;
 use super::super::source::{client_properties, security};
 use super::super::{confirm, print, Context};
 use crate::cli::{CopyEngineArg, KafkaSecurity, MigrateDisklessArgs};
-use crate::connect::rest::RestConnect;
+use crate::connect::rest::{RestConnect, RestOptions};
 use crate::connect::ConnectApi;
 use crate::error::{Error, ExitCode, Result};
 use crate::kafka::admin::KafkaAdmin;
@@ -30,6 +30,37 @@ use std::time::Duration;
 
 mod show;
 
+/// The Connect REST API's CA and credentials: a file, else the environment; never a flag's
+/// value (it would show in the process list).
+fn rest_options(a: &MigrateDisklessArgs) -> Result<RestOptions> {
+    let basic_auth =
+        match &a.connect_credentials_file {
+            Some(f) => Some(
+                RestOptions::credentials_file(&super::super::read_file(f)?).map_err(|m| {
+                    Error::usage(
+                        format!("--connect-credentials-file {}: {m}", f.display()),
+                        "write one line: user:password",
+                    )
+                })?,
+            ),
+            None => match (
+                std::env::var("STREAMCTL_CONNECT_USERNAME"),
+                std::env::var("STREAMCTL_CONNECT_PASSWORD"),
+            ) {
+                (Ok(u), Ok(p)) => Some((u, p)),
+                (Ok(_), Err(_)) | (Err(_), Ok(_)) => return Err(Error::usage(
+                    "only one of STREAMCTL_CONNECT_USERNAME and STREAMCTL_CONNECT_PASSWORD is set",
+                    "set both, or use --connect-credentials-file",
+                )),
+                _ => None,
+            },
+        };
+    Ok(RestOptions {
+        ca_file: a.connect_ca_file.clone(),
+        basic_auth,
+    })
+}
+
 pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
     if a.status {
         let r = workflow::status(&a.journal)?;
@@ -51,9 +82,10 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
     let (settings, security) = settings(a, stop_on_signal(&rt))?;
     let mut m = Migration::open(settings, step)?;
     let api = match (m.engine, m.connect_url()) {
-        (Engine::Connect, Some(url)) => {
-            Some(RestConnect::new(url).map_err(|e| Error::usage(e.to_string(), e.hint()))?)
-        }
+        (Engine::Connect, Some(url)) => Some(
+            RestConnect::new(url, &rest_options(a)?)
+                .map_err(|e| Error::usage(e.to_string(), e.hint()))?,
+        ),
         _ => None,
     };
     let api = api.as_ref().map(|a| a as &dyn ConnectApi);

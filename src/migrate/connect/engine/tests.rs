@@ -34,6 +34,12 @@ struct FakeState {
     /// a read of the offsets topic that has not caught up does; counts the reads.
     flap: bool,
     reads: u32,
+    /// Status reads still to report RUNNING while the connector is paused (the view of a
+    /// worker that has not caught up after a rebalance).
+    stale_status: u32,
+    /// Resume calls still to answer 409 (the cluster is rebalancing), and the calls made.
+    conflicts: u32,
+    resumes: u32,
 }
 
 struct Fake {
@@ -128,7 +134,9 @@ impl ConnectApi for Fake {
             st.fail -= 1;
             st.failed = true;
         }
-        let state = if st.running { "RUNNING" } else { "PAUSED" };
+        let shown = st.running || st.stale_status > 0;
+        st.stale_status = st.stale_status.saturating_sub(1);
+        let state = if shown { "RUNNING" } else { "PAUSED" };
         Ok(st.config.as_ref().map(|_| Status {
             name: name.into(),
             connector: ConnectorState {
@@ -150,8 +158,19 @@ impl ConnectApi for Fake {
         self.st.lock().unwrap().running = false;
         Ok(())
     }
-    fn resume(&self, _: &str) -> Result<(), ConnectError> {
-        self.st.lock().unwrap().running = true;
+    fn resume(&self, name: &str) -> Result<(), ConnectError> {
+        let mut st = self.st.lock().unwrap();
+        st.resumes += 1;
+        if st.conflicts > 0 {
+            st.conflicts -= 1;
+            return Err(ConnectError::Api {
+                method: "PUT",
+                path: format!("/connectors/{name}/resume"),
+                status: 409,
+                message: "Cannot complete request momentarily due to stale configuration".into(),
+            });
+        }
+        st.running = true;
         Ok(())
     }
     fn restart_task(&self, _: &str, task: i32) -> Result<(), ConnectError> {
@@ -364,4 +383,30 @@ fn a_task_that_fails_again_stops_the_run_with_its_trace_and_restores_the_quota()
     cancel(&mut j, &path, &fake, &mut quotas).unwrap();
     assert!(fake.st.lock().unwrap().config.is_none());
     assert!(j.connect.as_ref().unwrap().deleted);
+}
+
+/// A connector a previous run paused, whose status still reads RUNNING (a worker rejoined and
+/// the cluster is rebalancing), and whose resume is answered 409 twice: the run resumes it
+/// anyway, waits the conflicts out, and copies everything (a connector left paused copies
+/// nothing and ends in a stall).
+#[test]
+fn a_paused_connector_is_resumed_though_its_status_lags_and_409s_are_waited_out() {
+    let (fake, mut j, dir) = setup(0, None);
+    {
+        let mut st = fake.st.lock().unwrap();
+        st.config = Some(opts().config);
+        st.running = false;
+        st.stale_status = 10;
+        st.conflicts = 2;
+    }
+    let path = dir.path().join("j.json");
+    let mut quotas = FakeQuotas::default();
+    let (src, tgt) = (fake.src.clone(), fake.tgt.clone());
+    let mut e = ConnectEngine::new(&src, &tgt, &fake, &mut quotas, opts());
+    let stats = e.copy(&mut j, &path, &Quiet).unwrap();
+    let n = src.0.lock().unwrap().parts[&("t".to_string(), 0)].0.len();
+    assert_eq!(stats.records, n as u64);
+    let st = fake.st.lock().unwrap();
+    assert_eq!(st.resumes, 3, "two 409s, then the resume");
+    assert!(st.restarts.is_empty(), "no stall, no restart");
 }
