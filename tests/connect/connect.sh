@@ -133,7 +133,12 @@ up() {
   : "${STREAMCTL_KAFKA_BOOTSTRAP:?connect.sh: start the Kafka cluster first (tests/kafka/cluster.sh up)}"
   mkdir -p "$STATE"
   echo "$STREAMCTL_KAFKA_BOOTSTRAP" > "$STATE/bootstrap"
-  for n in 1 2; do [ -f "$STATE/w$n.port" ] || free_port > "$STATE/w$n.port"; done
+  # Fresh ports at every start: a port kept from an earlier run may since have been taken by a
+  # service started in between (the Kafka clusters pick their ranges at random). `start N`
+  # after `kill N` keeps the worker's port.
+  free_port > "$STATE/w1.port"
+  until p=$(free_port) && [ "$p" != "$(cat "$STATE/w1.port")" ]; do :; done
+  echo "$p" > "$STATE/w2.port"
   tls_and_users
   start 1; start 2
   wait_ready 1; wait_ready 2
