@@ -121,6 +121,7 @@ pub enum SizeCommand {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BalanceArg {
+    Auto,
     Replicas,
     Bytes,
     Both,
@@ -313,9 +314,11 @@ pub struct ReassignArgs {
     #[arg(long, value_name = "RATE")]
     pub throttle: Option<String>,
     /// What to even out across brokers: replica counts, bytes (each broker within
-    /// --byte-tolerance of its AZ's mean, the fewest bytes moved, each topic spread), or both
-    /// (bytes first, then counts evened inside each AZ by moves that keep every broker in its band).
-    #[arg(long, value_enum, default_value_t = BalanceArg::Replicas)]
+    /// --byte-tolerance of its AZ's mean, the fewest bytes moved), or both (bytes first, then
+    /// counts evened inside each AZ by moves that keep every broker in its band). auto: both
+    /// when every partition has a size (live snapshots, snapshots with size_bytes), else
+    /// replicas. Every mode spreads each topic over its AZ's brokers.
+    #[arg(long, value_enum, default_value_t = BalanceArg::Auto)]
     pub balance: BalanceArg,
     /// With --balance bytes: the band around the AZ mean, as a fraction (0.05 = ±5 %).
     #[arg(long, default_value_t = 0.05)]
@@ -381,6 +384,8 @@ pub struct ReassignArgs {
     /// and one Metadata request for the moving topics per poll).
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub poll_ms: u64,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// How to authenticate to Kafka.
@@ -389,6 +394,24 @@ pub struct KafkaSecurity {
     /// Client properties like the Kafka tools take (security.protocol, sasl.mechanism, ssl.*).
     #[arg(long, value_name = "FILE")]
     pub command_config: Option<PathBuf>,
+}
+
+/// `--metrics-addr` and `--metrics-linger` of the long commands.
+#[derive(Debug, Args, Clone)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics of this run at http://HOST:PORT/metrics (off by default; port 0
+    /// picks a free one and prints it on stderr). See docs/metrics.md.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// With --metrics-addr: at the end, keep serving until the final figures were scraped once,
+    /// at most this long (set it to the scrape interval so Prometheus sees how the run ended).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "0s",
+        requires = "metrics_addr"
+    )]
+    pub metrics_linger: String,
 }
 
 #[derive(Debug, Args)]
@@ -608,6 +631,33 @@ pub struct MigrateDisklessArgs {
     /// the copied data stay.
     #[arg(long, conflicts_with_all = ["verify", "cutover", "status", "dry_run"])]
     pub cancel: bool,
+    /// Keep copying what producers write to the source until stopped (Ctrl-C or SIGTERM: the
+    /// batch in flight is acknowledged, the journal saved, exit 0); every round is verified.
+    /// Built-in engine.
+    #[arg(long, conflicts_with_all = ["verify", "cutover", "status", "dry_run", "cancel", "emit_config"])]
+    pub follow: bool,
+    /// With --follow: how long to wait after catching up before reading the source's ends again.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        requires = "follow"
+    )]
+    pub follow_interval: String,
+    /// With --follow: consumer groups whose offsets are kept translated on the target (only while
+    /// they have no members there), so each can move to the target on its own, at any moment.
+    #[arg(long, value_name = "REGEX", requires = "follow")]
+    pub sync_groups: Option<String>,
+    /// With --sync-groups: how often the groups are synced.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30s",
+        requires = "sync_groups"
+    )]
+    pub sync_interval: String,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// `migrate diskless --engine`.
@@ -691,4 +741,6 @@ pub struct MigrateTieredArgs {
     /// Drain: at most this many moves in flight per broker.
     #[arg(long, default_value_t = 2)]
     pub max_concurrent_moves_per_broker: usize,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }

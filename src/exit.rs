@@ -22,3 +22,19 @@ pub enum ExitCode {
     /// or the Connect REST API. Nothing was changed; retrying will not help until it is fixed.
     AuthFailed = 6,
 }
+
+impl ExitCode {
+    /// The code a number stands for (another process's exit, reported back); 1 for anything
+    /// unknown.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            0 => Self::Ok,
+            2 => Self::BadInput,
+            3 => Self::ChangesPending,
+            4 => Self::CheckFailed,
+            5 => Self::CleanupPending,
+            6 => Self::AuthFailed,
+            _ => Self::Failed,
+        }
+    }
+}

@@ -12,7 +12,7 @@
 //!   (progress events, journal storage).
 //! * Adapters, one real implementation each: [`kafka`] (admin plane over the protocol, data
 //!   plane over librdkafka, client properties), [`connect`] (Kafka Connect REST), [`aws`] (SDK,
-//!   retries, the real `Cloud`).
+//!   retries, the real `Cloud`), [`metrics`] (the Prometheus endpoint of long commands).
 //! * Wiring: [`cli`] (clap definitions only), [`commands`] (one module per subcommand),
 //!   [`output`] (tables, JSON/YAML), [`error`] and [`exit`] (one error, documented exit codes),
 //!   [`render`] (config templates), [`units`].
@@ -26,6 +26,7 @@ pub mod error;
 pub mod execute;
 pub mod exit;
 pub mod kafka;
+pub mod metrics;
 pub mod migrate;
 pub mod output;
 pub mod provision;

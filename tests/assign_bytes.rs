@@ -177,10 +177,13 @@ fn a_topic_piled_on_three_brokers_is_spread_until_bytes_are_even() {
         brokers,
         partitions,
     };
-    // Replica balance moves only to even out counts (already even here): a pile with even counts
-    // is left to byte balance.
+    // Counts are even already, but the spread rule holds in every mode: replica balance swaps
+    // 14 big for 14 small replicas in each AZ (30 of one topic on a broker of a two-broker AZ,
+    // limit ceil(30 / 2) + 1 = 16), which is what the rule forces, and the bound says so.
     let counts = plan(&c, &PlanOptions::default()).unwrap();
-    assert_eq!(counts.summary.replicas_moved, 0, "counts are already even");
+    assert_eq!(counts.summary.replicas_moved, 84);
+    assert_eq!(counts.summary.lower_bound_moves, 84);
+    assert_eq!(counts.summary.topic_spread_violations_after, 0);
     let p = plan(&c, &bytes_opts()).unwrap();
     let after = apply(&c, &p);
     let (max, min) = spread(&after, &[]);
@@ -763,6 +766,22 @@ fn the_fixed_clusters_stay_within_1_10_times_the_bound() {
                 "case {i}: moved {} bound {}",
                 p.summary.bytes_moved,
                 bb.lower_bound_bytes
+            );
+            // `--balance both` too: its count moves stay within the same 1.10 x.
+            let both = plan(
+                &c,
+                &PlanOptions {
+                    balance: Balance::Both,
+                    ..opts.clone()
+                },
+            )
+            .unwrap();
+            let bound = both.summary.byte_balance.clone().unwrap().lower_bound_bytes;
+            assert!(
+                both.summary.bytes_moved as f64 <= 1.10 * bound as f64,
+                "case {i}: both moved {} bound {}",
+                both.summary.bytes_moved,
+                bound
             );
         }
     }

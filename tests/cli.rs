@@ -39,6 +39,41 @@ fn help_snapshots() {
     insta::assert_snapshot!("help_migrate_tiered", help(&["migrate", "tiered"]));
 }
 
+/// A journal another process works on is refused, naming that process, before any connection
+/// (the bootstrap servers are unreachable); `--status` still reads it.
+#[test]
+fn migrate_diskless_refuses_a_journal_in_use_and_names_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.json");
+    let held = streamctl::run::store::JournalLock::acquire(&journal).unwrap();
+    let out = streamctl()
+        .args(["migrate", "diskless", "--source-bootstrap", "127.0.0.1:1"])
+        .args(["--target-bootstrap", "127.0.0.1:1", "--topics", "^t$"])
+        .args(["--journal", journal.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "in use by another streamctl process (PID {})",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--status"), "{err}");
+    drop(held);
+    // Released: the next command gets past the lock (to the journal check after it).
+    let out = streamctl()
+        .args(["migrate", "diskless", "--source-bootstrap", "127.0.0.1:1"])
+        .args(["--target-bootstrap", "127.0.0.1:1", "--verify"])
+        .args(["--journal", journal.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing was copied yet"), "{err}");
+}
+
 /// `migrate diskless --engine connect` rejects bad flags before any connection (the bootstrap
 /// servers are unreachable: reaching them would fail with exit 1 instead).
 #[test]

@@ -44,16 +44,57 @@ fn six_to_nine_table_snapshot() {
     );
 }
 
+/// `--balance auto` (the default) plans bytes and counts where every partition has a size, and
+/// replica counts from Kafka's assignment JSON (no sizes); the first line says which and why.
+#[test]
+fn auto_balance_picks_bytes_with_sizes_and_replicas_without() {
+    let v = json(&["reassign", "--az-aware", "--from-file", "six-to-nine.json"]);
+    assert_eq!(v["balance"], "both", "{v}");
+    assert!(v["balance_reason"]
+        .as_str()
+        .unwrap()
+        .contains("every partition has a size"));
+    assert!(!v["byte_balance"].is_null());
+    let v = json(&[
+        "reassign",
+        "--az-aware",
+        "--current-assignment",
+        "rack-unaware-kafka.json",
+        "--broker-racks-file",
+        "racks.txt",
+    ]);
+    assert_eq!(v["balance"], "replicas", "{v}");
+    assert!(v["balance_reason"]
+        .as_str()
+        .unwrap()
+        .contains("have no size"));
+    assert!(v["byte_balance"].is_null());
+    // The table's first line says the same.
+    let out = streamctl()
+        .args(["reassign", "--az-aware", "--from-file", "six-to-nine.json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("balance: both (auto: every partition has a size"),
+        "{text}"
+    );
+}
+
 #[test]
 fn six_to_nine_json_summary_and_files() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.json");
     let rollback = dir.path().join("rollback.json");
+    // Replica balance, asked for: the fewest replica moves (the default, auto, balances bytes
+    // here: the snapshot has sizes).
     let v = json(&[
         "reassign",
         "--az-aware",
         "--from-file",
         "six-to-nine.json",
+        "--balance",
+        "replicas",
         "--throttle",
         "50MiB/s",
         "--plan-out",
@@ -165,7 +206,7 @@ fn six_to_nine_json_summary_and_files() {
     // Tiered partitions are priced by local bytes: 256 MiB each.
     let moved_bytes = v["bytes_moved"].as_u64().unwrap();
     assert!(
-        moved_bytes > 0 && moved_bytes % (256 << 20) == 0,
+        moved_bytes > 0 && moved_bytes.is_multiple_of(256 << 20),
         "{moved_bytes}"
     );
 }

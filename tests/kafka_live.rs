@@ -549,15 +549,18 @@ fn progress_counts_the_bytes_a_move_has_copied_before_it_finishes() {
     k.create_topic(topic, "1:4:2");
     k.produce(topic, 1500, 4000);
     let dir = tempfile::tempdir().unwrap();
-    let out = k
-        .streamctl()
-        .args(k.execute_args(topic, "1MiB/s"))
-        .args(["--no-progress"])
+    // Served metrics, scraped (and parsed by prometheus_client) while the move runs.
+    let mut cmd = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"));
+    cmd.args(k.execute_args(topic, "1MiB/s"))
+        .args(["--no-progress", "-o", "json"])
         .args(["--journal", dir.path().join("j.json").to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+        .args(["--metrics-addr", "127.0.0.1:0", "--metrics-linger", "10s"])
+        .env("NO_COLOR", "1");
+    let mut run = common::Running::spawn(cmd, dir.path().join("run.log"));
+    let scraper = run.scrape();
+    let (_, stdout) = run.finish();
+    let scraped = scraper.result();
+    let err = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
     let field = |line: &str, name: &str| -> Option<u64> {
         let rest = &line[line.find(&format!("{name}="))? + name.len() + 1..];
         rest.split(|c: char| !c.is_ascii_digit())
@@ -573,6 +576,50 @@ fn progress_counts_the_bytes_a_move_has_copied_before_it_finishes() {
         .filter(|&(d, t)| d > 0 && d < t)
         .collect();
     assert!(!partial.is_empty(), "no partial progress logged:\n{err}");
+    // The metrics agree with the report: the move was seen in flight, and at the end it is
+    // done, its bytes copied, and no throttle setting is left.
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(scraped.scrapes() >= 2, "{}", scraped.0);
+    assert_eq!(
+        scraped.max("streamctl_reassign_moves", &[("state", "in_flight")]),
+        Some(1.0)
+    );
+    let last = |labels: &[(&str, &str)], name: &str| scraped.last(name, labels).unwrap();
+    assert_eq!(
+        last(&[("state", "done")], "streamctl_reassign_moves"),
+        r["partitions"].as_f64().unwrap()
+    );
+    assert_eq!(
+        last(&[("figure", "bytes_total")], "streamctl_reassign"),
+        r["bytes_moved"].as_f64().unwrap()
+    );
+    assert_eq!(
+        last(
+            &[("figure", "throttle_bytes_per_second")],
+            "streamctl_reassign"
+        ),
+        r["throttle_bytes_per_sec"].as_f64().unwrap()
+    );
+    assert!(
+        scraped
+            .max("streamctl_reassign", &[("figure", "throttle_settings")])
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(
+        last(&[("figure", "throttle_settings")], "streamctl_reassign"),
+        0.0
+    );
+    assert_eq!(
+        last(
+            &[
+                ("command", "reassign"),
+                ("version", env!("CARGO_PKG_VERSION"))
+            ],
+            "streamctl_info"
+        ),
+        1.0
+    );
 }
 
 #[test]
@@ -969,7 +1016,8 @@ fn a_run_killed_with_a_broker_resumes_while_it_is_down_and_finishes_when_it_retu
 
 /// Issue #13 on the live cluster: twelve partitions all on brokers 1-3, half of them twice the
 /// size of the others. Balancing replica counts would move the six small ones (broker 1 keeps
-/// twice what broker 4 gets); `--balance bytes` ends every broker within ±5 % of its AZ's mean.
+/// twice what broker 4 gets); the default, `--balance auto` (bytes where sizes are known, as on a
+/// live cluster), ends every broker within ±5 % of its AZ's mean.
 #[test]
 fn balance_bytes_on_the_live_cluster_ends_within_the_band() {
     let Some(k) = live() else { return };
@@ -994,14 +1042,14 @@ fn balance_bytes_on_the_live_cluster_ends_within_the_band() {
         ]);
         c
     });
-    assert!(
-        dry["byte_balance"].is_null(),
-        "replica balance is the default"
-    );
+    // A live cluster reports every partition's size: the default (auto) balances bytes, with
+    // replica counts evened inside the band, and says so.
+    assert_eq!(dry["balance"], "both", "{dry}");
+    assert!(!dry["byte_balance"].is_null(), "{dry}");
     let out = k
         .streamctl()
         .args(k.execute_args(topic, "20MiB/s"))
-        .args(["--balance", "bytes", "--output", "json"])
+        .args(["--output", "json"])
         .output()
         .unwrap();
     let r = common::ok_json(&out);

@@ -356,13 +356,41 @@ fn kill_9_mid_copy_then_the_same_command_leaves_no_gap_and_no_duplicate() {
         copied > 1_500
     });
     run.kill(); // SIGKILL
-    let r = common::ok_json(
-        &e.k.streamctl()
-            .args(["--output", "json"])
-            .args(args(None))
-            .output()
-            .unwrap(),
-    );
+                // The rerun serves metrics, scraped (and parsed by prometheus_client) while it copies.
+    let mut cmd = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"));
+    cmd.args(["--output", "json", "--no-progress"])
+        .args(args(Some("2MiB/s")))
+        .args(["--metrics-addr", "127.0.0.1:0", "--metrics-linger", "10s"]);
+    let mut rerun = common::Running::spawn(cmd, e.dir.path().join("rerun.log"));
+    let scraper = rerun.scrape();
+    let (_, stdout) = rerun.finish();
+    let scraped = scraper.result();
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(scraped.scrapes() >= 2, "{}", scraped.0);
+    let copy = |figure: &str| scraped.last("streamctl_diskless_copy", &[("figure", figure)]);
+    assert_eq!(copy("records"), r["copy"]["records"].as_f64());
+    assert_eq!(copy("bytes"), r["copy"]["bytes"].as_f64());
+    assert_eq!(copy("throttle_bytes_per_second"), Some(2.0 * 1048576.0));
+    assert_eq!(copy("partitions"), Some(3.0));
+    assert_eq!(copy("partitions_verified"), Some(3.0));
+    // Each partition was seen behind while the rerun copied, and where it ended.
+    for row in r["partitions"].as_array().unwrap() {
+        let p = row["partition"].to_string();
+        let labels = |figure: &'static str| {
+            [
+                ("topic", topic.as_str()),
+                ("partition", p.as_str()),
+                ("figure", figure),
+            ]
+        };
+        assert_eq!(
+            scraped.max("streamctl_diskless_partition", &labels("copied_to")),
+            row["caught_up_to"].as_f64(),
+            "{row}"
+        );
+    }
+    let behind = scraped.partitions_sum(&topic, 3, "lag_records", true);
+    assert!(behind > 0.0, "no lag was ever scraped: {}", scraped.0);
     assert_eq!(r["runs"], 2);
     assert_eq!(r["verify"]["ok"], true, "{r}");
     eprintln!(
@@ -627,4 +655,231 @@ fn copies_verifies_and_cuts_over_over_sasl_ssl_mutual_tls_and_oauthbearer() {
             );
         }
     }
+}
+
+/// The committed offset of `group` on `topic`-`partition` (None: nothing committed).
+fn committed_on(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Option<i64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    match got.elements()[0].offset() {
+        rdkafka::Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// `--follow` while a producer keeps writing for a minute: the lag stays bounded; two groups
+/// move to the target one at a time through `--sync-groups` and each resumes exactly after its
+/// last consumed record; a group with a live member on the target is never committed to; SIGTERM
+/// ends a follower with exit 0 and a restarted one continues with no record lost or copied twice;
+/// a cutover asked of the running follower from another process is run by the follower, which
+/// then exits.
+#[test]
+fn follow_keeps_up_moves_groups_one_at_a_time_resumes_after_sigterm_and_cuts_over_on_request() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let Some(e) = env() else { return };
+    let topic = unique("dl-follow");
+    e.create(&topic, 2, &[]);
+    fill(e.k.first(), &topic, 2, 2_000, 500);
+    // A producer writing about 40 records a second until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let produced = Arc::new(AtomicUsize::new(2_000));
+    let writer = {
+        let (stop, produced, bootstrap, topic) = (
+            stop.clone(),
+            produced.clone(),
+            e.k.first().to_string(),
+            topic.clone(),
+        );
+        std::thread::spawn(move || {
+            let p = producer(&bootstrap, &[]);
+            let mut i = 2_000;
+            while !stop.load(Ordering::Relaxed) {
+                send(&p, &topic, (i % 2) as i32, i, 500, None);
+                i += 1;
+                if i % 20 == 0 {
+                    p.flush(Duration::from_secs(30)).unwrap();
+                    produced.store(i, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            p.flush(Duration::from_secs(30)).unwrap();
+            produced.store(i, Ordering::Relaxed);
+        })
+    };
+    let started = Instant::now();
+    let j = e.journal("follow");
+    let follower = |log: &str| {
+        let mut cmd = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"));
+        cmd.args(["--output", "json", "--no-progress", "migrate", "diskless"])
+            .args([
+                "--source-bootstrap",
+                e.k.first(),
+                "--target-bootstrap",
+                &e.target,
+            ])
+            .args([
+                "--journal",
+                j.to_str().unwrap(),
+                "--topics",
+                &format!("^{topic}$"),
+            ])
+            .args(["--yes", "--follow", "--follow-interval", "500ms"])
+            .args([
+                "--sync-groups",
+                &format!("^{topic}-g"),
+                "--sync-interval",
+                "2s",
+            ])
+            .args(["--metrics-addr", "127.0.0.1:0"]);
+        common::Running::spawn(cmd, e.dir.path().join(log))
+    };
+    let sigterm = |run: &common::Running| {
+        let ok = Proc::new("kill")
+            .args(["-TERM", &run.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    let mut run = follower("follow-1.log");
+    let scraper = run.scrape();
+    let (g1, g2, g3) = (
+        format!("{topic}-g1"),
+        format!("{topic}-g2"),
+        format!("{topic}-g3"),
+    );
+    // g3 has a live member on the target from the start: it must never be committed to.
+    run.wait_until("the copy started", || {
+        std::fs::read_to_string(&j)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|v| v["partitions"].as_array().is_some_and(|a| a.len() == 2))
+    });
+    let member = Member::join(&e.target, &g3, &topic);
+    run.wait_until("g3's member joined on the target", || {
+        group_members(&e.target, &g3) > 0
+    });
+    // The three groups consumed part of the backlog on the source and stopped there.
+    for (k, g) in [&g1, &g2, &g3].into_iter().enumerate() {
+        let o = 300 + 100 * k as i64;
+        commit_group(e.k.first(), g, &topic, &[(0, o), (1, o + 7)]);
+    }
+    let source: Vec<Vec<(i64, Rec)>> = (0..2)
+        .map(|p| read_all(e.k.first(), &topic, p, true))
+        .collect();
+    // One at a time: started on the target after the next sync, each reads exactly the record
+    // after its last consumed one on the source.
+    for g in [&g1, &g2] {
+        run.wait_until(&format!("{g} is synced to the target"), || {
+            (0..2).all(|p| committed_on(&e.target, g, &topic, p).is_some())
+        });
+        for p in 0..2 {
+            let at = committed_on(e.k.first(), g, &topic, p).unwrap();
+            let want = &source[p as usize].iter().find(|(o, _)| *o == at).unwrap().1;
+            let got = next_for_group(&e.target, g, &topic, p).unwrap();
+            assert_eq!(
+                &got, want,
+                "{g} on partition {p} resumes after its last record"
+            );
+        }
+        // It moved: it consumes on the target from now on (one more commit there, ahead).
+        let ahead: Vec<(i32, i64)> = (0..2)
+            .map(|p| (p, committed_on(&e.target, g, &topic, p).unwrap() + 5))
+            .collect();
+        commit_group(&e.target, g, &topic, &ahead);
+    }
+    // Producing for a minute in all, while following.
+    while started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(run.child.try_wait().unwrap().is_none(), "{}", run.log());
+    }
+    assert_eq!(
+        committed_on(&e.target, &g3, &topic, 0),
+        None,
+        "g3 was committed to"
+    );
+    sigterm(&run);
+    let (status, stdout) = run.finish();
+    assert!(status.success());
+    let scraped = scraper.result();
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    let synced: BTreeMap<String, String> = r["groups_synced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_string(),
+                g["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(synced[&g3], "active-on-target", "{synced:?}");
+    // Moved groups are ahead on the target now: never moved back.
+    assert_eq!(synced[&g1], "target-ahead", "{synced:?}");
+    assert_eq!(synced[&g2], "target-ahead", "{synced:?}");
+    // The lag the metrics showed once the backlog was copied.
+    let lag = scraped.partitions_sum(&topic, 2, "lag_records", false);
+    eprintln!(
+        "follow: {} scrapes; lag at the last scrape {lag} records with about 40 records/s produced",
+        scraped.scrapes()
+    );
+    assert!(
+        lag <= 200.0,
+        "lag {lag} records at the end of a minute of following"
+    );
+    // A group outside --sync-groups that a cutover will move: consumed part of the backlog.
+    let c1 = format!("{topic}-c1");
+    commit_group(e.k.first(), &c1, &topic, &[(0, 900), (1, 905)]);
+    // Restarted while the producer still writes; then the producer stops and the follower
+    // catches up; a cutover asked of it from another process: the follower cuts over and exits.
+    let mut again = follower("follow-2.log");
+    std::thread::sleep(Duration::from_secs(5));
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let total = produced.load(Ordering::Relaxed);
+    again.wait_until("the copy caught up with the producer", || {
+        (0..2)
+            .map(|p| {
+                std::fs::read_to_string(&j)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                    .map(|v| v["partitions"][p]["caught_up_to"].as_i64().unwrap_or(0))
+                    .unwrap_or(0)
+            })
+            .sum::<i64>()
+            >= total as i64
+    });
+    let out = e.migrate(&j, &["--cutover", "--groups", &format!("^{c1}$"), "--yes"]);
+    let r = common::ok_json(&out);
+    let groups = r["cutover"]["groups"].as_array().unwrap();
+    assert!(
+        groups
+            .iter()
+            .any(|g| g["group"] == c1.as_str() && g["committed"] == true),
+        "{r}"
+    );
+    assert_eq!(r["verify"]["ok"], true, "{r}");
+    let (status, _) = again.finish();
+    assert!(
+        status.success(),
+        "the follower exits by itself after the cutover"
+    );
+    for (p, at) in [(0, 900), (1, 905)] {
+        let want = &source[p as usize].iter().find(|(o, _)| *o == at).unwrap().1;
+        assert_eq!(&next_for_group(&e.target, &c1, &topic, p).unwrap(), want);
+    }
+    drop(member);
+    assert_eq!(
+        assert_same(&e, &topic, 2),
+        total,
+        "no record lost or copied twice"
+    );
 }

@@ -412,8 +412,28 @@ fn kill_9_mid_wave_then_the_same_command_resumes_without_redoing_a_wave_or_leavi
         .collect();
     assert!(!quotas.is_empty(), "the killed run had set the copy quota");
 
-    let out = migrate(&k, &args).output().unwrap();
-    let r = common::ok_json(&out);
+    // The resumed run serves metrics, scraped (and parsed by prometheus_client) while it tiers.
+    let mut cmd = Proc::new(&bin);
+    cmd.args(migrate_args(&k))
+        .args(["--no-progress", "-q"])
+        .args(args)
+        .args(["--metrics-addr", "127.0.0.1:0", "--metrics-linger", "10s"]);
+    let mut rerun = common::Running::spawn(cmd, dir.path().join("rerun.log"));
+    let scraper = rerun.scrape();
+    let (_, stdout) = rerun.finish();
+    let scraped = scraper.result();
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    let tiered = |figure: &str| scraped.last("streamctl_tiered", &[("figure", figure)]);
+    assert!(scraped.scrapes() >= 2, "{}", scraped.0);
+    assert_eq!(tiered("waves"), Some(2.0));
+    assert_eq!(tiered("wave"), Some(2.0));
+    assert_eq!(
+        tiered("tier_throttle_bytes_per_second"),
+        r["tier_throttle_bytes_per_sec"].as_f64()
+    );
+    assert_eq!(tiered("partitions"), r["waves"][1]["partitions"].as_f64());
+    assert_eq!(tiered("partitions_tiered"), tiered("partitions"));
+    assert!(tiered("upload_bytes_done").unwrap() > 0.0);
     assert_eq!(r["phase"], "complete");
     assert_eq!(r["runs"], 2);
     let j: Value = serde_json::from_str(&std::fs::read_to_string(&jpath).unwrap()).unwrap();

@@ -401,6 +401,8 @@ pub(in crate::assign) struct Targets {
 }
 
 impl Targets {
+    /// One piece on purpose: the water-filling over AZs and the floor/ceil within each AZ share
+    /// the clamps the AZ rule sets per partition; split, they would pass them back and forth.
     pub(in crate::assign) fn compute(
         reps: &[Vec<u32>],
         in_scope: &[bool],
@@ -543,8 +545,16 @@ impl Targets {
         current: &[i64],
     ) -> u64 {
         let nb = w.nb;
+        // Each move has one source: a broker sends at least its replicas above its target, and
+        // at least its replicas of a topic above the spread rule's limit.
+        let limits = super::spread::loosest_limits(w);
+        let (spread, _) = super::spread::forced_out(w, original, original, &limits);
         let excess: u64 = (0..nb)
-            .map(|b| (current[b] - if w.removed[b] { 0 } else { self.per_broker[b] }).max(0) as u64)
+            .map(|b| {
+                let over =
+                    (current[b] - if w.removed[b] { 0 } else { self.per_broker[b] }).max(0) as u64;
+                over.max(spread[b])
+            })
             .sum();
         let mut violations = 0u64;
         for (p, r) in original.iter().enumerate() {

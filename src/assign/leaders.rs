@@ -6,6 +6,9 @@ use std::collections::VecDeque;
 
 /// Reorder `reps` (broker indices, in place) for the partitions in scope so leaders are balanced.
 /// `orig_leader[p]` is the partition's leader before the plan.
+///
+/// One piece on purpose: keeping current leaders, direct takes and augmenting chains work on one
+/// set of leader counts and per-partition choices, in that order.
 pub fn balance(
     reps: &mut [Vec<u32>],
     orig_leader: &[u32],
@@ -19,7 +22,7 @@ pub fn balance(
     }
     let live = removed.iter().filter(|&&r| !r).count().max(1);
     let floor = (parts.len() / live) as i64;
-    let ceil = floor + i64::from(parts.len() % live != 0);
+    let ceil = floor + i64::from(!parts.len().is_multiple_of(live));
     let mut count = vec![0i64; nb];
     let mut leader = vec![u32::MAX; reps.len()];
     // 1. Keep every current leader that stays a replica.

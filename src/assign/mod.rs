@@ -5,7 +5,8 @@
 //! * [`options`]: what a plan is asked for.
 //! * [`planner`]: orchestrates a plan: [`work`] (the working state every pass shares),
 //!   [`counts`] (targets, forced moves, count balance, budget), [`bytes`] (byte balance and its
-//!   bound), [`leaders`] (preferred leaders), [`summary`] (what the plan achieves).
+//!   bound), [`spread`] (the per-topic spread rule, repaired after balance), [`leaders`]
+//!   (preferred leaders), [`summary`] (what the plan achieves).
 //! * [`flow`]: the min-cost flow both balances use; [`tolerance`]: `check az-tolerance`.
 //!
 //! Files import only downward: cluster and options at the bottom, planner at the top.
@@ -18,6 +19,7 @@ pub mod leaders;
 pub mod options;
 pub mod planner;
 pub mod snapshot;
+pub mod spread;
 pub mod summary;
 pub mod tolerance;
 pub mod work;

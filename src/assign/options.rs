@@ -37,8 +37,23 @@ pub enum Balance {
     /// topic spread over the brokers.
     Bytes,
     /// Bytes within the band first, then replica counts evened inside each AZ by moves that keep
-    /// every broker in its band.
+    /// every broker in its band (and the plan within 1.10 × the bytes bound).
     Both,
+    /// `Both` when every partition in scope has a size (live snapshots, snapshots with
+    /// `size_bytes`), else `Replicas` (Kafka's assignment JSON carries no sizes). The CLI's
+    /// default; the summary says which was chosen and why.
+    Auto,
+}
+
+impl Balance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Balance::Replicas => "replicas",
+            Balance::Bytes => "bytes",
+            Balance::Both => "both",
+            Balance::Auto => "auto",
+        }
+    }
 }
 
 /// The default band for [`Balance::Bytes`]: ±5 % of the AZ's mean.

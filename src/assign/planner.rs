@@ -22,6 +22,7 @@ use super::cluster::Cluster;
 use super::counts::{apply_budget, balance_counts, place_forced, topic_counts, Targets};
 use super::leaders;
 use super::options::{Balance, PlanOptions, DEFAULT_BYTE_TOLERANCE};
+use super::spread;
 use super::summary::{summarize, Summary};
 use super::work::{Work, HOLE};
 use serde::Serialize;
@@ -87,6 +88,12 @@ const SMALL_FOR_BYTES: usize = 20_000;
 
 /// Plan an AZ-aware reassignment of `cluster`.
 pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let (mode, reason) = resolve_balance(cluster, opts);
+    let resolved = PlanOptions {
+        balance: mode,
+        ..opts.clone()
+    };
+    let opts = &resolved;
     let Brokers {
         ids,
         index,
@@ -160,7 +167,7 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
 
     // 2. Forced moves.
     force(&mut w, opts);
-    // 3. Balance moves.
+    // 3. Balance moves, then the spread rule.
     let byte_lower_bound = balance(&mut w, &original, opts);
     // 4. Budget.
     let lower_bound = targets.lower_bound(&original, &w, &current);
@@ -182,6 +189,7 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         change_map.insert(*p, r);
     }
     let mut summary = summarize(cluster, &change_map, opts, lower_bound, budget_limited);
+    summary.balance_reason = reason;
     if let Some(bound) = byte_lower_bound {
         summary.byte_balance = Some(super::summary::ByteBalance::of(
             &summary,
@@ -194,6 +202,36 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         ));
     }
     Ok(Plan { changes, summary })
+}
+
+/// The balance mode to plan with, and why: `auto` picks bytes with counts evened inside the
+/// band when every partition in scope has a size, else replica counts.
+fn resolve_balance(cluster: &Cluster, opts: &PlanOptions) -> (Balance, String) {
+    if opts.balance != Balance::Auto {
+        return (opts.balance, format!("--balance {}", opts.balance.as_str()));
+    }
+    let (mut scoped, mut unsized_) = (0usize, 0usize);
+    for p in &cluster.partitions {
+        if opts.topics.as_ref().is_none_or(|re| re.is_match(&p.topic)) {
+            scoped += 1;
+            if p.size_bytes.is_none() && p.local_size_bytes.is_none() {
+                unsized_ += 1;
+            }
+        }
+    }
+    if scoped > 0 && unsized_ == 0 {
+        (
+            Balance::Both,
+            "auto: every partition has a size, so bytes are balanced and replica counts evened inside the byte band".into(),
+        )
+    } else {
+        (
+            Balance::Replicas,
+            format!(
+                "auto: {unsized_} of {scoped} partitions have no size (a Kafka assignment file carries none), so replica counts are balanced"
+            ),
+        )
+    }
 }
 
 /// The brokers as dense indices: ids in order, which are drained, each one's AZ (brokers whose
@@ -418,7 +456,8 @@ fn force(w: &mut Work, opts: &PlanOptions) {
     place_forced(w, orphans);
 }
 
-/// Balance moves by the chosen mode; with byte balance, the lower bound on bytes moved.
+/// Balance moves by the chosen mode, then the spread rule; with byte balance, the lower bound on
+/// bytes moved.
 fn balance(w: &mut Work, original: &[Vec<u32>], opts: &PlanOptions) -> Option<u64> {
     if matches!(opts.balance, Balance::Bytes | Balance::Both) {
         let tol = if opts.byte_tolerance > 0.0 {
@@ -439,15 +478,51 @@ fn balance(w: &mut Work, original: &[Vec<u32>], opts: &PlanOptions) -> Option<u6
             bound
         }
         .total();
-        if opts.balance == Balance::Both {
-            balance::even_counts(w, balanced);
-        }
+        let (bands, budget) = if opts.balance == Balance::Both {
+            // The spread rule first (it is a rule, and the bound counts what it forces), then
+            // count moves that cost bytes only while the plan stays within 1.10 × the bound; a
+            // pile the count pass leaves (unequal disks weigh its limit) is undone within what
+            // is left of that.
+            let mut balanced = balanced;
+            // (With byte balance's own choices: the count pass evens counts afterwards.)
+            if spread::repair(
+                w,
+                original,
+                Balance::Bytes,
+                Some(balanced.bands()),
+                max_util,
+                None,
+            )
+            .1 > 0
+            {
+                balanced.reindex(w, original);
+            }
+            let budget = (bound as f64 * BOTH_WITHIN) as u64;
+            let bands = balance::even_counts(w, balanced, original, budget);
+            let moved = balance::score(w, original, &bands, &[]).1;
+            (bands, Some(budget as i64 - moved as i64))
+        } else {
+            (balanced.into_bands(), None)
+        };
+        spread::repair(w, original, opts.balance, Some(&bands), max_util, budget);
         Some(bound)
     } else {
         balance_counts(w, original);
+        spread::repair(
+            w,
+            original,
+            opts.balance,
+            None,
+            opts.max_disk_utilisation,
+            None,
+        );
         None
     }
 }
+
+/// `--balance both` takes count moves that cost bytes only while the plan's bytes stay within
+/// this multiple of the bytes bound.
+const BOTH_WITHIN: f64 = 1.10;
 
 /// No broker with a known disk size above `--max-disk-utilisation` of it (all its partitions
 /// counted, in scope or not).

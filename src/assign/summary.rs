@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::cluster::Cluster;
-use super::options::PlanOptions;
+use super::options::{Balance, PlanOptions};
 
 /// `reassign --output json`. Stable field names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,10 +22,17 @@ pub struct Summary {
     pub az_violations_after: u64,
     /// Partitions (in scope) with replicas on removed brokers after the plan.
     pub replicas_on_removed_brokers_after: u64,
-    /// Replicas of a topic on one broker beyond ceil(the topic's replicas / live brokers) + 1,
-    /// summed over topics (in scope) and brokers, before and after.
+    /// Replicas of a topic on one live broker beyond the spread rule's limit, ceil(the topic's
+    /// replicas in the broker's AZ / the AZ's live brokers) + 1, summed over topics (in scope)
+    /// and brokers, before and after.
     pub topic_spread_violations_before: u64,
     pub topic_spread_violations_after: u64,
+    /// Topics still above the limit on some broker after the plan (where the AZ rule, the
+    /// brokers' capacity or the move budget left no move that fixes it).
+    pub topic_spread_unmet: Vec<String>,
+    /// The balance mode the plan used, and why (`--balance auto` picks one).
+    pub balance: Balance,
+    pub balance_reason: String,
     /// False when a move budget left required moves out.
     pub complete: bool,
     pub budget_limited: bool,
@@ -126,6 +133,9 @@ pub struct AzSummary {
 }
 
 /// Summarise the plan `changes` (partition index → new replicas) against `cluster`.
+///
+/// One piece on purpose: a single pass over the partitions fills every per-broker and per-AZ
+/// figure at once (a pass per figure would walk 3M replicas a dozen times).
 pub fn summarize(
     cluster: &Cluster,
     changes: &BTreeMap<usize, &[i32]>,
@@ -191,6 +201,9 @@ pub fn summarize(
         replicas_on_removed_brokers_after: 0,
         topic_spread_violations_before: 0,
         topic_spread_violations_after: 0,
+        topic_spread_unmet: Vec::new(),
+        balance: opts.balance,
+        balance_reason: String::new(),
         complete: !budget_limited,
         budget_limited,
         estimated_seconds: None,
@@ -199,18 +212,6 @@ pub fn summarize(
         azs: Vec::new(),
         byte_balance: None,
     };
-    // Per topic in scope, how many of its replicas each broker holds before and after, against
-    // the limit ceil(its replicas / live brokers) + 1. Partitions are grouped by topic first and
-    // each topic counted in one reused array (linear in the replicas, no map per replica).
-    let live = cluster
-        .brokers
-        .iter()
-        .filter(|b| !opts.remove_brokers.contains(&b.id))
-        .count()
-        .max(1);
-    let mut ids: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
-    ids.sort_unstable();
-    ids.dedup();
     // The new replicas by partition index (one pass over the plan, no map lookup per partition).
     let mut new: Vec<Option<&[i32]>> = vec![None; cluster.partitions.len()];
     for (&p, r) in changes {
@@ -218,40 +219,11 @@ pub fn summarize(
             *x = Some(r);
         }
     }
-    let mut by_topic: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (p, pa) in cluster.partitions.iter().enumerate() {
-        if opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic)) {
-            by_topic.entry(pa.topic.as_str()).or_default().push(p);
-        }
-    }
-    let (mut before_n, mut after_n) = (vec![0usize; ids.len()], vec![0usize; ids.len()]);
-    let mut touched: Vec<usize> = Vec::new();
-    for parts in by_topic.values() {
-        let mut replicas = 0;
-        for &p in parts {
-            let before = cluster.partitions[p].replicas.as_slice();
-            let after = new[p].unwrap_or(before);
-            replicas += before.len();
-            for (list, n) in [(before, &mut before_n), (after, &mut after_n)] {
-                for id in list {
-                    if let Ok(i) = ids.binary_search(id) {
-                        n[i] += 1;
-                        touched.push(i);
-                    }
-                }
-            }
-        }
-        let limit = replicas.div_ceil(live) + 1;
-        touched.sort_unstable();
-        touched.dedup();
-        for &i in &touched {
-            s.topic_spread_violations_before += before_n[i].saturating_sub(limit) as u64;
-            s.topic_spread_violations_after += after_n[i].saturating_sub(limit) as u64;
-            before_n[i] = 0;
-            after_n[i] = 0;
-        }
-        touched.clear();
-    }
+    (
+        s.topic_spread_violations_before,
+        s.topic_spread_violations_after,
+        s.topic_spread_unmet,
+    ) = topic_spread_violations(cluster, &new, opts);
     for (p, pa) in cluster.partitions.iter().enumerate() {
         let in_scope = opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic));
         let before = pa.replicas.as_slice();
@@ -313,6 +285,98 @@ pub fn summarize(
             b.utilisation_after = Some(b.bytes_after as f64 / c as f64);
         }
     }
+    s.azs = az_summaries(&brokers);
+    s.brokers = brokers.into_values().collect();
+    s
+}
+
+/// Per topic in scope, how many of its replicas each live broker holds before and after, against
+/// the spread rule's limit, one more than `ceil(the topic's replicas in the broker's AZ / the
+/// AZ's live brokers)` (of that layout): the replicas above it before and after, and the topics
+/// above it after.
+/// Partitions are grouped by topic first and each topic counted in reused arrays (linear in the
+/// replicas, no map per replica).
+fn topic_spread_violations(
+    cluster: &Cluster,
+    new: &[Option<&[i32]>],
+    opts: &PlanOptions,
+) -> (u64, u64, Vec<String>) {
+    let (mut over_before, mut over_after, mut unmet) = (0u64, 0u64, Vec::new());
+    // Live brokers (sorted ids) and their AZ index; AZ sizes.
+    let mut live: Vec<(i32, &str)> = cluster
+        .brokers
+        .iter()
+        .filter(|b| !opts.remove_brokers.contains(&b.id))
+        .filter_map(|b| Some((b.id, b.rack.as_deref()?)))
+        .collect();
+    live.sort_unstable();
+    let mut az_names: Vec<&str> = live.iter().map(|b| b.1).collect();
+    az_names.sort_unstable();
+    az_names.dedup();
+    let az_of: Vec<usize> = live
+        .iter()
+        .map(|b| az_names.binary_search(&b.1).unwrap_or(0))
+        .collect();
+    let mut az_size = vec![0u64; az_names.len()];
+    for &a in &az_of {
+        az_size[a] += 1;
+    }
+    let mut by_topic: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (p, pa) in cluster.partitions.iter().enumerate() {
+        if opts.topics.as_ref().is_none_or(|re| re.is_match(&pa.topic)) {
+            by_topic.entry(pa.topic.as_str()).or_default().push(p);
+        }
+    }
+    let mut topics: Vec<(&str, Vec<usize>)> = by_topic.into_iter().collect();
+    topics.sort_unstable();
+    let n = live.len();
+    let (mut before_n, mut after_n) = (vec![0u64; n], vec![0u64; n]);
+    let (mut before_az, mut after_az) = (vec![0u64; az_size.len()], vec![0u64; az_size.len()]);
+    let mut touched: Vec<usize> = Vec::new();
+    for (topic, parts) in topics {
+        for &p in &parts {
+            let before = cluster.partitions[p].replicas.as_slice();
+            let after = new[p].unwrap_or(before);
+            for (list, count, per_az) in [
+                (before, &mut before_n, &mut before_az),
+                (after, &mut after_n, &mut after_az),
+            ] {
+                for id in list {
+                    if let Ok(i) = live.binary_search_by_key(id, |b| b.0) {
+                        count[i] += 1;
+                        per_az[az_of[i]] += 1;
+                        touched.push(i);
+                    }
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let limit = |replicas: u64, a: usize| replicas.div_ceil(az_size[a].max(1)) + 1;
+        let mut above = false;
+        for &i in &touched {
+            let a = az_of[i];
+            over_before += before_n[i].saturating_sub(limit(before_az[a], a));
+            let o = after_n[i].saturating_sub(limit(after_az[a], a));
+            over_after += o;
+            above |= o > 0;
+        }
+        for &i in &touched {
+            before_n[i] = 0;
+            after_n[i] = 0;
+            before_az[az_of[i]] = 0;
+            after_az[az_of[i]] = 0;
+        }
+        touched.clear();
+        if above {
+            unmet.push(topic.to_string());
+        }
+    }
+    (over_before, over_after, unmet)
+}
+
+/// Per AZ: live brokers, and replicas, leaders and bytes before and after.
+fn az_summaries(brokers: &BTreeMap<i32, BrokerSummary>) -> Vec<AzSummary> {
     let mut azs: BTreeMap<String, AzSummary> = BTreeMap::new();
     for b in brokers.values() {
         let Some(r) = &b.rack else { continue };
@@ -334,7 +398,5 @@ pub fn summarize(
         a.bytes_before += b.bytes_before;
         a.bytes_after += b.bytes_after;
     }
-    s.brokers = brokers.into_values().collect();
-    s.azs = azs.into_values().collect();
-    s
+    azs.into_values().collect()
 }

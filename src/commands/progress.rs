@@ -2,8 +2,13 @@
 //! indicatif bar on a terminal, plain `tracing` lines on stderr otherwise (on a status change,
 //! every tenth of the bytes, or every five seconds).
 
+use std::sync::Arc;
+
 use super::Context;
-use crate::run::progress::{Progress, Stage};
+use crate::error::{Error, Result};
+use crate::metrics::server::Server;
+use crate::metrics::Metrics;
+use crate::run::progress::{Observation, Progress, Stage};
 
 /// Without a terminal, whether another progress line is due: the status changed, the run is
 /// done, another tenth of the bytes is copied, or five seconds passed since the last line.
@@ -29,10 +34,15 @@ pub struct BarProgress {
     /// polls every 250 ms give a line when the status changes, a tenth of the bytes is done or
     /// five seconds pass, not four lines a second.
     last_line: std::sync::Mutex<Option<(std::time::Instant, String, u64)>>,
+    /// With `--metrics-addr`: where updates and observations are also recorded.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Progress for BarProgress {
     fn update(&self, done: u64, total: u64, in_flight: usize, stage: &Stage) {
+        if let Some(m) = &self.metrics {
+            m.progress(done, total, in_flight, stage);
+        }
         let status = stage.to_string();
         let status = status.as_str();
         if self.bar.is_hidden() {
@@ -60,6 +70,11 @@ impl Progress for BarProgress {
     }
     fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+    fn observe(&self, figures: &Observation) {
+        if let Some(m) = &self.metrics {
+            m.observe(figures);
+        }
     }
 }
 
@@ -93,24 +108,55 @@ impl BarProgress {
             bar,
             what: what.to_string(),
             last_line: Default::default(),
+            metrics: None,
         }
+    }
+
+    /// Record updates and observations in `metrics` too.
+    pub fn with_metrics(mut self, metrics: Option<&Arc<Metrics>>) -> Self {
+        self.metrics = metrics.cloned();
+        self
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `--metrics-addr`: the metrics of this run of `command`, served until this is dropped (then,
+/// with `--metrics-linger`, until the final figures were scraped once).
+pub struct Served {
+    metrics: Arc<Metrics>,
+    server: Server,
+    linger: std::time::Duration,
+}
 
-    #[test]
-    fn progress_lines_come_on_change_progress_or_time_only() {
-        let s = std::time::Duration::from_secs;
-        assert!(!line_due(s(1), "x", 100, "x", 150, 1000), "nothing new");
-        assert!(line_due(s(1), "x", 100, "y", 150, 1000), "status changed");
-        assert!(
-            line_due(s(1), "x", 100, "x", 200, 1000),
-            "a tenth more copied"
-        );
-        assert!(line_due(s(5), "x", 100, "x", 100, 1000), "five seconds");
-        assert!(line_due(s(0), "x", 990, "x", 1000, 1000), "done");
+impl Served {
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.server.linger(self.linger);
+    }
+}
+
+/// Start serving when `--metrics-addr` is given (None without it).
+pub fn serve_metrics(addr: Option<&str>, linger: &str, command: &str) -> Result<Option<Served>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let linger = crate::spec::duration::parse(linger)
+        .map_err(|m| Error::usage(format!("--metrics-linger: {m}"), "e.g. 30s"))?;
+    let metrics = Arc::new(Metrics::new(command));
+    let server = Server::start(addr, metrics.clone()).map_err(|e| {
+        Error::usage(
+            format!("--metrics-addr {addr}: cannot listen: {e}"),
+            "give a free HOST:PORT, e.g. 127.0.0.1:9464 (port 0 picks a free one and prints it)",
+        )
+    })?;
+    eprintln!("metrics: http://{}/metrics", server.addr());
+    Ok(Some(Served {
+        metrics,
+        server,
+        linger: std::time::Duration::from_millis(linger.as_ms()),
+    }))
 }

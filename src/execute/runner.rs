@@ -12,7 +12,7 @@ use super::journal::{Journal, MoveState, Phase, Throttle};
 use super::scheduler::{bound_secs, next_moves, Move};
 use crate::kafka::{ClusterAdmin, ConfigOp, KafkaError};
 pub use crate::run::progress::Progress;
-use crate::run::progress::Stage;
+use crate::run::progress::{Observation, Stage};
 use crate::run::store::now_ms;
 
 pub const LEADER_RATE: &str = "leader.replication.throttled.rate";
@@ -417,220 +417,14 @@ pub async fn execute<A: ClusterAdmin>(
     save(j, path)?;
     let total: u64 = j.moves.iter().map(|m| m.mv.copy_bytes()).sum();
     if j.phase == Phase::Running {
-        let ours: BTreeSet<(String, i32)> = j.moves.iter().map(|m| key(&m.mv)).collect();
-        let foreign: Vec<String> = admin
-            .list_reassignments()
-            .await?
-            .into_iter()
-            .filter(|o| !ours.contains(&(o.topic.clone(), o.partition)))
-            .map(|o| format!("{}-{}", o.topic, o.partition))
-            .collect();
-        if !foreign.is_empty() && !opts.additional {
-            return Err(ExecError::OtherReassignments(
-                foreign.into_iter().take(5).collect::<Vec<_>>().join(", "),
-            ));
-        }
-        let live = admin.partitions(&topics_of(j)).await?.live_brokers;
-        let plan_brokers: BTreeSet<i32> = j
-            .moves
-            .iter()
-            .flat_map(|m| m.mv.from.iter().chain(m.mv.to.iter()).copied())
-            .collect();
-        for b in plan_brokers {
-            if let Some(a) = admin.broker_address(b) {
-                j.addresses.insert(b, a);
-            }
-        }
-        // (a receiving broker that is down is asked nothing: it gets its advice on a later run)
-        let receivers: BTreeSet<i32> = j
-            .moves
-            .iter()
-            .flat_map(|m| m.mv.adding())
-            .filter(|b| live.contains(b))
-            .collect();
-        let mut configs = BTreeMap::new();
-        for b in receivers {
-            configs.insert(b, admin.describe_configs(Some(b), None).await?);
-        }
-        j.advice = fetch_advice(&configs);
-        for a in &j.advice {
-            warn!("{a}");
-        }
-        set_throttles(admin, j, path, &live).await?;
+        prepare(admin, j, path, opts).await?;
         let topics = topics_of(j);
+        let mut st = PollState::default();
         let mut failures = 0u32;
-        // The last warning, so a wait is logged when it starts or changes, not every poll.
-        let mut last_status = String::new();
-        // Bytes the in-flight moves' new replicas hold, refreshed about once a second.
-        let mut copying: u64 = 0;
-        let mut copying_at: Option<std::time::Instant> = None;
         loop {
             // One poll of the cluster; a lost connection is retried (a broker restarting), for up to
             // ten minutes of consecutive failures.
-            let step: Result<bool, ExecError> = async {
-                let ongoing: BTreeSet<(String, i32)> = admin
-                    .list_reassignments()
-                    .await?
-                    .into_iter()
-                    .map(|o| (o.topic, o.partition))
-                    .collect();
-                let states = admin.partitions(&topics).await?;
-                set_deferred_throttles(admin, j, path, &states.live_brokers).await?;
-                let current = &states.replicas;
-                let mut changed = false;
-                for m in j
-                    .moves
-                    .iter_mut()
-                    .filter(|m| m.state == MoveState::Submitted)
-                {
-                    let k = key(&m.mv);
-                    if ongoing.contains(&k) {
-                        continue;
-                    }
-                    if current.get(&k) == Some(&m.steps[m.step]) {
-                        m.step += 1;
-                        m.state = if m.step == m.steps.len() {
-                            MoveState::Done
-                        } else {
-                            MoveState::Pending
-                        };
-                        if m.state == MoveState::Done {
-                            j.last_done_ms = Some(now_ms());
-                        }
-                    } else {
-                        // Submitted in the journal but never reached the cluster (a crash in between):
-                        // submit again.
-                        m.state = MoveState::Pending;
-                    }
-                    changed = true;
-                }
-                if changed {
-                    save(j, path)?;
-                }
-                let done: u64 = j
-                    .moves
-                    .iter()
-                    .filter(|m| m.state == MoveState::Done)
-                    .map(|m| m.mv.copy_bytes())
-                    .sum();
-                if j.moves.iter().all(|m| m.state == MoveState::Done) {
-                    progress.update(done, total, 0, &Stage::MovesComplete);
-                    return Ok(true);
-                }
-                // The moves as the cluster runs them: copies come from each partition's current
-                // leader (a dead preferred leader is no source, and no reason to wait).
-                let view: Vec<Move> = j
-                    .moves
-                    .iter()
-                    .map(|m| m.mv.with_leader(states.leaders.get(&key(&m.mv)).copied()))
-                    .collect();
-                let involved: BTreeSet<i32> = (0..j.moves.len())
-                    .filter(|&i| j.moves[i].state != MoveState::Done)
-                    .flat_map(|i| view[i].needs())
-                    .collect();
-                let unavailable: BTreeSet<i32> =
-                    involved.difference(&states.live_brokers).copied().collect();
-                let held: BTreeSet<(String, i32)> = match opts.min_isr_guard {
-                    Some(min) => states
-                        .in_sync
-                        .iter()
-                        .filter(|(_, isr)| isr.len() < min)
-                        .map(|(k, _)| k.clone())
-                        .collect(),
-                    None => BTreeSet::new(),
-                };
-                let pending_idx: Vec<usize> = (0..j.moves.len())
-                    .filter(|&i| {
-                        j.moves[i].state == MoveState::Pending
-                            && !held.contains(&key(&j.moves[i].mv))
-                    })
-                    .collect();
-                let in_flight: Vec<&Move> = (0..j.moves.len())
-                    .filter(|&i| j.moves[i].state == MoveState::Submitted)
-                    .map(|i| &view[i])
-                    .collect();
-                let pending: Vec<&Move> = pending_idx.iter().map(|&i| &view[i]).collect();
-                let start: Vec<usize> =
-                    next_moves(&pending, &in_flight, opts.max_per_broker, &unavailable)
-                        .into_iter()
-                        .map(|i| pending_idx[i])
-                        .collect();
-                let status = if !unavailable.is_empty() {
-                    let mut waiting: BTreeMap<i32, usize> = BTreeMap::new();
-                    for i in (0..j.moves.len()).filter(|&i| j.moves[i].state != MoveState::Done) {
-                        for b in view[i].needs().intersection(&unavailable) {
-                            *waiting.entry(*b).or_default() += 1;
-                        }
-                    }
-                    waiting_status(&unavailable, &waiting, |b| {
-                        admin
-                            .broker_address(b)
-                            .or_else(|| j.addresses.get(&b).cloned())
-                    })
-                } else if !held.is_empty() {
-                    format!(
-                        "holding {} partition(s) below min.insync.replicas",
-                        held.len()
-                    )
-                } else {
-                    String::new()
-                };
-                if !status.is_empty() && status != last_status {
-                    warn!("{status}");
-                }
-                last_status.clone_from(&status);
-                if !start.is_empty() {
-                    // Write-ahead: mark submitted, then submit.
-                    for &i in &start {
-                        j.moves[i].state = MoveState::Submitted;
-                    }
-                    j.first_submit_ms.get_or_insert(now_ms());
-                    save(j, path)?;
-                    let batch: Vec<(String, i32, Option<Vec<i32>>)> = start
-                        .iter()
-                        .map(|&i| {
-                            (
-                                j.moves[i].mv.topic.clone(),
-                                j.moves[i].mv.partition,
-                                Some(j.moves[i].steps[j.moves[i].step].clone()),
-                            )
-                        })
-                        .collect();
-                    let errors = admin.alter_reassignments(&batch).await?;
-                    for (t, p, e) in errors {
-                        match &e {
-                            // Already running (submitted before a crash): keep waiting for it.
-                            KafkaError::Api { code: 60, .. } => {}
-                            _ => return Err(ExecError::Rejected(format!("{t}-{p}: {e}"))),
-                        }
-                    }
-                    info!(started = start.len(), "moves submitted");
-                }
-                if copying_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    copying = copied_in_flight(admin, j, &states.live_brokers).await;
-                    copying_at = Some(std::time::Instant::now());
-                }
-                let done = done + copying;
-                let mut per_broker: BTreeMap<i32, usize> = BTreeMap::new();
-                for m in j.moves.iter().filter(|m| m.state == MoveState::Submitted) {
-                    for b in m.mv.brokers() {
-                        *per_broker.entry(b).or_default() += 1;
-                    }
-                }
-                let in_flight = j
-                    .moves
-                    .iter()
-                    .filter(|m| m.state == MoveState::Submitted)
-                    .count();
-                let stage = Stage::Moving {
-                    per_broker: per_broker.iter().map(|(b, n)| (*b, *n)).collect(),
-                    status: status.to_string(),
-                };
-                progress.update(done, total, in_flight, &stage);
-                Ok(false)
-            }
-            .await;
-            match step {
+            match poll(admin, j, path, opts, progress, total, &topics, &mut st).await {
                 Ok(true) => break,
                 Ok(false) => failures = 0,
                 Err(ExecError::Kafka(e)) if e.is_unreachable() && failures < 600 => {
@@ -645,6 +439,294 @@ pub async fn execute<A: ClusterAdmin>(
         save(j, path)?;
     }
     finish(admin, j, path, progress).await
+}
+
+/// Before the first poll of a run: refuse reassignments that are not the journal's (unless
+/// `--additional`), remember the brokers' addresses, advise on receivers' configs, set throttles.
+async fn prepare<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+    opts: &ExecOptions,
+) -> Result<(), ExecError> {
+    let ours: BTreeSet<(String, i32)> = j.moves.iter().map(|m| key(&m.mv)).collect();
+    let foreign: Vec<String> = admin
+        .list_reassignments()
+        .await?
+        .into_iter()
+        .filter(|o| !ours.contains(&(o.topic.clone(), o.partition)))
+        .map(|o| format!("{}-{}", o.topic, o.partition))
+        .collect();
+    if !foreign.is_empty() && !opts.additional {
+        return Err(ExecError::OtherReassignments(
+            foreign.into_iter().take(5).collect::<Vec<_>>().join(", "),
+        ));
+    }
+    let live = admin.partitions(&topics_of(j)).await?.live_brokers;
+    let plan_brokers: BTreeSet<i32> = j
+        .moves
+        .iter()
+        .flat_map(|m| m.mv.from.iter().chain(m.mv.to.iter()).copied())
+        .collect();
+    for b in plan_brokers {
+        if let Some(a) = admin.broker_address(b) {
+            j.addresses.insert(b, a);
+        }
+    }
+    // (a receiving broker that is down is asked nothing: it gets its advice on a later run)
+    let receivers: BTreeSet<i32> = j
+        .moves
+        .iter()
+        .flat_map(|m| m.mv.adding())
+        .filter(|b| live.contains(b))
+        .collect();
+    let mut configs = BTreeMap::new();
+    for b in receivers {
+        configs.insert(b, admin.describe_configs(Some(b), None).await?);
+    }
+    j.advice = fetch_advice(&configs);
+    for a in &j.advice {
+        warn!("{a}");
+    }
+    set_throttles(admin, j, path, &live).await?;
+    Ok(())
+}
+
+/// What one poll carries to the next.
+#[derive(Default)]
+struct PollState {
+    /// The last warning, so a wait is logged when it starts or changes, not every poll.
+    last_status: String,
+    /// Bytes the in-flight moves' new replicas hold, refreshed about once a second.
+    copying: u64,
+    copying_at: Option<std::time::Instant>,
+}
+
+/// One poll: settle the moves the cluster finished, start the next ones the limits allow,
+/// report progress. `Ok(true)` when every move is done.
+#[allow(clippy::too_many_arguments)]
+async fn poll<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+    opts: &ExecOptions,
+    progress: &dyn Progress,
+    total: u64,
+    topics: &[String],
+    st: &mut PollState,
+) -> Result<bool, ExecError> {
+    let ongoing = ongoing(admin).await?;
+    let states = admin.partitions(topics).await?;
+    set_deferred_throttles(admin, j, path, &states.live_brokers).await?;
+    let current = &states.replicas;
+    if reconcile(j, &ongoing, current) {
+        save(j, path)?;
+    }
+    let done: u64 = j
+        .moves
+        .iter()
+        .filter(|m| m.state == MoveState::Done)
+        .map(|m| m.mv.copy_bytes())
+        .sum();
+    if j.moves.iter().all(|m| m.state == MoveState::Done) {
+        progress.update(done, total, 0, &Stage::MovesComplete);
+        progress.observe(&moves_observed(j, total, done));
+        return Ok(true);
+    }
+    // The moves as the cluster runs them: copies come from each partition's current
+    // leader (a dead preferred leader is no source, and no reason to wait).
+    let view: Vec<Move> = j
+        .moves
+        .iter()
+        .map(|m| m.mv.with_leader(states.leaders.get(&key(&m.mv)).copied()))
+        .collect();
+    let involved: BTreeSet<i32> = (0..j.moves.len())
+        .filter(|&i| j.moves[i].state != MoveState::Done)
+        .flat_map(|i| view[i].needs())
+        .collect();
+    let unavailable: BTreeSet<i32> = involved.difference(&states.live_brokers).copied().collect();
+    let held: BTreeSet<(String, i32)> = match opts.min_isr_guard {
+        Some(min) => states
+            .in_sync
+            .iter()
+            .filter(|(_, isr)| isr.len() < min)
+            .map(|(k, _)| k.clone())
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    let pending_idx: Vec<usize> = (0..j.moves.len())
+        .filter(|&i| j.moves[i].state == MoveState::Pending && !held.contains(&key(&j.moves[i].mv)))
+        .collect();
+    let in_flight: Vec<&Move> = (0..j.moves.len())
+        .filter(|&i| j.moves[i].state == MoveState::Submitted)
+        .map(|i| &view[i])
+        .collect();
+    let pending: Vec<&Move> = pending_idx.iter().map(|&i| &view[i]).collect();
+    let start: Vec<usize> = next_moves(&pending, &in_flight, opts.max_per_broker, &unavailable)
+        .into_iter()
+        .map(|i| pending_idx[i])
+        .collect();
+    let status = wait_status(admin, j, &view, &unavailable, &held);
+    if !status.is_empty() && status != st.last_status {
+        warn!("{status}");
+    }
+    st.last_status.clone_from(&status);
+    if !start.is_empty() {
+        submit(admin, j, path, &start).await?;
+    }
+    if st
+        .copying_at
+        .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+    {
+        st.copying = copied_in_flight(admin, j, &states.live_brokers).await;
+        st.copying_at = Some(std::time::Instant::now());
+    }
+    let done = done + st.copying;
+    let mut per_broker: BTreeMap<i32, usize> = BTreeMap::new();
+    for m in j.moves.iter().filter(|m| m.state == MoveState::Submitted) {
+        for b in m.mv.brokers() {
+            *per_broker.entry(b).or_default() += 1;
+        }
+    }
+    let in_flight = j
+        .moves
+        .iter()
+        .filter(|m| m.state == MoveState::Submitted)
+        .count();
+    let stage = Stage::Moving {
+        per_broker: per_broker.iter().map(|(b, n)| (*b, *n)).collect(),
+        status: status.to_string(),
+    };
+    progress.update(done, total, in_flight, &stage);
+    progress.observe(&moves_observed(j, total, done));
+    Ok(false)
+}
+
+/// The moves by state, their bytes and the throttle, for metrics.
+fn moves_observed(j: &Journal, total: u64, done: u64) -> Observation {
+    let count = |s: MoveState| j.moves.iter().filter(|m| m.state == s).count() as u64;
+    Observation::Moves {
+        pending: count(MoveState::Pending),
+        in_flight: count(MoveState::Submitted),
+        done: count(MoveState::Done),
+        bytes_total: total,
+        bytes_done: done,
+        throttle_bytes_per_sec: j.throttle_bytes_per_sec,
+        throttle_settings: j.throttles.len() as u64,
+    }
+}
+
+/// The partitions the cluster is reassigning now.
+async fn ongoing<A: ClusterAdmin>(admin: &mut A) -> Result<BTreeSet<(String, i32)>, ExecError> {
+    Ok(admin
+        .list_reassignments()
+        .await?
+        .into_iter()
+        .map(|o| (o.topic, o.partition))
+        .collect())
+}
+
+/// Submitted moves the cluster no longer runs: on to their next step (or done) when the
+/// replicas match, else back to pending (submitted in the journal, lost before the cluster
+/// saw it). True when a move changed.
+fn reconcile(
+    j: &mut Journal,
+    ongoing: &BTreeSet<(String, i32)>,
+    current: &BTreeMap<(String, i32), Vec<i32>>,
+) -> bool {
+    let mut changed = false;
+    for m in j
+        .moves
+        .iter_mut()
+        .filter(|m| m.state == MoveState::Submitted)
+    {
+        let k = key(&m.mv);
+        if ongoing.contains(&k) {
+            continue;
+        }
+        if current.get(&k) == Some(&m.steps[m.step]) {
+            m.step += 1;
+            m.state = if m.step == m.steps.len() {
+                MoveState::Done
+            } else {
+                MoveState::Pending
+            };
+            if m.state == MoveState::Done {
+                j.last_done_ms = Some(now_ms());
+            }
+        } else {
+            // Submitted in the journal but never reached the cluster (a crash in between):
+            // submit again.
+            m.state = MoveState::Pending;
+        }
+        changed = true;
+    }
+    changed
+}
+
+/// Why moves wait, for the log and the progress line: brokers down, or partitions held
+/// below min.insync.replicas. Empty when nothing waits.
+fn wait_status<A: ClusterAdmin>(
+    admin: &A,
+    j: &Journal,
+    view: &[Move],
+    unavailable: &BTreeSet<i32>,
+    held: &BTreeSet<(String, i32)>,
+) -> String {
+    if !unavailable.is_empty() {
+        let mut waiting: BTreeMap<i32, usize> = BTreeMap::new();
+        for i in (0..j.moves.len()).filter(|&i| j.moves[i].state != MoveState::Done) {
+            for b in view[i].needs().intersection(unavailable) {
+                *waiting.entry(*b).or_default() += 1;
+            }
+        }
+        waiting_status(unavailable, &waiting, |b| {
+            admin
+                .broker_address(b)
+                .or_else(|| j.addresses.get(&b).cloned())
+        })
+    } else if !held.is_empty() {
+        format!(
+            "holding {} partition(s) below min.insync.replicas",
+            held.len()
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// Write-ahead: mark the moves submitted in the journal, then submit them.
+async fn submit<A: ClusterAdmin>(
+    admin: &mut A,
+    j: &mut Journal,
+    path: &Path,
+    start: &[usize],
+) -> Result<(), ExecError> {
+    for &i in start {
+        j.moves[i].state = MoveState::Submitted;
+    }
+    j.first_submit_ms.get_or_insert(now_ms());
+    save(j, path)?;
+    let batch: Vec<(String, i32, Option<Vec<i32>>)> = start
+        .iter()
+        .map(|&i| {
+            (
+                j.moves[i].mv.topic.clone(),
+                j.moves[i].mv.partition,
+                Some(j.moves[i].steps[j.moves[i].step].clone()),
+            )
+        })
+        .collect();
+    let errors = admin.alter_reassignments(&batch).await?;
+    for (t, p, e) in errors {
+        match &e {
+            // Already running (submitted before a crash): keep waiting for it.
+            KafkaError::Api { code: 60, .. } => {}
+            _ => return Err(ExecError::Rejected(format!("{t}-{p}: {e}"))),
+        }
+    }
+    info!(started = start.len(), "moves submitted");
+    Ok(())
 }
 
 /// Elect preferred leaders, remove throttles, verify.
@@ -672,6 +754,15 @@ pub async fn finish<A: ClusterAdmin>(
         j.phase = Phase::Complete;
     }
     save(j, path)?;
+    // The throttle settings left (none once every broker answered).
+    let total: u64 = j.moves.iter().map(|m| m.mv.copy_bytes()).sum();
+    let done: u64 = j
+        .moves
+        .iter()
+        .filter(|m| m.state == MoveState::Done)
+        .map(|m| m.mv.copy_bytes())
+        .sum();
+    progress.observe(&moves_observed(j, total, done));
     progress.finish();
     Ok(ExecReport {
         cleanup_pending: pending,
@@ -727,12 +818,7 @@ pub async fn cancel<A: ClusterAdmin>(
     path: &Path,
     progress: &dyn Progress,
 ) -> Result<ExecReport, ExecError> {
-    let ongoing: BTreeSet<(String, i32)> = admin
-        .list_reassignments()
-        .await?
-        .into_iter()
-        .map(|o| (o.topic, o.partition))
-        .collect();
+    let ongoing = ongoing(admin).await?;
     let ours: Vec<(String, i32, Option<Vec<i32>>)> = j
         .moves
         .iter()

@@ -158,13 +158,71 @@ const NO_EFFECT: &[&str] = &[
 /// ignore is a silent difference), except the few in `NO_EFFECT`; other keys (`bootstrap.servers`,
 /// timeouts) are not security and are ignored.
 pub fn parse_properties(text: &str, base: &Path) -> Result<Security, String> {
+    let (mut s, x) = read_keys(text, base)?;
+    pem_only(&x)?;
+    let Keys {
+        jaas,
+        handler,
+        msk_mechanism,
+        ..
+    } = x;
+    if s.key_file.is_some() != s.cert_file.is_some() {
+        return Err("mutual TLS needs both ssl.certificate.location and ssl.key.location (or one PEM file with both in ssl.keystore.location)".into());
+    }
+    let jaas = jaas.unwrap_or_default();
+    let module = jaas
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if s.mechanism == Some(Mechanism::OAuthBearer) {
+        let msk = msk_mechanism
+            || module == MSK_IAM_LOGIN_MODULE
+            || handler.as_deref() == Some(MSK_IAM_OAUTH_CALLBACK);
+        let source = token_source(&jaas, &module, msk)?;
+        if !s.protocol.sasl() {
+            return Err("sasl.mechanism=OAUTHBEARER/AWS_MSK_IAM needs security.protocol=SASL_SSL (or SASL_PLAINTEXT)".into());
+        }
+        if matches!(source, TokenSource::MskIam(_)) && !s.protocol.tls() {
+            return Err(
+                "MSK IAM needs security.protocol=SASL_SSL: MSK's IAM listeners are TLS only".into(),
+            );
+        }
+        s.oauth = Some(OAuth::new(source));
+        return Ok(s);
+    }
+    if module == MSK_IAM_LOGIN_MODULE || handler.is_some() {
+        return Err("the MSK IAM login module or callback handler is set but sasl.mechanism is not AWS_MSK_IAM or OAUTHBEARER".into());
+    }
+    s.username = jaas_value(&jaas, "username").or(s.username.take());
+    s.password = jaas_value(&jaas, "password").or(s.password.take());
+    if s.protocol.sasl() {
+        let m = s.mechanism.get_or_insert(Mechanism::Plain);
+        if s.username.is_none() || s.password.is_none() {
+            return Err(format!("SASL {} needs a username and a password (sasl.jaas.config or sasl.username/sasl.password)", m.name()));
+        }
+    }
+    Ok(s)
+}
+
+/// What the keys say beyond [`Security`]'s fields, for the checks after the loop.
+#[derive(Default)]
+struct Keys {
+    truststore_type: Option<String>,
+    keystore_type: Option<String>,
+    jaas: Option<String>,
+    handler: Option<String>,
+    /// `sasl.mechanism=AWS_MSK_IAM` (read as OAUTHBEARER with MSK IAM tokens).
+    msk_mechanism: bool,
+}
+
+/// Each key applied or refused (with the fix) on its own; relative paths are read from `base`.
+fn read_keys(text: &str, base: &Path) -> Result<(Security, Keys), String> {
     let mut s = Security {
         verify_hostname: true,
         ..Default::default()
     };
-    let (mut truststore_type, mut keystore_type) = (None, None);
-    let (mut jaas, mut handler) = (None::<String>, None::<String>);
-    let mut msk_mechanism = false;
+    let mut x = Keys::default();
     let path = |v: &str| -> PathBuf {
         let p = PathBuf::from(v);
         if p.is_absolute() {
@@ -192,24 +250,24 @@ pub fn parse_properties(text: &str, base: &Path) -> Result<Security, String> {
                     "SCRAM-SHA-512" => Mechanism::ScramSha512,
                     "OAUTHBEARER" => Mechanism::OAuthBearer,
                     "AWS_MSK_IAM" => {
-                        msk_mechanism = true;
+                        x.msk_mechanism = true;
                         Mechanism::OAuthBearer
                     }
                     other => return Err(format!("sasl.mechanism={other} is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, AWS_MSK_IAM)")),
                 })
             }
-            "sasl.jaas.config" => jaas = Some(v.to_string()),
+            "sasl.jaas.config" => x.jaas = Some(v.to_string()),
             "sasl.client.callback.handler.class" | "sasl.login.callback.handler.class" => {
                 if v != MSK_IAM_CALLBACK && v != MSK_IAM_OAUTH_CALLBACK {
                     return Err(format!("{k}={v}: streamctl knows no such handler (it signs AWS MSK IAM tokens itself for {MSK_IAM_OAUTH_CALLBACK} and {MSK_IAM_CALLBACK}, and makes Kafka's unsecured tokens without a handler)"));
                 }
-                handler = Some(v.to_string());
+                x.handler = Some(v.to_string());
             }
             "sasl.username" => s.username = Some(v.to_string()),
             "sasl.password" => s.password = Some(v.to_string()),
             "ssl.truststore.location" | "ssl.ca.location" => s.ca_file = Some(path(v)),
-            "ssl.truststore.type" => truststore_type = Some(v.to_ascii_uppercase()),
-            "ssl.keystore.type" => keystore_type = Some(v.to_ascii_uppercase()),
+            "ssl.truststore.type" => x.truststore_type = Some(v.to_ascii_uppercase()),
+            "ssl.keystore.type" => x.keystore_type = Some(v.to_ascii_uppercase()),
             "ssl.keystore.location" => {
                 s.cert_file = Some(path(v));
                 s.key_file = Some(path(v));
@@ -235,9 +293,14 @@ pub fn parse_properties(text: &str, base: &Path) -> Result<Security, String> {
             _ => tracing::debug!(key = k, "client property not used by streamctl"),
         }
     }
+    Ok((s, x))
+}
+
+/// Stores must be PEM files (the copier's librdkafka and the admin plane's rustls read PEM).
+fn pem_only(x: &Keys) -> Result<(), String> {
     for (what, t) in [
-        ("ssl.truststore.type", &truststore_type),
-        ("ssl.keystore.type", &keystore_type),
+        ("ssl.truststore.type", &x.truststore_type),
+        ("ssl.keystore.type", &x.keystore_type),
     ] {
         if let Some(t) = t.as_deref().filter(|t| *t != "PEM") {
             let how = if what == "ssl.truststore.type" {
@@ -250,66 +313,34 @@ pub fn parse_properties(text: &str, base: &Path) -> Result<Security, String> {
             ));
         }
     }
-    if s.key_file.is_some() != s.cert_file.is_some() {
-        return Err("mutual TLS needs both ssl.certificate.location and ssl.key.location (or one PEM file with both in ssl.keystore.location)".into());
-    }
-    let jaas = jaas.unwrap_or_default();
-    let module = jaas
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    if s.mechanism == Some(Mechanism::OAuthBearer) {
-        let msk = msk_mechanism
-            || module == MSK_IAM_LOGIN_MODULE
-            || handler.as_deref() == Some(MSK_IAM_OAUTH_CALLBACK);
-        let source = if msk {
-            if !module.is_empty() && module != MSK_IAM_LOGIN_MODULE && module != OAUTH_LOGIN_MODULE
-            {
-                return Err(format!("sasl.jaas.config: MSK IAM takes {MSK_IAM_LOGIN_MODULE} (AWS_MSK_IAM) or {OAUTH_LOGIN_MODULE} (OAUTHBEARER), not {module}"));
-            }
-            TokenSource::MskIam(MskIam {
-                profile: jaas_value(&jaas, "awsProfileName"),
-                role_arn: jaas_value(&jaas, "awsRoleArn"),
-                session_name: jaas_value(&jaas, "awsRoleSessionName"),
-                region: jaas_value(&jaas, "awsRegion"),
-            })
-        } else {
-            let Some(principal) = jaas_value(&jaas, "unsecuredLoginStringClaim_sub") else {
-                return Err(format!("sasl.mechanism=OAUTHBEARER needs a token source streamctl can make: AWS MSK IAM (sasl.login.callback.handler.class={MSK_IAM_OAUTH_CALLBACK}) or Kafka's unsecured JWS ({OAUTH_LOGIN_MODULE} required unsecuredLoginStringClaim_sub=\"NAME\"); OIDC client credentials are not supported"));
-            };
-            let lifetime = match jaas_value(&jaas, "unsecuredLoginLifetimeSeconds") {
-                Some(v) => v.parse::<u64>().map_err(|_| format!("sasl.jaas.config: unsecuredLoginLifetimeSeconds={v} is not a number of seconds"))?,
-                None => 3600,
-            };
-            TokenSource::Unsecured {
-                principal,
-                lifetime: std::time::Duration::from_secs(lifetime),
-            }
+    Ok(())
+}
+
+/// The OAUTHBEARER token source the JAAS line and handler name: MSK IAM, or Kafka's unsecured JWS.
+fn token_source(jaas: &str, module: &str, msk: bool) -> Result<TokenSource, String> {
+    Ok(if msk {
+        if !module.is_empty() && module != MSK_IAM_LOGIN_MODULE && module != OAUTH_LOGIN_MODULE {
+            return Err(format!("sasl.jaas.config: MSK IAM takes {MSK_IAM_LOGIN_MODULE} (AWS_MSK_IAM) or {OAUTH_LOGIN_MODULE} (OAUTHBEARER), not {module}"));
+        }
+        TokenSource::MskIam(MskIam {
+            profile: jaas_value(jaas, "awsProfileName"),
+            role_arn: jaas_value(jaas, "awsRoleArn"),
+            session_name: jaas_value(jaas, "awsRoleSessionName"),
+            region: jaas_value(jaas, "awsRegion"),
+        })
+    } else {
+        let Some(principal) = jaas_value(jaas, "unsecuredLoginStringClaim_sub") else {
+            return Err(format!("sasl.mechanism=OAUTHBEARER needs a token source streamctl can make: AWS MSK IAM (sasl.login.callback.handler.class={MSK_IAM_OAUTH_CALLBACK}) or Kafka's unsecured JWS ({OAUTH_LOGIN_MODULE} required unsecuredLoginStringClaim_sub=\"NAME\"); OIDC client credentials are not supported"));
         };
-        if !s.protocol.sasl() {
-            return Err("sasl.mechanism=OAUTHBEARER/AWS_MSK_IAM needs security.protocol=SASL_SSL (or SASL_PLAINTEXT)".into());
+        let lifetime = match jaas_value(jaas, "unsecuredLoginLifetimeSeconds") {
+        Some(v) => v.parse::<u64>().map_err(|_| format!("sasl.jaas.config: unsecuredLoginLifetimeSeconds={v} is not a number of seconds"))?,
+        None => 3600,
+    };
+        TokenSource::Unsecured {
+            principal,
+            lifetime: std::time::Duration::from_secs(lifetime),
         }
-        if matches!(source, TokenSource::MskIam(_)) && !s.protocol.tls() {
-            return Err(
-                "MSK IAM needs security.protocol=SASL_SSL: MSK's IAM listeners are TLS only".into(),
-            );
-        }
-        s.oauth = Some(OAuth::new(source));
-        return Ok(s);
-    }
-    if module == MSK_IAM_LOGIN_MODULE || handler.is_some() {
-        return Err("the MSK IAM login module or callback handler is set but sasl.mechanism is not AWS_MSK_IAM or OAUTHBEARER".into());
-    }
-    s.username = jaas_value(&jaas, "username").or(s.username.take());
-    s.password = jaas_value(&jaas, "password").or(s.password.take());
-    if s.protocol.sasl() {
-        let m = s.mechanism.get_or_insert(Mechanism::Plain);
-        if s.username.is_none() || s.password.is_none() {
-            return Err(format!("SASL {} needs a username and a password (sasl.jaas.config or sasl.username/sasl.password)", m.name()));
-        }
-    }
-    Ok(s)
+    })
 }
 
 /// One option of a JAAS line: `key="value"` or `key=value`.

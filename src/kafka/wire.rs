@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 use super::security::{Mechanism, Scram, Security};
 use super::KafkaError;
+use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
 
 /// A plain or TLS byte stream.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -118,12 +119,36 @@ impl Connection {
 
     /// SASL (KIP-43 handshake, KIP-152 authenticate): PLAIN, SCRAM or OAUTHBEARER.
     async fn authenticate(&mut self, security: &Security) -> Result<(), KafkaError> {
-        use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
         let mechanism = security.mechanism.unwrap_or(Mechanism::Plain);
         let (user, pass) = (
             security.username.clone().unwrap_or_default(),
             security.password.clone().unwrap_or_default(),
         );
+        self.handshake(mechanism).await?;
+        let v = self.version::<SaslAuthenticateRequest>()?;
+        let lifetime_ms = match mechanism {
+            Mechanism::Plain => self.sasl_plain(v, &user, &pass).await?,
+            Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
+                self.sasl_scram(v, mechanism, &user, &pass).await?
+            }
+            Mechanism::OAuthBearer => {
+                let oauth = security.oauth.as_ref().ok_or_else(|| {
+                    KafkaError::Config("OAUTHBEARER without a token source".into())
+                })?;
+                self.sasl_oauth(v, oauth).await?
+            }
+        };
+        // KIP-368: a broker with connections.max.reauth.ms closes the connection when the
+        // session ends; authenticate again on this connection before that.
+        self.reauth_at = (lifetime_ms > 0).then(|| {
+            std::time::Instant::now() + Duration::from_millis(lifetime_ms as u64 * 17 / 20)
+        });
+        tracing::debug!(address = %self.address, mechanism = mechanism.name(), session_ms = lifetime_ms, "authenticated");
+        Ok(())
+    }
+
+    /// KIP-43: the listener must enable the mechanism.
+    async fn handshake(&mut self, mechanism: Mechanism) -> Result<(), KafkaError> {
         let hs = self
             .send_version(
                 SaslHandshakeRequest::default()
@@ -148,149 +173,134 @@ impl Connection {
                 "set sasl.mechanism to one the listener offers, or use the listener for your mechanism".into(),
             ));
         }
-        let auth_err = |address: &str, r: &kafka_protocol::messages::SaslAuthenticateResponse| {
+        Ok(())
+    }
+
+    /// PLAIN: one message; the session lifetime (0: unbounded).
+    async fn sasl_plain(&mut self, v: i16, user: &str, pass: &str) -> Result<i64, KafkaError> {
+        let mechanism = Mechanism::Plain;
+        let token = format!("\0{user}\0{pass}");
+        let r = self
+            .send_version(
+                SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token.into_bytes())),
+                v,
+            )
+            .await?;
+        if r.error_code != 0 {
+            return Err(refused(&self.address, mechanism, user, &r));
+        }
+        Ok(r.session_lifetime_ms)
+    }
+
+    /// SCRAM (RFC 5802): client-first, client-final, and the server's proof checked.
+    async fn sasl_scram(
+        &mut self,
+        v: i16,
+        mechanism: Mechanism,
+        user: &str,
+        pass: &str,
+    ) -> Result<i64, KafkaError> {
+        let mut scram = Scram::new(mechanism, user, pass);
+        let r = self
+            .send_version(
+                SaslAuthenticateRequest::default()
+                    .with_auth_bytes(Bytes::from(scram.client_first())),
+                v,
+            )
+            .await?;
+        if r.error_code != 0 {
+            return Err(refused(&self.address, mechanism, user, &r));
+        }
+        let fin = scram.client_final(&r.auth_bytes).map_err(|m| {
             KafkaError::auth(
                 PLANE,
-                address,
+                &self.address,
+                format!("SCRAM: {m}"),
+                "the broker's SCRAM answer is malformed: is this a Kafka listener?".into(),
+            )
+        })?;
+        let r = self
+            .send_version(
+                SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(fin)),
+                v,
+            )
+            .await?;
+        if r.error_code != 0 {
+            return Err(refused(&self.address, mechanism, user, &r));
+        }
+        scram
+            .verify_server_final(&r.auth_bytes)
+            .map_err(|m| {
+                KafkaError::auth(PLANE, &self.address, format!("SCRAM: {m}"), "the broker could not prove it knows the password: check that you connect to the cluster you mean".into())
+            })?;
+        Ok(r.session_lifetime_ms)
+    }
+
+    /// OAUTHBEARER (RFC 7628): the token source's token; a refusal names the principal and
+    /// the broker's reason.
+    async fn sasl_oauth(&mut self, v: i16, oauth: &super::oauth::OAuth) -> Result<i64, KafkaError> {
+        let token = oauth.token(&self.address).await.map_err(|m| {
+            KafkaError::auth(
+                PLANE,
+                &self.address,
+                m,
+                super::oauth::token_hint(&oauth.source),
+            )
+        })?;
+        let r = self
+            .send_version(
+                SaslAuthenticateRequest::default()
+                    .with_auth_bytes(Bytes::from(super::oauth::client_first(&token))),
+                v,
+            )
+            .await?;
+        // A refused token comes back as a JSON challenge (RFC 7628 3.2.2) that the
+        // client acknowledges with one 0x01 byte; the broker then fails the exchange.
+        let detail = String::from_utf8_lossy(&r.auth_bytes).to_string();
+        if r.error_code == 0 && !r.auth_bytes.is_empty() {
+            let r2 = self
+                .send_version(
+                    SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(b"\x01")),
+                    v,
+                )
+                .await;
+            let why = match &r2 {
+                Ok(r2) if r2.error_code != 0 => r2
+                    .error_message
+                    .as_ref()
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            return Err(KafkaError::auth(
+                PLANE,
+                &self.address,
                 format!(
-                    "SASL {} authentication as {user} failed: {}",
-                    mechanism.name(),
+                    "SASL {} authentication as {} failed: the broker refused the token ({detail}){}",
+                    oauth.describe(),
+                    token.principal,
+                    if why.is_empty() { String::new() } else { format!(": {why}") }
+                ),
+                super::oauth::refused_hint(&oauth.source),
+            ));
+        }
+        if r.error_code != 0 {
+            return Err(KafkaError::auth(
+                PLANE,
+                &self.address,
+                format!(
+                    "SASL {} authentication as {} failed: {}",
+                    oauth.describe(),
+                    token.principal,
                     r.error_message
                         .as_ref()
                         .map(|m| m.as_str().to_string())
                         .unwrap_or_else(|| format!("error {}", r.error_code))
                 ),
-                format!("check the user and password in sasl.jaas.config (or sasl.username/sasl.password); SCRAM credentials exist per mechanism: kafka-configs.sh --alter --entity-type users --entity-name {user} --add-config '{}=[password=...]'", mechanism.name()),
-            )
-        };
-        let v = self.version::<SaslAuthenticateRequest>()?;
-        let lifetime_ms = match mechanism {
-            Mechanism::Plain => {
-                let token = format!("\0{user}\0{pass}");
-                let r = self
-                    .send_version(
-                        SaslAuthenticateRequest::default()
-                            .with_auth_bytes(Bytes::from(token.into_bytes())),
-                        v,
-                    )
-                    .await?;
-                if r.error_code != 0 {
-                    return Err(auth_err(&self.address, &r));
-                }
-                r.session_lifetime_ms
-            }
-            Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
-                let mut scram = Scram::new(mechanism, &user, &pass);
-                let r = self
-                    .send_version(
-                        SaslAuthenticateRequest::default()
-                            .with_auth_bytes(Bytes::from(scram.client_first())),
-                        v,
-                    )
-                    .await?;
-                if r.error_code != 0 {
-                    return Err(auth_err(&self.address, &r));
-                }
-                let fin = scram.client_final(&r.auth_bytes).map_err(|m| {
-                    KafkaError::auth(
-                        PLANE,
-                        &self.address,
-                        format!("SCRAM: {m}"),
-                        "the broker's SCRAM answer is malformed: is this a Kafka listener?".into(),
-                    )
-                })?;
-                let r = self
-                    .send_version(
-                        SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(fin)),
-                        v,
-                    )
-                    .await?;
-                if r.error_code != 0 {
-                    return Err(auth_err(&self.address, &r));
-                }
-                scram
-                    .verify_server_final(&r.auth_bytes)
-                    .map_err(|m| {
-                        KafkaError::auth(PLANE, &self.address, format!("SCRAM: {m}"), "the broker could not prove it knows the password: check that you connect to the cluster you mean".into())
-                    })?;
-                r.session_lifetime_ms
-            }
-            Mechanism::OAuthBearer => {
-                let oauth = security.oauth.as_ref().ok_or_else(|| {
-                    KafkaError::Config("OAUTHBEARER without a token source".into())
-                })?;
-                let token = oauth.token(&self.address).await.map_err(|m| {
-                    KafkaError::auth(
-                        PLANE,
-                        &self.address,
-                        m,
-                        super::oauth::token_hint(&oauth.source),
-                    )
-                })?;
-                let r = self
-                    .send_version(
-                        SaslAuthenticateRequest::default()
-                            .with_auth_bytes(Bytes::from(super::oauth::client_first(&token))),
-                        v,
-                    )
-                    .await?;
-                // A refused token comes back as a JSON challenge (RFC 7628 3.2.2) that the
-                // client acknowledges with one 0x01 byte; the broker then fails the exchange.
-                let detail = String::from_utf8_lossy(&r.auth_bytes).to_string();
-                if r.error_code == 0 && !r.auth_bytes.is_empty() {
-                    let r2 = self
-                        .send_version(
-                            SaslAuthenticateRequest::default()
-                                .with_auth_bytes(Bytes::from_static(b"\x01")),
-                            v,
-                        )
-                        .await;
-                    let why = match &r2 {
-                        Ok(r2) if r2.error_code != 0 => r2
-                            .error_message
-                            .as_ref()
-                            .map(|m| m.as_str().to_string())
-                            .unwrap_or_default(),
-                        _ => String::new(),
-                    };
-                    return Err(KafkaError::auth(
-                        PLANE,
-                        &self.address,
-                        format!(
-                            "SASL {} authentication as {} failed: the broker refused the token ({detail}){}",
-                            oauth.describe(),
-                            token.principal,
-                            if why.is_empty() { String::new() } else { format!(": {why}") }
-                        ),
-                        super::oauth::refused_hint(&oauth.source),
-                    ));
-                }
-                if r.error_code != 0 {
-                    return Err(KafkaError::auth(
-                        PLANE,
-                        &self.address,
-                        format!(
-                            "SASL {} authentication as {} failed: {}",
-                            oauth.describe(),
-                            token.principal,
-                            r.error_message
-                                .as_ref()
-                                .map(|m| m.as_str().to_string())
-                                .unwrap_or_else(|| format!("error {}", r.error_code))
-                        ),
-                        super::oauth::refused_hint(&oauth.source),
-                    ));
-                }
-                r.session_lifetime_ms
-            }
-        };
-        // KIP-368: a broker with connections.max.reauth.ms closes the connection when the
-        // session ends; authenticate again on this connection before that.
-        self.reauth_at = (lifetime_ms > 0).then(|| {
-            std::time::Instant::now() + Duration::from_millis(lifetime_ms as u64 * 17 / 20)
-        });
-        tracing::debug!(address = %self.address, mechanism = mechanism.name(), session_ms = lifetime_ms, "authenticated");
-        Ok(())
+                super::oauth::refused_hint(&oauth.source),
+            ));
+        }
+        Ok(r.session_lifetime_ms)
     }
 
     /// The API keys the broker offers (from ApiVersions at connect time).
@@ -402,6 +412,28 @@ impl Connection {
         }
         Ok(resp)
     }
+}
+
+/// A SASL exchange the broker failed: the mechanism, the user and the broker's message.
+fn refused(
+    address: &str,
+    mechanism: Mechanism,
+    user: &str,
+    r: &kafka_protocol::messages::SaslAuthenticateResponse,
+) -> KafkaError {
+    KafkaError::auth(
+        PLANE,
+        address,
+        format!(
+            "SASL {} authentication as {user} failed: {}",
+            mechanism.name(),
+            r.error_message
+                .as_ref()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| format!("error {}", r.error_code))
+        ),
+        format!("check the user and password in sasl.jaas.config (or sasl.username/sasl.password); SCRAM credentials exist per mechanism: kafka-configs.sh --alter --entity-type users --entity-name {user} --add-config '{}=[password=...]'", mechanism.name()),
+    )
 }
 
 /// A readable name for an API key (for messages).

@@ -166,14 +166,34 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
     let mut tags: BTreeMap<String, String> = spec.tags.clone();
     tags.insert(TAG_CLUSTER.into(), cluster.clone());
     tags.insert(TAG_MANAGED.into(), "streamctl".into());
-    let named = |name: &str| {
-        let mut t = tags.clone();
-        t.insert("Name".into(), name.to_string());
-        t
-    };
-    let retention = spec.workload.retention;
+    let bucket = bucket(spec, &tags);
+    let iam = iam(spec, &tags)?;
+    let network = network(spec, azs, &tags)?;
+    let (launch_templates, instances) = nodes(spec, azs, &tags, iam.as_ref())?;
+    Ok(Desired {
+        cluster,
+        region: spec.region.clone(),
+        azs: azs.to_vec(),
+        tags,
+        bucket,
+        iam,
+        network,
+        launch_templates,
+        instances,
+    })
+}
 
-    let bucket = spec.object_store.as_ref().map(|os| {
+/// The cluster's tags with a `Name`.
+fn named(tags: &BTreeMap<String, String>, name: &str) -> BTreeMap<String, String> {
+    let mut t = tags.clone();
+    t.insert("Name".into(), name.to_string());
+    t
+}
+
+/// The object-store bucket, when the flavor has one.
+fn bucket(spec: &ClusterSpec, tags: &BTreeMap<String, String>) -> Option<Bucket> {
+    let retention = spec.workload.retention;
+    spec.object_store.as_ref().map(|os| {
         let policy = os.deny_insecure_transport.then(|| {
             render::render(
                 "deny-insecure-transport.json",
@@ -194,9 +214,13 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
             policy,
             tags: tags.clone(),
         }
-    });
+    })
+}
 
-    let iam = match &spec.object_store {
+/// The brokers' role: the five object-store actions on the bucket, nothing else.
+fn iam(spec: &ClusterSpec, tags: &BTreeMap<String, String>) -> Result<Option<Iam>, DesiredError> {
+    let cluster = &spec.name;
+    Ok(match &spec.object_store {
         Some(os) => Some(Iam {
             role_name: format!("streamctl-{cluster}-broker"),
             trust_policy: render::render("ec2-assume-role.json", minijinja::context! {})?,
@@ -209,8 +233,16 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
             tags: tags.clone(),
         }),
         None => None,
-    };
+    })
+}
 
+/// The VPC, subnets, egress, S3 endpoint and security group (or the spec's existing VPC).
+fn network(
+    spec: &ClusterSpec,
+    azs: &[String],
+    tags: &BTreeMap<String, String>,
+) -> Result<Network, DesiredError> {
+    let cluster = &spec.name;
     let vpc_cidr = spec
         .network
         .vpc_cidr
@@ -239,22 +271,52 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
         .as_ref()
         .is_some_and(|a| a.url.starts_with("s3://"));
     let s3_endpoint = spec.object_store.is_some() || s3_from_artifact;
-    let s3_via_nat_usd_month = {
-        use crate::sizing::cost::{s3_bytes_per_sec, PriceList};
-        let model = match spec.flavor {
-            Flavor::Classic => crate::sizing::models::StorageModel::Classic,
-            Flavor::Tiered => crate::sizing::models::StorageModel::Tiered,
-            Flavor::Diskless => crate::sizing::models::StorageModel::Diskless,
-        };
-        let groups = crate::sizing::models::ConsumerGroups::from(spec.workload.consumer_groups);
-        PriceList::default().nat_processing_month(s3_bytes_per_sec(
-            model,
-            spec.workload.ingress_mbps * crate::sizing::models::MIB,
-            groups.remote,
-            groups.total(),
-            azs.len() as u32,
-        ))
+    let s3_via_nat_usd_month = s3_via_nat_usd_month(spec, azs);
+    let rules = security_rules(spec);
+    Ok(Network {
+        existing_vpc: spec.network.vpc_id.clone(),
+        existing_subnets: spec.network.subnets.clone(),
+        vpc_name: format!("streamctl-{cluster}"),
+        vpc_cidr,
+        subnet_cidrs: azs.iter().cloned().zip(private_cidrs).collect(),
+        public_subnet_cidrs: if nat_azs.is_empty() {
+            BTreeMap::new()
+        } else {
+            azs.iter().cloned().zip(public_cidrs).collect()
+        },
+        egress,
+        nat_azs,
+        s3_endpoint,
+        s3_via_nat_usd_month,
+        security_group: SecurityGroup {
+            name: format!("streamctl-{cluster}"),
+            description: format!("streamctl cluster {cluster}"),
+            rules,
+        },
+        tags: named(tags, &format!("streamctl-{cluster}")),
+    })
+}
+
+/// What S3 traffic through a NAT gateway would cost a month (the reason for the endpoint).
+fn s3_via_nat_usd_month(spec: &ClusterSpec, azs: &[String]) -> f64 {
+    use crate::sizing::cost::{s3_bytes_per_sec, PriceList};
+    let model = match spec.flavor {
+        Flavor::Classic => crate::sizing::models::StorageModel::Classic,
+        Flavor::Tiered => crate::sizing::models::StorageModel::Tiered,
+        Flavor::Diskless => crate::sizing::models::StorageModel::Diskless,
     };
+    let groups = crate::sizing::models::ConsumerGroups::from(spec.workload.consumer_groups);
+    PriceList::default().nat_processing_month(s3_bytes_per_sec(
+        model,
+        spec.workload.ingress_mbps * crate::sizing::models::MIB,
+        groups.remote,
+        groups.total(),
+        azs.len() as u32,
+    ))
+}
+
+/// The nodes' security group rules: clients on 9092, the cluster's own ports from itself.
+fn security_rules(spec: &ClusterSpec) -> Vec<Rule> {
     let mut rules = Vec::new();
     let kafka_port = 9092;
     for c in &spec.network.client_cidrs {
@@ -290,29 +352,18 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
         }
     }
     rules.sort();
-    let network = Network {
-        existing_vpc: spec.network.vpc_id.clone(),
-        existing_subnets: spec.network.subnets.clone(),
-        vpc_name: format!("streamctl-{cluster}"),
-        vpc_cidr,
-        subnet_cidrs: azs.iter().cloned().zip(private_cidrs).collect(),
-        public_subnet_cidrs: if nat_azs.is_empty() {
-            BTreeMap::new()
-        } else {
-            azs.iter().cloned().zip(public_cidrs).collect()
-        },
-        egress,
-        nat_azs,
-        s3_endpoint,
-        s3_via_nat_usd_month,
-        security_group: SecurityGroup {
-            name: format!("streamctl-{cluster}"),
-            description: format!("streamctl cluster {cluster}"),
-            rules,
-        },
-        tags: named(&format!("streamctl-{cluster}")),
-    };
+    rules
+}
 
+/// A launch template per node group and an instance per node, with the user-data `render`
+/// writes.
+fn nodes(
+    spec: &ClusterSpec,
+    azs: &[String],
+    tags: &BTreeMap<String, String>,
+    iam: Option<&Iam>,
+) -> Result<(Vec<LaunchTemplate>, Vec<Instance>), DesiredError> {
+    let cluster = &spec.name;
     let mut launch_templates = Vec::new();
     let mut instances = Vec::new();
     let nodes = spec.nodes(azs);
@@ -326,7 +377,7 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
     )?;
     for g in &spec.node_groups {
         let lt_name = format!("streamctl-{cluster}-{}", g.name);
-        let mut lt_tags = named(&lt_name);
+        let mut lt_tags = named(tags, &lt_name);
         lt_tags.insert(TAG_GROUP.into(), g.name.clone());
         lt_tags.insert(TAG_ROLE.into(), g.role.as_str().into());
         let needs_bucket = matches!(g.role, Role::Broker | Role::Bufstream) && iam.is_some();
@@ -340,7 +391,7 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
             data_volume: g.data_volume,
             imds_hop_limit: 2,
             instance_profile: if needs_bucket {
-                iam.as_ref().map(|i| i.instance_profile_name.clone())
+                iam.map(|i| i.instance_profile_name.clone())
             } else {
                 None
             },
@@ -352,7 +403,7 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
                 .get(&format!("user-data/{}.sh", n.name))
                 .cloned()
                 .expect("render writes every node's user-data");
-            let mut t = named(&n.name);
+            let mut t = named(tags, &n.name);
             t.insert(TAG_GROUP.into(), g.name.clone());
             t.insert(TAG_ROLE.into(), g.role.as_str().into());
             t.insert(TAG_AZ.into(), n.az.clone());
@@ -370,18 +421,7 @@ pub fn desired_state(spec: &ClusterSpec, azs: &[String]) -> Result<Desired, Desi
             });
         }
     }
-
-    Ok(Desired {
-        cluster,
-        region: spec.region.clone(),
-        azs: azs.to_vec(),
-        tags,
-        bucket,
-        iam,
-        network,
-        launch_templates,
-        instances,
-    })
+    Ok((launch_templates, instances))
 }
 
 /// Split an IPv4 CIDR into `n` equal subnets 4 bits longer (16 slots; the first `n` are used).

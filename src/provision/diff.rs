@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::desired::{BucketEncryption, Desired, Rule};
+use super::desired::{Bucket, BucketEncryption, Desired, Iam, LaunchTemplate, Rule, SecurityGroup};
 use crate::sizing::gp3::Gp3;
 
 /// What the adapter found, by the names and tags streamctl uses.
@@ -169,107 +169,125 @@ fn one(kind: &'static str, name: &str, exists: bool, details: Vec<String>) -> Ch
 pub fn diff(d: &Desired, a: &Actual) -> Vec<Change> {
     let mut out = Vec::new();
     if let Some(b) = &d.bucket {
-        let ab = a.bucket.as_ref();
-        let exists = ab.is_some();
-        out.push(Change::new(
-            "s3-bucket",
-            &b.name,
-            if exists { Action::NoOp } else { Action::Create },
-            vec![],
-        ));
-        let mut det = vec![];
-        field(
-            &mut det,
-            "block_public_access",
-            ab.and_then(|x| x.public_access_block.as_ref()),
-            &[true; 4],
-        );
-        out.push(one("s3-public-access-block", &b.name, exists, det));
-        let mut det = vec![];
-        field(
-            &mut det,
-            "default_encryption",
-            ab.and_then(|x| x.encryption.as_ref()),
-            &b.encryption,
-        );
-        out.push(one("s3-encryption", &b.name, exists, det));
-        let mut det = vec![];
-        field(
-            &mut det,
-            "object_ownership",
-            ab.and_then(|x| x.ownership.as_ref()),
-            &b.ownership,
-        );
-        out.push(one("s3-ownership", &b.name, exists, det));
-        let mut det = vec![];
-        field(
-            &mut det,
-            "lifecycle (abort multipart days, expiration days, rules)",
-            ab.and_then(|x| x.lifecycle.as_ref()),
-            &(Some(b.abort_multipart_days), b.expiration_days, 1),
-        );
-        out.push(one("s3-lifecycle", &b.name, exists, det));
-        let mut det = vec![];
-        let tags_now = ab.map(|x| &x.tags);
-        if tags_now != Some(&b.tags) {
-            det.push(format!(
-                "tags: {} -> {}",
-                tags_now.map_or(0, |t| t.len()),
-                b.tags.len()
-            ));
-        }
-        out.push(one("s3-tags", &b.name, exists, det));
-        if let Some(p) = &b.policy {
-            let now = ab.and_then(|x| x.policy.as_deref());
-            let det = if now.is_some_and(|n| same_policy(n, p)) {
-                vec![]
-            } else {
-                vec![format!(
-                    "policy: {} -> deny non-TLS",
-                    if now.is_some() { "other" } else { "(none)" }
-                )]
-            };
-            out.push(one("s3-policy", &b.name, exists, det));
-        }
+        bucket(b, a.bucket.as_ref(), &mut out);
     }
     if let Some(i) = &d.iam {
-        let det = match &a.role_trust_policy {
-            Some(t) if !same_policy(t, &i.trust_policy) => vec!["trust policy differs".to_string()],
-            _ => vec![],
-        };
-        out.push(one(
-            "iam-role",
-            &i.role_name,
-            a.role_trust_policy.is_some(),
-            det,
-        ));
-        let det = match &a.role_policy {
-            Some(p) if !same_policy(p, &i.policy) => {
-                vec!["policy: -> exactly the five object-store actions".to_string()]
-            }
-            _ => vec![],
-        };
-        out.push(one(
-            "iam-role-policy",
-            &i.role_name,
-            a.role_policy.is_some(),
-            det,
-        ));
-        let det = match &a.instance_profile_roles {
-            Some(r) if r != &vec![i.role_name.clone()] => {
-                vec![format!("roles: {r:?} -> [{:?}]", i.role_name)]
-            }
-            _ => vec![],
-        };
-        out.push(one(
-            "iam-instance-profile",
-            &i.instance_profile_name,
-            a.instance_profile_roles.is_some(),
-            det,
-        ));
+        iam(i, a, &mut out);
     }
     network(d, a, &mut out);
-    let sg = &d.network.security_group;
+    out.push(security_group(&d.network.security_group, a));
+    for lt in &d.launch_templates {
+        out.push(launch_template(lt, a.launch_templates.get(&lt.name)));
+    }
+    instances(d, a, &mut out);
+    out
+}
+
+/// The bucket and each of its settings, as separate changes so the plan shows which one drifted.
+fn bucket(b: &Bucket, ab: Option<&ActualBucket>, out: &mut Vec<Change>) {
+    let exists = ab.is_some();
+    out.push(Change::new(
+        "s3-bucket",
+        &b.name,
+        if exists { Action::NoOp } else { Action::Create },
+        vec![],
+    ));
+    let mut det = vec![];
+    field(
+        &mut det,
+        "block_public_access",
+        ab.and_then(|x| x.public_access_block.as_ref()),
+        &[true; 4],
+    );
+    out.push(one("s3-public-access-block", &b.name, exists, det));
+    let mut det = vec![];
+    field(
+        &mut det,
+        "default_encryption",
+        ab.and_then(|x| x.encryption.as_ref()),
+        &b.encryption,
+    );
+    out.push(one("s3-encryption", &b.name, exists, det));
+    let mut det = vec![];
+    field(
+        &mut det,
+        "object_ownership",
+        ab.and_then(|x| x.ownership.as_ref()),
+        &b.ownership,
+    );
+    out.push(one("s3-ownership", &b.name, exists, det));
+    let mut det = vec![];
+    field(
+        &mut det,
+        "lifecycle (abort multipart days, expiration days, rules)",
+        ab.and_then(|x| x.lifecycle.as_ref()),
+        &(Some(b.abort_multipart_days), b.expiration_days, 1),
+    );
+    out.push(one("s3-lifecycle", &b.name, exists, det));
+    let mut det = vec![];
+    let tags_now = ab.map(|x| &x.tags);
+    if tags_now != Some(&b.tags) {
+        det.push(format!(
+            "tags: {} -> {}",
+            tags_now.map_or(0, |t| t.len()),
+            b.tags.len()
+        ));
+    }
+    out.push(one("s3-tags", &b.name, exists, det));
+    if let Some(p) = &b.policy {
+        let now = ab.and_then(|x| x.policy.as_deref());
+        let det = if now.is_some_and(|n| same_policy(n, p)) {
+            vec![]
+        } else {
+            vec![format!(
+                "policy: {} -> deny non-TLS",
+                if now.is_some() { "other" } else { "(none)" }
+            )]
+        };
+        out.push(one("s3-policy", &b.name, exists, det));
+    }
+}
+
+/// The role, its inline policy and the instance profile.
+fn iam(i: &Iam, a: &Actual, out: &mut Vec<Change>) {
+    let det = match &a.role_trust_policy {
+        Some(t) if !same_policy(t, &i.trust_policy) => vec!["trust policy differs".to_string()],
+        _ => vec![],
+    };
+    out.push(one(
+        "iam-role",
+        &i.role_name,
+        a.role_trust_policy.is_some(),
+        det,
+    ));
+    let det = match &a.role_policy {
+        Some(p) if !same_policy(p, &i.policy) => {
+            vec!["policy: -> exactly the five object-store actions".to_string()]
+        }
+        _ => vec![],
+    };
+    out.push(one(
+        "iam-role-policy",
+        &i.role_name,
+        a.role_policy.is_some(),
+        det,
+    ));
+    let det = match &a.instance_profile_roles {
+        Some(r) if r != &vec![i.role_name.clone()] => {
+            vec![format!("roles: {r:?} -> [{:?}]", i.role_name)]
+        }
+        _ => vec![],
+    };
+    out.push(one(
+        "iam-instance-profile",
+        &i.instance_profile_name,
+        a.instance_profile_roles.is_some(),
+        det,
+    ));
+}
+
+/// The nodes' security group: rules to add and rules found that the spec does not hold.
+fn security_group(sg: &SecurityGroup, a: &Actual) -> Change {
     let det = match &a.security_group {
         Some((_, rules)) => {
             let mut det = vec![];
@@ -293,63 +311,60 @@ pub fn diff(d: &Desired, a: &Actual) -> Vec<Change> {
         }
         None => vec![],
     };
-    out.push(one(
-        "security-group",
-        &sg.name,
-        a.security_group.is_some(),
-        det,
-    ));
-    for lt in &d.launch_templates {
-        let det = match a.launch_templates.get(&lt.name) {
-            Some(x) => {
-                let mut det = vec![];
-                field(
-                    &mut det,
-                    "instance_type",
-                    x.instance_type.as_ref(),
-                    &lt.instance_type,
-                );
-                if let Some(img) = &lt.image_id {
-                    field(&mut det, "image_id", x.image_id.as_ref(), img);
-                }
-                field(
-                    &mut det,
-                    "root_volume_gib",
-                    x.root_volume_gib.as_ref(),
-                    &lt.root_volume_gib,
-                );
-                if x.data_volume != lt.data_volume {
-                    det.push(format!(
-                        "data_volume: {:?} -> {:?}",
-                        x.data_volume, lt.data_volume
-                    ));
-                }
-                if !x.http_tokens_required {
-                    det.push("imds: optional -> IMDSv2 required".into());
-                }
-                field(
-                    &mut det,
-                    "imds_hop_limit",
-                    x.hop_limit.as_ref(),
-                    &lt.imds_hop_limit,
-                );
-                if x.instance_profile != lt.instance_profile {
-                    det.push(format!(
-                        "instance_profile: {:?} -> {:?}",
-                        x.instance_profile, lt.instance_profile
-                    ));
-                }
-                det
+    one("security-group", &sg.name, a.security_group.is_some(), det)
+}
+
+/// One launch template against the one found under its name.
+fn launch_template(lt: &LaunchTemplate, now: Option<&ActualLaunchTemplate>) -> Change {
+    let det = match now {
+        Some(x) => {
+            let mut det = vec![];
+            field(
+                &mut det,
+                "instance_type",
+                x.instance_type.as_ref(),
+                &lt.instance_type,
+            );
+            if let Some(img) = &lt.image_id {
+                field(&mut det, "image_id", x.image_id.as_ref(), img);
             }
-            None => vec![],
-        };
-        out.push(one(
-            "launch-template",
-            &lt.name,
-            a.launch_templates.contains_key(&lt.name),
-            det,
-        ));
-    }
+            field(
+                &mut det,
+                "root_volume_gib",
+                x.root_volume_gib.as_ref(),
+                &lt.root_volume_gib,
+            );
+            if x.data_volume != lt.data_volume {
+                det.push(format!(
+                    "data_volume: {:?} -> {:?}",
+                    x.data_volume, lt.data_volume
+                ));
+            }
+            if !x.http_tokens_required {
+                det.push("imds: optional -> IMDSv2 required".into());
+            }
+            field(
+                &mut det,
+                "imds_hop_limit",
+                x.hop_limit.as_ref(),
+                &lt.imds_hop_limit,
+            );
+            if x.instance_profile != lt.instance_profile {
+                det.push(format!(
+                    "instance_profile: {:?} -> {:?}",
+                    x.instance_profile, lt.instance_profile
+                ));
+            }
+            det
+        }
+        None => vec![],
+    };
+    one("launch-template", &lt.name, now.is_some(), det)
+}
+
+/// Instances: to create, in the wrong AZ, carrying one node id twice, or not in the spec;
+/// then resources found twice under one name.
+fn instances(d: &Desired, a: &Actual, out: &mut Vec<Change>) {
     for i in &d.instances {
         let same: Vec<&ActualInstance> = a
             .instances
@@ -417,7 +432,6 @@ pub fn diff(d: &Desired, a: &Actual) -> Vec<Change> {
             ));
         }
     }
-    out
 }
 
 /// Of instances with one node id, the one to keep: the oldest (then the lowest id).
@@ -433,52 +447,7 @@ pub fn keep_of<'a>(same: &[&'a ActualInstance]) -> &'a ActualInstance {
 fn network(d: &Desired, a: &Actual, out: &mut Vec<Change>) {
     let n = &d.network;
     if let Some(v) = &n.existing_vpc {
-        let found = a.vpc_id.as_deref() == Some(v.as_str());
-        out.push(Change::new(
-            "vpc",
-            v,
-            if found { Action::NoOp } else { Action::Drift },
-            if found {
-                vec![]
-            } else {
-                vec!["the spec's vpc_id was not found".into()]
-            },
-        ));
-        for az in &d.azs {
-            let want = n.existing_subnets.get(az).cloned().unwrap_or_default();
-            let ok = a.subnets.get(az).is_some_and(|(id, _)| *id == want);
-            out.push(Change::new(
-                "subnet",
-                format!("{az} {want}"),
-                if ok { Action::NoOp } else { Action::Drift },
-                if ok {
-                    vec![]
-                } else {
-                    vec![format!("subnet {want} not found in {az}")]
-                },
-            ));
-        }
-        if n.s3_endpoint && found {
-            let missing = &a.subnets_without_s3_endpoint;
-            out.push(Change::new(
-                "s3-endpoint",
-                v,
-                if missing.is_empty() {
-                    Action::NoOp
-                } else {
-                    Action::Drift
-                },
-                missing
-                    .iter()
-                    .map(|(az, s, rt)| {
-                        format!(
-                            "{az} {s}: route table {rt} has no S3 gateway endpoint; S3 traffic leaves through its default route (through a NAT gateway about ${:.0}/month at $0.045/GB): add a gateway endpoint for com.amazonaws.{}.s3 to {rt}",
-                            n.s3_via_nat_usd_month, d.region
-                        )
-                    })
-                    .collect(),
-            ));
-        }
+        existing_network(d, a, v, out);
         return;
     }
     let vpc = a.vpc_id.is_some();
@@ -509,6 +478,83 @@ fn network(d: &Desired, a: &Actual, out: &mut Vec<Change>) {
         &a.public_subnets,
         out,
     );
+    egress(d, a, out);
+    for az in &d.azs {
+        let (target, what) = match n.nat_for(az) {
+            Some(nat_az) => (
+                Some(a.nat_gateways.get(nat_az).map(String::as_str)),
+                format!("the NAT gateway in {nat_az}"),
+            ),
+            None => (None, String::new()),
+        };
+        let rt = n.private_route_table(az);
+        let subnet = a.subnets.get(az).map(|s| s.0.as_str());
+        match target {
+            Some(t) => route_table(out, a, &rt, t, &what, &[subnet]),
+            None => route_table_without_default(out, a, &rt, &[subnet]),
+        }
+    }
+    if n.s3_endpoint {
+        out.push(s3_endpoint(d, a));
+    }
+}
+
+/// A VPC and subnets the spec names (`vpc_id`): found or not, never changed; and whether
+/// their route tables reach S3 without a NAT gateway.
+fn existing_network(d: &Desired, a: &Actual, v: &str, out: &mut Vec<Change>) {
+    let n = &d.network;
+    let found = a.vpc_id.as_deref() == Some(v);
+    out.push(Change::new(
+        "vpc",
+        v,
+        if found { Action::NoOp } else { Action::Drift },
+        if found {
+            vec![]
+        } else {
+            vec!["the spec's vpc_id was not found".into()]
+        },
+    ));
+    for az in &d.azs {
+        let want = n.existing_subnets.get(az).cloned().unwrap_or_default();
+        let ok = a.subnets.get(az).is_some_and(|(id, _)| *id == want);
+        out.push(Change::new(
+            "subnet",
+            format!("{az} {want}"),
+            if ok { Action::NoOp } else { Action::Drift },
+            if ok {
+                vec![]
+            } else {
+                vec![format!("subnet {want} not found in {az}")]
+            },
+        ));
+    }
+    if n.s3_endpoint && found {
+        let missing = &a.subnets_without_s3_endpoint;
+        out.push(Change::new(
+            "s3-endpoint",
+            v,
+            if missing.is_empty() {
+                Action::NoOp
+            } else {
+                Action::Drift
+            },
+            missing
+                .iter()
+                .map(|(az, s, rt)| {
+                    format!(
+                        "{az} {s}: route table {rt} has no S3 gateway endpoint; S3 traffic leaves through its default route (through a NAT gateway about ${:.0}/month at $0.045/GB): add a gateway endpoint for com.amazonaws.{}.s3 to {rt}",
+                        n.s3_via_nat_usd_month, d.region
+                    )
+                })
+                .collect(),
+        ));
+    }
+}
+
+/// The internet gateway, the NAT gateways the egress setting uses, the public route table,
+/// and NAT gateways found that it no longer uses (reported, never deleted).
+fn egress(d: &Desired, a: &Actual, out: &mut Vec<Change>) {
+    let n = &d.network;
     if !n.nat_azs.is_empty() {
         let det = match &a.internet_gateway {
             Some((_, false)) => vec!["attach to the VPC".to_string()],
@@ -559,47 +605,35 @@ fn network(d: &Desired, a: &Actual, out: &mut Vec<Change>) {
             ));
         }
     }
-    for az in &d.azs {
-        let (target, what) = match n.nat_for(az) {
-            Some(nat_az) => (
-                Some(a.nat_gateways.get(nat_az).map(String::as_str)),
-                format!("the NAT gateway in {nat_az}"),
-            ),
-            None => (None, String::new()),
-        };
-        let rt = n.private_route_table(az);
-        let subnet = a.subnets.get(az).map(|s| s.0.as_str());
-        match target {
-            Some(t) => route_table(out, a, &rt, t, &what, &[subnet]),
-            None => route_table_without_default(out, a, &rt, &[subnet]),
-        }
-    }
-    if n.s3_endpoint {
-        let want: Vec<Option<&str>> = d
-            .azs
+}
+
+/// The S3 gateway endpoint, attached to every private route table.
+fn s3_endpoint(d: &Desired, a: &Actual) -> Change {
+    let n = &d.network;
+    let want: Vec<Option<&str>> = d
+        .azs
+        .iter()
+        .map(|az| {
+            a.route_tables
+                .get(&n.private_route_table(az))
+                .map(|r| r.id.as_str())
+        })
+        .collect();
+    let det: Vec<String> = match &a.s3_endpoint {
+        Some((_, have)) => want
             .iter()
-            .map(|az| {
-                a.route_tables
-                    .get(&n.private_route_table(az))
-                    .map(|r| r.id.as_str())
-            })
-            .collect();
-        let det: Vec<String> = match &a.s3_endpoint {
-            Some((_, have)) => want
-                .iter()
-                .zip(&d.azs)
-                .filter(|(w, _)| !w.is_some_and(|w| have.iter().any(|h| h == w)))
-                .map(|(_, az)| format!("attach to {}", n.private_route_table(az)))
-                .collect(),
-            None => vec![],
-        };
-        out.push(one(
-            "s3-endpoint",
-            &format!("{}-s3", n.vpc_name),
-            a.s3_endpoint.is_some(),
-            det,
-        ));
-    }
+            .zip(&d.azs)
+            .filter(|(w, _)| !w.is_some_and(|w| have.iter().any(|h| h == w)))
+            .map(|(_, az)| format!("attach to {}", n.private_route_table(az)))
+            .collect(),
+        None => vec![],
+    };
+    one(
+        "s3-endpoint",
+        &format!("{}-s3", n.vpc_name),
+        a.s3_endpoint.is_some(),
+        det,
+    )
 }
 
 /// A route table whose 0.0.0.0/0 goes to `target` (None: not created yet), associated with

@@ -46,3 +46,82 @@ pub fn save_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
+
+/// An exclusive hold on a journal for as long as this process runs one step on it: an OS file
+/// lock on `JOURNAL.lock` (released by the OS when the process ends, however it ends), with
+/// the holder's PID written inside so a refused second process can name it.
+#[derive(Debug)]
+pub struct JournalLock {
+    _file: std::fs::File,
+}
+
+/// Why a journal could not be locked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{path} is in use by another streamctl process (PID {pid})")]
+    Held { path: String, pid: String },
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl JournalLock {
+    /// Lock `journal` (its `.lock` file beside it), or say who holds it.
+    pub fn acquire(journal: &Path) -> Result<Self, LockError> {
+        use std::io::{Read, Seek, Write};
+        let mut name = journal.as_os_str().to_owned();
+        name.push(".lock");
+        let path = std::path::PathBuf::from(name);
+        let io = |source| LockError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                return Err(LockError::Held {
+                    path: journal.display().to_string(),
+                    pid: pid.trim().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        file.flush().map_err(io)?;
+        Ok(Self { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_names_the_holder_and_a_released_one_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("sub/journal.json");
+        let held = JournalLock::acquire(&j).unwrap();
+        match JournalLock::acquire(&j) {
+            Err(LockError::Held { pid, .. }) => assert_eq!(pid, std::process::id().to_string()),
+            other => panic!("{other:?}"),
+        }
+        drop(held);
+        JournalLock::acquire(&j).unwrap();
+    }
+}

@@ -231,129 +231,13 @@ fn check(input: &ThroughputInput) -> Result<(), ModelError> {
 /// Estimate the sustained throughput limit of a cluster.
 pub fn estimate(input: &ThroughputInput) -> Result<ThroughputEstimate, ModelError> {
     check(input)?;
-    let b = f64::from(input.brokers);
-    let r = f64::from(input.replication_factor);
     let g = input.consumers;
-    let (tip, lag, remote) = (f64::from(g.tip), f64::from(g.lagging), f64::from(g.remote));
     let res = input.resources;
     let mut notes = Vec::new();
     let (terms, multiplier) = match input.model {
-        StorageModel::Classic => {
-            // Equation 1. Lagging groups read from the volume (seed 001, "consumer not reading
-            // from the tip"), so they load storage like an extra replica; with lagging = 0 this is
-            // exactly the published equation.
-            let disk = r + lag;
-            let net = tip + lag + r - 1.0;
-            let terms = vec![
-                term(
-                    Bottleneck::Storage,
-                    res.volume_throughput_mbps,
-                    b,
-                    disk,
-                    format!("{} × {} / ({} + {})", res.volume_throughput_mbps, b, r, lag),
-                ),
-                term(
-                    Bottleneck::EbsNetwork,
-                    res.ebs_baseline_mbps,
-                    b,
-                    disk,
-                    format!("{} × {} / ({} + {})", res.ebs_baseline_mbps, b, r, lag),
-                ),
-                term(
-                    Bottleneck::Ec2Network,
-                    res.network_baseline_mbps,
-                    b,
-                    net,
-                    format!(
-                        "{} × {} / ({} + {} - 1)",
-                        res.network_baseline_mbps,
-                        b,
-                        tip + lag,
-                        r
-                    ),
-                ),
-            ];
-            (terms, r + tip + lag)
-        }
-        StorageModel::Tiered => {
-            let disk = r + 1.0 + lag;
-            let net = tip + r + remote;
-            if g.lagging > 0 {
-                notes.push(
-                    "seed 002's network term counts tip and remote groups only; lagging groups also \
-                     egress over the network, so keep extra network headroom for them"
-                        .to_string(),
-                );
-            }
-            let terms = vec![
-                term(
-                    Bottleneck::Storage,
-                    res.volume_throughput_mbps,
-                    b,
-                    disk,
-                    format!(
-                        "{} × {} / ({} + 1 + {})",
-                        res.volume_throughput_mbps, b, r, lag
-                    ),
-                ),
-                term(
-                    Bottleneck::EbsNetwork,
-                    res.ebs_baseline_mbps,
-                    b,
-                    disk,
-                    format!("{} × {} / ({} + 1 + {})", res.ebs_baseline_mbps, b, r, lag),
-                ),
-                term(
-                    Bottleneck::Ec2Network,
-                    res.network_baseline_mbps,
-                    b,
-                    net,
-                    format!(
-                        "{} × {} / ({} + {} + {})",
-                        res.network_baseline_mbps, b, tip, r, remote
-                    ),
-                ),
-            ];
-            (terms, r + 1.0 + f64::from(g.total()))
-        }
-        StorageModel::Diskless => {
-            let groups = f64::from(g.total());
-            let read_factor = input
-                .diskless
-                .object_read_factor
-                .unwrap_or_else(|| groups.min(f64::from(input.diskless.azs.max(1))));
-            let vcpus = f64::from(res.vcpus.max(1));
-            notes.push(
-                "diskless: durability comes from the object store, so the replication factor does \
-                 not load broker networks or disks"
-                    .to_string(),
-            );
-            let terms = vec![
-                term(
-                    Bottleneck::Ec2NetworkIn,
-                    res.network_baseline_mbps,
-                    b,
-                    1.0 + read_factor,
-                    format!(
-                        "{} × {} / (1 + {})",
-                        res.network_baseline_mbps, b, read_factor
-                    ),
-                ),
-                term(
-                    Bottleneck::Ec2NetworkOut,
-                    res.network_baseline_mbps,
-                    b,
-                    1.0 + groups,
-                    format!("{} × {} / (1 + {})", res.network_baseline_mbps, b, groups),
-                ),
-                LimitTerm {
-                    name: Bottleneck::Cpu,
-                    mbps: input.diskless.mbps_per_vcpu * vcpus * b,
-                    formula: format!("{} × {} × {}", input.diskless.mbps_per_vcpu, vcpus, b),
-                },
-            ];
-            (terms, 2.0 + read_factor + groups)
-        }
+        StorageModel::Classic => classic_terms(input),
+        StorageModel::Tiered => tiered_terms(input, &mut notes),
+        StorageModel::Diskless => diskless_terms(input, &mut notes),
     };
     // On a tie the later term wins: terms are ordered from what provisioning can raise (volume
     // throughput) to what only a larger instance raises (network), and the seed names the
@@ -379,6 +263,142 @@ pub fn estimate(input: &ThroughputInput) -> Result<ThroughputEstimate, ModelErro
         resources: res,
         notes,
     })
+}
+
+/// Equation 1's terms (classic brokers) and the network multiplier.
+fn classic_terms(input: &ThroughputInput) -> (Vec<LimitTerm>, f64) {
+    let b = f64::from(input.brokers);
+    let r = f64::from(input.replication_factor);
+    let g = input.consumers;
+    let (tip, lag) = (f64::from(g.tip), f64::from(g.lagging));
+    let res = input.resources;
+    // Equation 1. Lagging groups read from the volume (seed 001, "consumer not reading
+    // from the tip"), so they load storage like an extra replica; with lagging = 0 this is
+    // exactly the published equation.
+    let disk = r + lag;
+    let net = tip + lag + r - 1.0;
+    let terms = vec![
+        term(
+            Bottleneck::Storage,
+            res.volume_throughput_mbps,
+            b,
+            disk,
+            format!("{} × {} / ({} + {})", res.volume_throughput_mbps, b, r, lag),
+        ),
+        term(
+            Bottleneck::EbsNetwork,
+            res.ebs_baseline_mbps,
+            b,
+            disk,
+            format!("{} × {} / ({} + {})", res.ebs_baseline_mbps, b, r, lag),
+        ),
+        term(
+            Bottleneck::Ec2Network,
+            res.network_baseline_mbps,
+            b,
+            net,
+            format!(
+                "{} × {} / ({} + {} - 1)",
+                res.network_baseline_mbps,
+                b,
+                tip + lag,
+                r
+            ),
+        ),
+    ];
+    (terms, r + tip + lag)
+}
+
+/// Seed 002's terms (tiered storage: one more read for the upload, remote groups on the
+/// network) and the network multiplier.
+fn tiered_terms(input: &ThroughputInput, notes: &mut Vec<String>) -> (Vec<LimitTerm>, f64) {
+    let b = f64::from(input.brokers);
+    let r = f64::from(input.replication_factor);
+    let g = input.consumers;
+    let (tip, lag, remote) = (f64::from(g.tip), f64::from(g.lagging), f64::from(g.remote));
+    let res = input.resources;
+    let disk = r + 1.0 + lag;
+    let net = tip + r + remote;
+    if g.lagging > 0 {
+        notes.push(
+            "seed 002's network term counts tip and remote groups only; lagging groups also \
+                 egress over the network, so keep extra network headroom for them"
+                .to_string(),
+        );
+    }
+    let terms = vec![
+        term(
+            Bottleneck::Storage,
+            res.volume_throughput_mbps,
+            b,
+            disk,
+            format!(
+                "{} × {} / ({} + 1 + {})",
+                res.volume_throughput_mbps, b, r, lag
+            ),
+        ),
+        term(
+            Bottleneck::EbsNetwork,
+            res.ebs_baseline_mbps,
+            b,
+            disk,
+            format!("{} × {} / ({} + 1 + {})", res.ebs_baseline_mbps, b, r, lag),
+        ),
+        term(
+            Bottleneck::Ec2Network,
+            res.network_baseline_mbps,
+            b,
+            net,
+            format!(
+                "{} × {} / ({} + {} + {})",
+                res.network_baseline_mbps, b, tip, r, remote
+            ),
+        ),
+    ];
+    (terms, r + 1.0 + f64::from(g.total()))
+}
+
+/// Diskless terms: network in and out per object read factor, and CPU; and the multiplier.
+fn diskless_terms(input: &ThroughputInput, notes: &mut Vec<String>) -> (Vec<LimitTerm>, f64) {
+    let b = f64::from(input.brokers);
+    let g = input.consumers;
+    let res = input.resources;
+    let groups = f64::from(g.total());
+    let read_factor = input
+        .diskless
+        .object_read_factor
+        .unwrap_or_else(|| groups.min(f64::from(input.diskless.azs.max(1))));
+    let vcpus = f64::from(res.vcpus.max(1));
+    notes.push(
+        "diskless: durability comes from the object store, so the replication factor does \
+             not load broker networks or disks"
+            .to_string(),
+    );
+    let terms = vec![
+        term(
+            Bottleneck::Ec2NetworkIn,
+            res.network_baseline_mbps,
+            b,
+            1.0 + read_factor,
+            format!(
+                "{} × {} / (1 + {})",
+                res.network_baseline_mbps, b, read_factor
+            ),
+        ),
+        term(
+            Bottleneck::Ec2NetworkOut,
+            res.network_baseline_mbps,
+            b,
+            1.0 + groups,
+            format!("{} × {} / (1 + {})", res.network_baseline_mbps, b, groups),
+        ),
+        LimitTerm {
+            name: Bottleneck::Cpu,
+            mbps: input.diskless.mbps_per_vcpu * vcpus * b,
+            formula: format!("{} × {} × {}", input.diskless.mbps_per_vcpu, vcpus, b),
+        },
+    ];
+    (terms, 2.0 + read_factor + groups)
 }
 
 fn term(

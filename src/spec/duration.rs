@@ -82,7 +82,7 @@ impl fmt::Display for Duration {
             (1_000, "s"),
         ];
         for (m, u) in units {
-            if self.ms >= m && self.ms % m == 0 {
+            if self.ms >= m && self.ms.is_multiple_of(m) {
                 return write!(f, "{}{u}", self.ms / m);
             }
         }

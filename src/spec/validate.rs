@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::diagnostic::Diagnostic;
-use super::{AvailabilityZones, ClusterSpec, Egress, Encryption, Flavor, Role};
+use super::{AvailabilityZones, ClusterSpec, Egress, Encryption, Flavor, NodeGroup, Role};
 use crate::sizing::catalog::Catalog;
 
 /// Every finding, errors and warnings, without locations (the parser adds them).
@@ -235,118 +235,152 @@ fn node_groups(spec: &ClusterSpec, d: &mut Vec<Diagnostic>) {
                 format!("node group name `{}` is used twice", g.name),
             ));
         }
-        let allowed: &[Role] = match spec.flavor {
-            Flavor::Classic | Flavor::Tiered => &[Role::Broker, Role::Controller],
-            Flavor::Diskless => &[Role::Bufstream, Role::Etcd],
-        };
-        if !allowed.contains(&g.role) {
-            let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-            d.push(
-                Diagnostic::error(
-                    at("role"),
-                    format!(
-                        "role `{}` does not belong in a {} cluster",
-                        g.role.as_str(),
-                        spec.flavor.as_str()
-                    ),
-                )
-                .hint(format!("use one of: {}", names.join(", "))),
-            );
-        }
-        if g.count == 0 {
-            d.push(Diagnostic::error(at("count"), "count must be at least 1"));
-        } else if matches!(g.role, Role::Broker | Role::Bufstream)
-            && g.count % azs != 0
-            && !g.allow_uneven
-        {
-            d.push(
-                Diagnostic::error(
-                    at("count"),
-                    format!("{} brokers cannot be spread evenly over {azs} AZs", g.count),
-                )
-                .hint(format!(
-                    "use a multiple of {azs} (e.g. {}), or set allow_uneven: true",
-                    g.count.div_ceil(azs) * azs
-                )),
-            );
-        }
-        if matches!(g.role, Role::Controller | Role::Etcd) && g.count % 2 == 0 {
-            d.push(
-                Diagnostic::error(
-                    at("count"),
-                    format!(
-                        "a {} quorum of {} nodes tolerates no more failures than {}",
-                        g.role.as_str(),
-                        g.count,
-                        g.count - 1
-                    ),
-                )
-                .hint("use 3 (one per AZ) or 5"),
-            );
-        }
-        match catalog.get(&g.instance_type) {
-            None => {
-                let well_formed = g
-                    .instance_type
-                    .split_once('.')
-                    .is_some_and(|(f, s)| !f.is_empty() && !s.is_empty());
-                if well_formed {
-                    d.push(
-                        Diagnostic::warning(at("instance_type"), format!("`{}` is not in the embedded catalog; sizing cannot check it", g.instance_type))
-                            .hint("the catalog covers m5, m6i, m6in, m7i and r6i; provision validates the type with DescribeInstanceTypes"),
-                    );
-                } else {
-                    d.push(
-                        Diagnostic::error(
-                            at("instance_type"),
-                            format!("`{}` is not an EC2 instance type name", g.instance_type),
-                        )
-                        .hint("e.g. m6in.xlarge"),
-                    );
-                }
-            }
-            Some(t) if g.role == Role::Bufstream && t.memory_per_vcpu() < 4.0 => d.push(
-                Diagnostic::error(
-                    at("instance_type"),
-                    format!(
-                        "{} has {} GiB per vCPU; Bufstream needs 1 vCPU : 4 GiB",
-                        t.name,
-                        t.memory_per_vcpu()
-                    ),
-                )
-                .hint("seed 000 recommends m6in"),
-            ),
-            Some(_) => {}
-        }
-        if let Some(v) = &g.data_volume {
-            for (field, msg) in v.problems() {
+        group_role_and_count(spec, g, azs, &at, d);
+        group_instance_type(&catalog, g, &at, d);
+        group_volumes(g, &at, d);
+    }
+    cluster_roles(spec, d);
+}
+
+/// A group's role belongs to the flavor; brokers spread evenly over the AZs; quorums are odd.
+fn group_role_and_count(
+    spec: &ClusterSpec,
+    g: &NodeGroup,
+    azs: u32,
+    at: &dyn Fn(&str) -> String,
+    d: &mut Vec<Diagnostic>,
+) {
+    let allowed: &[Role] = match spec.flavor {
+        Flavor::Classic | Flavor::Tiered => &[Role::Broker, Role::Controller],
+        Flavor::Diskless => &[Role::Bufstream, Role::Etcd],
+    };
+    if !allowed.contains(&g.role) {
+        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        d.push(
+            Diagnostic::error(
+                at("role"),
+                format!(
+                    "role `{}` does not belong in a {} cluster",
+                    g.role.as_str(),
+                    spec.flavor.as_str()
+                ),
+            )
+            .hint(format!("use one of: {}", names.join(", "))),
+        );
+    }
+    if g.count == 0 {
+        d.push(Diagnostic::error(at("count"), "count must be at least 1"));
+    } else if matches!(g.role, Role::Broker | Role::Bufstream)
+        && !g.count.is_multiple_of(azs)
+        && !g.allow_uneven
+    {
+        d.push(
+            Diagnostic::error(
+                at("count"),
+                format!("{} brokers cannot be spread evenly over {azs} AZs", g.count),
+            )
+            .hint(format!(
+                "use a multiple of {azs} (e.g. {}), or set allow_uneven: true",
+                g.count.div_ceil(azs) * azs
+            )),
+        );
+    }
+    if matches!(g.role, Role::Controller | Role::Etcd) && g.count.is_multiple_of(2) {
+        d.push(
+            Diagnostic::error(
+                at("count"),
+                format!(
+                    "a {} quorum of {} nodes tolerates no more failures than {}",
+                    g.role.as_str(),
+                    g.count,
+                    g.count - 1
+                ),
+            )
+            .hint("use 3 (one per AZ) or 5"),
+        );
+    }
+}
+
+/// The instance type: in the catalog (else a warning, or an error when it is no type name),
+/// and 1 vCPU : 4 GiB for Bufstream.
+fn group_instance_type(
+    catalog: &Catalog,
+    g: &NodeGroup,
+    at: &dyn Fn(&str) -> String,
+    d: &mut Vec<Diagnostic>,
+) {
+    match catalog.get(&g.instance_type) {
+        None => {
+            let well_formed = g
+                .instance_type
+                .split_once('.')
+                .is_some_and(|(f, s)| !f.is_empty() && !s.is_empty());
+            if well_formed {
                 d.push(
-                    Diagnostic::error(at(&format!("data_volume.{field}")), msg)
-                        .hint("gp3 limits (since Sept 2025): 1 GiB-64 TiB, 3,000-80,000 IOPS (500 per GiB), 125-2,000 MiB/s (0.25 MiB/s per IOPS)"),
+                    Diagnostic::warning(at("instance_type"), format!("`{}` is not in the embedded catalog; sizing cannot check it", g.instance_type))
+                        .hint("the catalog covers m5, m6i, m6in, m7i and r6i; provision validates the type with DescribeInstanceTypes"),
+                );
+            } else {
+                d.push(
+                    Diagnostic::error(
+                        at("instance_type"),
+                        format!("`{}` is not an EC2 instance type name", g.instance_type),
+                    )
+                    .hint("e.g. m6in.xlarge"),
                 );
             }
-            if g.role == Role::Bufstream {
-                d.push(Diagnostic::warning(
-                    at("data_volume"),
-                    "Bufstream brokers keep no data on local disk; this volume would be unused",
-                ));
-            }
-        } else if matches!(g.role, Role::Broker | Role::Controller | Role::Etcd) {
+        }
+        Some(t) if g.role == Role::Bufstream && t.memory_per_vcpu() < 4.0 => d.push(
+            Diagnostic::error(
+                at("instance_type"),
+                format!(
+                    "{} has {} GiB per vCPU; Bufstream needs 1 vCPU : 4 GiB",
+                    t.name,
+                    t.memory_per_vcpu()
+                ),
+            )
+            .hint("seed 000 recommends m6in"),
+        ),
+        Some(_) => {}
+    }
+}
+
+/// The gp3 data volume within AWS's limits (and present where the role keeps data); the root
+/// volume at least 8 GiB.
+fn group_volumes(g: &NodeGroup, at: &dyn Fn(&str) -> String, d: &mut Vec<Diagnostic>) {
+    if let Some(v) = &g.data_volume {
+        for (field, msg) in v.problems() {
             d.push(
-                Diagnostic::error(
-                    at("data_volume"),
-                    format!("{} nodes need a gp3 data volume", g.role.as_str()),
-                )
-                .hint("e.g. data_volume: {size_gib: 500, iops: 3000, throughput_mibps: 250}"),
+                Diagnostic::error(at(&format!("data_volume.{field}")), msg)
+                    .hint("gp3 limits (since Sept 2025): 1 GiB-64 TiB, 3,000-80,000 IOPS (500 per GiB), 125-2,000 MiB/s (0.25 MiB/s per IOPS)"),
             );
         }
-        if g.root_volume_gib < 8 {
-            d.push(Diagnostic::error(
-                at("root_volume_gib"),
-                "root volumes need at least 8 GiB",
+        if g.role == Role::Bufstream {
+            d.push(Diagnostic::warning(
+                at("data_volume"),
+                "Bufstream brokers keep no data on local disk; this volume would be unused",
             ));
         }
+    } else if matches!(g.role, Role::Broker | Role::Controller | Role::Etcd) {
+        d.push(
+            Diagnostic::error(
+                at("data_volume"),
+                format!("{} nodes need a gp3 data volume", g.role.as_str()),
+            )
+            .hint("e.g. data_volume: {size_gib: 500, iops: 3000, throughput_mibps: 250}"),
+        );
     }
+    if g.root_volume_gib < 8 {
+        d.push(Diagnostic::error(
+            at("root_volume_gib"),
+            "root volumes need at least 8 GiB",
+        ));
+    }
+}
+
+/// The cluster has its broker and quorum groups, enough brokers for its replication factor
+/// and, for diskless, the recommended six.
+fn cluster_roles(spec: &ClusterSpec, d: &mut Vec<Diagnostic>) {
     let brokers = spec.broker_count();
     let (broker_role, quorum_role) = match spec.flavor {
         Flavor::Classic | Flavor::Tiered => (Role::Broker, Role::Controller),

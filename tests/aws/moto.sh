@@ -12,6 +12,8 @@ set -euo pipefail
 MOTO_SPEC='moto[server]>=5.2,<6'
 # AWS's own MSK IAM token signer: the reference streamctl's MSK IAM tokens are checked against.
 MSK_SIGNER_SPEC='aws-msk-iam-sasl-signer-python==1.0.2'
+# The Prometheus project's own Python client: its text parser reads what --metrics-addr serves.
+PROM_SPEC='prometheus_client==0.26.0'
 VENV="${STREAMCTL_VENV:-$HOME/.cache/streamctl/venv}"
 STATE="${STREAMCTL_MOTO_STATE:-${TMPDIR:-/tmp}/streamctl-moto-$(id -u)}"
 
@@ -19,8 +21,8 @@ install() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV" >&2
   fi
-  if ! "$VENV/bin/python" -c 'import moto, flask, aws_msk_iam_sasl_signer' 2>/dev/null; then
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$MOTO_SPEC" "$MSK_SIGNER_SPEC" >&2
+  if ! "$VENV/bin/python" -c 'import moto, flask, aws_msk_iam_sasl_signer, prometheus_client' 2>/dev/null; then
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$MOTO_SPEC" "$MSK_SIGNER_SPEC" "$PROM_SPEC" >&2
   fi
 }
 

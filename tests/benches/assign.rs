@@ -6,7 +6,11 @@
 //! * repair: a rack-unaware layout (three random distinct brokers per partition) on 300 brokers;
 //! * expand-bytes: the expansion with log-normal partition sizes (median 1 GiB, sigma 1) and
 //!   `--balance bytes` (issue #13: <= 3 s and <= 2 GiB at 3M replicas);
-//! * expand-both: the same with `--balance both` (bytes, then counts evened within the bands).
+//! * expand-both: the same with `--balance both` (bytes, then counts evened within the bands);
+//! * expand-auto: the same with `--balance auto`, the default (both: every partition has a size).
+//!
+//! Every scenario prints the plan time as a fraction of the 3 s target, and the per-topic spread
+//! (replicas above the rule's limit before -> after).
 //!
 //! Each size runs in its own child process so the peak (VmHWM) belongs to that size alone.
 //! Target (issue #3): 3,000,000 replicas in ≤ 3 s and ≤ 2 GiB on 2 cores.
@@ -38,7 +42,7 @@ fn cluster(replicas: usize, scenario: &str) -> Cluster {
         .map(|i| {
             let replicas: Vec<i32> = match scenario {
                 // Brokers 1..=270 (ids 1..=270 cycle the racks): one per AZ, rotating.
-                "expand" | "expand-bytes" | "expand-both" => {
+                "expand" | "expand-bytes" | "expand-both" | "expand-auto" => {
                     let base = (i * 3) % 270;
                     let mut r: Vec<i32> = (0..3)
                         .map(|k| ((base + k + 3 * (i / 90)) % 270) as i32 + 1)
@@ -62,7 +66,7 @@ fn cluster(replicas: usize, scenario: &str) -> Cluster {
                 topic: format!("topic-{:04}", i % topics),
                 partition: (i / topics) as i32,
                 replicas,
-                size_bytes: Some(if scenario.starts_with("expand-b") {
+                size_bytes: Some(if scenario.starts_with("expand-") {
                     lognormal(&mut rng)
                 } else {
                     rng.next() % (8 << 30)
@@ -107,6 +111,7 @@ fn child(replicas: usize, scenario: &str) {
         balance: match scenario {
             "expand-bytes" => Balance::Bytes,
             "expand-both" => Balance::Both,
+            "expand-auto" => Balance::Auto,
             _ => Balance::Replicas,
         },
         ..Default::default()
@@ -116,7 +121,8 @@ fn child(replicas: usize, scenario: &str) {
     let s = &p.summary;
     if let Some(b) = &s.byte_balance {
         println!(
-            "{scenario:<12} {replicas:>9} replicas  plan {secs:>6.2} s  peak {:>6.0} MiB  bytes moved {:.1} TiB (bound {:.1} TiB, {:.3} x)  max/mean {:.2} -> {:.3}  min/mean {:.2} -> {:.3}",
+            "{scenario:<12} {replicas:>9} replicas  plan {secs:>6.2} s ({:.2} of 3 s)  peak {:>6.0} MiB  bytes moved {:.1} TiB (bound {:.1} TiB, {:.3} x)  max/mean {:.2} -> {:.3}  min/mean {:.2} -> {:.3}  spread {} -> {}",
+            secs / 3.0,
             peak_rss_kib() as f64 / 1024.0,
             s.bytes_moved as f64 / (1u64 << 40) as f64,
             b.lower_bound_bytes as f64 / (1u64 << 40) as f64,
@@ -125,11 +131,14 @@ fn child(replicas: usize, scenario: &str) {
             b.max_over_mean_after,
             b.min_over_mean_before,
             b.min_over_mean_after,
+            s.topic_spread_violations_before,
+            s.topic_spread_violations_after,
         );
         return;
     }
     println!(
-        "{scenario:<7} {replicas:>9} replicas  plan {secs:>6.2} s  peak {:>6.0} MiB  moved {:>8} (bound {:>8}, +{:.3}%)  leaders changed {:>7}  AZ violations {} -> {}",
+        "{scenario:<12} {replicas:>9} replicas  plan {secs:>6.2} s ({:.2} of 3 s)  peak {:>6.0} MiB  moved {:>8} (bound {:>8}, +{:.3}%)  leaders changed {:>7}  AZ violations {} -> {}  spread {} -> {}",
+        secs / 3.0,
         peak_rss_kib() as f64 / 1024.0,
         s.replicas_moved,
         s.lower_bound_moves,
@@ -137,6 +146,8 @@ fn child(replicas: usize, scenario: &str) {
         s.leader_changes,
         s.az_violations_before,
         s.az_violations_after,
+        s.topic_spread_violations_before,
+        s.topic_spread_violations_after,
     );
 }
 
@@ -156,7 +167,20 @@ fn main() {
     };
     println!("assignment planner benchmark: 300 brokers, 3 AZs, RF 3 (target: 3M replicas in <= 3 s, <= 2 GiB)");
     let exe = std::env::current_exe().unwrap();
-    for scenario in ["expand", "repair", "expand-bytes", "expand-both"] {
+    let only = std::env::var("ASSIGN_BENCH_SCENARIOS").ok();
+    for scenario in [
+        "expand",
+        "repair",
+        "expand-bytes",
+        "expand-both",
+        "expand-auto",
+    ] {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|x| x == scenario))
+        {
+            continue;
+        }
         for &n in &sizes {
             let status = Command::new(&exe)
                 .args(["--child", &n.to_string(), scenario])

@@ -93,3 +93,122 @@ impl Running {
         self.child.wait().unwrap();
     }
 }
+
+/// `--metrics-addr 127.0.0.1:0` on a run: the URL it serves (from the line it prints on
+/// stderr), and a scraper — tests/common/scrape.py, which parses every scrape with the Prometheus
+/// project's own Python client (`prometheus_client`) — following it until it exits.
+#[allow(dead_code)] // not every test target scrapes
+pub struct Scraper {
+    child: std::process::Child,
+}
+
+#[allow(dead_code)]
+impl Running {
+    /// Wait for the metrics line and start scraping every 0.3 s until this run exits.
+    pub fn scrape(&mut self) -> Scraper {
+        let mut url = String::new();
+        let path = self.log.clone();
+        self.wait_until("it serves metrics", || {
+            let log = std::fs::read_to_string(&path).unwrap_or_default();
+            match log.lines().find_map(|l| l.strip_prefix("metrics: ")) {
+                Some(u) => {
+                    url = u.trim().to_string();
+                    true
+                }
+                None => false,
+            }
+        });
+        let python = std::env::var("STREAMCTL_PYTHON")
+            .expect("tests/aws/moto.sh up exports STREAMCTL_PYTHON (the tests' venv)");
+        let child = std::process::Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/common/scrape.py"
+            ))
+            .args([
+                &url,
+                "--until-exit",
+                &self.child.id().to_string(),
+                "--every",
+                "0.3",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        Scraper { child }
+    }
+}
+
+#[allow(dead_code)]
+impl Scraper {
+    /// The scraper's result once the run has ended (call after reaping the run): `scrapes`, the
+    /// `last` samples and each sample's `max`.
+    pub fn result(self) -> Scraped {
+        let out = self.child.wait_with_output().unwrap();
+        assert!(out.status.success(), "the scraper failed (a parse error?)");
+        Scraped(serde_json::from_slice(&out.stdout).unwrap())
+    }
+}
+
+/// What [`Scraper::result`] read.
+#[allow(dead_code)]
+pub struct Scraped(pub serde_json::Value);
+
+#[allow(dead_code)]
+impl Scraped {
+    pub fn scrapes(&self) -> u64 {
+        self.0["scrapes"].as_u64().unwrap()
+    }
+
+    /// The value of `name` with exactly these labels in the last scrape.
+    pub fn last(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.0["last"].as_array().unwrap().iter().find_map(|s| {
+            let l = s[1].as_object().unwrap();
+            (s[0] == name
+                && l.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).and_then(|x| x.as_str()) == Some(*v)))
+            .then(|| s[2].as_f64().unwrap())
+        })
+    }
+
+    /// The largest value `name` with these labels had over all scrapes.
+    pub fn max(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut sorted: Vec<(&str, &str)> = labels.to_vec();
+        sorted.sort();
+        let key = format!(
+            "{name}{{{}}}",
+            sorted
+                .iter()
+                .map(|(k, v)| format!("\"{k}\": \"{v}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        self.0["max"][key].as_f64()
+    }
+}
+
+#[allow(dead_code)]
+impl Scraped {
+    /// `streamctl_diskless_partition{figure}` of `topic`'s partitions 0..n, summed: each one's
+    /// largest value over the scrapes (`max`), or its value in the last scrape.
+    pub fn partitions_sum(&self, topic: &str, n: i32, figure: &str, max: bool) -> f64 {
+        (0..n)
+            .map(|p| {
+                let p = p.to_string();
+                let labels = [
+                    ("topic", topic),
+                    ("partition", p.as_str()),
+                    ("figure", figure),
+                ];
+                let v = if max {
+                    self.max("streamctl_diskless_partition", &labels)
+                } else {
+                    self.last("streamctl_diskless_partition", &labels)
+                };
+                v.unwrap_or(0.0)
+            })
+            .sum()
+    }
+}

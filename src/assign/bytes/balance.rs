@@ -98,7 +98,7 @@ impl Index {
     }
 
     /// At most ceil(the topic's share of this AZ's replicas, by the broker's weight) + 1 replicas
-    /// of one topic on broker `r`.
+    /// of one topic on broker `r` (with equal weights, the spread rule's limit).
     fn limit(&self, w: &Work, b: &Bands, t: u32, r: usize) -> usize {
         let a = w.az_of[r];
         let n = self.in_az.get(&(t, a)).copied().unwrap_or(0) as f64;
@@ -111,6 +111,13 @@ impl Index {
         c > 0
             && !w.holds(p as usize, r as u32)
             && self.count.get(&(t, r as u32)).copied().unwrap_or(0) < self.limit(w, b, t, r)
+    }
+
+    /// Bytes moving replica (cost, p) from `from` to `to` adds to the plan (negative when it
+    /// goes home).
+    fn added(&self, (c, p): Replica, from: usize, to: usize) -> i64 {
+        let pays = |b: usize| i64::from(!self.is_home(p as usize, b as u32)) * c as i64;
+        pays(to) - pays(from)
     }
 
     fn is_home(&self, p: usize, b: u32) -> bool {
@@ -140,9 +147,17 @@ impl Index {
 /// of each other) without leaving the byte bands: the smallest replica that fits both bands moves
 /// from the broker with the most replicas to the one with the fewest; where none fits, two small
 /// replicas go one way and one replica of about their size comes back (counts change by one each,
-/// bytes hardly at all).
-pub(in crate::assign) fn even_counts(w: &mut Work, balanced: Balanced) {
+/// bytes hardly at all). A step that adds bytes to the plan is taken only while the plan's bytes
+/// stay within `budget`. Returns the bands.
+pub(in crate::assign) fn even_counts(
+    w: &mut Work,
+    balanced: Balanced,
+    original: &[Vec<u32>],
+    budget: u64,
+) -> Bands {
     let Balanced { mut ix, bands } = balanced;
+    let mut moved = score(w, original, &bands, &[]).1 as i64;
+    let budget = budget as i64;
     // Evening counts never asks which replicas were moved already: stop keeping track.
     ix.free = Vec::new();
     for members in &bands.azs {
@@ -158,19 +173,31 @@ pub(in crate::assign) fn even_counts(w: &mut Work, balanced: Balanced) {
             let Some(&d) = by_load.iter().rev().find(|x| !stuck.contains(x)) else {
                 break;
             };
-            let mut moved = false;
+            let mut moved_one = false;
             for &r in &by_load {
                 if w.load[d] - w.load[r] <= 1 {
                     break;
                 }
                 let start = scanned.get(&(d, r)).copied().unwrap_or((0, 0));
-                if let Some(x) = single_move(w, &ix, &bands, d, r, start) {
+                let affordable = |x: Replica, from: usize, to: usize| {
+                    moved + ix.added(x, from, to) <= budget.max(moved)
+                };
+                if let Some(x) =
+                    single_move(w, &ix, &bands, d, r, start).filter(|&x| affordable(x, d, r))
+                {
                     // The replicas below x that r refused stay refused while r only receives:
                     // the next search for this pair starts at x (rescanning them made
                     // `--balance both` quadratic on clusters with many topics).
                     scanned.insert((d, r), x);
+                    moved += ix.added(x, d, r);
                     ix.relocate(w, x, d, r);
-                } else if let Some((x1, x2, y)) = two_for_one(w, &ix, &bands, d, r) {
+                } else if let Some((x1, x2, y)) =
+                    two_for_one(w, &ix, &bands, d, r).filter(|&(x1, x2, y)| {
+                        let add = ix.added(x1, d, r) + ix.added(x2, d, r) + ix.added(y, r, d);
+                        moved + add <= budget.max(moved)
+                    })
+                {
+                    moved += ix.added(x1, d, r) + ix.added(x2, d, r) + ix.added(y, r, d);
                     ix.relocate(w, x1, d, r);
                     ix.relocate(w, x2, d, r);
                     ix.relocate(w, y, r, d);
@@ -180,14 +207,15 @@ pub(in crate::assign) fn even_counts(w: &mut Work, balanced: Balanced) {
                     continue;
                 }
                 stuck.clear();
-                moved = true;
+                moved_one = true;
                 break;
             }
-            if !moved {
+            if !moved_one {
                 stuck.insert(d);
             }
         }
     }
+    bands
 }
 
 /// The smallest replica on `d` from `start` up that `r` may take with both brokers staying in
@@ -516,6 +544,15 @@ pub(in crate::assign) struct Balanced {
 impl Balanced {
     pub(in crate::assign) fn bands(&self) -> &Bands {
         &self.bands
+    }
+
+    pub(in crate::assign) fn into_bands(self) -> Bands {
+        self.bands
+    }
+
+    /// Index the layout again (after moves made outside the balancing passes).
+    pub(in crate::assign) fn reindex(&mut self, w: &Work, original: &[Vec<u32>]) {
+        self.ix = Index::new(w, original);
     }
 }
 

@@ -18,6 +18,16 @@ pub(in crate::assign) struct Bands {
     pub(in crate::assign) az_weight: Vec<f64>,
 }
 
+impl Bands {
+    /// Whether every live broker of AZ `a` weighs the same (no disk sizes, or equal ones): then
+    /// each gets an equal share of every topic and the spread rule can hold beside the band.
+    pub(in crate::assign) fn even(&self, a: usize) -> bool {
+        self.azs
+            .get(a)
+            .is_none_or(|m| m.iter().all(|&x| self.weight[x] == self.weight[m[0]]))
+    }
+}
+
 pub(in crate::assign) fn bands(w: &Work, tol: f64, max_util: Option<f64>) -> Bands {
     let mut b = Bands {
         azs: Vec::new(),

@@ -16,6 +16,9 @@
 //!   largest such replicas are placed together (every way, where few enough), so two that only
 //!   one broker has room for are not both counted as landing there for free.
 //!
+//! * Each broker also sends at least its own replicas of a topic beyond the spread rule's limit
+//!   (smallest first; the limit is final here, since byte balance moves only within an AZ).
+//!
 //! In a small AZ the split-replica optimum ([`fractional`]) bounds it too, and on a small
 //! cluster [`Bound::searched`] raises an AZ's share to what an exact search proves
 //! ([`byte_exact`]).
@@ -136,198 +139,273 @@ impl Bound {
 
 /// The bound of the layout `w` (after the forced moves) with bands `b`.
 pub(in crate::assign) fn lower_bound(w: &Work, original: &[Vec<u32>], b: &Bands) -> Bound {
-    // Per broker: its own replicas, the bytes forced onto it, the partitions it holds; per AZ,
-    // every replica there, smallest first.
-    let mut own: Vec<Vec<u64>> = vec![Vec::new(); w.nb];
-    let mut floating = vec![0.0f64; w.nb];
-    let mut free_landing = vec![0.0f64; w.nz];
-    let mut back_home = vec![0.0f64; w.nb];
-    let mut back_total = vec![0.0f64; w.nz];
-    let mut forced_on: Vec<Vec<(u64, u32)>> = vec![Vec::new(); w.nb];
-    let mut forced = 0u64;
-    let mut on_parts: Vec<Vec<u32>> = vec![Vec::new(); w.nb];
-    let mut in_az: Vec<Vec<(u64, u32)>> = vec![Vec::new(); w.nz];
-    for (p, before) in original.iter().enumerate() {
-        // Live brokers per AZ that held p before the plan, and hold it now.
-        let held_in = |reps: &[u32], a: usize| {
-            reps.iter()
-                .filter(|&&r| (r as usize) < w.nb && !w.removed[r as usize])
-                .filter(|&&r| w.az_of[r as usize] == a)
-                .count()
-        };
-        let mut counted_az: Vec<usize> = Vec::new();
-        for &x in &w.reps[p] {
-            if !before.contains(&x) {
-                forced += w.cost[p];
-            }
-            if !w.in_scope[p] || w.cost[p] == 0 {
-                continue;
-            }
-            let xi = x as usize;
-            // Where the AZ rule sent one of an AZ's replicas of p elsewhere, which one went is
-            // the plan's choice: each one left there is as free to move as a forced replica.
-            let a = w.az_of[xi];
-            let chosen = before != &w.reps[p] && held_in(before, a) > held_in(&w.reps[p], a);
-            if before.contains(&x) && !chosen {
-                own[xi].push(w.cost[p]);
-            } else {
-                floating[xi] += w.cost[p] as f64;
-                forced_on[xi].push((w.cost[p], p as u32));
-            }
-            // What may land at no further cost: a forced replica anywhere; one of those left
-            // by the AZ rule only back on a broker that held p before.
-            if a < w.nz && !before.contains(&x) {
-                free_landing[a] += w.cost[p] as f64;
-            } else if a < w.nz && chosen {
-                // It may stay, or go back to a broker that held p before.
-                back_home[xi] += w.cost[p] as f64;
-                back_total[a] += w.cost[p] as f64;
-                if !counted_az.contains(&a) {
-                    counted_az.push(a);
-                    for &h in before {
-                        let h = h as usize;
-                        if h < w.nb
-                            && !w.removed[h]
-                            && w.az_of[h] == a
-                            && !w.reps[p].contains(&(h as u32))
-                        {
-                            back_home[h] += w.cost[p] as f64;
-                        }
-                    }
-                }
-            }
-            on_parts[xi].push(p as u32);
-            if w.az_of[xi] < w.nz {
-                in_az[w.az_of[xi]].push((w.cost[p], p as u32));
-            }
-        }
-    }
-    let own: Vec<Own> = own.into_iter().map(Own::new).collect();
-    let free_parts: Vec<Vec<u32>> = forced_on
-        .iter()
-        .map(|v| {
-            let mut ps: Vec<u32> = v.iter().map(|&(_, p)| p).collect();
-            ps.sort_unstable();
-            ps
-        })
-        .collect();
-    let azs: Vec<AzBound> = b
+    let mut g = Gathered::new(w, original);
+    // Byte balance moves replicas only within their AZ, so each topic's replicas per AZ are
+    // what the forced moves left: the rule's limits now are its limits at the end.
+    let limits = crate::assign::spread::limits(w, &w.reps);
+    g.spread = crate::assign::spread::forced_out(w, original, &w.reps, &limits).1;
+    let azs = b
         .azs
         .iter()
         .enumerate()
-        .map(|(a, members)| {
-            in_az[a].sort_unstable();
-            let mut prefix: Vec<f64> = Vec::with_capacity(in_az[a].len() + 1);
-            prefix.push(0.0);
-            for &(c, _) in &in_az[a] {
-                prefix.push(prefix.last().copied().unwrap_or(0.0) + c as f64);
-            }
-            // What broker x must receive to reach `need`: where the AZ's replicas no larger
-            // than the need, less those of partitions x holds, already reach it, the need
-            // itself (no scan); else the whole-replica cover of what it may take.
-            let receive = |x: usize, need: f64| -> f64 {
-                let upto = in_az[a].partition_point(|&(c, _)| (c as f64) <= need);
-                // (A replica that may move at no cost, forced or left by the AZ rule, may also
-                // stay: its partition counts as one x may take.)
-                let staying = |p: u32| free_parts[x].binary_search(&p).is_ok();
-                let held: f64 = on_parts[x]
-                    .iter()
-                    .filter(|&&p| (w.cost[p as usize] as f64) <= need && !staying(p))
-                    .map(|&p| {
-                        let p = p as usize;
-                        w.cost[p] as f64
-                            * w.reps[p]
-                                .iter()
-                                .filter(|&&r| w.az_of[r as usize] == a)
-                                .count() as f64
-                    })
-                    .sum();
-                if prefix[upto] - held >= need {
-                    return need;
-                }
-                let can_take = in_az[a]
-                    .iter()
-                    .filter(|&&(_, p)| !w.holds(p as usize, x as u32) || staying(p))
-                    .map(|&(c, _)| c);
-                min_cover(can_take, need)
+        .map(|(a, members)| az_bound(w, original, b, &g, a, members))
+        .collect();
+    Bound {
+        forced: g.forced,
+        azs,
+    }
+}
+
+/// What the bound reads from the layout, in one pass over the partitions.
+struct Gathered {
+    /// Per broker: its own replicas' sizes (those that may stay at no cost).
+    own: Vec<Own>,
+    /// Per broker: bytes of replicas forced onto it (or left there by the AZ rule's choice).
+    floating: Vec<f64>,
+    /// Per AZ: bytes of forced replicas, which may land anywhere at no further cost.
+    free_landing: Vec<f64>,
+    /// Per broker and per AZ: bytes of replicas the AZ rule left that may go back home free.
+    back_home: Vec<f64>,
+    back_total: Vec<f64>,
+    /// Per broker: the (size, partition) of replicas forced onto it.
+    forced_on: Vec<Vec<(u64, u32)>>,
+    /// Per broker: the partitions of `forced_on`, sorted.
+    free_parts: Vec<Vec<u32>>,
+    /// Bytes the forced moves copy.
+    forced: u64,
+    /// Per broker: the partitions it holds.
+    on_parts: Vec<Vec<u32>>,
+    /// Per AZ: every replica there, (size, partition), smallest first.
+    in_az: Vec<Vec<(u64, u32)>>,
+    /// Per broker: the bytes of its own replicas the spread rule makes it send at least.
+    spread: Vec<f64>,
+}
+
+impl Gathered {
+    fn new(w: &Work, original: &[Vec<u32>]) -> Self {
+        // Per broker: its own replicas, the bytes forced onto it, the partitions it holds; per AZ,
+        // every replica there, smallest first.
+        let mut own: Vec<Vec<u64>> = vec![Vec::new(); w.nb];
+        let mut floating = vec![0.0f64; w.nb];
+        let mut free_landing = vec![0.0f64; w.nz];
+        let mut back_home = vec![0.0f64; w.nb];
+        let mut back_total = vec![0.0f64; w.nz];
+        let mut forced_on: Vec<Vec<(u64, u32)>> = vec![Vec::new(); w.nb];
+        let mut forced = 0u64;
+        let mut on_parts: Vec<Vec<u32>> = vec![Vec::new(); w.nb];
+        let mut in_az: Vec<Vec<(u64, u32)>> = vec![Vec::new(); w.nz];
+        for (p, before) in original.iter().enumerate() {
+            // Live brokers per AZ that held p before the plan, and hold it now.
+            let held_in = |reps: &[u32], a: usize| {
+                reps.iter()
+                    .filter(|&&r| (r as usize) < w.nb && !w.removed[r as usize])
+                    .filter(|&&r| w.az_of[r as usize] == a)
+                    .count()
             };
-            // The replicas the forced moves placed here: each lands on one broker that does not
-            // hold its partition already; where only one broker may take it, that broker must.
-            let mut pinned: IntMap<usize, f64> = IntMap::default();
-            let mut floats: Vec<(u64, Vec<bool>)> = Vec::new();
-            for &x in members {
-                for &(c, p) in &forced_on[x] {
-                    let may: Vec<bool> = members
-                        .iter()
-                        .map(|&r| r == x || !w.holds(p as usize, r as u32))
-                        .collect();
-                    match may.iter().filter(|&&m| m).count() {
-                        1 => {
-                            let at = members[may.iter().position(|&m| m).unwrap_or(0)];
-                            *pinned.entry(at).or_default() += c as f64;
+            let mut counted_az: Vec<usize> = Vec::new();
+            for &x in &w.reps[p] {
+                if !before.contains(&x) {
+                    forced += w.cost[p];
+                }
+                if !w.in_scope[p] || w.cost[p] == 0 {
+                    continue;
+                }
+                let xi = x as usize;
+                // Where the AZ rule sent one of an AZ's replicas of p elsewhere, which one went is
+                // the plan's choice: each one left there is as free to move as a forced replica.
+                let a = w.az_of[xi];
+                let chosen = before != &w.reps[p] && held_in(before, a) > held_in(&w.reps[p], a);
+                if before.contains(&x) && !chosen {
+                    own[xi].push(w.cost[p]);
+                } else {
+                    floating[xi] += w.cost[p] as f64;
+                    forced_on[xi].push((w.cost[p], p as u32));
+                }
+                // What may land at no further cost: a forced replica anywhere; one of those left
+                // by the AZ rule only back on a broker that held p before.
+                if a < w.nz && !before.contains(&x) {
+                    free_landing[a] += w.cost[p] as f64;
+                } else if a < w.nz && chosen {
+                    // It may stay, or go back to a broker that held p before.
+                    back_home[xi] += w.cost[p] as f64;
+                    back_total[a] += w.cost[p] as f64;
+                    if !counted_az.contains(&a) {
+                        counted_az.push(a);
+                        for &h in before {
+                            let h = h as usize;
+                            if h < w.nb
+                                && !w.removed[h]
+                                && w.az_of[h] == a
+                                && !w.reps[p].contains(&(h as u32))
+                            {
+                                back_home[h] += w.cost[p] as f64;
+                            }
                         }
-                        _ => floats.push((c, may)),
                     }
                 }
-            }
-            floats.sort_unstable_by_key(|f| std::cmp::Reverse(f.0));
-            let floats: Vec<Landing> = floats
-                .into_iter()
-                .take(FORCED_LANDINGS)
-                .map(|(c, may)| Landing {
-                    size: c as f64,
-                    may,
-                })
-                .collect();
-            let az = Az::new(members, |x| {
-                let base = w.bytes[x] as f64 - floating[x];
-                let (lo, hi) = (b.lo[x], b.hi[x]);
-                let pin = pinned.get(&x).copied().unwrap_or(0.0);
-                // What it must send to fit under its upper edge with what it must take.
-                let (mut send, m) = own[x]
-                    .cover(base + pin - hi)
-                    .unwrap_or((base + pin - hi, 0.0));
-                // What it must take: the pinned replicas, and what it needs to reach its lower
-                // edge after sending (in whole replicas it may take, where it sends nothing).
-                let need = lo - (base - send);
-                let take = if need <= pin {
-                    pin
-                } else if send > 0.0 {
-                    need
-                } else {
-                    receive(x, need)
-                };
-                // Taking that may push it over its upper edge again.
-                if base + take - hi > send {
-                    send = own[x]
-                        .cover(base + take - hi)
-                        .map_or(base + take - hi, |c| c.0);
+                on_parts[xi].push(p as u32);
+                if w.az_of[xi] < w.nz {
+                    in_az[w.az_of[xi]].push((w.cost[p], p as u32));
                 }
-                (base, send, take, m)
-            });
-            let onward = az.onward(&b.hi, &own, floats);
-            let forced_here = free_landing[a];
-            let out: f64 = az.send.iter().sum::<f64>() + onward;
-            // Landing free: forced replicas anywhere, and those the AZ rule left where they are
-            // or back on a broker that held them (at most what each such broker takes, and
-            // their total).
-            let back: f64 = members
-                .iter()
-                .zip(&az.take)
-                .map(|(&x, &t)| t.min(back_home[x]))
-                .sum::<f64>()
-                .min(back_total[a]);
-            let into: f64 = az.take.iter().sum::<f64>() - forced_here - back;
-            // In a small AZ, the split-replica optimum bounds it too (less what the forced
-            // replicas cost, counted once above).
-            let split = fractional(w, original, b, members, a).map_or(0.0, |f| f - forced_here);
-            AzBound {
-                balance: out.max(into).max(split),
-                forced_here,
             }
+        }
+        let own: Vec<Own> = own.into_iter().map(Own::new).collect();
+        let free_parts: Vec<Vec<u32>> = forced_on
+            .iter()
+            .map(|v| {
+                let mut ps: Vec<u32> = v.iter().map(|&(_, p)| p).collect();
+                ps.sort_unstable();
+                ps
+            })
+            .collect();
+        for v in &mut in_az {
+            v.sort_unstable();
+        }
+        Self {
+            own,
+            floating,
+            free_landing,
+            back_home,
+            back_total,
+            forced_on,
+            free_parts,
+            forced,
+            on_parts,
+            in_az,
+            spread: vec![0.0; w.nb],
+        }
+    }
+}
+
+/// One AZ's bound: the most of what its brokers must send and take (and, in a small AZ, the
+/// split-replica optimum), less what the forced moves already pay for.
+///
+/// One piece on purpose: each term (sends, takes, pinned and free landings, the split optimum,
+/// the spread rule) reads the same per-AZ sums, and the bound is their maximum.
+fn az_bound(
+    w: &Work,
+    original: &[Vec<u32>],
+    b: &Bands,
+    g: &Gathered,
+    a: usize,
+    members: &[usize],
+) -> AzBound {
+    let mut prefix: Vec<f64> = Vec::with_capacity(g.in_az[a].len() + 1);
+    prefix.push(0.0);
+    for &(c, _) in &g.in_az[a] {
+        prefix.push(prefix.last().copied().unwrap_or(0.0) + c as f64);
+    }
+    // What broker x must receive to reach `need`: where the AZ's replicas no larger
+    // than the need, less those of partitions x holds, already reach it, the need
+    // itself (no scan); else the whole-replica cover of what it may take.
+    let receive = |x: usize, need: f64| -> f64 {
+        let upto = g.in_az[a].partition_point(|&(c, _)| (c as f64) <= need);
+        // (A replica that may move at no cost, forced or left by the AZ rule, may also
+        // stay: its partition counts as one x may take.)
+        let staying = |p: u32| g.free_parts[x].binary_search(&p).is_ok();
+        let held: f64 = g.on_parts[x]
+            .iter()
+            .filter(|&&p| (w.cost[p as usize] as f64) <= need && !staying(p))
+            .map(|&p| {
+                let p = p as usize;
+                w.cost[p] as f64
+                    * w.reps[p]
+                        .iter()
+                        .filter(|&&r| w.az_of[r as usize] == a)
+                        .count() as f64
+            })
+            .sum();
+        if prefix[upto] - held >= need {
+            return need;
+        }
+        let can_take = g.in_az[a]
+            .iter()
+            .filter(|&&(_, p)| !w.holds(p as usize, x as u32) || staying(p))
+            .map(|&(c, _)| c);
+        min_cover(can_take, need)
+    };
+    // The replicas the forced moves placed here: each lands on one broker that does not
+    // hold its partition already; where only one broker may take it, that broker must.
+    let mut pinned: IntMap<usize, f64> = IntMap::default();
+    let mut floats: Vec<(u64, Vec<bool>)> = Vec::new();
+    for &x in members {
+        for &(c, p) in &g.forced_on[x] {
+            let may: Vec<bool> = members
+                .iter()
+                .map(|&r| r == x || !w.holds(p as usize, r as u32))
+                .collect();
+            match may.iter().filter(|&&m| m).count() {
+                1 => {
+                    let at = members[may.iter().position(|&m| m).unwrap_or(0)];
+                    *pinned.entry(at).or_default() += c as f64;
+                }
+                _ => floats.push((c, may)),
+            }
+        }
+    }
+    floats.sort_unstable_by_key(|f| std::cmp::Reverse(f.0));
+    let floats: Vec<Landing> = floats
+        .into_iter()
+        .take(FORCED_LANDINGS)
+        .map(|(c, may)| Landing {
+            size: c as f64,
+            may,
         })
         .collect();
-    Bound { forced, azs }
+    let az = Az::new(members, |x| {
+        let base = w.bytes[x] as f64 - g.floating[x];
+        let (lo, hi) = (b.lo[x], b.hi[x]);
+        let pin = pinned.get(&x).copied().unwrap_or(0.0);
+        // What it must send to fit under its upper edge with what it must take.
+        let (mut send, m) = g.own[x]
+            .cover(base + pin - hi)
+            .unwrap_or((base + pin - hi, 0.0));
+        // What it must take: the pinned replicas, and what it needs to reach its lower
+        // edge after sending (in whole replicas it may take, where it sends nothing).
+        let need = lo - (base - send);
+        let take = if need <= pin {
+            pin
+        } else if send > 0.0 {
+            need
+        } else {
+            receive(x, need)
+        };
+        // Taking that may push it over its upper edge again.
+        if base + take - hi > send {
+            send = g.own[x]
+                .cover(base + take - hi)
+                .map_or(base + take - hi, |c| c.0);
+        }
+        (base, send, take, m)
+    });
+    let onward = az.onward(&b.hi, &g.own, floats);
+    let forced_here = g.free_landing[a];
+    let out: f64 = az.send.iter().sum::<f64>() + onward;
+    // Landing free: forced replicas anywhere, and those the AZ rule left where they are
+    // or back on a broker that held them (at most what each such broker takes, and
+    // their total).
+    let back: f64 = members
+        .iter()
+        .zip(&az.take)
+        .map(|(&x, &t)| t.min(g.back_home[x]))
+        .sum::<f64>()
+        .min(g.back_total[a]);
+    let into: f64 = az.take.iter().sum::<f64>() - forced_here - back;
+    // In a small AZ, the split-replica optimum bounds it too (less what the forced
+    // replicas cost, counted once above).
+    let split = fractional(w, original, b, members, a).map_or(0.0, |f| f - forced_here);
+    // Each broker sends at least what its band asks and at least its own replicas of a topic
+    // above the spread rule's limit (where the rule holds: brokers of equal weight).
+    let even = b.even(a);
+    let spread: f64 = members
+        .iter()
+        .zip(&az.send)
+        .map(|(&x, &s)| if even { s.max(g.spread[x]) } else { s })
+        .sum();
+    AzBound {
+        balance: out.max(into).max(split).max(spread),
+        forced_here,
+    }
 }
 
 /// One AZ's brokers and what each must at least send and take (indexed like `members`).

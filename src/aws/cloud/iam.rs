@@ -152,86 +152,96 @@ impl Aws {
                 Ok(())
             }
             ("iam-instance-profile", action) => {
-                let p = i.instance_profile_name.as_str();
-                if action == crate::provision::Action::Create {
-                    self.mutate("IAM", "CreateInstanceProfile", p)?;
-                    match self
-                        .iam
-                        .create_instance_profile()
-                        .instance_profile_name(p)
-                        .set_tags(Some(tags))
-                        .send()
-                        .await
-                    {
-                        Ok(_) => {}
-                        Err(e) if code(&e) == Some("EntityAlreadyExists") => {}
-                        Err(e) => {
-                            return Err(CloudError::call("IAM", "CreateInstanceProfile", p, e))
-                        }
-                    }
-                }
-                // Make the profile hold exactly our role.
-                let current = self
+                self.converge_instance_profile(i, action == crate::provision::Action::Create, tags)
+                    .await
+            }
+            (other, _) => unreachable!("not an IAM change: {other}"),
+        }
+    }
+
+    /// The instance profile (created when `create`), holding exactly the brokers' role.
+    async fn converge_instance_profile(
+        &self,
+        i: &Iam,
+        create: bool,
+        tags: Vec<aws_sdk_iam::types::Tag>,
+    ) -> Result<(), CloudError> {
+        let role = i.role_name.as_str();
+        let p = i.instance_profile_name.as_str();
+        if create {
+            self.mutate("IAM", "CreateInstanceProfile", p)?;
+            match self
+                .iam
+                .create_instance_profile()
+                .instance_profile_name(p)
+                .set_tags(Some(tags))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if code(&e) == Some("EntityAlreadyExists") => {}
+                Err(e) => return Err(CloudError::call("IAM", "CreateInstanceProfile", p, e)),
+            }
+        }
+        // Make the profile hold exactly our role.
+        let current = self
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(p)
+            .send()
+            .await
+            .map_err(err("IAM", "GetInstanceProfile", p))?;
+        let roles: Vec<String> = current
+            .instance_profile()
+            .map(|ip| {
+                ip.roles()
+                    .iter()
+                    .map(|r| r.role_name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for r in roles.iter().filter(|r| *r != role) {
+            self.mutate("IAM", "RemoveRoleFromInstanceProfile", p)?;
+            gone_ok(
+                self.iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(p)
+                    .role_name(r)
+                    .send()
+                    .await,
+                "IAM",
+                "RemoveRoleFromInstanceProfile",
+                p,
+            )?;
+        }
+        if !roles.iter().any(|r| r == role) {
+            self.mutate("IAM", "AddRoleToInstanceProfile", p)?;
+            if let Err(e) = self
+                .iam
+                .add_role_to_instance_profile()
+                .instance_profile_name(p)
+                .role_name(role)
+                .send()
+                .await
+            {
+                // A retry after a lost response meets "LimitExceeded" (a profile holds
+                // one role): fine when that role is ours.
+                let now = self
                     .iam
                     .get_instance_profile()
                     .instance_profile_name(p)
                     .send()
                     .await
                     .map_err(err("IAM", "GetInstanceProfile", p))?;
-                let roles: Vec<String> = current
+                let ours = now
                     .instance_profile()
-                    .map(|ip| {
-                        ip.roles()
-                            .iter()
-                            .map(|r| r.role_name().to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                for r in roles.iter().filter(|r| *r != role) {
-                    self.mutate("IAM", "RemoveRoleFromInstanceProfile", p)?;
-                    gone_ok(
-                        self.iam
-                            .remove_role_from_instance_profile()
-                            .instance_profile_name(p)
-                            .role_name(r)
-                            .send()
-                            .await,
-                        "IAM",
-                        "RemoveRoleFromInstanceProfile",
-                        p,
-                    )?;
+                    .is_some_and(|ip| ip.roles().iter().any(|r| r.role_name() == role));
+                if !ours {
+                    return Err(CloudError::call("IAM", "AddRoleToInstanceProfile", p, e));
                 }
-                if !roles.iter().any(|r| r == role) {
-                    self.mutate("IAM", "AddRoleToInstanceProfile", p)?;
-                    if let Err(e) = self
-                        .iam
-                        .add_role_to_instance_profile()
-                        .instance_profile_name(p)
-                        .role_name(role)
-                        .send()
-                        .await
-                    {
-                        // A retry after a lost response meets "LimitExceeded" (a profile holds
-                        // one role): fine when that role is ours.
-                        let now = self
-                            .iam
-                            .get_instance_profile()
-                            .instance_profile_name(p)
-                            .send()
-                            .await
-                            .map_err(err("IAM", "GetInstanceProfile", p))?;
-                        let ours = now
-                            .instance_profile()
-                            .is_some_and(|ip| ip.roles().iter().any(|r| r.role_name() == role));
-                        if !ours {
-                            return Err(CloudError::call("IAM", "AddRoleToInstanceProfile", p, e));
-                        }
-                    }
-                }
-                Ok(())
             }
-            (other, _) => unreachable!("not an IAM change: {other}"),
         }
+        Ok(())
     }
 
     pub(super) async fn destroy_iam(

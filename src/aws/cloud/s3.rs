@@ -7,7 +7,7 @@ use aws_sdk_s3::types as s3t;
 use super::{code, err, verb, Aws};
 use crate::provision::cloud::CloudError;
 use crate::provision::cloud::Removal;
-use crate::provision::desired::{BucketEncryption, Desired};
+use crate::provision::desired::{Bucket, BucketEncryption, Desired};
 use crate::provision::diff::{ActualBucket, Change};
 
 impl Aws {
@@ -134,37 +134,7 @@ impl Aws {
             .expect("bucket changes come from a bucket");
         let n = b.name.as_str();
         match c.kind {
-            "s3-bucket" => {
-                self.mutate("S3", "CreateBucket", n)?;
-                let mut req = self
-                    .s3
-                    .create_bucket()
-                    .bucket(n)
-                    .object_ownership(s3t::ObjectOwnership::BucketOwnerEnforced);
-                if b.region != "us-east-1" {
-                    req = req.create_bucket_configuration(
-                        s3t::CreateBucketConfiguration::builder()
-                            .location_constraint(s3t::BucketLocationConstraint::from(
-                                b.region.as_str(),
-                            ))
-                            .build(),
-                    );
-                }
-                match req.send().await {
-                    Ok(_) => Ok(()),
-                    // Ours already (a re-run after a crash between create and read): converge.
-                    Err(e) if code(&e) == Some("BucketAlreadyOwnedByYou") => Ok(()),
-                    // A retry after a lost response may hear "already exists": the bucket is
-                    // ours when this account can read it (another account's answers 403).
-                    Err(e) if code(&e) == Some("BucketAlreadyExists") => {
-                        match self.s3.head_bucket().bucket(n).send().await {
-                            Ok(_) => Ok(()),
-                            Err(_) => Err(CloudError::call("S3", "CreateBucket", n, e)),
-                        }
-                    }
-                    Err(e) => Err(CloudError::call("S3", "CreateBucket", n, e)),
-                }
-            }
+            "s3-bucket" => self.create_bucket(b).await,
             "s3-public-access-block" => {
                 self.mutate("S3", "PutPublicAccessBlock", n)?;
                 let conf = s3t::PublicAccessBlockConfiguration::builder()
@@ -184,26 +154,7 @@ impl Aws {
             }
             "s3-encryption" => {
                 self.mutate("S3", "PutBucketEncryption", n)?;
-                let default = match &b.encryption {
-                    BucketEncryption::SseS3 => s3t::ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(s3t::ServerSideEncryption::Aes256)
-                        .build(),
-                    BucketEncryption::SseKms { key_id } => {
-                        s3t::ServerSideEncryptionByDefault::builder()
-                            .sse_algorithm(s3t::ServerSideEncryption::AwsKms)
-                            .kms_master_key_id(key_id)
-                            .build()
-                    }
-                }
-                .expect("algorithm is set");
-                let rule = s3t::ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(default)
-                    .bucket_key_enabled(matches!(b.encryption, BucketEncryption::SseKms { .. }))
-                    .build();
-                let conf = s3t::ServerSideEncryptionConfiguration::builder()
-                    .rules(rule)
-                    .build()
-                    .expect("rules are set");
+                let conf = encryption(&b.encryption);
                 self.s3
                     .put_bucket_encryption()
                     .bucket(n)
@@ -234,26 +185,7 @@ impl Aws {
             }
             "s3-lifecycle" => {
                 self.mutate("S3", "PutBucketLifecycleConfiguration", n)?;
-                let mut rule = s3t::LifecycleRule::builder()
-                    .id("streamctl")
-                    .status(s3t::ExpirationStatus::Enabled)
-                    .filter(s3t::LifecycleRuleFilter::builder().prefix("").build())
-                    .abort_incomplete_multipart_upload(
-                        s3t::AbortIncompleteMultipartUpload::builder()
-                            .days_after_initiation(b.abort_multipart_days as i32)
-                            .build(),
-                    );
-                if let Some(days) = b.expiration_days {
-                    rule = rule.expiration(
-                        s3t::LifecycleExpiration::builder()
-                            .days(days as i32)
-                            .build(),
-                    );
-                }
-                let conf = s3t::BucketLifecycleConfiguration::builder()
-                    .rules(rule.build().expect("status set"))
-                    .build()
-                    .expect("rules set");
+                let conf = lifecycle(b);
                 self.s3
                     .put_bucket_lifecycle_configuration()
                     .bucket(n)
@@ -297,6 +229,38 @@ impl Aws {
                 Ok(())
             }
             other => unreachable!("not a bucket change: {other}"),
+        }
+    }
+
+    /// CreateBucket (owner-enforced), converging on a bucket this account already owns.
+    async fn create_bucket(&self, b: &Bucket) -> Result<(), CloudError> {
+        let n = b.name.as_str();
+        self.mutate("S3", "CreateBucket", n)?;
+        let mut req = self
+            .s3
+            .create_bucket()
+            .bucket(n)
+            .object_ownership(s3t::ObjectOwnership::BucketOwnerEnforced);
+        if b.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                s3t::CreateBucketConfiguration::builder()
+                    .location_constraint(s3t::BucketLocationConstraint::from(b.region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // Ours already (a re-run after a crash between create and read): converge.
+            Err(e) if code(&e) == Some("BucketAlreadyOwnedByYou") => Ok(()),
+            // A retry after a lost response may hear "already exists": the bucket is
+            // ours when this account can read it (another account's answers 403).
+            Err(e) if code(&e) == Some("BucketAlreadyExists") => {
+                match self.s3.head_bucket().bucket(n).send().await {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(CloudError::call("S3", "CreateBucket", n, e)),
+                }
+            }
+            Err(e) => Err(CloudError::call("S3", "CreateBucket", n, e)),
         }
     }
 
@@ -385,4 +349,50 @@ impl Aws {
         }
         Ok(())
     }
+}
+
+/// Default encryption: SSE-S3, or SSE-KMS with a bucket key.
+fn encryption(encryption: &BucketEncryption) -> s3t::ServerSideEncryptionConfiguration {
+    let default = match encryption {
+        BucketEncryption::SseS3 => s3t::ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(s3t::ServerSideEncryption::Aes256)
+            .build(),
+        BucketEncryption::SseKms { key_id } => s3t::ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(s3t::ServerSideEncryption::AwsKms)
+            .kms_master_key_id(key_id)
+            .build(),
+    }
+    .expect("algorithm is set");
+    let rule = s3t::ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(default)
+        .bucket_key_enabled(matches!(encryption, BucketEncryption::SseKms { .. }))
+        .build();
+    s3t::ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .expect("rules are set")
+}
+
+/// One rule on every object: abort incomplete multipart uploads, and expire when the spec asks.
+fn lifecycle(b: &Bucket) -> s3t::BucketLifecycleConfiguration {
+    let mut rule = s3t::LifecycleRule::builder()
+        .id("streamctl")
+        .status(s3t::ExpirationStatus::Enabled)
+        .filter(s3t::LifecycleRuleFilter::builder().prefix("").build())
+        .abort_incomplete_multipart_upload(
+            s3t::AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(b.abort_multipart_days as i32)
+                .build(),
+        );
+    if let Some(days) = b.expiration_days {
+        rule = rule.expiration(
+            s3t::LifecycleExpiration::builder()
+                .days(days as i32)
+                .build(),
+        );
+    }
+    s3t::BucketLifecycleConfiguration::builder()
+        .rules(rule.build().expect("status set"))
+        .build()
+        .expect("rules set")
 }

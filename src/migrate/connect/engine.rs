@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use super::plan::{self as connect, behind, replay_start, task_actions, Goals, TaskAction};
+use super::plan::{self as connect, behind, task_actions, Goals, TaskAction};
+pub use super::verify::build_and_verify;
 use crate::connect::ConnectApi;
 use crate::kafka::records::DataCluster;
 use crate::kafka::KafkaError;
@@ -20,11 +21,9 @@ use crate::migrate::diskless::copy::{CopyEngine, CopyStats};
 use crate::migrate::diskless::cursor::{records_deleted, Cursor};
 use crate::migrate::diskless::error::DisklessError;
 use crate::migrate::diskless::journal::save;
-use crate::migrate::diskless::journal::Verified;
-use crate::migrate::diskless::journal::{DisklessJournal, Duplicate, QuotaRecord};
-use crate::migrate::diskless::verify::{chain, record_digest, Difference};
-use crate::migrate::diskless::verify::{PartitionCheck, VerifyReport};
-use crate::run::progress::{Progress, Stage};
+use crate::migrate::diskless::journal::{DisklessJournal, QuotaRecord};
+use crate::migrate::diskless::verify::VerifyReport;
+use crate::run::progress::{Observation, Progress, Stage};
 
 /// The source cluster's client quotas (the real one wraps [`crate::kafka::ClusterAdmin`]).
 pub trait Quotas {
@@ -64,10 +63,6 @@ pub struct ConnectEngine<'a> {
     /// The share of the throttle the quotas are set to (see [`connect::run_scale`]).
     scale: f64,
 }
-
-/// Records of one verification pass kept for recognising replays: a replay reaching further back
-/// than this is reported as a difference (hint: lower the workers' `offset.flush.interval.ms`).
-const HISTORY: usize = 1_000_000;
 
 impl<'a> ConnectEngine<'a> {
     pub fn new(
@@ -295,7 +290,58 @@ impl<'a> ConnectEngine<'a> {
         }
     }
 
+    /// The connector's status: a failed connector is an error, a failed task is restarted once
+    /// (and an error when it fails again). Returns its states and task ids (None: no status).
+    fn tend_tasks(
+        &self,
+        name: &str,
+        restarted: &mut std::collections::BTreeSet<i32>,
+    ) -> Result<Option<(String, Vec<i32>)>, DisklessError> {
+        let Some(s) = self.connect.status(name)? else {
+            return Ok(None);
+        };
+        if s.connector.state == "FAILED" {
+            return Err(DisklessError::inconsistent(
+                format!(
+                    "connector {name} failed: {}",
+                    s.connector.trace.as_deref().unwrap_or("no trace")
+                ),
+                "read the worker's log; fix the cause and run the same command again",
+            ));
+        }
+        let failed: Vec<(i32, Option<String>)> = s
+            .tasks
+            .iter()
+            .filter(|t| t.state == "FAILED")
+            .map(|t| (t.id, t.trace.clone()))
+            .collect();
+        for a in task_actions(&failed, restarted) {
+            match a {
+                TaskAction::Restart(id) => {
+                    warn!(connector = %name, task = id, "a task failed; restarting it once");
+                    let connect = self.connect;
+                    while_rebalancing(|| connect.restart_task(name, id))?;
+                    restarted.insert(id);
+                }
+                TaskAction::Give(id, trace) => {
+                    return Err(DisklessError::inconsistent(
+                        format!("connector {name} task {id} failed again after a restart: {}", trace.lines().next().unwrap_or("")),
+                        "the full trace is in GET /connectors/NAME/status and the worker's log; fix the cause and run the same command again",
+                    ));
+                }
+            }
+        }
+        Ok(Some((
+            task_states(&s),
+            s.tasks.iter().map(|t| t.id).collect(),
+        )))
+    }
+
     /// Run the connector until every partition is copied up to this run's end.
+    ///
+    /// One piece on purpose: a poll loop whose state (first and last movement on the target,
+    /// the best figures seen, tasks restarted, the one nudge) decides both progress and the stall;
+    /// the task handling and the stall's message are already their own functions.
     fn run_to(
         &mut self,
         j: &mut DisklessJournal,
@@ -332,41 +378,9 @@ impl<'a> ConnectEngine<'a> {
             if self.opts.stop.load(Ordering::Relaxed) {
                 return Err(DisklessError::Interrupted);
             }
-            let status = self.connect.status(&name)?;
-            if let Some(s) = &status {
-                states = task_states(s);
-                task_ids = s.tasks.iter().map(|t| t.id).collect();
-                if s.connector.state == "FAILED" {
-                    return Err(DisklessError::inconsistent(
-                        format!(
-                            "connector {name} failed: {}",
-                            s.connector.trace.as_deref().unwrap_or("no trace")
-                        ),
-                        "read the worker's log; fix the cause and run the same command again",
-                    ));
-                }
-                let failed: Vec<(i32, Option<String>)> = s
-                    .tasks
-                    .iter()
-                    .filter(|t| t.state == "FAILED")
-                    .map(|t| (t.id, t.trace.clone()))
-                    .collect();
-                for a in task_actions(&failed, &restarted) {
-                    match a {
-                        TaskAction::Restart(id) => {
-                            warn!(connector = %name, task = id, "a task failed; restarting it once");
-                            let connect = self.connect;
-                            while_rebalancing(|| connect.restart_task(&name, id))?;
-                            restarted.insert(id);
-                        }
-                        TaskAction::Give(id, trace) => {
-                            return Err(DisklessError::inconsistent(
-                                format!("connector {name} task {id} failed again after a restart: {}", trace.lines().next().unwrap_or("")),
-                                "the full trace is in GET /connectors/NAME/status and the worker's log; fix the cause and run the same command again",
-                            ));
-                        }
-                    }
-                }
+            if let Some((st, ids)) = self.tend_tasks(&name, &mut restarted)? {
+                states = st;
+                task_ids = ids;
             }
             let committed: BTreeMap<(String, i32), i64> = self
                 .connect
@@ -404,6 +418,30 @@ impl<'a> ConnectEngine<'a> {
                 .sum();
             let left = behind(goals, &committed);
             progress.update(done, total, left.len(), &Stage::ConnectorCopying);
+            for (k, e) in ends {
+                let next = committed.get(k).map_or(begin[k], |c| (c + 1).min(*e));
+                progress.observe(&Observation::PartitionCopy {
+                    topic: k.0.clone(),
+                    partition: k.1,
+                    copied_to: next,
+                    source_end: *e,
+                    verified_to: j
+                        .partition(&k.0, k.1)
+                        .and_then(|p| p.verified.as_ref())
+                        .map_or(begin[k], |v| v.source_end),
+                    lag_records: (e - next).max(0) as u64,
+                    lag_bytes: 0,
+                    lag_seconds: 0.0,
+                });
+            }
+            progress.observe(&Observation::Copy {
+                records: done,
+                bytes: 0,
+                bytes_per_sec: 0.0,
+                throttle_bytes_per_sec: self.opts.throttle,
+                partitions_verified: 0,
+                partitions: ends.len() as u64,
+            });
             if left.is_empty() {
                 return Ok(first_move.map_or(0.0, |t| {
                     last_move.saturating_duration_since(t).as_secs_f64()
@@ -656,190 +694,6 @@ pub fn cancel(
     restore(j, path, quotas)?;
     j.connect.as_mut().expect("checked").deleted = true;
     save(j, path)
-}
-
-/// Build the map while verifying, for every partition, from where the last verification stopped
-/// to the target's end: each target record is either the next source record (read in step,
-/// `read_committed`) or a replay of an earlier one ([`replay_start`]); anything else is a
-/// difference. With `goals` (after a copy), a source record up to its partition's goal without a
-/// copy is a difference too. A partition with a difference is left as it was (map, verification).
-pub fn build_and_verify(
-    j: &mut DisklessJournal,
-    path: &Path,
-    src: &dyn DataCluster,
-    tgt: &dyn DataCluster,
-    goals: Option<&Goals>,
-    stall: Duration,
-) -> Result<VerifyReport, DisklessError> {
-    let mut out = Vec::new();
-    let mut differences = Vec::new();
-    for p in j.partitions.iter_mut() {
-        let v = p.verified_so_far();
-        let (_, s_hw) = src.watermarks(&p.topic, p.partition)?;
-        let (_, t_hw) = tgt.watermarks(&p.topic, p.partition)?;
-        let goal = goals
-            .and_then(|g| g.get(&(p.topic.clone(), p.partition)).copied())
-            .flatten();
-        let mut map = p.map.clone();
-        let mut duplicates = p.duplicates.clone();
-        let mut bytes = p.bytes;
-        let mut s = Cursor::open(src, true, &p.topic, p.partition, v.source_end, s_hw, stall)?;
-        let mut t = Cursor::open(tgt, false, &p.topic, p.partition, v.target_end, t_hw, stall)?;
-        // This pass's matched source records: offsets, digests, payload sizes; records before
-        // `hist_base` fell out of the window and are chained into `base_hash`.
-        let (mut offs, mut digs, mut sizes): (Vec<i64>, Vec<[u8; 32]>, Vec<u64>) =
-            (Vec::new(), Vec::new(), Vec::new());
-        let mut base_hash = v.source_hash.clone();
-        let mut base_records = v.records;
-        let mut e = 0usize;
-        let mut peek = None;
-        let mut diffs: Vec<Difference> = Vec::new();
-        let mut target_end = v.target_end;
-        while let Some(b) = t.next()? {
-            target_end = b.offset + 1;
-            let db = record_digest(&b);
-            if e < digs.len() {
-                if digs[e] == db {
-                    map.push(offs[e], b.offset).map_err(|m| {
-                        DisklessError::inconsistent(
-                            m.to_string(),
-                            "the target partition has another writer",
-                        )
-                    })?;
-                    e += 1;
-                    continue;
-                }
-            } else {
-                if peek.is_none() {
-                    peek = s.next()?;
-                }
-                if let Some(a) = peek.as_ref().filter(|a| record_digest(a) == db) {
-                    map.push_after_gap(a.offset, b.offset).map_err(|m| {
-                        DisklessError::inconsistent(
-                            m.to_string(),
-                            "the target partition has another writer",
-                        )
-                    })?;
-                    bytes += a.payload_bytes();
-                    offs.push(a.offset);
-                    digs.push(db);
-                    sizes.push(a.payload_bytes());
-                    e += 1;
-                    peek = None;
-                    if digs.len() > 2 * HISTORY {
-                        for d in digs.drain(..HISTORY) {
-                            base_hash = chain(&base_hash, &d);
-                        }
-                        offs.drain(..HISTORY);
-                        sizes.drain(..HISTORY);
-                        base_records += HISTORY as u64;
-                        e -= HISTORY;
-                    }
-                    continue;
-                }
-            }
-            match replay_start(&digs, e, &db) {
-                Some(r) => {
-                    let (from, to) = map.replay(offs[r], b.offset).map_err(|m| {
-                        DisklessError::inconsistent(
-                            m.to_string(),
-                            "the target partition has another writer",
-                        )
-                    })?;
-                    duplicates.push(Duplicate {
-                        source_from: offs[r],
-                        target_from: from,
-                        target_to: to,
-                    });
-                    e = r + 1;
-                }
-                None => {
-                    let expected = if e < offs.len() {
-                        Some(offs[e])
-                    } else {
-                        peek.as_ref().map(|a| a.offset)
-                    };
-                    diffs.push(Difference {
-                        topic: p.topic.clone(),
-                        partition: p.partition,
-                        source_offset: expected,
-                        target_offset: Some(b.offset),
-                        what: format!(
-                            "target offset {} is neither the next source record{} nor a repeat of one copied before it",
-                            b.offset,
-                            expected.map(|o| format!(" ({o})")).unwrap_or_default()
-                        ),
-                    });
-                    if diffs.len() >= 20 {
-                        break;
-                    }
-                }
-            }
-        }
-        // Where the verified source ends: mid-replay, at the first record not copied again yet;
-        // otherwise at the first source record without a copy (or the source's end).
-        let source_end = if e < offs.len() {
-            bytes -= sizes[e..].iter().sum::<u64>();
-            offs[e]
-        } else {
-            if peek.is_none() && diffs.is_empty() {
-                peek = s.next()?;
-            }
-            match &peek {
-                Some(a) => {
-                    if goal.is_some_and(|g| a.offset <= g) {
-                        diffs.push(Difference {
-                            topic: p.topic.clone(),
-                            partition: p.partition,
-                            source_offset: Some(a.offset),
-                            target_offset: None,
-                            what: format!("source offset {} has no copy on the target (the connector reported it copied)", a.offset),
-                        });
-                    }
-                    a.offset
-                }
-                None => s_hw,
-            }
-        };
-        let mut hash = base_hash;
-        for d in &digs[..e] {
-            hash = chain(&hash, d);
-        }
-        // Every mapped target record has the digest of its source record, so the target's chain
-        // over the mapped copies is the same chain.
-        let nv = Verified {
-            source_end,
-            target_end,
-            records: base_records + e as u64,
-            source_hash: hash.clone(),
-            target_hash: hash,
-        };
-        let ok = diffs.is_empty();
-        if ok {
-            p.map = map;
-            p.duplicates = duplicates;
-            p.bytes = bytes;
-            p.caught_up_to = p.caught_up_to.max(source_end);
-            p.verified = Some(nv.clone());
-        }
-        out.push(PartitionCheck {
-            topic: p.topic.clone(),
-            partition: p.partition,
-            records: nv.records,
-            source_end: nv.source_end,
-            target_end: nv.target_end,
-            source_hash: nv.source_hash.clone(),
-            target_hash: nv.target_hash.clone(),
-            ok,
-        });
-        differences.extend(diffs);
-    }
-    save(j, path)?;
-    Ok(VerifyReport {
-        ok: differences.is_empty(),
-        partitions: out,
-        differences,
-    })
 }
 
 /// For the command's report: the connector config with secrets masked.

@@ -7,10 +7,10 @@ use super::cursor::{position_lost, records_deleted, Cursor};
 use super::error::DisklessError;
 use super::journal::{save, DisklessJournal, PartitionRecord};
 use super::verify::{record_digest, verify, VerifyReport};
-use crate::kafka::records::{DataCluster, ReadEvent};
+use crate::kafka::records::{Ack, DataCluster, ReadEvent, RecordReader, RecordWriter};
 use crate::kafka::KafkaError;
-use crate::run::progress::{Progress, Stage};
-use serde::Serialize;
+use crate::run::progress::{Observation, Progress, Stage};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,7 +66,7 @@ pub struct CopyOptions {
 }
 
 /// What one copy run did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CopyStats {
     pub records: u64,
     pub bytes: u64,
@@ -179,201 +179,56 @@ pub fn copy(
     opts: &CopyOptions,
     progress: &dyn Progress,
 ) -> Result<CopyStats, DisklessError> {
-    let started = Instant::now();
-    let mut stats = CopyStats {
-        recovered: reconcile(j, src, tgt, opts.stall)?,
-        ..Default::default()
-    };
-    // The end of this run per partition, and the work list.
-    let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    let mut queue: VecDeque<(String, i32)> = VecDeque::new();
-    let mut total: u64 = 0;
-    let mut begin: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    for p in &j.partitions {
-        let (low, high) = src.watermarks(&p.topic, p.partition)?;
-        let next = p.next();
-        if next < low {
-            return Err(records_deleted(&p.topic, p.partition, next, low));
-        }
-        if next < high {
-            ends.insert((p.topic.clone(), p.partition), high);
-            queue.push_back((p.topic.clone(), p.partition));
-            total += (high - next) as u64;
-            begin.insert((p.topic.clone(), p.partition), next);
-        }
-    }
-    stats.partitions = queue.len();
-    let index: BTreeMap<(String, i32), usize> = j
-        .partitions
-        .iter()
-        .enumerate()
-        .map(|(i, p)| ((p.topic.clone(), p.partition), i))
-        .collect();
-    let mut reader = src.reader(true)?;
-    let mut writer = tgt.writer()?;
-    let mut bucket = opts.throttle.map(TokenBucket::new);
-    let mut in_flight: BTreeSet<(String, i32)> = BTreeSet::new();
-    let mut pending: BTreeMap<(String, i32), VecDeque<u64>> = BTreeMap::new();
-    let mut last_save = Instant::now();
-    let mut last_activity = Instant::now();
-    let mut last_check = Instant::now();
-    let mut stopping = false;
-    let mut resets = 0u32;
-    let mut first_send: Option<Instant> = None;
-    // Per partition, the offset after the last record sent: a record below it (a re-delivered
-    // fetch after a seek) is never sent twice.
-    let mut sent_next: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    let mut failure: Option<DisklessError> = None;
-    info!(partitions = queue.len(), offsets = total, "copying");
+    let recovered = reconcile(j, src, tgt, opts.stall)?;
+    let mut run = Run::start(j, src, tgt, opts)?;
+    run.stats.recovered = recovered;
+    info!(partitions = run.queue.len(), offsets = run.total, "copying");
     loop {
-        // Fill the in-flight set.
-        if !stopping {
-            let mut add = Vec::new();
-            while in_flight.len() < opts.max_in_flight.max(1) {
-                let Some(k) = queue.pop_front() else { break };
-                let from = j.partitions[index[&k]].next();
-                sent_next.insert(k.clone(), from);
-                add.push((k.0.clone(), k.1, from));
-                in_flight.insert(k);
-            }
-            if !add.is_empty() {
-                reader.add(&add)?;
-            }
+        if !run.stopping {
+            run.fill()?;
         }
-        if in_flight.is_empty() && writer.in_flight() == 0 {
+        if run.in_flight.is_empty() && run.writer.in_flight() == 0 {
             break;
         }
-        if opts.stop.load(Ordering::Relaxed) && !stopping {
+        if opts.stop.load(Ordering::Relaxed) && !run.stopping {
             warn!("stopping: waiting for the target to acknowledge what was sent");
-            stopping = true;
-            let parts: Vec<_> = in_flight.iter().cloned().collect();
-            reader.remove(&parts)?;
-            in_flight.clear();
+            run.stop_reading()?;
         }
-        // Read and send.
-        let mut ended = false;
-        if !stopping && !in_flight.is_empty() && failure.is_none() {
-            match reader.poll(Duration::from_millis(20)) {
-                Err(e) => {
-                    failure = Some(e.into());
-                    stopping = true;
-                }
-                Ok(Some(ReadEvent::Record(r))) => {
-                    let k = (r.topic.clone(), r.partition);
-                    if in_flight.contains(&k)
-                        && r.offset < ends[&k]
-                        && r.offset >= sent_next.get(&k).copied().unwrap_or(i64::MIN)
-                    {
-                        if let Some(b) = bucket.as_mut() {
-                            let wait = b.take(started.elapsed().as_secs_f64(), r.payload_bytes());
-                            if wait > 0.0 {
-                                let until = Instant::now() + Duration::from_secs_f64(wait);
-                                while Instant::now() < until {
-                                    let acks = writer
-                                        .acks(until.saturating_duration_since(Instant::now()));
-                                    apply_acks(
-                                        j,
-                                        &index,
-                                        &mut pending,
-                                        &mut stats,
-                                        acks,
-                                        &mut failure,
-                                    );
-                                }
-                            }
-                        }
-                        writer.send(&r)?;
-                        first_send.get_or_insert_with(Instant::now);
-                        sent_next.insert(k.clone(), r.offset + 1);
-                        pending.entry(k).or_default().push_back(r.payload_bytes());
-                        last_activity = Instant::now();
-                    }
-                }
-                Ok(Some(ReadEvent::EndOfPartition(_))) => ended = true,
-                Ok(Some(ReadEvent::PositionLost(why))) => {
-                    // Let everything sent be acknowledged, then read every partition in flight
-                    // again from after its last acknowledged record.
-                    while writer.in_flight() > 0 {
-                        let acks = writer.acks(Duration::from_millis(100));
-                        apply_acks(j, &index, &mut pending, &mut stats, acks, &mut failure);
-                    }
-                    let parts: Vec<(String, i32)> = in_flight.iter().cloned().collect();
-                    let from: Vec<i64> = parts
-                        .iter()
-                        .map(|k| j.partitions[index[k]].next())
-                        .collect();
-                    position_lost(src, &parts, &from, &why, &mut resets)?;
-                    reader.remove(&parts)?;
-                    for (k, o) in parts.iter().zip(&from) {
-                        sent_next.insert(k.clone(), *o);
-                    }
-                    let again: Vec<(String, i32, i64)> = parts
-                        .iter()
-                        .zip(&from)
-                        .map(|((t, p), o)| (t.clone(), *p, *o))
-                        .collect();
-                    reader.add(&again)?;
-                }
-                Ok(None) => {}
-            }
+        let ended = if !run.stopping && !run.in_flight.is_empty() && run.failure.is_none() {
+            run.read_and_send(src)?
+        } else {
+            false
+        };
+        let acks = run.writer.acks(Duration::ZERO);
+        run.apply(acks);
+        if run.failure.is_some() && !run.stopping {
+            run.stop_reading()?;
         }
-        let acks = writer.acks(Duration::ZERO);
-        if !acks.is_empty() {
-            last_activity = Instant::now();
-        }
-        apply_acks(j, &index, &mut pending, &mut stats, acks, &mut failure);
-        if failure.is_some() && !stopping {
-            stopping = true;
-            let parts: Vec<_> = in_flight.iter().cloned().collect();
-            reader.remove(&parts)?;
-            in_flight.clear();
-        }
-        // Which partitions are complete: everything sent is acknowledged and the reader's
-        // position (past markers and aborted records) reached this run's end.
-        if ended || last_check.elapsed() > Duration::from_millis(200) {
-            last_check = Instant::now();
-            let mut finished = Vec::new();
-            for k in &in_flight {
-                if pending.get(k).is_some_and(|q| !q.is_empty()) {
-                    continue;
-                }
-                // Nothing unacknowledged: every record below the position is copied or was
-                // not readable (a transaction marker, an aborted record).
-                if let Some(pos) = reader.position(&k.0, k.1)? {
-                    let p = &mut j.partitions[index[k]];
-                    let end = ends[k];
-                    p.caught_up_to = p.caught_up_to.max(pos.min(end));
-                    if pos >= end {
-                        finished.push(k.clone());
-                    }
-                }
-            }
-            if !finished.is_empty() {
-                reader.remove(&finished)?;
-                for k in finished {
-                    in_flight.remove(&k);
-                }
-            }
+        if ended || run.last_check.elapsed() > Duration::from_millis(200) {
+            run.last_check = Instant::now();
+            run.finish_partitions()?;
             progress.update(
-                begin
-                    .iter()
-                    .map(|(k, b)| (j.partitions[index[k]].next().min(ends[k]) - b).max(0) as u64)
-                    .sum(),
-                total,
-                in_flight.len(),
+                run.copied(),
+                run.total,
+                run.in_flight.len(),
                 // A steady stage: plain progress lines come on progress, not on every poll.
-                &Stage::Copying { stopping },
+                &Stage::Copying {
+                    stopping: run.stopping,
+                },
             );
+            if run.last_observed.elapsed() >= Duration::from_secs(1) {
+                run.observe(progress);
+            }
         }
-        if last_save.elapsed() > Duration::from_secs(1) {
-            save(j, path)?;
-            last_save = Instant::now();
+        if run.last_save.elapsed() > Duration::from_secs(1) {
+            save(run.j, path)?;
+            run.last_save = Instant::now();
         }
-        if last_activity.elapsed() > opts.stall {
-            failure = Some(DisklessError::Timeout(format!(
+        if run.last_activity.elapsed() > opts.stall {
+            run.failure = Some(DisklessError::Timeout(format!(
                 "no record read and none acknowledged for {:?}; partitions in flight: {}",
                 opts.stall,
-                in_flight
+                run.in_flight
                     .iter()
                     .map(|(t, p)| format!("{t}-{p}"))
                     .collect::<Vec<_>>()
@@ -382,6 +237,15 @@ pub fn copy(
             break;
         }
     }
+    run.observe(progress);
+    let Run {
+        j,
+        mut stats,
+        first_send,
+        failure,
+        stopping,
+        ..
+    } = run;
     stats.seconds = first_send.map_or(0.0, |t| t.elapsed().as_secs_f64());
     j.copy_seconds += stats.seconds;
     j.copy_bytes += stats.bytes;
@@ -396,47 +260,336 @@ pub fn copy(
     Ok(stats)
 }
 
-fn apply_acks(
-    j: &mut DisklessJournal,
-    index: &BTreeMap<(String, i32), usize>,
-    pending: &mut BTreeMap<(String, i32), VecDeque<u64>>,
-    stats: &mut CopyStats,
-    acks: Vec<crate::kafka::records::Ack>,
-    failure: &mut Option<DisklessError>,
-) {
-    for a in acks {
-        let k = (a.topic.clone(), a.partition);
-        // Acknowledgements come in send order per partition (idempotent producer).
-        let size = pending
-            .get_mut(&k)
-            .and_then(VecDeque::pop_front)
-            .unwrap_or(0);
-        match a.result {
-            Ok(target) => {
-                let p = &mut j.partitions[index[&k]];
-                if let Err(e) = p.map.push(a.source_offset, target) {
-                    failure.get_or_insert(DisklessError::inconsistent(
-                        format!("{}-{}: {e}", a.topic, a.partition),
-                        "nothing else may write to the target topics during the migration",
-                    ));
-                    continue;
-                }
-                p.caught_up_to = p.caught_up_to.max(a.source_offset + 1);
-                p.bytes += size;
-                stats.records += 1;
-                stats.bytes += size;
+type Key = (String, i32);
+
+/// One copy run's state: the reader and writer, the throttle, and per partition where this run
+/// ends, what is in flight and what the target has not acknowledged yet.
+struct Run<'a> {
+    j: &'a mut DisklessJournal,
+    opts: &'a CopyOptions,
+    reader: Box<dyn RecordReader>,
+    writer: Box<dyn RecordWriter>,
+    bucket: Option<TokenBucket>,
+    started: Instant,
+    /// Journal index of each partition.
+    index: BTreeMap<Key, usize>,
+    /// This run's end (the high watermark read at the start) and start, per partition to copy.
+    ends: BTreeMap<Key, i64>,
+    begin: BTreeMap<Key, i64>,
+    /// Offsets to copy in this run.
+    total: u64,
+    queue: VecDeque<Key>,
+    in_flight: BTreeSet<Key>,
+    /// Payload bytes of each record sent and not yet acknowledged, in send order.
+    pending: BTreeMap<Key, VecDeque<u64>>,
+    /// Per partition, the offset after the last record sent: a record below it (a re-delivered
+    /// fetch after a seek) is never sent twice.
+    sent_next: BTreeMap<Key, i64>,
+    stats: CopyStats,
+    /// Per partition, the timestamp (ms) of the last record sent, for the lag in seconds.
+    last_ts: BTreeMap<Key, i64>,
+    /// When the figures were last published (once a second is enough for a scrape).
+    last_observed: Instant,
+    failure: Option<DisklessError>,
+    stopping: bool,
+    resets: u32,
+    first_send: Option<Instant>,
+    last_save: Instant,
+    last_activity: Instant,
+    last_check: Instant,
+}
+
+impl<'a> Run<'a> {
+    /// Read each partition's watermarks and queue those with records to copy.
+    fn start(
+        j: &'a mut DisklessJournal,
+        src: &dyn DataCluster,
+        tgt: &dyn DataCluster,
+        opts: &'a CopyOptions,
+    ) -> Result<Self, DisklessError> {
+        let mut ends = BTreeMap::new();
+        let mut begin = BTreeMap::new();
+        let mut queue = VecDeque::new();
+        let mut total: u64 = 0;
+        for p in &j.partitions {
+            let (low, high) = src.watermarks(&p.topic, p.partition)?;
+            let next = p.next();
+            if next < low {
+                return Err(records_deleted(&p.topic, p.partition, next, low));
             }
-            Err(e) => {
-                failure.get_or_insert(DisklessError::Kafka(KafkaError::Data {
-                    address: "target".into(),
-                    api: "Produce",
-                    message: format!(
-                        "{}-{} source offset {}: {e}",
-                        a.topic, a.partition, a.source_offset
-                    ),
-                }));
+            if next < high {
+                ends.insert((p.topic.clone(), p.partition), high);
+                queue.push_back((p.topic.clone(), p.partition));
+                total += (high - next) as u64;
+                begin.insert((p.topic.clone(), p.partition), next);
             }
         }
+        let index = j
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.topic.clone(), p.partition), i))
+            .collect();
+        let stats = CopyStats {
+            partitions: queue.len(),
+            ..Default::default()
+        };
+        Ok(Self {
+            reader: src.reader(true)?,
+            writer: tgt.writer()?,
+            bucket: opts.throttle.map(TokenBucket::new),
+            started: Instant::now(),
+            j,
+            opts,
+            index,
+            ends,
+            begin,
+            total,
+            queue,
+            in_flight: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            sent_next: BTreeMap::new(),
+            stats,
+            last_ts: BTreeMap::new(),
+            last_observed: Instant::now(),
+            failure: None,
+            stopping: false,
+            resets: 0,
+            first_send: None,
+            last_save: Instant::now(),
+            last_activity: Instant::now(),
+            last_check: Instant::now(),
+        })
+    }
+
+    /// Start reading queued partitions up to the in-flight cap.
+    fn fill(&mut self) -> Result<(), DisklessError> {
+        let mut add = Vec::new();
+        while self.in_flight.len() < self.opts.max_in_flight.max(1) {
+            let Some(k) = self.queue.pop_front() else {
+                break;
+            };
+            let from = self.j.partitions[self.index[&k]].next();
+            self.sent_next.insert(k.clone(), from);
+            add.push((k.0.clone(), k.1, from));
+            self.in_flight.insert(k);
+        }
+        if !add.is_empty() {
+            self.reader.add(&add)?;
+        }
+        Ok(())
+    }
+
+    /// Stop reading (a signal or a failure): what was sent is still acknowledged.
+    fn stop_reading(&mut self) -> Result<(), DisklessError> {
+        self.stopping = true;
+        let parts: Vec<_> = self.in_flight.iter().cloned().collect();
+        self.reader.remove(&parts)?;
+        self.in_flight.clear();
+        Ok(())
+    }
+
+    /// One poll of the reader; a record of this run is sent (after the throttle's wait). True
+    /// when the reader reached the end of a partition.
+    fn read_and_send(&mut self, src: &dyn DataCluster) -> Result<bool, DisklessError> {
+        match self.reader.poll(Duration::from_millis(20)) {
+            Err(e) => {
+                self.failure = Some(e.into());
+                self.stopping = true;
+            }
+            Ok(Some(ReadEvent::Record(r))) => {
+                let k = (r.topic.clone(), r.partition);
+                if self.in_flight.contains(&k)
+                    && r.offset < self.ends[&k]
+                    && r.offset >= self.sent_next.get(&k).copied().unwrap_or(i64::MIN)
+                {
+                    self.throttle(r.payload_bytes());
+                    self.writer.send(&r)?;
+                    self.first_send.get_or_insert_with(Instant::now);
+                    self.sent_next.insert(k.clone(), r.offset + 1);
+                    if let Some(ts) = r.timestamp {
+                        self.last_ts.insert(k.clone(), ts);
+                    }
+                    self.pending
+                        .entry(k)
+                        .or_default()
+                        .push_back(r.payload_bytes());
+                    self.last_activity = Instant::now();
+                }
+            }
+            Ok(Some(ReadEvent::EndOfPartition(_))) => return Ok(true),
+            Ok(Some(ReadEvent::PositionLost(why))) => self.reread(src, &why)?,
+            Ok(None) => {}
+        }
+        Ok(false)
+    }
+
+    /// Wait out the token bucket for `bytes`, applying acknowledgements meanwhile.
+    fn throttle(&mut self, bytes: u64) {
+        let Some(b) = self.bucket.as_mut() else {
+            return;
+        };
+        let wait = b.take(self.started.elapsed().as_secs_f64(), bytes);
+        if wait > 0.0 {
+            let until = Instant::now() + Duration::from_secs_f64(wait);
+            while Instant::now() < until {
+                let acks = self
+                    .writer
+                    .acks(until.saturating_duration_since(Instant::now()));
+                self.apply(acks);
+            }
+        }
+    }
+
+    /// The reader lost its position: let everything sent be acknowledged, then read every
+    /// partition in flight again from after its last acknowledged record.
+    fn reread(&mut self, src: &dyn DataCluster, why: &str) -> Result<(), DisklessError> {
+        while self.writer.in_flight() > 0 {
+            let acks = self.writer.acks(Duration::from_millis(100));
+            self.apply(acks);
+        }
+        let parts: Vec<Key> = self.in_flight.iter().cloned().collect();
+        let from: Vec<i64> = parts
+            .iter()
+            .map(|k| self.j.partitions[self.index[k]].next())
+            .collect();
+        position_lost(src, &parts, &from, why, &mut self.resets)?;
+        self.reader.remove(&parts)?;
+        for (k, o) in parts.iter().zip(&from) {
+            self.sent_next.insert(k.clone(), *o);
+        }
+        let again: Vec<(String, i32, i64)> = parts
+            .iter()
+            .zip(&from)
+            .map(|((t, p), o)| (t.clone(), *p, *o))
+            .collect();
+        self.reader.add(&again)?;
+        Ok(())
+    }
+
+    /// Extend each partition's map from the target's acknowledgements (in send order per
+    /// partition: the producer is idempotent).
+    fn apply(&mut self, acks: Vec<Ack>) {
+        if !acks.is_empty() {
+            self.last_activity = Instant::now();
+        }
+        for a in acks {
+            let k = (a.topic.clone(), a.partition);
+            let size = self
+                .pending
+                .get_mut(&k)
+                .and_then(VecDeque::pop_front)
+                .unwrap_or(0);
+            match a.result {
+                Ok(target) => {
+                    let p = &mut self.j.partitions[self.index[&k]];
+                    if let Err(e) = p.map.push(a.source_offset, target) {
+                        self.failure.get_or_insert(DisklessError::inconsistent(
+                            format!("{}-{}: {e}", a.topic, a.partition),
+                            "nothing else may write to the target topics during the migration",
+                        ));
+                        continue;
+                    }
+                    p.caught_up_to = p.caught_up_to.max(a.source_offset + 1);
+                    p.bytes += size;
+                    self.stats.records += 1;
+                    self.stats.bytes += size;
+                }
+                Err(e) => {
+                    self.failure
+                        .get_or_insert(DisklessError::Kafka(KafkaError::Data {
+                            address: "target".into(),
+                            api: "Produce",
+                            message: format!(
+                                "{}-{} source offset {}: {e}",
+                                a.topic, a.partition, a.source_offset
+                            ),
+                        }));
+                }
+            }
+        }
+    }
+
+    /// Partitions complete in this run: everything sent is acknowledged and the reader's
+    /// position (past markers and aborted records) reached this run's end.
+    fn finish_partitions(&mut self) -> Result<(), DisklessError> {
+        let mut finished = Vec::new();
+        for k in &self.in_flight {
+            if self.pending.get(k).is_some_and(|q| !q.is_empty()) {
+                continue;
+            }
+            // Nothing unacknowledged: every record below the position is copied or was
+            // not readable (a transaction marker, an aborted record).
+            if let Some(pos) = self.reader.position(&k.0, k.1)? {
+                let p = &mut self.j.partitions[self.index[k]];
+                let end = self.ends[k];
+                p.caught_up_to = p.caught_up_to.max(pos.min(end));
+                if pos >= end {
+                    finished.push(k.clone());
+                }
+            }
+        }
+        if !finished.is_empty() {
+            self.reader.remove(&finished)?;
+            for k in finished {
+                self.in_flight.remove(&k);
+            }
+        }
+        Ok(())
+    }
+
+    /// Per partition and in all, how far the copy is, for metrics: the lag is to this run's end
+    /// (the high watermark read at its start), in records, in bytes at the partition's mean
+    /// record size so far, and in seconds since the last copied record's timestamp.
+    fn observe(&mut self, progress: &dyn Progress) {
+        self.last_observed = Instant::now();
+        let now_ms = crate::run::store::now_ms() as i64;
+        let mut verified = 0u64;
+        for p in &self.j.partitions {
+            let k = (p.topic.clone(), p.partition);
+            let next = p.next();
+            let end = self.ends.get(&k).copied().unwrap_or(next).max(next);
+            let lag = (end - next).max(0) as u64;
+            let records = p.map.records().max(1) as u64;
+            let verified_to = p.verified.as_ref().map_or(p.start, |v| v.source_end);
+            verified += u64::from(verified_to >= next);
+            progress.observe(&Observation::PartitionCopy {
+                topic: p.topic.clone(),
+                partition: p.partition,
+                copied_to: next,
+                source_end: end,
+                verified_to,
+                lag_records: lag,
+                lag_bytes: lag * (p.bytes / records),
+                lag_seconds: match self.last_ts.get(&k) {
+                    Some(&ts) if lag > 0 => ((now_ms - ts).max(0) as f64) / 1000.0,
+                    _ => 0.0,
+                },
+            });
+        }
+        let secs = self.first_send.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        progress.observe(&Observation::Copy {
+            records: self.stats.records,
+            bytes: self.stats.bytes,
+            bytes_per_sec: if secs > 0.0 {
+                self.stats.bytes as f64 / secs
+            } else {
+                0.0
+            },
+            throttle_bytes_per_sec: self.opts.throttle,
+            partitions_verified: verified,
+            partitions: self.j.partitions.len() as u64,
+        });
+    }
+
+    /// Offsets copied in this run, for the progress line.
+    fn copied(&self) -> u64 {
+        self.begin
+            .iter()
+            .map(|(k, b)| {
+                (self.j.partitions[self.index[k]].next().min(self.ends[k]) - b).max(0) as u64
+            })
+            .sum()
     }
 }
 

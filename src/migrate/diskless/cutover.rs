@@ -55,8 +55,68 @@ pub fn cutover(
         .filter(|g| opts.groups.is_match(g))
         .collect();
     // Target groups must be empty: refuse before anything else.
+    refuse_active_target_groups(tgt, &groups)?;
+    if j.cutover.is_none() {
+        j.cutover = Some(Cutover {
+            phase: CutoverPhase::WaitingForSource,
+            groups_regex: opts.groups.as_str().to_string(),
+            started_ms: now_ms(),
+            groups: Vec::new(),
+            done_ms: None,
+        });
+        save(j, path)?;
+    }
+    // 1. The source side stops.
+    wait_for_source(src, &groups, &parts, opts, progress)?;
+    set_phase(j, path, CutoverPhase::CopyingTail)?;
+    // 2. The tail, then verify everything not yet verified.
+    let tail = engine.copy(j, path, progress)?;
+    let verify = engine.verify(j, path, progress)?;
+    if !verify.ok {
+        return Err(DisklessError::inconsistent(
+            format!(
+                "verification found {} difference(s); no group was translated",
+                verify.differences.len()
+            ),
+            "see `--verify --output json` for the differing offsets",
+        ));
+    }
+    // 3. Translate (journaled before any commit: the rollback point).
+    let records = translate_groups(j, src, &groups, &parts)?;
+    let c = j.cutover.as_mut().expect("set above");
+    // A group committed by an earlier attempt keeps its record.
+    for r in records {
+        match c.groups.iter_mut().find(|g| g.group == r.group) {
+            Some(old) if old.committed => {}
+            Some(old) => *old = r,
+            None => c.groups.push(r),
+        }
+    }
+    c.phase = CutoverPhase::Translated;
+    save(j, path)?;
+    // 4. Commit on the target while its group is empty; read back.
+    commit_groups(j, path, tgt)?;
+    engine.finish(j, path)?;
+    let c = j.cutover.as_mut().expect("set");
+    c.phase = CutoverPhase::Committed;
+    c.done_ms = Some(now_ms());
+    let groups = c.groups.clone();
+    save(j, path)?;
+    Ok(CutoverReport {
+        groups,
+        tail,
+        verify,
+    })
+}
+
+/// Refused when a selected group has members on the target: offsets are only committed to a
+/// group nobody consumes in.
+pub(super) fn refuse_active_target_groups(
+    tgt: &dyn DataCluster,
+    groups: &[String],
+) -> Result<(), DisklessError> {
     let mut problems = Vec::new();
-    for g in &groups {
+    for g in groups {
         if let Some(info) = tgt.group(g)? {
             if info.members > 0 {
                 problems.push(Problem {
@@ -73,17 +133,18 @@ pub fn cutover(
     if !problems.is_empty() {
         return Err(DisklessError::Refused(problems));
     }
-    if j.cutover.is_none() {
-        j.cutover = Some(Cutover {
-            phase: CutoverPhase::WaitingForSource,
-            groups_regex: opts.groups.as_str().to_string(),
-            started_ms: now_ms(),
-            groups: Vec::new(),
-            done_ms: None,
-        });
-        save(j, path)?;
-    }
-    // 1. The source side stops.
+    Ok(())
+}
+
+/// Wait (up to `opts.wait`) until the selected groups have no members on the source and, when
+/// asked, no producer moves a high watermark.
+fn wait_for_source(
+    src: &dyn DataCluster,
+    groups: &[String],
+    parts: &[(String, i32)],
+    opts: &CutoverOptions,
+    progress: &dyn Progress,
+) -> Result<(), DisklessError> {
     let deadline = Instant::now() + opts.wait;
     loop {
         let active: Vec<String> = groups
@@ -133,20 +194,17 @@ pub fn cutover(
         }
         std::thread::sleep(opts.poll);
     }
-    set_phase(j, path, CutoverPhase::CopyingTail)?;
-    // 2. The tail, then verify everything not yet verified.
-    let tail = engine.copy(j, path, progress)?;
-    let verify = engine.verify(j, path, progress)?;
-    if !verify.ok {
-        return Err(DisklessError::inconsistent(
-            format!(
-                "verification found {} difference(s); no group was translated",
-                verify.differences.len()
-            ),
-            "see `--verify --output json` for the differing offsets",
-        ));
-    }
-    // 3. Translate (journaled before any commit: the rollback point).
+    Ok(())
+}
+
+/// Each group's committed source offsets, translated exactly through the map (groups with no
+/// offset on the copied partitions are left out).
+pub(super) fn translate_groups(
+    j: &DisklessJournal,
+    src: &dyn DataCluster,
+    groups: &[String],
+    parts: &[(String, i32)],
+) -> Result<Vec<GroupRecord>, DisklessError> {
     let mut records = Vec::new();
     let mut problems = Vec::new();
     let views: BTreeMap<(String, i32), PartitionView<'_>> = j
@@ -163,8 +221,8 @@ pub fn cutover(
             )
         })
         .collect();
-    for g in &groups {
-        let committed = src.committed(g, &parts)?;
+    for g in groups {
+        let committed = src.committed(g, parts)?;
         match translate_group(g, &committed, &views) {
             Ok(offsets) if offsets.is_empty() => {}
             Ok(offsets) => records.push(GroupRecord {
@@ -178,18 +236,16 @@ pub fn cutover(
     if !problems.is_empty() {
         return Err(DisklessError::Refused(problems));
     }
-    let c = j.cutover.as_mut().expect("set above");
-    // A group committed by an earlier attempt keeps its record.
-    for r in records {
-        match c.groups.iter_mut().find(|g| g.group == r.group) {
-            Some(old) if old.committed => {}
-            Some(old) => *old = r,
-            None => c.groups.push(r),
-        }
-    }
-    c.phase = CutoverPhase::Translated;
-    save(j, path)?;
-    // 4. Commit on the target while its group is empty; read back.
+    Ok(records)
+}
+
+/// Commit each translated group not yet committed on the target, while its group there is
+/// empty, and read it back; journaled group by group.
+fn commit_groups(
+    j: &mut DisklessJournal,
+    path: &Path,
+    tgt: &dyn DataCluster,
+) -> Result<(), DisklessError> {
     let n = j.cutover.as_ref().map_or(0, |c| c.groups.len());
     for i in 0..n {
         let g = j.cutover.as_ref().expect("set").groups[i].clone();
@@ -224,17 +280,7 @@ pub fn cutover(
         j.cutover.as_mut().expect("set").groups[i].committed = true;
         save(j, path)?;
     }
-    engine.finish(j, path)?;
-    let c = j.cutover.as_mut().expect("set");
-    c.phase = CutoverPhase::Committed;
-    c.done_ms = Some(now_ms());
-    let groups = c.groups.clone();
-    save(j, path)?;
-    Ok(CutoverReport {
-        groups,
-        tail,
-        verify,
-    })
+    Ok(())
 }
 
 fn set_phase(

@@ -34,6 +34,14 @@ pub enum DisklessError {
     /// A copy that made no progress for the stall time, with what the engine saw.
     #[error("{message}")]
     Stalled { message: String, hint: String },
+    /// Another streamctl process (the follower a cutover was asked of) failed or refused, with
+    /// its exit code.
+    #[error("{message}")]
+    Remote {
+        message: String,
+        hint: String,
+        exit: i32,
+    },
 }
 
 impl DisklessError {
@@ -52,6 +60,7 @@ impl DisklessError {
             Self::Refused(_) | Self::ReadJournal { .. } => ExitCode::BadInput,
             Self::Kafka(k) => k.exit_code(),
             Self::Connect(c) => c.exit_code(),
+            Self::Remote { exit, .. } => ExitCode::from_code(*exit),
             _ => ExitCode::Failed,
         }
     }
@@ -69,7 +78,8 @@ impl DisklessError {
                 .collect::<Vec<_>>()
                 .join("; "),
             Self::Inconsistent { hint, .. }
-            | Self::Stalled { hint, .. } => hint.clone(),
+            | Self::Stalled { hint, .. }
+            | Self::Remote { hint, .. } => hint.clone(),
             Self::Interrupted => "run the same command again: it resumes from the journal".into(),
             Self::Timeout(_) => "check both clusters (brokers up? topic readable?); run the same command again to resume".into(),
         }

@@ -6,7 +6,8 @@
 //! * [`map`]: the offset map and group translation (pure).
 //! * [`journal`]: what a run has done, saved after every step.
 //! * [`cursor`], [`copy`], [`verify`]: reading, the built-in copier, the verifier.
-//! * [`cutover`]: the engine-neutral cutover.
+//! * [`cutover`]: the engine-neutral cutover; [`sync`]: group offset sync while following;
+//!   [`handoff`]: a cutover asked of a running follower.
 //! * [`error`]: what stops a run.
 //! * [`report`]: what a step reports (stable fields).
 //! * [`workflow`]: the steps the command calls, from its settings.
@@ -17,9 +18,12 @@ pub mod copy;
 pub mod cursor;
 pub mod cutover;
 pub mod error;
+mod follow;
+pub mod handoff;
 pub mod journal;
 pub mod map;
 pub mod plan;
 pub mod report;
+pub mod sync;
 pub mod verify;
 pub mod workflow;

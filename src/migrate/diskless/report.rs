@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::copy::CopyStats;
 use super::journal::{Cutover, DisklessJournal};
 use super::verify::VerifyReport;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PartitionRow {
     pub topic: String,
     pub partition: i32,
@@ -21,7 +21,7 @@ pub struct PartitionRow {
     pub verified: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct TopicRow {
     pub topic: String,
     pub partitions: usize,
@@ -31,7 +31,7 @@ pub struct TopicRow {
 }
 
 /// The report of a run, `--verify`, `--cutover` or `--status`. Stable field names.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     pub source: String,
     pub target: String,
@@ -48,10 +48,13 @@ pub struct Report {
     /// `--engine connect`: the connector, and target records superseded by replays.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect: Option<ConnectRow>,
+    /// `--follow --sync-groups`: each group's last sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups_synced: Vec<super::sync::GroupSync>,
     pub next_steps: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ConnectRow {
     pub url: String,
     pub connector: String,
@@ -148,6 +151,7 @@ pub fn report(
         achieved_bytes_per_sec: achieved,
         verify,
         cutover: j.cutover.clone(),
+        groups_synced: Vec::new(),
         next_steps,
     }
 }

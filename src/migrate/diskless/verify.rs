@@ -122,7 +122,7 @@ pub fn compare(
 }
 
 /// Per partition, what the verifier found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartitionCheck {
     pub topic: String,
     pub partition: i32,
@@ -134,7 +134,7 @@ pub struct PartitionCheck {
     pub ok: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyReport {
     pub partitions: Vec<PartitionCheck>,
     /// The first differences (at most 20 per partition).

@@ -24,6 +24,7 @@ use super::error::DisklessError;
 use super::journal::{ConnectRecord, DisklessJournal};
 use super::plan::{self, CopyPlan, PreflightInput, Problem, SourceTopic, TargetTopic};
 use super::report::{report, Report};
+use super::sync::GroupSync;
 use super::verify;
 use crate::connect::{ConnectApi, ConnectError};
 use crate::kafka::records::DataCluster;
@@ -32,7 +33,8 @@ use crate::migrate::connect::engine::{
     self as connect_engine, ConnectEngine, ConnectOptions, Quotas,
 };
 use crate::migrate::connect::plan::{self as connect, ConnectFacts, ConnectorInput, MIRROR_SOURCE};
-use crate::run::progress::Progress;
+use crate::run::progress::{Observation, Progress};
+use crate::run::store::{JournalLock, LockError};
 
 /// Which side of the migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +104,18 @@ pub struct Settings {
     pub wait_for_producers_stopped: bool,
     /// Set by a signal: the copy stops reading, waits for what was sent, saves, returns.
     pub stop: Arc<AtomicBool>,
+    /// `--follow`: keep copying until stopped.
+    pub follow: Option<Follow>,
+}
+
+/// `--follow` and its group sync.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    /// The pause after a round that caught up, before reading the source's ends again.
+    pub interval: Duration,
+    /// `--sync-groups`, synced every `sync_interval`.
+    pub sync_groups: Option<Regex>,
+    pub sync_interval: Duration,
 }
 
 /// What the command asked for (checked against the journal when the migration opens).
@@ -124,6 +138,34 @@ pub fn status(path: &std::path::Path) -> Result<Report, DisklessError> {
             "give --journal the file the migration wrote",
         )),
     }
+}
+
+/// The PID of the process that holds the journal (a follower, or another run), if any.
+pub fn holder(journal: &std::path::Path) -> Result<Option<String>, DisklessError> {
+    match JournalLock::acquire(journal) {
+        Ok(_) => Ok(None),
+        Err(LockError::Held { pid, .. }) => Ok(Some(pid)),
+        Err(LockError::Io { path, source }) => Err(DisklessError::Journal { path, source }),
+    }
+}
+
+/// `--cutover` while `holder` (a follower) holds the journal: ask it to cut over through the
+/// journal's directory and wait for its report.
+pub fn cutover_by_holder(s: &Settings, holder: &str) -> Result<Report, DisklessError> {
+    let groups = s
+        .groups
+        .as_ref()
+        .expect("clap requires --groups with --cutover");
+    let request = super::handoff::Request {
+        groups: groups.as_str().to_string(),
+        wait_for_producers_stopped: s.wait_for_producers_stopped,
+        wait_ms: s.wait.as_millis() as u64,
+        pid: std::process::id(),
+    };
+    // The follower answers between two rounds: a round takes at most the stall time, then the
+    // cutover waits for the source at most --wait-timeout and copies the tail.
+    let most = s.wait + 2 * s.stall + Duration::from_secs(60);
+    super::handoff::ask(&s.journal, &request, holder, most)
 }
 
 fn load(path: &std::path::Path) -> Result<Option<DisklessJournal>, DisklessError> {
@@ -162,6 +204,10 @@ pub struct Migration {
     pub settings: Settings,
     pub engine: Engine,
     journal: Option<DisklessJournal>,
+    /// Held while this process works on the journal: a second process is refused.
+    _lock: JournalLock,
+    /// `--follow --sync-groups`: the last sync of each group.
+    synced: Vec<GroupSync>,
 }
 
 impl Migration {
@@ -169,6 +215,13 @@ impl Migration {
     /// a journal for the steps that need one. Nothing connects yet.
     pub fn open(mut settings: Settings, step: Step) -> Result<Self, DisklessError> {
         let path = settings.journal.clone();
+        let lock = JournalLock::acquire(&path).map_err(|e| match e {
+            LockError::Held { .. } => DisklessError::refused(
+                e.to_string(),
+                "wait for it to finish, or stop it (Ctrl-C or kill with that PID: it saves the journal); `--status` reads the journal while it runs",
+            ),
+            LockError::Io { path, source } => DisklessError::Journal { path, source },
+        })?;
         let journal = load(&path)?;
         let journal_engine = journal.as_ref().map(|j| {
             if j.connect.is_some() {
@@ -234,6 +287,8 @@ impl Migration {
             settings,
             engine,
             journal,
+            _lock: lock,
+            synced: Vec::new(),
         })
     }
 
@@ -557,18 +612,51 @@ impl Migration {
             }
             Engine::Builtin => {
                 let opts = self.copy_options();
-                let stats = copy::copy(&mut j, &path, src, tgt, &opts, copying)?;
-                let v = verify::verify(&mut j, &path, src, tgt, opts.stall, verifying)?;
+                let (stats, v) = match &self.settings.follow {
+                    Some(f) => {
+                        let (stats, v, synced) = super::follow::follow(
+                            &mut j,
+                            &path,
+                            src,
+                            tgt,
+                            &opts,
+                            f,
+                            (copying, verifying),
+                        )?;
+                        self.synced = synced;
+                        (stats, v)
+                    }
+                    None => {
+                        let stats = copy::copy(&mut j, &path, src, tgt, &opts, copying)?;
+                        let v = verify::verify(&mut j, &path, src, tgt, opts.stall, verifying)?;
+                        (stats, v)
+                    }
+                };
                 self.journal = Some(j);
                 (stats, v)
             }
         };
-        Ok(report(
+        // The run's totals as the report gives them, verification included.
+        verifying.observe(&Observation::Copy {
+            records: stats.records,
+            bytes: stats.bytes,
+            bytes_per_sec: if stats.seconds > 0.0 {
+                stats.bytes as f64 / stats.seconds
+            } else {
+                0.0
+            },
+            throttle_bytes_per_sec: self.settings.throttle,
+            partitions_verified: v.partitions.iter().filter(|p| p.ok).count() as u64,
+            partitions: v.partitions.len() as u64,
+        });
+        let mut r = report(
             self.journal.as_ref().expect("set"),
             Some(stats),
             self.settings.throttle,
             Some(v),
-        ))
+        );
+        r.groups_synced = std::mem::take(&mut self.synced);
+        Ok(r)
     }
 
     /// The connector config and the source quotas for a copy or a cutover of `--engine connect`.
@@ -788,87 +876,4 @@ fn wait_for_topics(tgt: &dyn DataCluster, want: &[(String, i32)]) -> Result<(), 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(path: &std::path::Path) -> Settings {
-        Settings {
-            journal: path.to_path_buf(),
-            source: Endpoint {
-                bootstrap: "src:9092".into(),
-                client: BTreeMap::new(),
-            },
-            target: Endpoint {
-                bootstrap: "tgt:9092".into(),
-                client: BTreeMap::new(),
-            },
-            engine: None,
-            connect_url: None,
-            connector: "c".into(),
-            connect_max_tasks: 4,
-            topics: None,
-            groups: None,
-            throttle: None,
-            max_in_flight: 4,
-            allow_compacted: false,
-            wait: Duration::from_secs(1),
-            stall: Duration::from_secs(1),
-            wait_for_producers_stopped: false,
-            stop: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    fn refused(r: Result<Migration, DisklessError>) -> String {
-        match r {
-            Err(e @ DisklessError::Refused(_)) => {
-                assert_eq!(e.exit_code(), crate::exit::ExitCode::BadInput);
-                e.to_string()
-            }
-            Err(e) => panic!("not a refusal: {e}"),
-            Ok(_) => panic!("opened"),
-        }
-    }
-
-    #[test]
-    fn opening_checks_the_settings_against_the_journal_before_any_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.json");
-        // No journal: verify, cutover and cancel have nothing to work on; a copy starts one.
-        let e = refused(Migration::open(settings(&path), Step::Verify));
-        assert!(e.contains("nothing was copied yet"), "{e}");
-        let m = Migration::open(settings(&path), Step::Copy).unwrap();
-        assert_eq!(m.engine, Engine::Builtin);
-        // A journal of the Connect engine: its engine and URL unless told otherwise.
-        let mut j = DisklessJournal::new("src:9092", "tgt:9092", "t");
-        j.connect = Some(ConnectRecord {
-            url: "http://connect:8083".into(),
-            connector: "c".into(),
-            exactly_once: false,
-            quotas: BTreeMap::new(),
-            deleted: false,
-        });
-        j.save(&path).unwrap();
-        let m = Migration::open(settings(&path), Step::Verify).unwrap();
-        assert_eq!(m.engine, Engine::Connect);
-        assert_eq!(m.connect_url(), Some("http://connect:8083"));
-        let mut s = settings(&path);
-        s.engine = Some(Engine::Builtin);
-        let e = refused(Migration::open(s, Step::Copy));
-        assert!(
-            e.contains("copied by the connect engine, not builtin"),
-            "{e}"
-        );
-        // Other clusters than the journal's.
-        let mut s = settings(&path);
-        s.target.bootstrap = "elsewhere:9092".into();
-        let e = refused(Migration::open(s, Step::Copy));
-        assert!(e.contains("holds the migration src:9092 → tgt:9092"), "{e}");
-        // The built-in engine has no connector to cancel.
-        let dir2 = tempfile::tempdir().unwrap();
-        let e = refused(Migration::open(
-            settings(&dir2.path().join("j.json")),
-            Step::Cancel,
-        ));
-        assert!(e.contains("apply to --engine connect"), "{e}");
-    }
-}
+mod tests;

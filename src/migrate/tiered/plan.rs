@@ -343,87 +343,9 @@ pub fn topic_ops(opts: &TierOptions) -> Vec<(String, String)> {
 
 /// Cut the waves and price them. Call after [`preflight`] found nothing.
 pub fn plan(input: &TierInput, opts: &TierOptions) -> Result<TierPlan, String> {
-    let mut by_topic: BTreeMap<&str, Vec<&PartitionState>> = BTreeMap::new();
-    for p in &input.partitions {
-        by_topic.entry(p.topic.as_str()).or_default().push(p);
-    }
-    let mut already = Vec::new();
-    // (topic, upload bytes, upload by leader)
-    let mut todo: Vec<(&str, u64, BTreeMap<i32, u64>, usize)> = Vec::new();
-    for (topic, cfg) in &input.topic_configs {
-        if is_tiered(cfg) {
-            already.push(topic.clone());
-            continue;
-        }
-        let seg = segment_bytes(cfg);
-        let mut by_leader: BTreeMap<i32, u64> = BTreeMap::new();
-        let parts = by_topic.get(topic.as_str()).cloned().unwrap_or_default();
-        for p in &parts {
-            let l = p.leader.or(p.replicas.first().copied()).unwrap_or(-1);
-            *by_leader.entry(l).or_default() += upload_bytes(p, seg);
-        }
-        todo.push((topic, by_leader.values().sum(), by_leader, parts.len()));
-    }
-    // Smallest first (a quick canary), then by name.
-    todo.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut acc = 0u64;
-    for (i, t) in todo.iter().enumerate() {
-        let start_new = match (groups.last(), opts.wave) {
-            (None, _) => true,
-            (Some(g), WaveSize::Topics(n)) => g.len() >= n.max(1),
-            (Some(_), WaveSize::Bytes(b)) => acc > 0 && acc + t.1 > b,
-        };
-        if start_new {
-            groups.push(Vec::new());
-            acc = 0;
-        }
-        groups.last_mut().expect("pushed").push(i);
-        acc += t.1;
-    }
-    let rate = opts.tier_throttle.max(1) as f64;
-    let waves: Vec<Wave> = groups
-        .iter()
-        .enumerate()
-        .map(|(index, g)| {
-            let mut by_broker: BTreeMap<i32, u64> = BTreeMap::new();
-            for &i in g {
-                for (b, x) in &todo[i].2 {
-                    *by_broker.entry(*b).or_default() += x;
-                }
-            }
-            Wave {
-                index: index + 1,
-                topics: g.iter().map(|&i| todo[i].0.to_string()).collect(),
-                partitions: g.iter().map(|&i| todo[i].3).sum(),
-                upload_bytes: by_broker.values().sum(),
-                predicted_seconds: by_broker
-                    .values()
-                    .map(|&x| x as f64 / rate)
-                    .fold(0.0, f64::max),
-                upload_by_broker: by_broker,
-            }
-        })
-        .collect();
-    // Local bytes per broker: every replica of a migrated partition shrinks to its target.
-    let mut after_cluster = input.cluster.clone();
-    let targets: BTreeMap<(&str, i32), u64> = input
-        .partitions
-        .iter()
-        .filter(|p| !already.contains(&p.topic))
-        .map(|p| {
-            let seg = segment_bytes(&input.topic_configs[&p.topic]);
-            (
-                (p.topic.as_str(), p.partition),
-                target_local_bytes(p, opts.local_retention, seg),
-            )
-        })
-        .collect();
-    for p in &mut after_cluster.partitions {
-        if let Some(&t) = targets.get(&(p.topic.as_str(), p.partition)) {
-            p.local_size_bytes = Some(t);
-        }
-    }
+    let (todo, already) = topics_to_tier(input);
+    let waves = cut_waves(&todo, opts);
+    let after_cluster = tiered_cluster(input, opts, &already);
     let per_broker = |c: &Cluster| {
         let mut m: BTreeMap<i32, u64> = BTreeMap::new();
         for p in &c.partitions {
@@ -436,57 +358,8 @@ pub fn plan(input: &TierInput, opts: &TierOptions) -> Result<TierPlan, String> {
     let before = per_broker(&input.cluster);
     let after = per_broker(&after_cluster);
     let mut disk_problems = Vec::new();
-    let drain = if opts.drain_brokers.is_empty() {
-        None
-    } else {
-        let moves = drain_plan(&after_cluster, &opts.drain_brokers)?;
-        let untiered = drain_plan(&input.cluster, &opts.drain_brokers)?;
-        // The brokers that receive the drained replicas need the room for them.
-        let mut incoming: BTreeMap<i32, u64> = BTreeMap::new();
-        for m in &moves {
-            for b in m.adding() {
-                *incoming.entry(b).or_default() += m.bytes;
-            }
-        }
-        for (id, bytes_in) in incoming {
-            let usable = input
-                .brokers
-                .iter()
-                .find(|b| b.id == id)
-                .and_then(|b| b.usable_bytes);
-            if let Some(usable) = usable.filter(|&u| bytes_in > u) {
-                disk_problems.push(Problem {
-                    what: format!(
-                        "broker {id} would receive {bytes_in} bytes in the drain but has {usable} usable"
-                    ),
-                    hint: "drain fewer brokers, add brokers, or lower --local-retention first"
-                        .into(),
-                });
-            }
-        }
-        Some(DrainEstimate {
-            brokers: opts.drain_brokers.iter().copied().collect(),
-            partitions: moves.len() as u64,
-            bytes_moved: moves.iter().map(Move::copy_bytes).sum(),
-            bytes_moved_untiered: untiered.iter().map(Move::copy_bytes).sum(),
-            predicted_seconds: opts
-                .throttle
-                .map(|t| bound_secs(moves.iter(), |_| t as f64)),
-        })
-    };
-    let mut advice = Vec::new();
-    let big: Vec<&str> = todo
-        .iter()
-        .map(|t| t.0)
-        .filter(|t| segment_bytes(&input.topic_configs[*t]) > RECOMMENDED_SEGMENT_BYTES)
-        .collect();
-    if !big.is_empty() && opts.set_segment_bytes.is_none() {
-        advice.push(format!(
-            "{} topic(s) use segments above 100 MiB ({}): each upload then reads a whole large segment, mostly from disk rather than page cache, and closes in bursts; --set-segment-bytes 100MiB sets 100 MiB segments (seed 003) for new segments",
-            big.len(),
-            big.iter().take(5).copied().collect::<Vec<_>>().join(", ")
-        ));
-    }
+    let drain = drain_estimate(input, &after_cluster, opts, &mut disk_problems)?;
+    let advice = segment_advice(input, opts, &todo);
     let mut configs = Vec::new();
     for w in &waves {
         for t in &w.topics {
@@ -522,6 +395,179 @@ pub fn plan(input: &TierInput, opts: &TierOptions) -> Result<TierPlan, String> {
         drain,
         disk_problems,
     })
+}
+
+/// A topic to tier: its upload bytes, by leader, and its partition count.
+struct Todo<'a> {
+    topic: &'a str,
+    upload: u64,
+    by_leader: BTreeMap<i32, u64>,
+    partitions: usize,
+}
+
+/// The topics still to tier (with what each uploads, by leader), and those tiered already.
+fn topics_to_tier(input: &TierInput) -> (Vec<Todo<'_>>, Vec<String>) {
+    let mut by_topic: BTreeMap<&str, Vec<&PartitionState>> = BTreeMap::new();
+    for p in &input.partitions {
+        by_topic.entry(p.topic.as_str()).or_default().push(p);
+    }
+    let mut already = Vec::new();
+    let mut todo: Vec<Todo> = Vec::new();
+    for (topic, cfg) in &input.topic_configs {
+        if is_tiered(cfg) {
+            already.push(topic.clone());
+            continue;
+        }
+        let seg = segment_bytes(cfg);
+        let mut by_leader: BTreeMap<i32, u64> = BTreeMap::new();
+        let parts = by_topic.get(topic.as_str()).cloned().unwrap_or_default();
+        for p in &parts {
+            let l = p.leader.or(p.replicas.first().copied()).unwrap_or(-1);
+            *by_leader.entry(l).or_default() += upload_bytes(p, seg);
+        }
+        todo.push(Todo {
+            topic,
+            upload: by_leader.values().sum(),
+            by_leader,
+            partitions: parts.len(),
+        });
+    }
+    // Smallest first (a quick canary), then by name.
+    todo.sort_by(|a, b| (a.upload, a.topic).cmp(&(b.upload, b.topic)));
+    (todo, already)
+}
+
+/// Waves of topics, smallest first (a quick canary), each at most `--wave-topics` topics or
+/// `--wave-bytes` of uploads, priced at the tier throttle (the busiest leader sets a wave's time).
+fn cut_waves(todo: &[Todo], opts: &TierOptions) -> Vec<Wave> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut acc = 0u64;
+    for (i, t) in todo.iter().enumerate() {
+        let start_new = match (groups.last(), opts.wave) {
+            (None, _) => true,
+            (Some(g), WaveSize::Topics(n)) => g.len() >= n.max(1),
+            (Some(_), WaveSize::Bytes(b)) => acc > 0 && acc + t.upload > b,
+        };
+        if start_new {
+            groups.push(Vec::new());
+            acc = 0;
+        }
+        groups.last_mut().expect("pushed").push(i);
+        acc += t.upload;
+    }
+    let rate = opts.tier_throttle.max(1) as f64;
+    groups
+        .iter()
+        .enumerate()
+        .map(|(index, g)| {
+            let mut by_broker: BTreeMap<i32, u64> = BTreeMap::new();
+            for &i in g {
+                for (b, x) in &todo[i].by_leader {
+                    *by_broker.entry(*b).or_default() += x;
+                }
+            }
+            Wave {
+                index: index + 1,
+                topics: g.iter().map(|&i| todo[i].topic.to_string()).collect(),
+                partitions: g.iter().map(|&i| todo[i].partitions).sum(),
+                upload_bytes: by_broker.values().sum(),
+                predicted_seconds: by_broker
+                    .values()
+                    .map(|&x| x as f64 / rate)
+                    .fold(0.0, f64::max),
+                upload_by_broker: by_broker,
+            }
+        })
+        .collect()
+}
+
+/// The cluster after tiering: every replica of a migrated partition shrunk to its local target.
+fn tiered_cluster(input: &TierInput, opts: &TierOptions, already: &[String]) -> Cluster {
+    let mut after_cluster = input.cluster.clone();
+    let targets: BTreeMap<(&str, i32), u64> = input
+        .partitions
+        .iter()
+        .filter(|p| !already.contains(&p.topic))
+        .map(|p| {
+            let seg = segment_bytes(&input.topic_configs[&p.topic]);
+            (
+                (p.topic.as_str(), p.partition),
+                target_local_bytes(p, opts.local_retention, seg),
+            )
+        })
+        .collect();
+    for p in &mut after_cluster.partitions {
+        if let Some(&t) = targets.get(&(p.topic.as_str(), p.partition)) {
+            p.local_size_bytes = Some(t);
+        }
+    }
+    after_cluster
+}
+
+/// The drain's size and time after tiering (and before, for comparison); a receiving broker
+/// without room for what it receives is a disk problem.
+fn drain_estimate(
+    input: &TierInput,
+    after_cluster: &Cluster,
+    opts: &TierOptions,
+    disk_problems: &mut Vec<Problem>,
+) -> Result<Option<DrainEstimate>, String> {
+    Ok(if opts.drain_brokers.is_empty() {
+        None
+    } else {
+        let moves = drain_plan(after_cluster, &opts.drain_brokers)?;
+        let untiered = drain_plan(&input.cluster, &opts.drain_brokers)?;
+        // The brokers that receive the drained replicas need the room for them.
+        let mut incoming: BTreeMap<i32, u64> = BTreeMap::new();
+        for m in &moves {
+            for b in m.adding() {
+                *incoming.entry(b).or_default() += m.bytes;
+            }
+        }
+        for (id, bytes_in) in incoming {
+            let usable = input
+                .brokers
+                .iter()
+                .find(|b| b.id == id)
+                .and_then(|b| b.usable_bytes);
+            if let Some(usable) = usable.filter(|&u| bytes_in > u) {
+                disk_problems.push(Problem {
+                    what: format!(
+                        "broker {id} would receive {bytes_in} bytes in the drain but has {usable} usable"
+                    ),
+                    hint: "drain fewer brokers, add brokers, or lower --local-retention first"
+                        .into(),
+                });
+            }
+        }
+        Some(DrainEstimate {
+            brokers: opts.drain_brokers.iter().copied().collect(),
+            partitions: moves.len() as u64,
+            bytes_moved: moves.iter().map(Move::copy_bytes).sum(),
+            bytes_moved_untiered: untiered.iter().map(Move::copy_bytes).sum(),
+            predicted_seconds: opts
+                .throttle
+                .map(|t| bound_secs(moves.iter(), |_| t as f64)),
+        })
+    })
+}
+
+/// Advice on segments above 100 MiB (uploads read whole segments).
+fn segment_advice(input: &TierInput, opts: &TierOptions, todo: &[Todo]) -> Vec<String> {
+    let mut advice = Vec::new();
+    let big: Vec<&str> = todo
+        .iter()
+        .map(|t| t.topic)
+        .filter(|t| segment_bytes(&input.topic_configs[*t]) > RECOMMENDED_SEGMENT_BYTES)
+        .collect();
+    if !big.is_empty() && opts.set_segment_bytes.is_none() {
+        advice.push(format!(
+            "{} topic(s) use segments above 100 MiB ({}): each upload then reads a whole large segment, mostly from disk rather than page cache, and closes in bursts; --set-segment-bytes 100MiB sets 100 MiB segments (seed 003) for new segments",
+            big.len(),
+            big.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    advice
 }
 
 /// The drain, planned: every replica on a drained broker is replaced by the broker the AZ-aware

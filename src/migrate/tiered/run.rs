@@ -23,7 +23,7 @@ use crate::execute::runner::{self as exec, ExecOptions};
 use crate::execute::scheduler::Move;
 use crate::kafka::{offset_spec, ClusterAdmin, ConfigOp, KafkaError};
 use crate::migrate::tiered::journal::{DrainRecord, TierJournal, TierPhase, WaveState};
-use crate::run::progress::{Progress, Stage};
+use crate::run::progress::{Observation, Progress, Stage};
 use crate::run::store::now_ms;
 
 #[derive(Debug, Clone)]
@@ -440,6 +440,10 @@ async fn local_bytes<A: ClusterAdmin>(
 }
 
 /// Follow a started wave until every partition is tiered.
+///
+/// One piece on purpose: a poll loop whose best figures and last gain decide the stall, and
+/// whose reads (tiered offsets, ends, local bytes) feed progress, metrics and the wave's result
+/// together.
 async fn follow_wave<A: ClusterAdmin>(
     admin: &mut A,
     j: &mut TierJournal,
@@ -469,6 +473,8 @@ async fn follow_wave<A: ClusterAdmin>(
     let n_waves = j.waves.len();
     let mut best = (0u64, u64::MAX);
     let mut last_gain = Instant::now();
+    let wave_start = Instant::now();
+    let tier_throttle = j.options.tier_throttle;
     let mut failures = 0u32;
     loop {
         let step: Result<Poll, KafkaError> = async {
@@ -507,6 +513,21 @@ async fn follow_wave<A: ClusterAdmin>(
                 partitions: parts.len(),
             };
             progress.update(uploaded.min(total), total, waiting.len(), &stage);
+            let secs = wave_start.elapsed().as_secs_f64();
+            progress.observe(&Observation::Tiering {
+                wave: j.waves[wi].index as u64,
+                waves: n_waves as u64,
+                partitions_tiered: (parts.len() - waiting.len()) as u64,
+                partitions: parts.len() as u64,
+                upload_bytes_done: uploaded.min(total),
+                upload_bytes_total: total,
+                upload_bytes_per_sec: if secs > 0.0 {
+                    uploaded.min(total) as f64 / secs
+                } else {
+                    0.0
+                },
+                tier_throttle_bytes_per_sec: tier_throttle,
+            });
             if waiting.is_empty() {
                 return Ok(Poll::Done {
                     uploaded,

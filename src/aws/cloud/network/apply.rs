@@ -11,7 +11,6 @@ impl Aws {
         d: &Desired,
         c: &Change,
     ) -> Result<(), CloudError> {
-        let n = &d.network;
         let mut a = Actual::default();
         let need = match c.kind {
             "vpc" => Need::NONE,
@@ -48,87 +47,8 @@ impl Aws {
         }
         match c.kind {
             "vpc" => self.create_vpc(d).await,
-            "subnet" | "public-subnet" => {
-                let vpc = a
-                    .vpc_id
-                    .as_deref()
-                    .ok_or_else(|| missing("subnet", &c.name, "the VPC"))?;
-                let public = c.kind == "public-subnet";
-                let az = c.name.split_whitespace().next().unwrap_or_default();
-                let cidr = if public {
-                    &n.public_subnet_cidrs[az]
-                } else {
-                    &n.subnet_cidrs[az]
-                };
-                let tier = if public { "public" } else { "private" };
-                let mut tags = n.tags.clone();
-                tags.insert("Name".into(), format!("{}-{tier}-{az}", n.vpc_name));
-                tags.insert(TAG_AZ.into(), az.to_string());
-                tags.insert(TAG_TIER.into(), tier.into());
-                self.policy
-                    .create(
-                        &self.log,
-                        || async {
-                            create_once!(
-                                self,
-                                "CreateSubnet",
-                                &c.name,
-                                &["InvalidSubnet.Conflict"],
-                                self.ec2
-                                    .create_subnet()
-                                    .vpc_id(vpc)
-                                    .cidr_block(cidr)
-                                    .availability_zone(az)
-                                    .tag_specifications(
-                                        self.ec2_tags(ec2t::ResourceType::Subnet, &tags),
-                                    )
-                            )
-                            .map(|_| ())
-                        },
-                        || async {
-                            let r = self
-                                .ec2
-                                .describe_subnets()
-                                .filters(filter("vpc-id", vpc))
-                                .filters(filter("cidr-block", cidr))
-                                .filters(tag_filter(TAG_CLUSTER, &d.cluster))
-                                .send()
-                                .await
-                                .map_err(err("EC2", "DescribeSubnets", &c.name))?;
-                            Ok((!r.subnets().is_empty()).then_some(()))
-                        },
-                    )
-                    .await
-            }
-            "internet-gateway" => {
-                let vpc = a
-                    .vpc_id
-                    .as_deref()
-                    .ok_or_else(|| missing("internet gateway", &c.name, "the VPC"))?;
-                let (id, attached) = match &a.internet_gateway {
-                    Some(g) => g.clone(),
-                    None => (self.create_internet_gateway(d).await?, false),
-                };
-                if !attached {
-                    self.mutate("EC2", "AttachInternetGateway", &id)?;
-                    match self
-                        .ec2
-                        .attach_internet_gateway()
-                        .internet_gateway_id(&id)
-                        .vpc_id(vpc)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => {}
-                        // A retry after a lost response: attached already.
-                        Err(e) if code(&e) == Some("Resource.AlreadyAssociated") => {}
-                        Err(e) => {
-                            return Err(CloudError::call("EC2", "AttachInternetGateway", &id, e))
-                        }
-                    }
-                }
-                Ok(())
-            }
+            "subnet" | "public-subnet" => self.create_subnet(d, &a, c).await,
+            "internet-gateway" => self.attach_internet_gateway(d, &a, &c.name).await,
             "nat-gateway" => {
                 let az = c
                     .name
@@ -144,42 +64,137 @@ impl Aws {
                 self.create_nat_gateway(d, &c.name, &az, &subnet).await
             }
             "route-table" => self.converge_route_table(d, &a, &c.name).await,
-            "s3-endpoint" => {
-                let vpc = a
-                    .vpc_id
-                    .as_deref()
-                    .ok_or_else(|| missing("S3 endpoint", &c.name, "the VPC"))?;
-                let want: Vec<String> = d
-                    .azs
-                    .iter()
-                    .filter_map(|az| a.route_tables.get(&n.private_route_table(az)))
-                    .map(|t| t.id.clone())
-                    .collect();
-                if want.len() != d.azs.len() {
-                    return Err(missing("S3 endpoint", &c.name, "the private route tables"));
-                }
-                match &a.s3_endpoint {
-                    None => self.create_s3_endpoint(d, vpc, &c.name, &want).await,
-                    Some((id, have)) => {
-                        let add: Vec<String> =
-                            want.iter().filter(|w| !have.contains(w)).cloned().collect();
-                        if add.is_empty() {
-                            return Ok(());
-                        }
-                        self.mutate("EC2", "ModifyVpcEndpoint", id)?;
-                        self.ec2
-                            .modify_vpc_endpoint()
-                            .vpc_endpoint_id(id)
-                            .set_add_route_table_ids(Some(add))
-                            .send()
-                            .await
-                            .map_err(err("EC2", "ModifyVpcEndpoint", id))?;
-                        Ok(())
-                    }
-                }
-            }
+            "s3-endpoint" => self.converge_s3_endpoint(d, &a, &c.name).await,
             "security-group" => self.converge_security_group(d, &a).await,
             other => unreachable!("not a network change: {other}"),
+        }
+    }
+
+    /// A private or public subnet in the AZ the change names.
+    async fn create_subnet(&self, d: &Desired, a: &Actual, c: &Change) -> Result<(), CloudError> {
+        let n = &d.network;
+        let vpc = a
+            .vpc_id
+            .as_deref()
+            .ok_or_else(|| missing("subnet", &c.name, "the VPC"))?;
+        let public = c.kind == "public-subnet";
+        let az = c.name.split_whitespace().next().unwrap_or_default();
+        let cidr = if public {
+            &n.public_subnet_cidrs[az]
+        } else {
+            &n.subnet_cidrs[az]
+        };
+        let tier = if public { "public" } else { "private" };
+        let mut tags = n.tags.clone();
+        tags.insert("Name".into(), format!("{}-{tier}-{az}", n.vpc_name));
+        tags.insert(TAG_AZ.into(), az.to_string());
+        tags.insert(TAG_TIER.into(), tier.into());
+        self.policy
+            .create(
+                &self.log,
+                || async {
+                    create_once!(
+                        self,
+                        "CreateSubnet",
+                        &c.name,
+                        &["InvalidSubnet.Conflict"],
+                        self.ec2
+                            .create_subnet()
+                            .vpc_id(vpc)
+                            .cidr_block(cidr)
+                            .availability_zone(az)
+                            .tag_specifications(self.ec2_tags(ec2t::ResourceType::Subnet, &tags),)
+                    )
+                    .map(|_| ())
+                },
+                || async {
+                    let r = self
+                        .ec2
+                        .describe_subnets()
+                        .filters(filter("vpc-id", vpc))
+                        .filters(filter("cidr-block", cidr))
+                        .filters(tag_filter(TAG_CLUSTER, &d.cluster))
+                        .send()
+                        .await
+                        .map_err(err("EC2", "DescribeSubnets", &c.name))?;
+                    Ok((!r.subnets().is_empty()).then_some(()))
+                },
+            )
+            .await
+    }
+
+    /// The internet gateway, created when missing, attached to the VPC.
+    async fn attach_internet_gateway(
+        &self,
+        d: &Desired,
+        a: &Actual,
+        name: &str,
+    ) -> Result<(), CloudError> {
+        let vpc = a
+            .vpc_id
+            .as_deref()
+            .ok_or_else(|| missing("internet gateway", name, "the VPC"))?;
+        let (id, attached) = match &a.internet_gateway {
+            Some(g) => g.clone(),
+            None => (self.create_internet_gateway(d).await?, false),
+        };
+        if !attached {
+            self.mutate("EC2", "AttachInternetGateway", &id)?;
+            match self
+                .ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(&id)
+                .vpc_id(vpc)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                // A retry after a lost response: attached already.
+                Err(e) if code(&e) == Some("Resource.AlreadyAssociated") => {}
+                Err(e) => return Err(CloudError::call("EC2", "AttachInternetGateway", &id, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The S3 gateway endpoint, created or attached to the private route tables it lacks.
+    async fn converge_s3_endpoint(
+        &self,
+        d: &Desired,
+        a: &Actual,
+        name: &str,
+    ) -> Result<(), CloudError> {
+        let n = &d.network;
+        let vpc = a
+            .vpc_id
+            .as_deref()
+            .ok_or_else(|| missing("S3 endpoint", name, "the VPC"))?;
+        let want: Vec<String> = d
+            .azs
+            .iter()
+            .filter_map(|az| a.route_tables.get(&n.private_route_table(az)))
+            .map(|t| t.id.clone())
+            .collect();
+        if want.len() != d.azs.len() {
+            return Err(missing("S3 endpoint", name, "the private route tables"));
+        }
+        match &a.s3_endpoint {
+            None => self.create_s3_endpoint(d, vpc, name, &want).await,
+            Some((id, have)) => {
+                let add: Vec<String> = want.iter().filter(|w| !have.contains(w)).cloned().collect();
+                if add.is_empty() {
+                    return Ok(());
+                }
+                self.mutate("EC2", "ModifyVpcEndpoint", id)?;
+                self.ec2
+                    .modify_vpc_endpoint()
+                    .vpc_endpoint_id(id)
+                    .set_add_route_table_ids(Some(add))
+                    .send()
+                    .await
+                    .map_err(err("EC2", "ModifyVpcEndpoint", id))?;
+                Ok(())
+            }
         }
     }
 
@@ -358,48 +373,30 @@ impl Aws {
         a: &Actual,
         name: &str,
     ) -> Result<(), CloudError> {
-        let n = &d.network;
         let vpc = a
             .vpc_id
             .as_deref()
             .ok_or_else(|| missing("route table", name, "the VPC"))?;
-        let public = name == n.public_route_table();
-        let (target, subnets): (Option<(bool, String)>, Vec<String>) = if public {
-            let igw = a
-                .internet_gateway
-                .as_ref()
-                .map(|g| g.0.clone())
-                .ok_or_else(|| missing("route table", name, "the internet gateway"))?;
-            (
-                Some((false, igw)),
-                a.public_subnets.values().map(|s| s.0.clone()).collect(),
-            )
-        } else {
-            let az = d
-                .azs
-                .iter()
-                .find(|az| n.private_route_table(az) == name)
-                .expect("planned from the desired state");
-            let target = match n.nat_for(az) {
-                Some(nat_az) => Some((
-                    true,
-                    a.nat_gateways
-                        .get(nat_az)
-                        .cloned()
-                        .ok_or_else(|| missing("route table", name, "its NAT gateway"))?,
-                )),
-                None => None,
-            };
-            let subnet = a
-                .subnets
-                .get(az)
-                .map(|s| s.0.clone())
-                .ok_or_else(|| missing("route table", name, "its subnet"))?;
-            (target, vec![subnet])
-        };
+        let (target, subnets) = route_table_wants(d, a, name)?;
+        let (id, current, associated) = self.ensure_route_table(d, a, vpc, name).await?;
+        self.set_default_route(&id, target.as_ref(), current.as_ref())
+            .await?;
+        self.associate(vpc, &id, &subnets, &associated).await
+    }
+
+    /// The route table found under `name`, else created: (id, its default route's target,
+    /// its subnets).
+    async fn ensure_route_table(
+        &self,
+        d: &Desired,
+        a: &Actual,
+        vpc: &str,
+        name: &str,
+    ) -> Result<(String, Option<String>, Vec<String>), CloudError> {
+        let n = &d.network;
         let mut tags = n.tags.clone();
         tags.insert("Name".into(), name.to_string());
-        let (id, current, associated) = match a.route_tables.get(name) {
+        Ok(match a.route_tables.get(name) {
             Some(t) => (t.id.clone(), t.default_target.clone(), t.subnets.clone()),
             None => {
                 let id = self
@@ -435,8 +432,17 @@ impl Aws {
                     .await?;
                 (id, None, vec![])
             }
-        };
-        match (&target, &current) {
+        })
+    }
+
+    /// Point 0.0.0.0/0 at `target` ((NAT?, id); None: no default route), from `current`.
+    async fn set_default_route(
+        &self,
+        id: &str,
+        target: Option<&(bool, String)>,
+        current: Option<&String>,
+    ) -> Result<(), CloudError> {
+        match (target, current) {
             (Some((_, t)), Some(c)) if t == c => {}
             (Some((nat, t)), cur) => {
                 let op = if cur.is_some() {
@@ -444,7 +450,7 @@ impl Aws {
                 } else {
                     "CreateRoute"
                 };
-                self.mutate("EC2", op, &id)?;
+                self.mutate("EC2", op, id)?;
                 let (nat_id, gateway_id) = if *nat {
                     (Some(t.clone()), None)
                 } else {
@@ -453,25 +459,25 @@ impl Aws {
                 let r = if cur.is_some() {
                     self.ec2
                         .replace_route()
-                        .route_table_id(&id)
+                        .route_table_id(id)
                         .destination_cidr_block("0.0.0.0/0")
                         .set_nat_gateway_id(nat_id)
                         .set_gateway_id(gateway_id)
                         .send()
                         .await
                         .map(|_| ())
-                        .map_err(coded(op, &id))
+                        .map_err(coded(op, id))
                 } else {
                     self.ec2
                         .create_route()
-                        .route_table_id(&id)
+                        .route_table_id(id)
                         .destination_cidr_block("0.0.0.0/0")
                         .set_nat_gateway_id(nat_id)
                         .set_gateway_id(gateway_id)
                         .send()
                         .await
                         .map(|_| ())
-                        .map_err(coded(op, &id))
+                        .map_err(coded(op, id))
                 };
                 match r {
                     Ok(()) => {}
@@ -481,21 +487,33 @@ impl Aws {
                 }
             }
             (None, Some(_)) => {
-                self.mutate("EC2", "DeleteRoute", &id)?;
+                self.mutate("EC2", "DeleteRoute", id)?;
                 gone_ok(
                     self.ec2
                         .delete_route()
-                        .route_table_id(&id)
+                        .route_table_id(id)
                         .destination_cidr_block("0.0.0.0/0")
                         .send()
                         .await,
                     "EC2",
                     "DeleteRoute",
-                    &id,
+                    id,
                 )?;
             }
             (None, None) => {}
         }
+        Ok(())
+    }
+
+    /// Associate `subnets` with the route table `id` (moving a subnet explicitly associated
+    /// elsewhere).
+    async fn associate(
+        &self,
+        vpc: &str,
+        id: &str,
+        subnets: &[String],
+        associated: &[String],
+    ) -> Result<(), CloudError> {
         for s in subnets.iter().filter(|s| !associated.contains(s)) {
             // A subnet explicitly associated elsewhere is moved; otherwise associated.
             let elsewhere = self
@@ -511,7 +529,7 @@ impl Aws {
                     self.ec2
                         .replace_route_table_association()
                         .association_id(assoc)
-                        .route_table_id(&id)
+                        .route_table_id(id)
                         .send()
                         .await
                         .map_err(err("EC2", "ReplaceRouteTableAssociation", s))?;
@@ -521,7 +539,7 @@ impl Aws {
                     match self
                         .ec2
                         .associate_route_table()
-                        .route_table_id(&id)
+                        .route_table_id(id)
                         .subnet_id(s)
                         .send()
                         .await
@@ -698,4 +716,47 @@ impl Aws {
         }
         Ok(())
     }
+}
+
+/// A route table's default route target ((NAT?, id), None: no default route) and its subnets.
+type Wants = (Option<(bool, String)>, Vec<String>);
+
+/// What the route table `name` should hold: its default route's target ((NAT?, id), None: no
+/// default route) and its subnets.
+fn route_table_wants(d: &Desired, a: &Actual, name: &str) -> Result<Wants, CloudError> {
+    let n = &d.network;
+    let public = name == n.public_route_table();
+    Ok(if public {
+        let igw = a
+            .internet_gateway
+            .as_ref()
+            .map(|g| g.0.clone())
+            .ok_or_else(|| missing("route table", name, "the internet gateway"))?;
+        (
+            Some((false, igw)),
+            a.public_subnets.values().map(|s| s.0.clone()).collect(),
+        )
+    } else {
+        let az = d
+            .azs
+            .iter()
+            .find(|az| n.private_route_table(az) == name)
+            .expect("planned from the desired state");
+        let target = match n.nat_for(az) {
+            Some(nat_az) => Some((
+                true,
+                a.nat_gateways
+                    .get(nat_az)
+                    .cloned()
+                    .ok_or_else(|| missing("route table", name, "its NAT gateway"))?,
+            )),
+            None => None,
+        };
+        let subnet = a
+            .subnets
+            .get(az)
+            .map(|s| s.0.clone())
+            .ok_or_else(|| missing("route table", name, "its subnet"))?;
+        (target, vec![subnet])
+    })
 }

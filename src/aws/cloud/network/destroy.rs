@@ -60,14 +60,34 @@ impl Aws {
         execute: bool,
         out: &mut Vec<Removal>,
     ) -> Result<(), CloudError> {
-        let gone = |kind: &'static str, name: String, out: &mut Vec<Removal>| {
-            out.push(Removal {
-                kind,
-                name,
-                outcome: verb(execute, "deleted"),
-            })
-        };
-        // Security groups of duplicate VPCs (the primary's went first).
+        // In dependency order: each kind waits for the ones before it to go.
+        self.destroy_security_groups(d, vpc, execute, out).await?;
+        self.destroy_endpoints(d, vpc, execute, out).await?;
+        self.destroy_nat_gateways(d, vpc, execute, out).await?;
+        self.destroy_route_tables(d, vpc, execute, out).await?;
+        self.destroy_internet_gateways(d, vpc, execute, out).await?;
+        self.destroy_subnets(d, vpc, execute, out).await?;
+        if execute {
+            self.mutate("EC2", "DeleteVpc", vpc)?;
+            gone_ok(
+                self.ec2.delete_vpc().vpc_id(vpc).send().await,
+                "EC2",
+                "DeleteVpc",
+                vpc,
+            )?;
+        }
+        gone(execute, "vpc", vpc.to_string(), out);
+        Ok(())
+    }
+
+    /// Security groups of duplicate VPCs (the primary's went first).
+    async fn destroy_security_groups(
+        &self,
+        d: &Desired,
+        vpc: &str,
+        execute: bool,
+        out: &mut Vec<Removal>,
+    ) -> Result<(), CloudError> {
         let sgs = self
             .ec2
             .describe_security_groups()
@@ -87,8 +107,19 @@ impl Aws {
                     &id,
                 )?;
             }
-            gone("security-group", id, out);
+            gone(execute, "security-group", id, out);
         }
+        Ok(())
+    }
+
+    /// The VPC's S3 gateway endpoints that streamctl made.
+    async fn destroy_endpoints(
+        &self,
+        d: &Desired,
+        vpc: &str,
+        execute: bool,
+        out: &mut Vec<Removal>,
+    ) -> Result<(), CloudError> {
         let endpoints: Vec<String> = self
             .s3_endpoints(vpc, &d.region)
             .await?
@@ -107,9 +138,20 @@ impl Aws {
                     .map_err(err("EC2", "DeleteVpcEndpoints", vpc))?;
             }
             for e in endpoints {
-                gone("s3-endpoint", e, out);
+                gone(execute, "s3-endpoint", e, out);
             }
         }
+        Ok(())
+    }
+
+    /// NAT gateways, waited out (their addresses and subnets wait for them).
+    async fn destroy_nat_gateways(
+        &self,
+        d: &Desired,
+        vpc: &str,
+        execute: bool,
+        out: &mut Vec<Removal>,
+    ) -> Result<(), CloudError> {
         let nats = self.nat_gateways(d, vpc).await?;
         for (az, id) in &nats {
             if execute {
@@ -125,7 +167,7 @@ impl Aws {
                     id,
                 )?;
             }
-            gone("nat-gateway", format!("{az} {id}"), out);
+            gone(execute, "nat-gateway", format!("{az} {id}"), out);
         }
         if execute && !nats.is_empty() {
             // NAT gateways take a minute to delete; their addresses and subnets wait for it.
@@ -136,6 +178,17 @@ impl Aws {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }
+        Ok(())
+    }
+
+    /// streamctl's route tables (not the main one), disassociated first.
+    async fn destroy_route_tables(
+        &self,
+        _d: &Desired,
+        vpc: &str,
+        execute: bool,
+        out: &mut Vec<Removal>,
+    ) -> Result<(), CloudError> {
         for t in self
             .route_tables(vpc)
             .await?
@@ -171,8 +224,19 @@ impl Aws {
                     &t.id,
                 )?;
             }
-            gone("route-table", format!("{} {}", t.name, t.id), out);
+            gone(execute, "route-table", format!("{} {}", t.name, t.id), out);
         }
+        Ok(())
+    }
+
+    /// The internet gateway of this VPC (or detached), detached then deleted.
+    async fn destroy_internet_gateways(
+        &self,
+        d: &Desired,
+        vpc: &str,
+        execute: bool,
+        out: &mut Vec<Removal>,
+    ) -> Result<(), CloudError> {
         for (id, attached) in self.internet_gateways(d).await? {
             if attached.as_deref().is_some_and(|v| v != vpc) {
                 continue;
@@ -204,8 +268,19 @@ impl Aws {
                     &id,
                 )?;
             }
-            gone("internet-gateway", id, out);
+            gone(execute, "internet-gateway", id, out);
         }
+        Ok(())
+    }
+
+    /// The cluster's subnets in the VPC.
+    async fn destroy_subnets(
+        &self,
+        d: &Desired,
+        vpc: &str,
+        execute: bool,
+        out: &mut Vec<Removal>,
+    ) -> Result<(), CloudError> {
         let subnets = self
             .ec2
             .describe_subnets()
@@ -226,21 +301,21 @@ impl Aws {
                 )?;
             }
             gone(
+                execute,
                 "subnet",
                 format!("{} {id}", s.availability_zone().unwrap_or_default()),
                 out,
             );
         }
-        if execute {
-            self.mutate("EC2", "DeleteVpc", vpc)?;
-            gone_ok(
-                self.ec2.delete_vpc().vpc_id(vpc).send().await,
-                "EC2",
-                "DeleteVpc",
-                vpc,
-            )?;
-        }
-        gone("vpc", vpc.to_string(), out);
         Ok(())
     }
+}
+
+/// A removal done (or, without `execute`, one that would be).
+fn gone(execute: bool, kind: &'static str, name: String, out: &mut Vec<Removal>) {
+    out.push(Removal {
+        kind,
+        name,
+        outcome: verb(execute, "deleted"),
+    })
 }

@@ -18,7 +18,7 @@ use crate::kafka::KafkaError;
 use crate::migrate::connect::engine::Quotas;
 use crate::migrate::diskless::report::Report;
 use crate::migrate::diskless::workflow::{
-    self, Connections, Endpoint, Engine, Migration, Settings, Side, Step,
+    self, Connections, Endpoint, Engine, Follow, Migration, Settings, Side, Step,
 };
 use crate::output;
 use crate::units::parse_rate;
@@ -80,7 +80,38 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
     };
     let rt = ctx.runtime()?;
     let (settings, security) = settings(a, stop_on_signal(&rt))?;
+    if step == Step::Cutover {
+        // A follower holds the journal: it cuts over, this command asks and waits.
+        if let Some(pid) = workflow::holder(&settings.journal)? {
+            if !a.yes
+                && !confirm(
+                    &format!(
+                        "ask the follower (PID {pid}) to cut over and translate the groups matching {}?",
+                        a.groups.as_deref().unwrap_or_default()
+                    ),
+                    "refusing to cut over without confirmation: stdin is not a terminal",
+                )?
+            {
+                eprintln!("nothing changed");
+                return Ok(ExitCode::Ok);
+            }
+            let r = workflow::cutover_by_holder(&settings, &pid)?;
+            print(&output::render(ctx.format, &r, || human_report(&r))?)?;
+            return Ok(if r.verified_ok() {
+                ExitCode::Ok
+            } else {
+                ExitCode::CheckFailed
+            });
+        }
+    }
     let mut m = Migration::open(settings, step)?;
+    // Served until the command returns.
+    let served = super::super::progress::serve_metrics(
+        a.metrics.metrics_addr.as_deref(),
+        &a.metrics.metrics_linger,
+        "migrate-diskless",
+    )?;
+    let metrics = served.as_ref().map(|s| s.metrics());
     let api = match (m.engine, m.connect_url()) {
         (Engine::Connect, Some(url)) => Some(
             RestConnect::new(url, &rest_options(a)?)
@@ -98,7 +129,11 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
     };
     let r = match step {
         Step::Cancel => m.cancel(&conns, api.expect("--engine connect"))?,
-        Step::Verify => m.verify(&src, &tgt, &BarProgress::offsets(ctx, "verifying"))?,
+        Step::Verify => m.verify(
+            &src,
+            &tgt,
+            &BarProgress::offsets(ctx, "verifying").with_metrics(metrics),
+        )?,
         Step::Cutover => {
             if !a.yes
                 && !confirm(
@@ -114,14 +149,15 @@ pub fn run(ctx: &Context, a: &MigrateDisklessArgs) -> Result<ExitCode> {
                 api,
                 &src,
                 &tgt,
-                &BarProgress::offsets(ctx, "cutover"),
+                &BarProgress::offsets(ctx, "cutover").with_metrics(metrics),
             )?
         }
-        Step::Copy | Step::EmitConfig => match copy(ctx, a, &mut m, &conns, api, &src, &tgt, step)?
-        {
-            Some(r) => r,
-            None => return Ok(ExitCode::Ok),
-        },
+        Step::Copy | Step::EmitConfig => {
+            match copy(ctx, a, &mut m, &conns, api, &src, &tgt, step, metrics)? {
+                Some(r) => r,
+                None => return Ok(ExitCode::Ok),
+            }
+        }
     };
     print(&output::render(ctx.format, &r, || human_report(&r))?)?;
     Ok(if r.verified_ok() {
@@ -143,6 +179,7 @@ fn copy(
     src: &RdCluster,
     tgt: &RdCluster,
     step: Step,
+    metrics: Option<&std::sync::Arc<crate::metrics::Metrics>>,
 ) -> Result<Option<Report>> {
     let spinner = ctx.progress.spinner("reading both clusters");
     let planned = m.plan(conns, api, tgt);
@@ -185,8 +222,8 @@ fn copy(
         eprintln!("nothing changed");
         return Ok(None);
     }
-    let copying = BarProgress::offsets(ctx, "copying");
-    let verifying = BarProgress::offsets(ctx, "verifying");
+    let copying = BarProgress::offsets(ctx, "copying").with_metrics(metrics);
+    let verifying = BarProgress::offsets(ctx, "verifying").with_metrics(metrics);
     Ok(Some(m.copy(
         conns,
         api,
@@ -271,6 +308,25 @@ fn settings(
         stall: duration("--stall-timeout", &a.stall_timeout)?,
         wait_for_producers_stopped: a.wait_for_producers_stopped,
         stop,
+        follow: if a.follow {
+            if a.engine == Some(CopyEngineArg::Connect) {
+                return Err(Error::usage(
+                    "--follow runs on the built-in engine",
+                    "drop --engine connect (a connector already runs until deleted: re-run the command to verify what it copied)",
+                ));
+            }
+            Some(Follow {
+                interval: duration("--follow-interval", &a.follow_interval)?,
+                sync_groups: a
+                    .sync_groups
+                    .as_deref()
+                    .map(|g| regex("--sync-groups", g))
+                    .transpose()?,
+                sync_interval: duration("--sync-interval", &a.sync_interval)?,
+            })
+        } else {
+            None
+        },
     };
     Ok((settings, (src_sec, tgt_sec)))
 }

@@ -138,6 +138,11 @@ pub fn run(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
             poll: Duration::from_millis(a.poll_ms),
         },
     };
+    let served = super::super::progress::serve_metrics(
+        a.metrics.metrics_addr.as_deref(),
+        &a.metrics.metrics_linger,
+        "migrate-tiered",
+    )?;
     let rt = ctx.runtime()?;
     rt.block_on(async {
         let mut admin = super::super::source::connect(&bootstrap, &a.security).await?;
@@ -170,7 +175,7 @@ pub fn run(ctx: &Context, a: &MigrateTieredArgs) -> Result<ExitCode> {
                 }
             }
         };
-        let progress = BarProgress::new(ctx, "tiering");
+        let progress = BarProgress::new(ctx, "tiering").with_metrics(served.as_ref().map(|s| s.metrics()));
         let r = tiered_run::run(&mut admin, &mut j, &path, &run_opts, &progress).await?;
         print(&output::render(ctx.format, &r, || human_report(&r))?)?;
         Ok(if r.configs_verified { ExitCode::Ok } else { ExitCode::CheckFailed })

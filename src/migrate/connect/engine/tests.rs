@@ -191,7 +191,7 @@ impl ConnectApi for Fake {
         let mut st = self.st.lock().unwrap();
         st.reads += 1;
         assert!(st.reads < 20_000, "the engine never saw the stall");
-        if st.flap && st.reads % 2 == 0 {
+        if st.flap && st.reads.is_multiple_of(2) {
             return Ok(Vec::new());
         }
         Ok(st

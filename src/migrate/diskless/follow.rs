@@ -1,0 +1,132 @@
+//! `--follow` on the built-in engine: rounds of copy and verification until a signal, with the
+//! consumer-group sync (see [`super::sync`]) between them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::copy::{self, CopyOptions, CopyStats};
+use super::cutover::{self, CutoverOptions};
+use super::error::DisklessError;
+use super::handoff;
+use super::journal::DisklessJournal;
+use super::report::{report, Report};
+use super::sync::{self, GroupSync};
+use super::verify;
+use super::workflow::Follow;
+use crate::kafka::records::DataCluster;
+use crate::run::progress::{Observation, Progress};
+
+/// `--follow` on the built-in engine: rounds of copy (to the source's ends as each round reads
+/// them) and verification of what the round copied, a group sync every `sync_interval`, until a
+/// signal; a signal mid-round ends it after the batch in flight, and what it copied is verified.
+/// Returns the rounds' copy totals, the last verification and each group's last sync.
+pub(super) fn follow(
+    j: &mut DisklessJournal,
+    path: &Path,
+    src: &dyn DataCluster,
+    tgt: &dyn DataCluster,
+    opts: &CopyOptions,
+    f: &Follow,
+    (copying, verifying): (&dyn Progress, &dyn Progress),
+) -> Result<(CopyStats, verify::VerifyReport, Vec<GroupSync>), DisklessError> {
+    let stopped = || opts.stop.load(std::sync::atomic::Ordering::Relaxed);
+    let mut total = CopyStats::default();
+    let mut last_sync: Option<Instant> = None;
+    let mut synced: BTreeMap<String, GroupSync> = BTreeMap::new();
+    let mut rounds = 0u64;
+    loop {
+        let round = match copy::copy(j, path, src, tgt, opts, copying) {
+            Ok(s) => Some(s),
+            Err(DisklessError::Interrupted) => None,
+            Err(e) => return Err(e),
+        };
+        rounds += 1;
+        if let Some(s) = &round {
+            total.records += s.records;
+            total.bytes += s.bytes;
+            total.seconds += s.seconds;
+            total.recovered += s.recovered;
+            total.partitions = total.partitions.max(s.partitions);
+        }
+        let v = verify::verify(j, path, src, tgt, opts.stall, verifying)?;
+        if !v.ok {
+            return Ok((total, v, synced.into_values().collect()));
+        }
+        if let Some(groups) = &f.sync_groups {
+            if !stopped() && last_sync.is_none_or(|t| t.elapsed() >= f.sync_interval) {
+                last_sync = Some(Instant::now());
+                for g in sync::sync_groups(j, src, tgt, groups)? {
+                    verifying.observe(&Observation::GroupSync {
+                        group: g.group.clone(),
+                        translated: g.translated,
+                        committed: g.committed,
+                        source_lag_records: g.source_lag_records,
+                    });
+                    synced.insert(g.group.clone(), g);
+                }
+            }
+        }
+        // A cutover asked of this follower: run it here (this process holds the copy); stop
+        // following once it is done, keep following when it was refused.
+        if let Some(req) = handoff::take(path)? {
+            tracing::info!(groups = %req.groups, by = req.pid, "cutover requested");
+            match cut_over(j, path, src, tgt, opts, &req, verifying) {
+                Ok((report, v)) => {
+                    handoff::answer(path, &handoff::Outcome::Done(Box::new(report)))?;
+                    return Ok((total, v, synced.into_values().collect()));
+                }
+                Err(e) => handoff::answer(
+                    path,
+                    &handoff::Outcome::Failed {
+                        message: e.to_string(),
+                        hint: e.hint(),
+                        exit: e.exit_code() as i32,
+                    },
+                )?,
+            }
+        }
+        if round.is_none() || stopped() {
+            tracing::info!(rounds, "follow stopped by a signal; the journal is saved");
+            return Ok((total, v, synced.into_values().collect()));
+        }
+        // Caught up: wait before reading the ends again (a round that copied nothing is quick).
+        let until = Instant::now() + f.interval;
+        while Instant::now() < until && !stopped() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The fenced cutover a request asks for, on the built-in engine.
+fn cut_over(
+    j: &mut DisklessJournal,
+    path: &Path,
+    src: &dyn DataCluster,
+    tgt: &dyn DataCluster,
+    opts: &CopyOptions,
+    req: &handoff::Request,
+    progress: &dyn Progress,
+) -> Result<(Report, verify::VerifyReport), DisklessError> {
+    let groups = regex::Regex::new(&req.groups).map_err(|e| {
+        DisklessError::refused(
+            format!("--groups {}: {e}", req.groups),
+            "write a regular expression",
+        )
+    })?;
+    let copts = CutoverOptions {
+        groups,
+        wait_for_producers_stopped: req.wait_for_producers_stopped,
+        wait: Duration::from_millis(req.wait_ms),
+        poll: Duration::from_millis(500),
+    };
+    let mut engine = copy::BuiltIn {
+        src,
+        tgt,
+        opts: opts.clone(),
+    };
+    j.runs += 1;
+    let c = cutover::cutover(j, path, src, tgt, &mut engine, &copts, progress)?;
+    let v = c.verify.clone();
+    Ok((report(j, Some(c.tail), opts.throttle, Some(c.verify)), v))
+}
