@@ -324,23 +324,23 @@ impl<'a> Repair<'a> {
     /// move can).
     fn fix_one(&mut self, t: u32, x: usize, l: u32) -> usize {
         let a = self.w.az_of[x];
-        // The four brokers of the AZ holding the fewest of the topic (then the lowest index).
-        let mut ys: Vec<(u32, usize)> = Vec::with_capacity(5);
+        // The three brokers of the AZ holding the fewest of the topic (then the lowest index).
+        let mut ys: Vec<(u32, usize)> = Vec::with_capacity(4);
         for &y in &self.members[a] {
             let c = self.count(t, y as u32);
             if y == x || c >= l {
                 continue;
             }
             let at = ys.partition_point(|&k| k <= (c, y));
-            if at < 4 {
+            if at < 3 {
                 ys.insert(at, (c, y));
-                ys.truncate(4);
+                ys.truncate(3);
             }
         }
         let ys: Vec<usize> = ys.into_iter().map(|(_, y)| y).collect();
         let ps: Vec<u32> = self.piles.get(&(t, x as u32)).cloned().unwrap_or_default();
         let mut best: Option<Fix> = None;
-        // The four brokers holding the fewest of the topic are enough to find a good pair.
+        // The brokers holding the fewest of the topic are enough to find a good pair.
         for &y in &ys {
             for &p in &ps {
                 if self.w.holds(p as usize, y as u32) {
@@ -397,9 +397,9 @@ impl<'a> Repair<'a> {
         let on_y = self.sorted(y);
         let mut below = on_y.range(..(c, 0)).rev().peekable();
         let mut above = on_y.range((c, 0)..).peekable();
-        // The 16 closest that may come back, among at most 256 looked at.
+        // The 16 closest that may come back, among at most 64 looked at.
         let (mut seen, mut looked) = (0, 0);
-        while seen < 16 && looked < 256 {
+        while seen < 16 && looked < 64 {
             looked += 1;
             let pick_above = match (above.peek(), below.peek()) {
                 (Some(a), Some(b)) => a.0.abs_diff(c) <= b.0.abs_diff(c),

@@ -126,17 +126,25 @@ impl Work {
             .collect()
     }
 
-    /// The best broker in AZ `a` for `p` (largest deficit, fewest bytes; among equal deficits
-    /// one below the topic's limit), if any does not hold it.
+    /// The best broker in AZ `a` for `p` (largest deficit, fewest bytes; among those with room,
+    /// one that stays within the topic's limit), if any does not hold it.
     pub(in crate::assign) fn best_in_az(&self, p: usize, a: usize) -> Option<(u32, i64)> {
         let mut free = self.heap[a].iter().filter(|k| !self.holds(p, k.2));
         let first = free.next()?;
-        // Among the brokers with the same deficit, one below the topic's limit if any.
+        // Among the brokers with room (or the same deficit), one that stays within the topic's
+        // limit after taking it, if any: piles the spread rule would undo cost moves later.
         let pick = std::iter::once(first)
-            .chain(free.take_while(|k| k.0 == first.0).take(32))
-            .find(|k| !self.piled(p, k.2))
+            .chain(free.take_while(|k| k.0 .0 > 0 || k.0 == first.0).take(64))
+            .find(|k| !self.would_pile(p, k.2))
             .unwrap_or(first);
         Some((pick.2, pick.0 .0))
+    }
+
+    /// Whether broker `b` would hold more of `p`'s topic than the topic's limit after taking a
+    /// replica of `p`.
+    pub(in crate::assign) fn would_pile(&self, p: usize, b: u32) -> bool {
+        let t = self.topic[p];
+        self.tcount.get(&(t, b)).copied().unwrap_or(0) >= self.tlimit[t as usize]
     }
 
     /// Whether broker `b` holds more of `p`'s topic than the topic's limit.

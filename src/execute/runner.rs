@@ -522,12 +522,7 @@ async fn poll<A: ClusterAdmin>(
     if reconcile(j, &ongoing, current) {
         save(j, path)?;
     }
-    let done: u64 = j
-        .moves
-        .iter()
-        .filter(|m| m.state == MoveState::Done)
-        .map(|m| m.mv.copy_bytes())
-        .sum();
+    let done = done_bytes(j);
     if j.moves.iter().all(|m| m.state == MoveState::Done) {
         progress.update(done, total, 0, &Stage::MovesComplete);
         progress.observe(&moves_observed(j, total, done));
@@ -600,6 +595,15 @@ async fn poll<A: ClusterAdmin>(
     progress.update(done, total, in_flight, &stage);
     progress.observe(&moves_observed(j, total, done));
     Ok(false)
+}
+
+/// Bytes of the moves done.
+fn done_bytes(j: &Journal) -> u64 {
+    j.moves
+        .iter()
+        .filter(|m| m.state == MoveState::Done)
+        .map(|m| m.mv.copy_bytes())
+        .sum()
 }
 
 /// The moves by state, their bytes and the throttle, for metrics.
@@ -756,12 +760,7 @@ pub async fn finish<A: ClusterAdmin>(
     save(j, path)?;
     // The throttle settings left (none once every broker answered).
     let total: u64 = j.moves.iter().map(|m| m.mv.copy_bytes()).sum();
-    let done: u64 = j
-        .moves
-        .iter()
-        .filter(|m| m.state == MoveState::Done)
-        .map(|m| m.mv.copy_bytes())
-        .sum();
+    let done = done_bytes(j);
     progress.observe(&moves_observed(j, total, done));
     progress.finish();
     Ok(ExecReport {
