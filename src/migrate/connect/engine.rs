@@ -224,9 +224,8 @@ impl<'a> ConnectEngine<'a> {
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         let tasks = loop {
-            let tasks: Vec<(i32, Vec<(String, i32)>)> = self
-                .connect
-                .tasks(&name)?
+            let connect = self.connect;
+            let tasks: Vec<(i32, Vec<(String, i32)>)> = while_rebalancing(|| connect.tasks(&name))?
                 .into_iter()
                 .map(|t| {
                     let index = t
@@ -709,8 +708,11 @@ fn while_rebalancing<T>(
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match call() {
-            Err(crate::connect::ConnectError::Api { status: 409, .. })
-                if Instant::now() < deadline =>
+            // 409 while the workers rebalance; a 500 "rebalance is expected" right before one.
+            Err(crate::connect::ConnectError::Api {
+                status, message, ..
+            }) if (status == 409 || (status == 500 && message.contains("rebalance")))
+                && Instant::now() < deadline =>
             {
                 std::thread::sleep(Duration::from_millis(500));
             }

@@ -410,3 +410,38 @@ fn a_paused_connector_is_resumed_though_its_status_lags_and_409s_are_waited_out(
     assert_eq!(st.resumes, 3, "two 409s, then the resume");
     assert!(st.restarts.is_empty(), "no stall, no restart");
 }
+
+/// Connect answers 409 while its workers rebalance, and 500 "rebalance is expected" just before
+/// one (seen on a loaded CI machine, on GET /connectors/NAME/tasks): both are waited out; any
+/// other 500 is not.
+#[test]
+fn rebalance_answers_are_waited_out_and_other_errors_are_not() {
+    use crate::connect::ConnectError;
+    let err = |status: u16, message: &str| ConnectError::Api {
+        method: "GET",
+        path: "/connectors/c/tasks".into(),
+        status,
+        message: message.into(),
+    };
+    let calls = std::cell::Cell::new(0);
+    let r = while_rebalancing(|| {
+        calls.set(calls.get() + 1);
+        match calls.get() {
+            1 => Err(err(
+                500,
+                "Request cannot be completed because a rebalance is expected",
+            )),
+            2 => Err(err(409, "rebalance in progress")),
+            _ => Ok(7),
+        }
+    });
+    assert_eq!(r.unwrap(), 7);
+    assert_eq!(calls.get(), 3);
+    calls.set(0);
+    let r: Result<i32, _> = while_rebalancing(|| {
+        calls.set(calls.get() + 1);
+        Err(err(500, "Internal error"))
+    });
+    assert!(r.is_err());
+    assert_eq!(calls.get(), 1);
+}
