@@ -822,6 +822,16 @@ fn follow_keeps_up_moves_groups_one_at_a_time_resumes_after_sigterm_and_cuts_ove
         })
         .collect();
     assert_eq!(synced[&g3], "active-on-target", "{synced:?}");
+    // The group sync is in the metrics too: g1's two partitions were committed by a sync.
+    assert_eq!(
+        scraped.max(
+            "streamctl_diskless_group",
+            &[("group", g1.as_str()), ("figure", "partitions_committed")]
+        ),
+        Some(2.0),
+        "{}",
+        scraped.0
+    );
     // Moved groups are ahead on the target now: never moved back.
     assert_eq!(synced[&g1], "target-ahead", "{synced:?}");
     assert_eq!(synced[&g2], "target-ahead", "{synced:?}");
