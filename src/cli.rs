@@ -92,6 +92,10 @@ pub enum Command {
     /// Write a live cluster's brokers, racks, assignment and partition sizes as a snapshot file
     /// (the format `reassign --from-file` reads).
     Snapshot(SnapshotArgs),
+    /// Read a live cluster over a sample window (read-only): measured ingress per topic, groups,
+    /// disks, AZ tolerance; its classic, tiered and diskless successors sized from that, and the
+    /// migration commands with their flags and predicted durations.
+    Assess(Box<AssessArgs>),
     /// Checks that exit non-zero (4) when they find a problem, for CI.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -426,6 +430,58 @@ pub struct SnapshotArgs {
     pub topics: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    /// The cluster: host:port[,host:port...].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bootstrap_server: String,
+    #[command(flatten)]
+    pub security: KafkaSecurity,
+    /// Only topics matching this regular expression (internal `__` topics are always left out).
+    #[arg(long, value_name = "REGEX")]
+    pub topics: Option<String>,
+    /// How long to measure: every topic's log ends and sizes are read at both ends of it.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub sample: String,
+    /// The current brokers' EC2 instance type (for their throughput limit and the verdict).
+    #[arg(long, value_name = "TYPE")]
+    pub instance_type: Option<String>,
+    /// The current brokers' data volume throughput, MB/s.
+    #[arg(long, value_name = "MBPS", default_value_t = 250.0)]
+    pub volume_throughput: f64,
+    /// The tiered successor: how long closed segments stay on broker disks.
+    #[arg(long, value_name = "DURATION", default_value = "4h")]
+    pub local_retention: String,
+    /// Plan the successors for this share of their sustained limit.
+    #[arg(long, default_value_t = 0.8)]
+    pub headroom: f64,
+    /// The successors still carry the workload with one AZ's brokers gone.
+    #[arg(long)]
+    pub az_failure_tolerant: bool,
+    /// Instance families the successors may use.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "FAMILY",
+        default_value = "m6in"
+    )]
+    pub families: Vec<String>,
+    /// Write here: assessment.json, a validated cluster-MODEL.yaml per successor and a
+    /// migrate-MODEL.sh per migration (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub write_dir: Option<PathBuf>,
+    /// The successors' name stem (clusters NAME-tiered, NAME-diskless, NAME-classic).
+    #[arg(long, default_value = "assessed")]
+    pub name: String,
+    /// The successors' AWS region.
+    #[arg(
+        long = "successor-region",
+        value_name = "REGION",
+        default_value = "us-east-1"
+    )]
+    pub region: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CheckCommand {
     /// Which partitions go offline or below min.insync.replicas if one AZ is lost (exit 4 if any).
@@ -648,12 +704,13 @@ pub struct MigrateDisklessArgs {
     /// they have no members there), so each can move to the target on its own, at any moment.
     #[arg(long, value_name = "REGEX", requires = "follow")]
     pub sync_groups: Option<String>,
-    /// With --sync-groups: how often the groups are synced.
+    /// With --follow: how often the groups (--sync-groups) are synced and the source's topic
+    /// configs compared (added partitions and deleted topics are looked for every round).
     #[arg(
         long,
         value_name = "DURATION",
         default_value = "30s",
-        requires = "sync_groups"
+        requires = "follow"
     )]
     pub sync_interval: String,
     #[command(flatten)]

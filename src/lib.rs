@@ -17,6 +17,7 @@
 //!   [`output`] (tables, JSON/YAML), [`error`] and [`exit`] (one error, documented exit codes),
 //!   [`render`] (config templates), [`units`].
 
+pub mod assess;
 pub mod assign;
 pub mod aws;
 pub mod cli;

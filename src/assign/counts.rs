@@ -8,7 +8,7 @@ use super::cluster::Cluster;
 use super::options::{Balance, PlanOptions};
 use super::work::{movable, relocate, IntMap, Work, HOLE};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Per partition its topic index, per (topic, broker) the in-scope replicas there, and per topic
 /// `ceil(its replicas / live brokers) + 1` (the summary's spread limit).
@@ -21,7 +21,7 @@ pub(in crate::assign) fn topic_counts(
     in_scope: &[bool],
     removed: &[bool],
 ) -> TopicCounts {
-    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut ids: IntMap<&str, u32> = IntMap::default();
     let topic: Vec<u32> = cluster
         .partitions
         .iter()
@@ -543,12 +543,12 @@ impl Targets {
         original: &[Vec<u32>],
         w: &Work,
         current: &[i64],
+        spread: &[u64],
     ) -> u64 {
         let nb = w.nb;
         // Each move has one source: a broker sends at least its replicas above its target, and
-        // at least its replicas of a topic above the spread rule's limit.
-        let limits = super::spread::loosest_limits(w);
-        let (spread, _) = super::spread::forced_out(w, original, original, &limits);
+        // at least its replicas of a topic above the spread rule's limit (`spread`, per broker,
+        // of the layout before the plan).
         let excess: u64 = (0..nb)
             .map(|b| {
                 let over =

@@ -24,7 +24,7 @@ use super::leaders;
 use super::options::{Balance, PlanOptions, DEFAULT_BYTE_TOLERANCE};
 use super::spread;
 use super::summary::{summarize, Summary};
-use super::work::{Work, HOLE};
+use super::work::{IntMap, IntSet, Work, HOLE};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -165,12 +165,23 @@ pub fn plan(cluster: &Cluster, opts: &PlanOptions) -> Result<Plan, PlanError> {
         }
     }
 
+    // What the spread rule makes each broker send at least, whatever the plan does across AZs
+    // (for the moves bound; the counts now are the layout before the plan).
+    let spread_out = spread::forced_out(
+        &w,
+        &original,
+        &original,
+        &spread::loosest_limits(&w),
+        &w.tcount,
+    )
+    .0;
+
     // 2. Forced moves.
     force(&mut w, opts);
     // 3. Balance moves, then the spread rule.
     let byte_lower_bound = balance(&mut w, &original, opts);
     // 4. Budget.
-    let lower_bound = targets.lower_bound(&original, &w, &current);
+    let lower_bound = targets.lower_bound(&original, &w, &current, &spread_out);
     let budget_limited = (opts.max_moves.is_some() || opts.max_move_bytes.is_some())
         && apply_budget(&mut w, &original, cluster, opts);
 
@@ -238,7 +249,7 @@ fn resolve_balance(cluster: &Cluster, opts: &PlanOptions) -> (Balance, String) {
 /// rack keeps no live broker get the pseudo AZ `nz`), live brokers per AZ.
 struct Brokers {
     ids: Vec<i32>,
-    index: HashMap<i32, u32>,
+    index: IntMap<i32, u32>,
     removed: Vec<bool>,
     az_of: Vec<usize>,
     nz: usize,
@@ -268,7 +279,7 @@ fn brokers(cluster: &Cluster, opts: &PlanOptions) -> Result<Brokers, PlanError> 
     {
         return Err(PlanError::OfflineBroker(b.id));
     }
-    let index: HashMap<i32, u32> = ids
+    let index: IntMap<i32, u32> = ids
         .iter()
         .enumerate()
         .map(|(i, &id)| (id, i as u32))
@@ -333,10 +344,11 @@ fn brokers(cluster: &Cluster, opts: &PlanOptions) -> Result<Brokers, PlanError> 
 }
 
 /// Each partition's replicas as broker indices, refusing duplicates and unknown brokers.
-fn replicas(cluster: &Cluster, index: &HashMap<i32, u32>) -> Result<Vec<Vec<u32>>, PlanError> {
+fn replicas(cluster: &Cluster, index: &IntMap<i32, u32>) -> Result<Vec<Vec<u32>>, PlanError> {
     let np = cluster.partitions.len();
     let mut reps: Vec<Vec<u32>> = Vec::with_capacity(np);
-    let mut seen: BTreeSet<(&str, i32)> = BTreeSet::new();
+    let mut seen: IntSet<(&str, i32)> = IntSet::default();
+    seen.reserve(np);
     for pa in &cluster.partitions {
         if !seen.insert((pa.topic.as_str(), pa.partition)) {
             return Err(PlanError::DuplicatePartition {
@@ -470,8 +482,21 @@ fn balance(w: &mut Work, original: &[Vec<u32>], opts: &PlanOptions) -> Option<u6
         // The bound is of the layout the forced moves left; on a small cluster, AZs whose plan
         // moves more than their share are searched exactly, for the plan and for the bound.
         let bands = bands::bands(w, tol, max_util);
-        let bound = bound::lower_bound(w, original, &bands);
-        let balanced = balance::balance(w, original, bands, small, small.then_some(&bound));
+        let (bound, balanced) = if small {
+            let bound = bound::lower_bound(w, original, &bands);
+            let balanced = balance::balance(w, original, bands, true, Some(&bound));
+            (bound, balanced)
+        } else {
+            // The bound reads the layout the balance starts from: on a large cluster it is
+            // computed on the second core from a copy while the balance moves replicas.
+            let before = w.clone();
+            let for_bound = bands.clone();
+            std::thread::scope(|s| {
+                let bound = s.spawn(|| bound::lower_bound(&before, original, &for_bound));
+                let balanced = balance::balance(w, original, bands, false, None);
+                (bound.join().expect("the bound's thread"), balanced)
+            })
+        };
         let bound = if small {
             bound.searched(w, original, balanced.bands())
         } else {

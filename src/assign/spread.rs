@@ -21,8 +21,31 @@ use super::options::Balance;
 use super::work::{relocate, IntMap, Work};
 use std::collections::BTreeSet;
 
-/// Per (topic, AZ), the most replicas of the topic one live broker of the AZ may hold.
-pub(in crate::assign) type Limits = IntMap<(u32, usize), u32>;
+/// Per (topic, AZ), the most replicas of the topic one live broker of the AZ may hold: dense,
+/// topic-major (topics are dense indices and AZs few), so a lookup is one index.
+pub(in crate::assign) struct Limits {
+    nz: usize,
+    most: Vec<u32>,
+}
+
+impl Limits {
+    /// From each (topic, AZ)'s replicas `n` (topic-major) and the AZs' live brokers.
+    fn from_counts(mut n: Vec<u32>, size: &[u32]) -> Self {
+        let nz = size.len();
+        for (i, v) in n.iter_mut().enumerate() {
+            *v = v.div_ceil(size[i % nz].max(1)) + 1;
+        }
+        Self { nz, most: n }
+    }
+
+    /// The most replicas of `t` one broker of AZ `a` may hold (no replica there: 1).
+    pub(in crate::assign) fn of(&self, t: u32, a: usize) -> u32 {
+        self.most
+            .get(t as usize * self.nz + a)
+            .copied()
+            .unwrap_or(1)
+    }
+}
 
 /// Live brokers per AZ.
 fn az_sizes(w: &Work) -> Vec<u32> {
@@ -35,22 +58,17 @@ fn az_sizes(w: &Work) -> Vec<u32> {
     n
 }
 
-/// The rule's limits for the layout `reps` (in-scope partitions on live brokers).
-pub(in crate::assign) fn limits(w: &Work, reps: &[Vec<u32>]) -> Limits {
-    let size = az_sizes(w);
-    let mut in_az: IntMap<(u32, usize), u32> = IntMap::default();
-    for p in (0..reps.len()).filter(|&p| w.in_scope[p]) {
-        for &b in &reps[p] {
-            let b = b as usize;
-            if b < w.nb && !w.removed[b] && w.az_of[b] < w.nz {
-                *in_az.entry((w.topic[p], w.az_of[b])).or_default() += 1;
-            }
+/// The rule's limits for the layout now (in-scope partitions on live brokers), read from the
+/// per-(topic, broker) counts rather than from every replica.
+pub(in crate::assign) fn limits(w: &Work) -> Limits {
+    let mut n = vec![0u32; w.tlimit.len() * w.nz];
+    for (&(t, b), &c) in &w.tcount {
+        let b = b as usize;
+        if !w.removed[b] && w.az_of[b] < w.nz {
+            n[t as usize * w.nz + w.az_of[b]] += c;
         }
     }
-    in_az
-        .into_iter()
-        .map(|(k, n)| (k, n.div_ceil(size[k.1].max(1)) + 1))
-        .collect()
+    Limits::from_counts(n, &az_sizes(w))
 }
 
 /// The limits a lower bound may use whatever the plan does across AZs: each topic's replicas in
@@ -58,52 +76,39 @@ pub(in crate::assign) fn limits(w: &Work, reps: &[Vec<u32>]) -> Limits {
 /// is above these.
 pub(in crate::assign) fn loosest_limits(w: &Work) -> Limits {
     let size = az_sizes(w);
-    let mut most: IntMap<(u32, usize), u32> = IntMap::default();
+    let mut n = vec![0u32; w.tlimit.len() * w.nz];
     for p in (0..w.reps.len()).filter(|&p| w.in_scope[p]) {
         let cap = w.cap[p].min(w.reps[p].len()) as u32;
+        let t = w.topic[p] as usize;
         for a in 0..w.nz {
-            *most.entry((w.topic[p], a)).or_default() += cap.min(size[a]);
+            n[t * w.nz + a] += cap.min(size[a]);
         }
     }
-    most.into_iter()
-        .map(|(k, n)| (k, n.div_ceil(size[k.1].max(1)) + 1))
-        .collect()
-}
-
-/// The most replicas of `t` one broker of AZ `a` may hold (no replica there: no limit needed).
-fn limit_of(l: &Limits, t: u32, a: usize) -> u32 {
-    l.get(&(t, a)).copied().unwrap_or(1)
+    Limits::from_counts(n, &size)
 }
 
 /// Per live broker, its own replicas (in `original` and still in `layout`) above the rule with
 /// `limits`: what it must send at least, as (count, the bytes of its smallest such replicas). A
 /// replica the forced moves put on a broker may move on at no further cost, so only its own
 /// replicas beyond the limit count. A lower bound for any plan that keeps the rule.
+///
+/// `counts` are `layout`'s replicas per (topic, broker): a broker's own replicas of a topic are
+/// no more than that, so only the pairs above the limit there are looked at replica by replica
+/// (rare: a 3M-replica plan should not walk every replica for nothing).
 pub(in crate::assign) fn forced_out(
     w: &Work,
     original: &[Vec<u32>],
     layout: &[Vec<u32>],
     limits: &Limits,
+    counts: &IntMap<(u32, u32), u32>,
 ) -> (Vec<u64>, Vec<f64>) {
-    // Own replicas per (broker, topic) first; sizes are gathered only where that is above the
-    // limit (rare, and a 3M-replica plan should not build a list per pair).
-    let own = |p: usize| {
-        layout[p]
-            .iter()
-            .copied()
-            .filter(move |b| original[p].contains(b))
-            .filter(|&b| !w.removed[b as usize] && w.az_of[b as usize] < w.nz)
-    };
-    let mut n: IntMap<(u32, u32), u32> = IntMap::default();
-    for p in (0..original.len()).filter(|&p| w.in_scope[p]) {
-        for b in own(p) {
-            *n.entry((b, w.topic[p])).or_default() += 1;
-        }
-    }
-    let mut over: IntMap<(u32, u32), Vec<u64>> = n
-        .into_iter()
-        .filter(|&((b, t), k)| k > limit_of(limits, t, w.az_of[b as usize]))
-        .map(|(key, _)| (key, Vec::new()))
+    let mut over: IntMap<(u32, u32), Vec<u64>> = counts
+        .iter()
+        .filter(|(&(t, b), &k)| {
+            let bi = b as usize;
+            !w.removed[bi] && w.az_of[bi] < w.nz && k > limits.of(t, w.az_of[bi])
+        })
+        .map(|(&(t, b), _)| ((b, t), Vec::new()))
         .collect();
     let mut count = vec![0u64; w.nb];
     let mut bytes = vec![0f64; w.nb];
@@ -111,14 +116,17 @@ pub(in crate::assign) fn forced_out(
         return (count, bytes);
     }
     for p in (0..original.len()).filter(|&p| w.in_scope[p]) {
-        for b in own(p) {
+        for &b in layout[p].iter().filter(|b| original[p].contains(b)) {
             if let Some(v) = over.get_mut(&(b, w.topic[p])) {
                 v.push(w.cost[p]);
             }
         }
     }
     for ((b, t), mut sizes) in over {
-        let l = limit_of(limits, t, w.az_of[b as usize]) as usize;
+        let l = limits.of(t, w.az_of[b as usize]) as usize;
+        if sizes.len() <= l {
+            continue;
+        }
         sizes.sort_unstable();
         let k = sizes.len() - l;
         count[b as usize] += k as u64;
@@ -137,13 +145,13 @@ pub(in crate::assign) fn repair(
     max_util: Option<f64>,
     budget: Option<i64>,
 ) -> (BTreeSet<u32>, usize) {
-    let limits = limits(w, &w.reps);
+    let limits = limits(w);
     let mut over: Vec<(u32, u32)> = w
         .tcount
         .iter()
         .filter(|(&(t, b), &c)| {
             let bi = b as usize;
-            !w.removed[bi] && w.az_of[bi] < w.nz && c > limit_of(&limits, t, w.az_of[bi])
+            !w.removed[bi] && w.az_of[bi] < w.nz && c > limits.of(t, w.az_of[bi])
         })
         .map(|(&(t, b), _)| (t, b))
         .collect();
@@ -157,7 +165,7 @@ pub(in crate::assign) fn repair(
     r.budget = budget;
     let mut moved = 0;
     for (t, x) in over {
-        let l = limit_of(&r.limits, t, r.w.az_of[x as usize]);
+        let l = r.limits.of(t, r.w.az_of[x as usize]);
         while r.count(t, x) > l {
             match r.fix_one(t, x as usize, l) {
                 0 => {
@@ -317,7 +325,7 @@ impl<'a> Repair<'a> {
 
     /// Whether `b` may take one more replica of `t`.
     fn room(&self, t: u32, b: usize) -> bool {
-        self.count(t, b as u32) < limit_of(&self.limits, t, self.w.az_of[b])
+        self.count(t, b as u32) < self.limits.of(t, self.w.az_of[b])
     }
 
     /// One replica of topic `t` off broker `x` (above limit `l`): the replicas moved (0 when no

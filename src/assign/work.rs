@@ -11,9 +11,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 pub(in crate::assign) const HOLE: u32 = u32::MAX;
 
-/// A multiplicative hasher for the planner's small integer keys (topic, broker): SipHash's
-/// protection against chosen keys buys nothing here, and its cost was a fifth of a 3M-replica
-/// plan.
+/// A multiplicative hasher for the planner's small integer keys (topic, broker) and topic names:
+/// SipHash's protection against chosen keys buys nothing here, and its cost was a fifth of a
+/// 3M-replica plan.
 #[derive(Default, Clone, Copy)]
 pub(super) struct IntHasher(u64);
 
@@ -38,6 +38,7 @@ impl Hasher for IntHasher {
 }
 
 pub(super) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+pub(super) type IntSet<K> = std::collections::HashSet<K, BuildHasherDefault<IntHasher>>;
 
 #[derive(Clone)]
 pub(super) struct Work {

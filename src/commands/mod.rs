@@ -8,6 +8,7 @@ use crate::cli::{Cli, Command, GlobalArgs, OutputArg};
 use crate::error::{Error, ExitCode, Result};
 use crate::output::{Format, ProgressSettings};
 
+pub mod assess;
 pub mod check;
 pub mod migrate;
 pub mod progress;
@@ -74,6 +75,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd),
         Command::Check(cmd) => check::run(&ctx, cmd),
         Command::Snapshot(args) => snapshot::run(&ctx, &args),
+        Command::Assess(args) => assess::run(&ctx, &args),
         Command::Provision(args) => provision::provision(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
         Command::Destroy(args) => provision::destroy(&ctx, &args),

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
@@ -16,12 +17,12 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{alter_client_quotas_request, describe_client_quotas_request};
 use kafka_protocol::messages::{
-    AlterClientQuotasRequest, AlterPartitionReassignmentsRequest, BrokerId, CreateTopicsRequest,
-    DescribeClientQuotasRequest, DescribeClusterRequest, DescribeConfigsRequest,
-    DescribeLogDirsRequest, ElectLeadersRequest, FindCoordinatorRequest,
-    IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
-    ListPartitionReassignmentsRequest, MetadataRequest, MetadataResponse, TopicName,
-    TransactionalId,
+    AlterClientQuotasRequest, AlterPartitionReassignmentsRequest, BrokerId,
+    CreatePartitionsRequest, CreateTopicsRequest, DescribeClientQuotasRequest,
+    DescribeClusterRequest, DescribeConfigsRequest, DescribeLogDirsRequest, ElectLeadersRequest,
+    FindCoordinatorRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
+    ListOffsetsRequest, ListPartitionReassignmentsRequest, MetadataRequest, MetadataResponse,
+    TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 
@@ -780,6 +781,31 @@ impl ClusterAdmin for KafkaAdmin {
             if t.error_code != 0 {
                 return Err(KafkaError::api(
                     "CreateTopics",
+                    s(&t.name.0),
+                    t.error_code,
+                    t.error_message.as_ref().map(s),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_partitions(&mut self, topic: &str, total: i32) -> Result<(), KafkaError> {
+        let t = CreatePartitionsTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_count(total)
+            .with_assignments(None);
+        let r = self
+            .call_any(
+                CreatePartitionsRequest::default()
+                    .with_topics(vec![t])
+                    .with_timeout_ms(30_000),
+            )
+            .await?;
+        for t in &r.results {
+            if t.error_code != 0 {
+                return Err(KafkaError::api(
+                    "CreatePartitions",
                     s(&t.name.0),
                     t.error_code,
                     t.error_message.as_ref().map(s),

@@ -355,4 +355,8 @@ pub trait ClusterAdmin {
     ) -> Result<(), KafkaError> {
         Err(KafkaError::Config("CreateTopics not available".into()))
     }
+    /// Grow a topic to `total` partitions (CreatePartitions; the brokers place the new ones).
+    async fn create_partitions(&mut self, _topic: &str, _total: i32) -> Result<(), KafkaError> {
+        Err(KafkaError::Config("CreatePartitions not available".into()))
+    }
 }

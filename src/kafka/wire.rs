@@ -444,6 +444,7 @@ pub fn api_name(key: i16) -> &'static str {
         19 => "CreateTopics",
         32 => "DescribeConfigs",
         35 => "DescribeLogDirs",
+        37 => "CreatePartitions",
         43 => "ElectLeaders",
         44 => "IncrementalAlterConfigs",
         45 => "AlterPartitionReassignments",

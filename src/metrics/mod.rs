@@ -33,6 +33,7 @@ pub struct Metrics {
     partition: F,
     copy: F,
     group: F,
+    topic_changes: F,
 }
 
 fn gauge(registry: &mut Registry, name: &str, help: &str) -> F {
@@ -97,6 +98,11 @@ impl Metrics {
                 &mut r,
                 "diskless_group",
                 "Per consumer group: partitions translated and committed on the target, and records behind on the source",
+            ),
+            topic_changes: gauge(
+                &mut r,
+                "diskless_topic_changes",
+                "Topic changes the follower's topic sync made on the target or found on the source, by topic, kind (config, partitions, deleted-on-source) and result (applied, refused)",
             ),
             info,
             registry: r,
@@ -284,6 +290,20 @@ impl Metrics {
                     );
                 }
             }
+            Observation::TopicChange {
+                topic,
+                kind,
+                applied,
+            } => {
+                let result = if *applied { "applied" } else { "refused" };
+                self.topic_changes
+                    .get_or_create(&labels(&[
+                        ("topic", topic.as_str()),
+                        ("kind", kind.as_str()),
+                        ("result", result),
+                    ]))
+                    .inc_by(1.0);
+            }
         }
     }
 }
@@ -388,6 +408,11 @@ mod tests {
             translated: 0,
             committed: 0,
             source_lag_records: 0,
+        });
+        m.observe(&Observation::TopicChange {
+            topic: "t".into(),
+            kind: "config".into(),
+            applied: true,
         });
         let served: std::collections::BTreeSet<String> = m
             .encode()

@@ -132,6 +132,13 @@ pub enum Observation {
         /// Records between the group's committed offsets on the source and the ends.
         source_lag_records: u64,
     },
+    /// `migrate diskless --follow`: one topic change the topic sync made or found (`kind`:
+    /// config, partitions, deleted-on-source).
+    TopicChange {
+        topic: String,
+        kind: String,
+        applied: bool,
+    },
 }
 
 /// Where a long step reports how far it is.

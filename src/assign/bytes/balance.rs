@@ -48,8 +48,11 @@ pub(in crate::assign) fn score(
 #[derive(Clone)]
 pub(in crate::assign) struct Index {
     topic: Vec<u32>,
-    in_az: IntMap<(u32, usize), usize>,
-    count: IntMap<(u32, u32), usize>,
+    /// Per (topic, AZ), topic-major, the topic's replicas in the AZ (byte moves stay inside an
+    /// AZ, so these do not change while balancing). Replicas per (topic, broker) are the work's
+    /// own `tcount`.
+    in_az: Vec<u32>,
+    nz: usize,
     on: Vec<BTreeSet<(u64, u32)>>,
     /// Per broker, the replicas the forced moves put there: paid for already, so moving one on
     /// costs nothing more.
@@ -63,9 +66,9 @@ impl Index {
     fn new(w: &Work, original: &[Vec<u32>]) -> Self {
         let topic = w.topic.clone();
         let mut ix = Self {
+            in_az: vec![0; w.tlimit.len() * w.nz],
+            nz: w.nz,
             topic,
-            in_az: IntMap::default(),
-            count: IntMap::default(),
             on: Vec::new(),
             free: vec![BTreeSet::new(); w.nb],
             home_at: Vec::with_capacity(original.len() + 1),
@@ -81,15 +84,12 @@ impl Index {
         let mut on: Vec<Vec<Replica>> = vec![Vec::new(); w.nb];
         for p in (0..w.reps.len()).filter(|&p| w.in_scope[p]) {
             for &b in &w.reps[p] {
-                *ix.count.entry((ix.topic[p], b)).or_default() += 1;
                 on[b as usize].push((w.cost[p], p as u32));
                 if !ix.is_home(p, b) {
                     ix.free[b as usize].insert((w.cost[p], p as u32));
                 }
                 if w.az_of[b as usize] < w.nz {
-                    *ix.in_az
-                        .entry((ix.topic[p], w.az_of[b as usize]))
-                        .or_default() += 1;
+                    ix.in_az[ix.topic[p] as usize * ix.nz + w.az_of[b as usize]] += 1;
                 }
             }
         }
@@ -101,16 +101,18 @@ impl Index {
     /// of one topic on broker `r` (with equal weights, the spread rule's limit).
     fn limit(&self, w: &Work, b: &Bands, t: u32, r: usize) -> usize {
         let a = w.az_of[r];
-        let n = self.in_az.get(&(t, a)).copied().unwrap_or(0) as f64;
+        let n = self
+            .in_az
+            .get(t as usize * self.nz + a)
+            .copied()
+            .unwrap_or(0) as f64;
         (n * b.weight[r] as f64 / b.az_weight[a]).ceil() as usize + 1
     }
 
     /// Whether broker `r` may take replica (cost, p).
     fn may_take(&self, w: &Work, b: &Bands, (c, p): (u64, u32), r: usize) -> bool {
         let t = self.topic[p as usize];
-        c > 0
-            && !w.holds(p as usize, r as u32)
-            && self.count.get(&(t, r as u32)).copied().unwrap_or(0) < self.limit(w, b, t, r)
+        c > 0 && !w.holds(p as usize, r as u32) && held(w, t, r) < self.limit(w, b, t, r)
     }
 
     /// Bytes moving replica (cost, p) from `from` to `to` adds to the plan (negative when it
@@ -137,10 +139,12 @@ impl Index {
         {
             self.free[r].insert((c, p));
         }
-        let t = self.topic[p as usize];
-        *self.count.entry((t, d as u32)).or_default() -= 1;
-        *self.count.entry((t, r as u32)).or_default() += 1;
     }
+}
+
+/// Replicas of topic `t` on broker `r` now.
+fn held(w: &Work, t: u32, r: usize) -> usize {
+    w.tcount.get(&(t, r as u32)).copied().unwrap_or(0) as usize
 }
 
 /// With `--balance both`, after [`balance`]: even out replica counts inside each AZ (within one
@@ -250,16 +254,15 @@ pub(in crate::assign) fn net_ok(
     b: &Bands,
     moves: &[((u64, u32), usize, usize)],
 ) -> bool {
-    let mut delta: IntMap<(u32, usize), i64> = IntMap::default();
-    for &((_, p), from, to) in moves {
+    // Only a destination can gain; its net gain in the topic over the (two or three) moves.
+    moves.iter().all(|&((_, p), _, x)| {
         let t = ix.topic[p as usize];
-        *delta.entry((t, from)).or_default() -= 1;
-        *delta.entry((t, to)).or_default() += 1;
-    }
-    delta.into_iter().all(|((t, x), dlt)| {
-        dlt <= 0
-            || ix.count.get(&(t, x as u32)).copied().unwrap_or(0) as i64 + dlt
-                <= ix.limit(w, b, t, x) as i64
+        let dlt: i64 = moves
+            .iter()
+            .filter(|m| ix.topic[m.0 .1 as usize] == t)
+            .map(|&(_, from, to)| i64::from(to == x) - i64::from(from == x))
+            .sum();
+        dlt <= 0 || held(w, t, x) as i64 + dlt <= ix.limit(w, b, t, x) as i64
     })
 }
 
@@ -344,7 +347,7 @@ pub(in crate::assign) fn shed_piled(
         let list: Vec<Replica> = ix.on[d].iter().copied().collect();
         for x in list {
             let t = ix.topic[x.1 as usize];
-            if ix.count.get(&(t, d as u32)).copied().unwrap_or(0) <= ix.limit(w, bands, t, d)
+            if held(w, t, d) <= ix.limit(w, bands, t, d)
                 || (w.bytes[d] as f64 - x.0 as f64) < bands.lo[d]
             {
                 continue;

@@ -9,6 +9,7 @@ use super::super::work::Work;
 /// The weight is the broker's capacity when every broker of its AZ has one (the band is then
 /// around the AZ's mean utilisation), else 1 (the band is around the mean bytes). The upper edge
 /// never exceeds `max_util` of a known capacity.
+#[derive(Clone)]
 pub(in crate::assign) struct Bands {
     pub(in crate::assign) azs: Vec<Vec<usize>>,
     pub(in crate::assign) weight: Vec<u64>,

@@ -142,8 +142,8 @@ pub(in crate::assign) fn lower_bound(w: &Work, original: &[Vec<u32>], b: &Bands)
     let mut g = Gathered::new(w, original);
     // Byte balance moves replicas only within their AZ, so each topic's replicas per AZ are
     // what the forced moves left: the rule's limits now are its limits at the end.
-    let limits = crate::assign::spread::limits(w, &w.reps);
-    g.spread = crate::assign::spread::forced_out(w, original, &w.reps, &limits).1;
+    let limits = crate::assign::spread::limits(w);
+    g.spread = crate::assign::spread::forced_out(w, original, &w.reps, &limits, &w.tcount).1;
     let azs = b
         .azs
         .iter()

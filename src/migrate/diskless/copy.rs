@@ -103,6 +103,7 @@ pub fn add_partitions(
                 bytes: 0,
                 verified: None,
                 duplicates: Vec::new(),
+                source_deleted: false,
             });
         }
     }
@@ -120,7 +121,7 @@ pub fn reconcile(
     stall: Duration,
 ) -> Result<u64, DisklessError> {
     let mut adopted = 0;
-    for p in &mut j.partitions {
+    for p in j.partitions.iter_mut().filter(|p| !p.source_deleted) {
         let (_, thigh) = tgt.watermarks(&p.topic, p.partition)?;
         let expected = p.target_next();
         if thigh < expected {
@@ -311,7 +312,7 @@ impl<'a> Run<'a> {
         let mut begin = BTreeMap::new();
         let mut queue = VecDeque::new();
         let mut total: u64 = 0;
-        for p in &j.partitions {
+        for p in j.partitions.iter().filter(|p| !p.source_deleted) {
             let (low, high) = src.watermarks(&p.topic, p.partition)?;
             let next = p.next();
             if next < low {

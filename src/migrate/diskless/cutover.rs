@@ -47,6 +47,7 @@ pub fn cutover(
     let parts: Vec<(String, i32)> = j
         .partitions
         .iter()
+        .filter(|p| !p.source_deleted)
         .map(|p| (p.topic.clone(), p.partition))
         .collect();
     let groups: Vec<String> = src

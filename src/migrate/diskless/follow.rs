@@ -1,5 +1,6 @@
 //! `--follow` on the built-in engine: rounds of copy and verification until a signal, with the
-//! consumer-group sync (see [`super::sync`]) between them.
+//! topic sync (see [`super::topics`]) before each round and the consumer-group sync (see
+//! [`super::sync`]) after it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +13,7 @@ use super::handoff;
 use super::journal::DisklessJournal;
 use super::report::{report, Report};
 use super::sync::{self, GroupSync};
+use super::topics::{ChangeKind, TopicAdmin, TopicChange, TopicSync};
 use super::verify;
 use super::workflow::Follow;
 use crate::kafka::records::DataCluster;
@@ -24,8 +26,8 @@ use crate::run::progress::{Observation, Progress};
 pub(super) fn follow(
     j: &mut DisklessJournal,
     path: &Path,
-    src: &dyn DataCluster,
-    tgt: &dyn DataCluster,
+    (src, tgt): (&dyn DataCluster, &dyn DataCluster),
+    admin: &mut dyn TopicAdmin,
     opts: &CopyOptions,
     f: &Follow,
     (copying, verifying): (&dyn Progress, &dyn Progress),
@@ -35,10 +37,19 @@ pub(super) fn follow(
     let mut last_sync: Option<Instant> = None;
     let mut synced: BTreeMap<String, GroupSync> = BTreeMap::new();
     let mut rounds = 0u64;
+    let mut topics = TopicSync::new(f.sync_interval);
     loop {
+        // Partitions added and topics deleted on the source (every round), carried configs
+        // changed there (every sync interval), before the round reads the source's ends.
+        sync_topics(&mut topics, j, path, (src, tgt), admin, verifying)?;
         let round = match copy::copy(j, path, src, tgt, opts, copying) {
             Ok(s) => Some(s),
             Err(DisklessError::Interrupted) => None,
+            // A topic deleted on the source after the topic sync looked: marked, round again.
+            Err(e) if deleted_since(&mut topics, j, path, (src, tgt), admin, verifying)? => {
+                tracing::info!(error = %e, "a followed topic was deleted on the source");
+                continue;
+            }
             Err(e) => return Err(e),
         };
         rounds += 1;
@@ -49,7 +60,14 @@ pub(super) fn follow(
             total.recovered += s.recovered;
             total.partitions = total.partitions.max(s.partitions);
         }
-        let v = verify::verify(j, path, src, tgt, opts.stall, verifying)?;
+        let v = match verify::verify(j, path, src, tgt, opts.stall, verifying) {
+            Ok(v) => v,
+            Err(e) if deleted_since(&mut topics, j, path, (src, tgt), admin, verifying)? => {
+                tracing::info!(error = %e, "a followed topic was deleted on the source");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if !v.ok {
             return Ok((total, v, synced.into_values().collect()));
         }
@@ -96,6 +114,41 @@ pub(super) fn follow(
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// One topic sync; its changes go to the metrics.
+fn sync_topics(
+    topics: &mut TopicSync,
+    j: &mut DisklessJournal,
+    path: &Path,
+    (src, tgt): (&dyn DataCluster, &dyn DataCluster),
+    admin: &mut dyn TopicAdmin,
+    progress: &dyn Progress,
+) -> Result<Vec<TopicChange>, DisklessError> {
+    let changes = topics.round(j, path, src, tgt, admin)?;
+    for c in &changes {
+        progress.observe(&Observation::TopicChange {
+            topic: c.topic.clone(),
+            kind: c.kind.as_str().into(),
+            applied: c.applied,
+        });
+    }
+    Ok(changes)
+}
+
+/// After a failed round: whether a topic sync now finds a followed topic deleted on the source
+/// (the round failed on it and may run again without it).
+fn deleted_since(
+    topics: &mut TopicSync,
+    j: &mut DisklessJournal,
+    path: &Path,
+    sides: (&dyn DataCluster, &dyn DataCluster),
+    admin: &mut dyn TopicAdmin,
+    progress: &dyn Progress,
+) -> Result<bool, DisklessError> {
+    Ok(sync_topics(topics, j, path, sides, admin, progress)?
+        .iter()
+        .any(|c| c.kind == ChangeKind::DeletedOnSource))
 }
 
 /// The fenced cutover a request asks for, on the built-in engine.

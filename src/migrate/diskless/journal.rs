@@ -52,6 +52,10 @@ pub struct PartitionRecord {
     /// worker failure): the map points at the later copies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duplicates: Vec<Duplicate>,
+    /// The topic was deleted on the source while the copy followed it: no longer copied or
+    /// verified; its target copy is kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub source_deleted: bool,
 }
 
 /// Target offsets `target_from..target_to` hold first copies of source records from
@@ -174,6 +178,13 @@ pub struct DisklessJournal {
     /// Present when the copy runs on Kafka Connect (`--engine connect`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect: Option<ConnectRecord>,
+    /// Per topic, the carried configs (see `plan::CARRIED_CONFIGS`) set on the source as last
+    /// seen: a follower applies to the target what changes on the source after this.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub carried: BTreeMap<String, BTreeMap<String, String>>,
+    /// What the topic sync of `--follow` changed or found (configs, partitions, deletions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topic_changes: Vec<super::topics::TopicChange>,
 }
 
 impl DisklessJournal {
@@ -191,6 +202,8 @@ impl DisklessJournal {
             copy_bytes: 0,
             cutover: None,
             connect: None,
+            carried: BTreeMap::new(),
+            topic_changes: Vec::new(),
         }
     }
 

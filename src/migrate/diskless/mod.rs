@@ -7,6 +7,7 @@
 //! * [`journal`]: what a run has done, saved after every step.
 //! * [`cursor`], [`copy`], [`verify`]: reading, the built-in copier, the verifier.
 //! * [`cutover`]: the engine-neutral cutover; [`sync`]: group offset sync while following;
+//!   [`topics`]: topic config, partition and deletion sync while following;
 //!   [`handoff`]: a cutover asked of a running follower.
 //! * [`error`]: what stops a run.
 //! * [`report`]: what a step reports (stable fields).
@@ -25,5 +26,6 @@ pub mod map;
 pub mod plan;
 pub mod report;
 pub mod sync;
+pub mod topics;
 pub mod verify;
 pub mod workflow;

@@ -51,6 +51,10 @@ pub struct Report {
     /// `--follow --sync-groups`: each group's last sync.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups_synced: Vec<super::sync::GroupSync>,
+    /// `--follow`: what the topic sync changed on the target or found on the source (configs,
+    /// partitions, deletions), in order, over every run of the journal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topic_changes: Vec<super::topics::TopicChange>,
     pub next_steps: Vec<String>,
 }
 
@@ -152,6 +156,7 @@ pub fn report(
         verify,
         cutover: j.cutover.clone(),
         groups_synced: Vec::new(),
+        topic_changes: j.topic_changes.clone(),
         next_steps,
     }
 }

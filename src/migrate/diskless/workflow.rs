@@ -13,7 +13,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use regex::Regex;
 use serde::Serialize;
@@ -25,10 +25,11 @@ use super::journal::{ConnectRecord, DisklessJournal};
 use super::plan::{self, CopyPlan, PreflightInput, Problem, SourceTopic, TargetTopic};
 use super::report::{report, Report};
 use super::sync::GroupSync;
+use super::topics::TopicAdmin;
 use super::verify;
 use crate::connect::{ConnectApi, ConnectError};
 use crate::kafka::records::DataCluster;
-use crate::kafka::{offset_spec, ClusterAdmin, KafkaError};
+use crate::kafka::{offset_spec, ClusterAdmin, ConfigOp, KafkaError};
 use crate::migrate::connect::engine::{
     self as connect_engine, ConnectEngine, ConnectOptions, Quotas,
 };
@@ -578,8 +579,14 @@ impl Migration {
             .iter()
             .map(|t| (t.topic.clone(), t.partitions))
             .collect();
-        wait_for_topics(tgt, &want)?;
+        super::topics::wait_for_topics(tgt, &want)?;
         copy::add_partitions(&mut j, src, tgt, &want)?;
+        // The carried configs as the plan read them: a follower applies what changes after.
+        for t in &plan.topics {
+            j.carried
+                .entry(t.topic.clone())
+                .or_insert_with(|| t.configs.clone());
+        }
         j.runs += 1;
         let path = s.journal.clone();
         super::journal::save(&j, &path)?;
@@ -614,11 +621,16 @@ impl Migration {
                 let opts = self.copy_options();
                 let (stats, v) = match &self.settings.follow {
                     Some(f) => {
+                        let mut topics = AdminTopics {
+                            conns,
+                            src: conns.admin(Side::Source)?,
+                            tgt: ta,
+                        };
                         let (stats, v, synced) = super::follow::follow(
                             &mut j,
                             &path,
-                            src,
-                            tgt,
+                            (src, tgt),
+                            &mut topics,
                             &opts,
                             f,
                             (copying, verifying),
@@ -722,6 +734,34 @@ impl Migration {
                 stop: s.stop.clone(),
             },
         ))
+    }
+}
+
+/// The topic sync's admin calls, on both clusters' admin planes.
+struct AdminTopics<'c, C: Connections> {
+    conns: &'c C,
+    src: C::Admin,
+    tgt: C::Admin,
+}
+
+impl<C: Connections> TopicAdmin for AdminTopics<'_, C> {
+    fn source_configs(&mut self, topic: &str) -> Result<BTreeMap<String, String>, KafkaError> {
+        self.conns
+            .block_on(self.src.dynamic_configs(None, Some(topic)))
+    }
+    fn target_configs(&mut self, topic: &str) -> Result<BTreeMap<String, String>, KafkaError> {
+        let all = self
+            .conns
+            .block_on(self.tgt.describe_configs(None, Some(topic)))?;
+        Ok(super::topics::carried(&all))
+    }
+    fn set_target_configs(&mut self, topic: &str, ops: &[ConfigOp]) -> Result<(), KafkaError> {
+        self.conns
+            .block_on(self.tgt.alter_configs(None, Some(topic), ops))
+    }
+    fn add_target_partitions(&mut self, topic: &str, total: i32) -> Result<(), KafkaError> {
+        self.conns
+            .block_on(self.tgt.create_partitions(topic, total))
     }
 }
 
@@ -847,32 +887,6 @@ async fn create_topics(ta: &mut impl ClusterAdmin, plan: &CopyPlan) -> Result<()
         }
     }
     Ok(())
-}
-
-/// Created topics appear in the target's metadata with every partition.
-fn wait_for_topics(tgt: &dyn DataCluster, want: &[(String, i32)]) -> Result<(), DisklessError> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let have = tgt.topics()?;
-        let missing: Vec<&str> = want
-            .iter()
-            .filter(|(t, n)| have.get(t) != Some(n))
-            .map(|(t, _)| t.as_str())
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(DisklessError::inconsistent(
-                format!(
-                    "the target does not list these topics after creating them: {}",
-                    missing.join(", ")
-                ),
-                "check the target's logs; run the same command again",
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[cfg(test)]

@@ -103,6 +103,61 @@ pub(super) fn human_report(r: &Report) -> String {
             );
         }
     }
+    if !r.groups_synced.is_empty() {
+        out += "\ngroups synced (last sync):\n";
+        out += &table(
+            &[
+                "group",
+                "state",
+                "translated",
+                "committed",
+                "behind on source",
+            ],
+            r.groups_synced
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.group.clone(),
+                        format!("{:?}", g.state),
+                        g.translated.to_string(),
+                        g.committed.to_string(),
+                        g.source_lag_records.to_string(),
+                    ]
+                })
+                .collect(),
+        );
+    }
+    if !r.topic_changes.is_empty() {
+        out += "\ntopic changes while following:\n";
+        out += &table(
+            &[
+                "topic",
+                "change",
+                "key",
+                "target before",
+                "target after",
+                "result",
+            ],
+            r.topic_changes
+                .iter()
+                .map(|c| {
+                    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    vec![
+                        c.topic.clone(),
+                        c.kind.as_str().into(),
+                        or_dash(&c.key),
+                        or_dash(&c.before),
+                        or_dash(&c.after),
+                        match (&c.error, &c.hint) {
+                            (Some(e), Some(h)) => format!("refused: {e}; hint: {h}"),
+                            (Some(e), None) => format!("refused: {e}"),
+                            _ => "applied".into(),
+                        },
+                    ]
+                })
+                .collect(),
+        );
+    }
     if let Some(c) = &r.cutover {
         out += &format!("\ncutover: {:?}\n", c.phase);
         let rows = c
