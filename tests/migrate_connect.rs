@@ -20,7 +20,7 @@ use kafka::{unique, Live};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
-use records::{commit_group, fill, next_for_group, producer, read_all, send, Rec};
+use records::{commit_group, committed_on, fill, next_for_group, producer, read_all, send, Rec};
 use serde_json::Value;
 
 struct Env {
@@ -644,4 +644,108 @@ fn connect_rest_over_https_refuses_missing_credentials_and_an_unknown_ca() {
             "{case}: a connector was created"
         );
     }
+}
+
+/// `--follow --engine connect` while a producer writes: the connector copies round after round,
+/// a group moves to the target through `--sync-groups` and resumes exactly after its last
+/// record, SIGTERM ends the follower with exit 0 and the connector paused, and every source
+/// record is on the target in order.
+#[test]
+fn connect_engine_follows_a_producer_and_moves_a_group() {
+    let Some(e) = env() else { return };
+    let topic = unique("cx-follow");
+    e.create(&topic, 2);
+    fill(e.k.first(), &topic, 2, 1_000, 300);
+    let connector = unique("follow");
+    let _remove = Remove(e.connect.clone(), connector.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, bootstrap, topic) = (stop.clone(), e.k.first().to_string(), topic.clone());
+        std::thread::spawn(move || {
+            let p = producer(&bootstrap, &[]);
+            let mut i = 1_000;
+            while !stop.load(Ordering::Relaxed) {
+                send(&p, &topic, (i % 2) as i32, i, 300, None);
+                i += 1;
+                if i % 20 == 0 {
+                    p.flush(Duration::from_secs(30)).unwrap();
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            p.flush(Duration::from_secs(30)).unwrap();
+        })
+    };
+    let j = e.journal("follow");
+    let mut cmd = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"));
+    cmd.arg("--no-progress")
+        .args(e.args(&j, &connector, &["--topics", &format!("^{topic}$")]))
+        .args(["--yes", "--follow", "--follow-interval", "1s"])
+        .args([
+            "--sync-groups",
+            &format!("^{topic}-g"),
+            "--sync-interval",
+            "2s",
+        ]);
+    let mut run = common::Running::spawn(cmd, e.dir.path().join("follow.log"));
+    let g = format!("{topic}-g1");
+    run.wait_until("the backlog is copied", || {
+        e.target_high(&topic, 2) >= 1_000
+    });
+    commit_group(e.k.first(), &g, &topic, &[(0, 200), (1, 207)]);
+    let source: Vec<Vec<(i64, Rec)>> = (0..2)
+        .map(|p| read_all(e.k.first(), &topic, p, true))
+        .collect();
+    run.wait_until("the group is synced to the target", || {
+        (0..2).all(|p| committed_on(&e.target, &g, &topic, p).is_some())
+    });
+    for p in 0..2 {
+        let at = committed_on(e.k.first(), &g, &topic, p).unwrap();
+        let want = &source[p as usize].iter().find(|(o, _)| *o == at).unwrap().1;
+        assert_eq!(
+            &next_for_group(&e.target, &g, &topic, p).unwrap(),
+            want,
+            "the group resumes after its last record on partition {p}"
+        );
+    }
+    // Following for a while longer, then the producer stops and the copy catches up.
+    std::thread::sleep(Duration::from_secs(10));
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let produced: i64 = {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", e.k.first())
+            .create()
+            .unwrap();
+        (0..2)
+            .map(|p| {
+                c.fetch_watermarks(&topic, p, Duration::from_secs(10))
+                    .unwrap()
+                    .1
+            })
+            .sum()
+    };
+    run.wait_until("the copy caught up with the producer", || {
+        e.target_high(&topic, 2) >= produced
+    });
+    let ok = Proc::new("kill")
+        .args(["-TERM", &run.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let (status, stdout) = run.finish();
+    assert!(status.success());
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r["verify"]["ok"], true, "{r}");
+    assert_eq!(
+        r["connect"]["deleted"], false,
+        "the connector stays for the next run"
+    );
+    assert_eq!(r["connect"]["quota_pending"], false, "{r}");
+    let (ns, _) = assert_copied_with_replays(&e, &topic, 2);
+    assert_eq!(ns as i64, produced);
+    assert!(
+        e.connectors().contains(&connector),
+        "the connector is kept (paused) after the follower stops"
+    );
 }

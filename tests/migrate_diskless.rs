@@ -19,7 +19,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
 use records::{
-    commit_group, fill, group_members, next_for_group, producer, read_all, send, Member, Rec,
+    commit_group, committed_on, fill, group_members, next_for_group, producer, read_all, send,
+    Member, Rec,
 };
 use serde_json::Value;
 
@@ -654,22 +655,6 @@ fn copies_verifies_and_cuts_over_over_sasl_ssl_mutual_tls_and_oauthbearer() {
                 "{name}: the password leaked: {text}"
             );
         }
-    }
-}
-
-/// The committed offset of `group` on `topic`-`partition` (None: nothing committed).
-fn committed_on(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Option<i64> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .unwrap();
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition(topic, partition);
-    let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-    match got.elements()[0].offset() {
-        rdkafka::Offset::Offset(o) => Some(o),
-        _ => None,
     }
 }
 

@@ -143,6 +143,9 @@ pub trait ConnectApi {
     fn pause(&self, name: &str) -> Result<(), ConnectError>;
     fn resume(&self, name: &str) -> Result<(), ConnectError>;
     fn restart_task(&self, name: &str, task: i32) -> Result<(), ConnectError>;
+    /// Restart the connector and its tasks (`POST /connectors/{name}/restart?includeTasks=true`):
+    /// a MirrorMaker 2 source connector reads its topics' partitions again when it starts.
+    fn restart(&self, name: &str) -> Result<(), ConnectError>;
     /// Delete the connector (its tasks stop; the copied data stays).
     fn delete(&self, name: &str) -> Result<(), ConnectError>;
     fn offsets(&self, name: &str) -> Result<Vec<SourceOffset>, ConnectError>;

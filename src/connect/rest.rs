@@ -393,6 +393,14 @@ impl ConnectApi for RestConnect {
         )
     }
 
+    fn restart(&self, name: &str) -> Result<(), ConnectError> {
+        self.call(
+            "POST",
+            &format!("/connectors/{}/restart?includeTasks=true", path_of(name)),
+            None,
+        )
+    }
+
     fn delete(&self, name: &str) -> Result<(), ConnectError> {
         let path = format!("/connectors/{}", path_of(name));
         let r = self.request("DELETE", &path, None)?;

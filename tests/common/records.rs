@@ -232,6 +232,22 @@ pub fn group_members(bootstrap: &str, group: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// The committed offset of `group` on `topic`-`partition` (None: nothing committed).
+pub fn committed_on(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Option<i64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    match got.elements()[0].offset() {
+        rdkafka::Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
 /// The first record a consumer of `group` reads from the target, per partition.
 pub fn next_for_group(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Option<Rec> {
     let c: BaseConsumer = ClientConfig::new()

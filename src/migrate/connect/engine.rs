@@ -62,6 +62,9 @@ pub struct ConnectEngine<'a> {
     bytes: BTreeMap<(String, i32), u64>,
     /// The share of the throttle the quotas are set to (see [`connect::run_scale`]).
     scale: f64,
+    /// The journal's partitions changed since the connector last started (a follower's topic
+    /// sync): restart it before the next copy so it reads them again.
+    restart: bool,
 }
 
 impl<'a> ConnectEngine<'a> {
@@ -82,6 +85,7 @@ impl<'a> ConnectEngine<'a> {
             tasks: Vec::new(),
             bytes: BTreeMap::new(),
             scale: 1.0,
+            restart: false,
         }
     }
 
@@ -220,8 +224,14 @@ impl<'a> ConnectEngine<'a> {
                 info!(connector = %name, "updating the connector config");
                 self.connect.put_config(&name, &self.opts.config)?;
             }
+            Some(_) if self.restart => {
+                info!(connector = %name, "restarting the connector: its partitions changed");
+                let connect = self.connect;
+                while_rebalancing(|| connect.restart(&name))?;
+            }
             Some(_) => {}
         }
+        self.restart = false;
         let deadline = Instant::now() + Duration::from_secs(60);
         let tasks = loop {
             let connect = self.connect;
@@ -242,7 +252,8 @@ impl<'a> ConnectEngine<'a> {
                 })
                 .collect();
             let assigned: usize = tasks.iter().map(|t| t.1.len()).sum();
-            if !tasks.is_empty() && (tasks.len() >= want || assigned >= j.partitions.len()) {
+            let copied = j.partitions.iter().filter(|p| !p.source_deleted).count();
+            if !tasks.is_empty() && (tasks.len() >= want || assigned >= copied) {
                 break tasks;
             }
             if Instant::now() > deadline {
@@ -556,7 +567,7 @@ impl CopyEngine for ConnectEngine<'_> {
         let mut begin = BTreeMap::new();
         let mut ends = BTreeMap::new();
         let mut bytes: BTreeMap<(String, i32), u64> = BTreeMap::new();
-        for p in &j.partitions {
+        for p in j.partitions.iter().filter(|p| !p.source_deleted) {
             let (low, high) = self.src.watermarks(&p.topic, p.partition)?;
             // This run's share of the partition's bytes, by offsets.
             if let Some(&size) = self.opts.sizes.get(&(p.topic.clone(), p.partition)) {
@@ -595,7 +606,13 @@ impl CopyEngine for ConnectEngine<'_> {
         let records_before: i64 = j.partitions.iter().map(|p| p.map.records()).sum();
         // Whatever happens now, the quotas are restored (a crash leaves them journaled: the next
         // run or --cancel restores them).
+        // Nothing new on the source (a follower's quiet round): the connector stays paused and
+        // the quotas untouched; the verification below still reads what the target gained.
+        let idle = goals.values().all(Option::is_none) && !self.restart;
         let ran = (|| {
+            if idle {
+                return Ok(0.0);
+            }
             self.start(j, path, &bytes)?;
             let seconds = self.run_to(j, path, &goals, &begin, &ends, progress)?;
             self.pause(j, &keys)?;
@@ -608,7 +625,11 @@ impl CopyEngine for ConnectEngine<'_> {
                 warn!(error = %p, "could not pause the connector");
             }
         }
-        let restored = self.restore_quotas(j, path);
+        let restored = if idle {
+            Ok(())
+        } else {
+            self.restore_quotas(j, path)
+        };
         let seconds = ran?;
         restored?;
         progress.finish();
@@ -654,6 +675,10 @@ impl CopyEngine for ConnectEngine<'_> {
     /// After the cutover the connector is deleted (the copied data stays).
     fn finish(&mut self, j: &mut DisklessJournal, path: &Path) -> Result<(), DisklessError> {
         cancel(j, path, self.connect, self.quotas)
+    }
+
+    fn partitions_changed(&mut self) {
+        self.restart = true;
     }
 }
 

@@ -37,6 +37,10 @@ pub fn build_and_verify(
     let mut out = Vec::new();
     let mut differences = Vec::new();
     for p in j.partitions.iter_mut() {
+        if p.source_deleted {
+            out.push(PartitionCheck::kept(p));
+            continue;
+        }
         let goal = goals
             .and_then(|g| g.get(&(p.topic.clone(), p.partition)).copied())
             .flatten();

@@ -613,6 +613,9 @@ pub trait CopyEngine {
     fn finish(&mut self, _j: &mut DisklessJournal, _path: &Path) -> Result<(), DisklessError> {
         Ok(())
     }
+    /// The journal's partitions changed under a follower (partitions added, topics deleted on
+    /// the source): an engine that reads them only when it starts copying picks them up.
+    fn partitions_changed(&mut self) {}
 }
 
 /// The built-in copier: this process reads the source and writes the target.

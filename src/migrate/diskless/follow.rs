@@ -1,12 +1,14 @@
-//! `--follow` on the built-in engine: rounds of copy and verification until a signal, with the
-//! topic sync (see [`super::topics`]) before each round and the consumer-group sync (see
+//! `--follow` on either engine: rounds of copy and verification until a signal, with the topic
+//! sync (see [`super::topics`]) before each round and the consumer-group sync (see
 //! [`super::sync`]) after it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::copy::{self, CopyOptions, CopyStats};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::copy::{CopyEngine, CopyStats};
 use super::cutover::{self, CutoverOptions};
 use super::error::DisklessError;
 use super::handoff;
@@ -19,20 +21,26 @@ use super::workflow::Follow;
 use crate::kafka::records::DataCluster;
 use crate::run::progress::{Observation, Progress};
 
-/// `--follow` on the built-in engine: rounds of copy (to the source's ends as each round reads
-/// them) and verification of what the round copied, a group sync every `sync_interval`, until a
-/// signal; a signal mid-round ends it after the batch in flight, and what it copied is verified.
-/// Returns the rounds' copy totals, the last verification and each group's last sync.
-pub(super) fn follow(
+/// `--follow`: rounds of copy by `engine` (to the source's ends as each round reads them) and
+/// verification of what the round copied, a group sync every `sync_interval`, until a signal
+/// (`stop`); a signal mid-round ends it after the batch in flight (the built-in copier) or with
+/// the connector paused (Kafka Connect), and what it copied is verified. Returns the rounds' copy
+/// totals, the last verification and each group's last sync.
+pub(crate) fn follow(
     j: &mut DisklessJournal,
     path: &Path,
     (src, tgt): (&dyn DataCluster, &dyn DataCluster),
     admin: &mut dyn TopicAdmin,
-    opts: &CopyOptions,
+    copier: Copier<'_>,
     f: &Follow,
     (copying, verifying): (&dyn Progress, &dyn Progress),
 ) -> Result<(CopyStats, verify::VerifyReport, Vec<GroupSync>), DisklessError> {
-    let stopped = || opts.stop.load(std::sync::atomic::Ordering::Relaxed);
+    let Copier {
+        engine,
+        stop,
+        throttle,
+    } = copier;
+    let stopped = || stop.load(Ordering::Relaxed);
     let mut total = CopyStats::default();
     let mut last_sync: Option<Instant> = None;
     let mut synced: BTreeMap<String, GroupSync> = BTreeMap::new();
@@ -41,13 +49,20 @@ pub(super) fn follow(
     loop {
         // Partitions added and topics deleted on the source (every round), carried configs
         // changed there (every sync interval), before the round reads the source's ends.
-        sync_topics(&mut topics, j, path, (src, tgt), admin, verifying)?;
-        let round = match copy::copy(j, path, src, tgt, opts, copying) {
+        let changes = sync_topics(&mut topics, j, path, (src, tgt), admin, verifying)?;
+        if changes
+            .iter()
+            .any(|c| c.applied && c.kind != ChangeKind::Config)
+        {
+            engine.partitions_changed();
+        }
+        let round = match engine.copy(j, path, copying) {
             Ok(s) => Some(s),
             Err(DisklessError::Interrupted) => None,
             // A topic deleted on the source after the topic sync looked: marked, round again.
             Err(e) if deleted_since(&mut topics, j, path, (src, tgt), admin, verifying)? => {
                 tracing::info!(error = %e, "a followed topic was deleted on the source");
+                engine.partitions_changed();
                 continue;
             }
             Err(e) => return Err(e),
@@ -60,10 +75,11 @@ pub(super) fn follow(
             total.recovered += s.recovered;
             total.partitions = total.partitions.max(s.partitions);
         }
-        let v = match verify::verify(j, path, src, tgt, opts.stall, verifying) {
+        let v = match engine.verify(j, path, verifying) {
             Ok(v) => v,
             Err(e) if deleted_since(&mut topics, j, path, (src, tgt), admin, verifying)? => {
                 tracing::info!(error = %e, "a followed topic was deleted on the source");
+                engine.partitions_changed();
                 continue;
             }
             Err(e) => return Err(e),
@@ -89,7 +105,7 @@ pub(super) fn follow(
         // following once it is done, keep following when it was refused.
         if let Some(req) = handoff::take(path)? {
             tracing::info!(groups = %req.groups, by = req.pid, "cutover requested");
-            match cut_over(j, path, src, tgt, opts, &req, verifying) {
+            match cut_over(j, path, (src, tgt), engine, throttle, &req, verifying) {
                 Ok((report, v)) => {
                     handoff::answer(path, &handoff::Outcome::Done(Box::new(report)))?;
                     return Ok((total, v, synced.into_values().collect()));
@@ -114,6 +130,14 @@ pub(super) fn follow(
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// How a follower copies: the engine, the stop flag the signal handler sets, the throttle (for
+/// the report).
+pub(crate) struct Copier<'a> {
+    pub engine: &'a mut dyn CopyEngine,
+    pub stop: &'a AtomicBool,
+    pub throttle: Option<u64>,
 }
 
 /// One topic sync; its changes go to the metrics.
@@ -155,9 +179,9 @@ fn deleted_since(
 fn cut_over(
     j: &mut DisklessJournal,
     path: &Path,
-    src: &dyn DataCluster,
-    tgt: &dyn DataCluster,
-    opts: &CopyOptions,
+    (src, tgt): (&dyn DataCluster, &dyn DataCluster),
+    engine: &mut dyn CopyEngine,
+    throttle: Option<u64>,
     req: &handoff::Request,
     progress: &dyn Progress,
 ) -> Result<(Report, verify::VerifyReport), DisklessError> {
@@ -173,13 +197,8 @@ fn cut_over(
         wait: Duration::from_millis(req.wait_ms),
         poll: Duration::from_millis(500),
     };
-    let mut engine = copy::BuiltIn {
-        src,
-        tgt,
-        opts: opts.clone(),
-    };
     j.runs += 1;
-    let c = cutover::cutover(j, path, src, tgt, &mut engine, &copts, progress)?;
+    let c = cutover::cutover(j, path, src, tgt, engine, &copts, progress)?;
     let v = c.verify.clone();
-    Ok((report(j, Some(c.tail), opts.throttle, Some(c.verify)), v))
+    Ok((report(j, Some(c.tail), throttle, Some(c.verify)), v))
 }

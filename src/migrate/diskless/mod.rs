@@ -19,7 +19,7 @@ pub mod copy;
 pub mod cursor;
 pub mod cutover;
 pub mod error;
-mod follow;
+pub(crate) mod follow;
 pub mod handoff;
 pub mod journal;
 pub mod map;

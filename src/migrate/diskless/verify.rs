@@ -4,7 +4,7 @@
 
 use super::cursor::Cursor;
 use super::error::DisklessError;
-use super::journal::{save, DisklessJournal};
+use super::journal::{save, DisklessJournal, PartitionRecord};
 use super::map::OffsetMap;
 use crate::kafka::records::DataCluster;
 use crate::kafka::Record;
@@ -134,6 +134,24 @@ pub struct PartitionCheck {
     pub ok: bool,
 }
 
+impl PartitionCheck {
+    /// A partition no longer read (deleted on the source while followed): what was verified
+    /// stands.
+    pub fn kept(p: &PartitionRecord) -> Self {
+        let v = p.verified_so_far();
+        Self {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            records: v.records,
+            source_end: v.source_end,
+            target_end: v.target_end,
+            source_hash: v.source_hash,
+            target_hash: v.target_hash,
+            ok: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyReport {
     pub partitions: Vec<PartitionCheck>,
@@ -161,18 +179,7 @@ pub fn verify(
         let s_end = p.caught_up_to;
         let t_end = p.target_next();
         if p.source_deleted {
-            // Deleted on the source while followed: nothing left to read there; what was
-            // verified stands.
-            out.push(PartitionCheck {
-                topic: p.topic.clone(),
-                partition: p.partition,
-                records: v.records,
-                source_end: v.source_end,
-                target_end: v.target_end,
-                source_hash: v.source_hash.clone(),
-                target_hash: v.target_hash.clone(),
-                ok: true,
-            });
+            out.push(PartitionCheck::kept(p));
             continue;
         }
         let mut s = Cursor::open(src, true, &p.topic, p.partition, v.source_end, s_end, stall)?;

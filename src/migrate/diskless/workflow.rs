@@ -590,64 +590,77 @@ impl Migration {
         j.runs += 1;
         let path = s.journal.clone();
         super::journal::save(&j, &path)?;
-        let (stats, v) = match self.engine {
-            Engine::Connect => {
-                let cp = planned.connect.expect("planned with the connector");
-                match j.connect.as_mut() {
-                    Some(c) => {
-                        c.deleted = false;
-                        c.exactly_once = cp.exactly_once;
-                    }
-                    None => {
-                        j.connect = Some(ConnectRecord {
-                            url: cp.url.clone(),
-                            connector: cp.connector.clone(),
-                            exactly_once: cp.exactly_once,
-                            quotas: BTreeMap::new(),
-                            deleted: false,
-                        })
-                    }
+        if self.engine == Engine::Connect {
+            let cp = planned.connect.expect("planned with the connector");
+            match j.connect.as_mut() {
+                Some(c) => {
+                    c.deleted = false;
+                    c.exactly_once = cp.exactly_once;
                 }
-                self.journal = Some(j);
-                let (mut quotas, copts) = self.connect_setup(conns)?;
-                let j = self.journal.as_mut().expect("just set");
-                let api = api.expect("--engine connect has a REST client");
-                let mut engine = ConnectEngine::new(src, tgt, api, quotas.as_mut(), copts);
-                let stats = engine.copy(j, &path, copying)?;
-                let v = engine.verify(j, &path, copying)?;
-                (stats, v)
+                None => {
+                    j.connect = Some(ConnectRecord {
+                        url: cp.url.clone(),
+                        connector: cp.connector.clone(),
+                        exactly_once: cp.exactly_once,
+                        quotas: BTreeMap::new(),
+                        deleted: false,
+                    })
+                }
             }
-            Engine::Builtin => {
-                let opts = self.copy_options();
-                let (stats, v) = match &self.settings.follow {
-                    Some(f) => {
-                        let mut topics = AdminTopics {
-                            conns,
-                            src: conns.admin(Side::Source)?,
-                            tgt: ta,
-                        };
-                        let (stats, v, synced) = super::follow::follow(
-                            &mut j,
-                            &path,
-                            (src, tgt),
-                            &mut topics,
-                            &opts,
-                            f,
-                            (copying, verifying),
-                        )?;
-                        self.synced = synced;
-                        (stats, v)
-                    }
-                    None => {
-                        let stats = copy::copy(&mut j, &path, src, tgt, &opts, copying)?;
-                        let v = verify::verify(&mut j, &path, src, tgt, opts.stall, verifying)?;
-                        (stats, v)
-                    }
-                };
-                self.journal = Some(j);
-                (stats, v)
+        }
+        self.journal = Some(j);
+        let mut connect_parts = match self.engine {
+            Engine::Connect => Some(self.connect_setup(conns)?),
+            Engine::Builtin => None,
+        };
+        let opts = self.copy_options();
+        let (follow, stop, throttle) = (
+            self.settings.follow.clone(),
+            self.settings.stop.clone(),
+            self.settings.throttle,
+        );
+        let (mut builtin, mut connect_engine);
+        let engine: &mut dyn CopyEngine = match connect_parts.as_mut() {
+            Some((quotas, copts)) => {
+                let api = api.expect("--engine connect has a REST client");
+                connect_engine = ConnectEngine::new(src, tgt, api, quotas.as_mut(), copts.clone());
+                &mut connect_engine
+            }
+            None => {
+                builtin = copy::BuiltIn { src, tgt, opts };
+                &mut builtin
             }
         };
+        let j = self.journal.as_mut().expect("just set");
+        let (stats, v, synced) = match &follow {
+            Some(f) => {
+                let mut topics = AdminTopics {
+                    conns,
+                    src: conns.admin(Side::Source)?,
+                    tgt: ta,
+                };
+                let copier = super::follow::Copier {
+                    engine,
+                    stop: &stop,
+                    throttle,
+                };
+                super::follow::follow(
+                    j,
+                    &path,
+                    (src, tgt),
+                    &mut topics,
+                    copier,
+                    f,
+                    (copying, verifying),
+                )?
+            }
+            None => {
+                let stats = engine.copy(j, &path, copying)?;
+                let v = engine.verify(j, &path, verifying)?;
+                (stats, v, Vec::new())
+            }
+        };
+        self.synced = synced;
         // The run's totals as the report gives them, verification included.
         verifying.observe(&Observation::Copy {
             records: stats.records,

@@ -309,12 +309,6 @@ fn settings(
         wait_for_producers_stopped: a.wait_for_producers_stopped,
         stop,
         follow: if a.follow {
-            if a.engine == Some(CopyEngineArg::Connect) {
-                return Err(Error::usage(
-                    "--follow runs on the built-in engine",
-                    "drop --engine connect (a connector already runs until deleted: re-run the command to verify what it copied)",
-                ));
-            }
             Some(Follow {
                 interval: duration("--follow-interval", &a.follow_interval)?,
                 sync_groups: a

@@ -24,6 +24,8 @@ struct FakeState {
     fail: u32,
     failed: bool,
     restarts: Vec<i32>,
+    /// Connector restarts (`POST /connectors/{name}/restart`).
+    connector_restarts: u32,
     /// Replay once from the last commit after this many records are copied.
     replay_after: Option<usize>,
     copied: usize,
@@ -178,6 +180,10 @@ impl ConnectApi for Fake {
         st.failed = false;
         st.idle = st.idle.saturating_sub(1);
         st.restarts.push(task);
+        Ok(())
+    }
+    fn restart(&self, _: &str) -> Result<(), ConnectError> {
+        self.st.lock().unwrap().connector_restarts += 1;
         Ok(())
     }
     fn delete(&self, _: &str) -> Result<(), ConnectError> {
@@ -444,4 +450,106 @@ fn rebalance_answers_are_waited_out_and_other_errors_are_not() {
     });
     assert!(r.is_err());
     assert_eq!(calls.get(), 1);
+}
+
+/// The topic sync's admin calls with nothing to change (configs empty on both sides).
+struct NoTopicChanges;
+
+impl crate::migrate::diskless::topics::TopicAdmin for NoTopicChanges {
+    fn source_configs(
+        &mut self,
+        _: &str,
+    ) -> Result<BTreeMap<String, String>, crate::kafka::KafkaError> {
+        Ok(BTreeMap::new())
+    }
+    fn target_configs(
+        &mut self,
+        _: &str,
+    ) -> Result<BTreeMap<String, String>, crate::kafka::KafkaError> {
+        Ok(BTreeMap::new())
+    }
+    fn set_target_configs(
+        &mut self,
+        _: &str,
+        _: &[crate::kafka::ConfigOp],
+    ) -> Result<(), crate::kafka::KafkaError> {
+        Ok(())
+    }
+    fn add_target_partitions(&mut self, _: &str, _: i32) -> Result<(), crate::kafka::KafkaError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_follower_on_connect_copies_what_is_new_each_round_and_leaves_quiet_rounds_alone() {
+    use crate::migrate::diskless::follow::{follow, Copier};
+    use crate::migrate::diskless::workflow::Follow;
+    let (fake, mut j, dir) = setup(0, None);
+    let path = dir.path().join("j.json");
+    let mut quotas = FakeQuotas::default();
+    let (src, tgt) = (fake.src.clone(), fake.tgt.clone());
+    let first = src.0.lock().unwrap().parts[&("t".to_string(), 0)].0.len();
+    let o = opts();
+    let stop = o.stop.clone();
+    // Beside the follower: once the backlog is on the target, 20 new records on the source;
+    // once those are there too, the signal.
+    let writer = {
+        let (src, tgt, stop) = (src.clone(), tgt.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let on_target = || {
+                tgt.0
+                    .lock()
+                    .unwrap()
+                    .parts
+                    .get(&("t".to_string(), 0))
+                    .map_or(0, |p| p.0.len())
+            };
+            while on_target() < first {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // Let quiet rounds pass first (the first round's pause takes a second).
+            std::thread::sleep(Duration::from_millis(2_500));
+            {
+                let mut s = src.0.lock().unwrap();
+                let (recs, high) = s.parts.get_mut(&("t".to_string(), 0)).unwrap();
+                for _ in 0..20 {
+                    recs.push(crate::migrate::mem::rec("t", 0, *high));
+                    *high += 1;
+                }
+            }
+            while on_target() < first + 20 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
+    let mut e = ConnectEngine::new(&src, &tgt, &fake, &mut quotas, o);
+    let f = Follow {
+        interval: Duration::from_millis(10),
+        sync_groups: None,
+        sync_interval: Duration::from_secs(3600),
+    };
+    let (stats, v, _) = follow(
+        &mut j,
+        &path,
+        (&src, &tgt),
+        &mut NoTopicChanges,
+        Copier {
+            engine: &mut e,
+            stop: &stop,
+            throttle: Some(1_000_000),
+        },
+        &f,
+        (&Quiet, &Quiet),
+    )
+    .unwrap();
+    writer.join().unwrap();
+    assert!(v.ok, "{:?}", v.differences);
+    assert_eq!(stats.records, first as u64 + 20);
+    assert_eq!(j.partitions[0].map.records() as usize, first + 20);
+    let st = fake.st.lock().unwrap();
+    assert!(!st.running, "paused between rounds and at the end");
+    // Two rounds had records to copy; the quiet rounds in between did not touch the connector.
+    assert_eq!(st.resumes, 2, "resumed once per round with work");
+    assert!(quotas.now.is_empty(), "quotas restored: {:?}", quotas.now);
 }
