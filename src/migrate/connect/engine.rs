@@ -430,6 +430,12 @@ impl<'a> ConnectEngine<'a> {
             progress.update(done, total, left.len(), &Stage::ConnectorCopying);
             for (k, e) in ends {
                 let next = committed.get(k).map_or(begin[k], |c| (c + 1).min(*e));
+                // Bytes behind at the partition's mean record size on disk (its size over the
+                // offsets it holds since the copy began).
+                let mean = self.opts.sizes.get(k).map_or(0.0, |&size| {
+                    let start = j.partition(&k.0, k.1).map_or(0, |p| p.start);
+                    size as f64 / (e - start).max(1) as f64
+                });
                 progress.observe(&Observation::PartitionCopy {
                     topic: k.0.clone(),
                     partition: k.1,
@@ -440,7 +446,7 @@ impl<'a> ConnectEngine<'a> {
                         .and_then(|p| p.verified.as_ref())
                         .map_or(begin[k], |v| v.source_end),
                     lag_records: (e - next).max(0) as u64,
-                    lag_bytes: 0,
+                    lag_bytes: ((e - next).max(0) as f64 * mean) as u64,
                     lag_seconds: 0.0,
                 });
             }

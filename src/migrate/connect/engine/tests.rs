@@ -553,3 +553,48 @@ fn a_follower_on_connect_copies_what_is_new_each_round_and_leaves_quiet_rounds_a
     assert_eq!(st.resumes, 2, "resumed once per round with work");
     assert!(quotas.now.is_empty(), "quotas restored: {:?}", quotas.now);
 }
+
+/// Records what a step observes for the metrics.
+#[derive(Default)]
+struct Observed(Mutex<Vec<crate::run::progress::Observation>>);
+
+impl crate::run::progress::Progress for Observed {
+    fn update(&self, _: u64, _: u64, _: usize, _: &crate::run::progress::Stage) {}
+    fn finish(&self) {}
+    fn observe(&self, o: &crate::run::progress::Observation) {
+        self.0.lock().unwrap().push(o.clone());
+    }
+}
+
+#[test]
+fn the_copy_reports_its_lag_in_records_and_in_bytes_at_the_mean_record_size() {
+    use crate::run::progress::Observation;
+    let (fake, mut j, dir) = setup(0, None);
+    let path = dir.path().join("j.json");
+    let mut quotas = FakeQuotas::default();
+    let (src, tgt) = (fake.src.clone(), fake.tgt.clone());
+    let (start, high) = (j.partitions[0].start, src.watermarks("t", 0).unwrap().1);
+    let seen = Observed::default();
+    let mut e = ConnectEngine::new(&src, &tgt, &fake, &mut quotas, opts());
+    e.copy(&mut j, &path, &seen).unwrap();
+    let lags: Vec<(u64, u64)> = seen
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|o| match o {
+            Observation::PartitionCopy {
+                lag_records,
+                lag_bytes,
+                ..
+            } => Some((*lag_records, *lag_bytes)),
+            _ => None,
+        })
+        .collect();
+    // opts() gives the partition 10,000 bytes over the offsets since the copy began.
+    let mean = 10_000.0 / (high - start) as f64;
+    assert!(lags.iter().any(|&(r, _)| r > 0), "{lags:?}");
+    for (r, b) in lags {
+        assert_eq!(b, (r as f64 * mean) as u64);
+    }
+}
