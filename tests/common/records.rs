@@ -291,3 +291,29 @@ pub fn next_for_group(bootstrap: &str, group: &str, topic: &str, partition: i32)
     }
     panic!("no record for {group} on the target");
 }
+
+/// Both sides of every partition hold the same records in the same order; the target's
+/// offsets are dense from 0. Returns the records compared.
+pub fn same_records(source: &str, target: &str, topic: &str, partitions: i32) -> usize {
+    let mut n = 0;
+    for p in 0..partitions {
+        let s = read_all(source, topic, p, true);
+        let t = read_all(target, topic, p, false);
+        assert_eq!(
+            s.len(),
+            t.len(),
+            "{topic}-{p}: {} source records, {} on the target",
+            s.len(),
+            t.len()
+        );
+        for (i, ((so, sr), (to, tr))) in s.iter().zip(&t).enumerate() {
+            assert_eq!(*to, i as i64, "{topic}-{p}: target offsets dense from 0");
+            assert_eq!(
+                sr, tr,
+                "{topic}-{p}: source offset {so} vs target offset {to}"
+            );
+        }
+        n += s.len();
+    }
+    n
+}
