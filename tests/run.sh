@@ -4,9 +4,9 @@
 #
 # Without arguments it runs in two rounds, so that the one long install (the diskless broker,
 # nisshi, built once with the nightly toolchain) overlaps the tests that do not need it:
-#   1. every test target but migrate_diskless and migrate_connect, against moto and the two local
-#      Kafka clusters, while nisshi builds in the background at the lowest CPU priority;
-#   2. those two, once nisshi and the Kafka Connect workers are up.
+#   1. every test target but migrate_diskless, migrate_connect and runbooks, against moto and the
+#      two local Kafka clusters, while nisshi builds in the background at the lowest CPU priority;
+#   2. those three, once nisshi and the Kafka Connect workers are up.
 # With arguments (`bash tests/run.sh --test cli`, `bash tests/run.sh -- some_filter`) it starts
 # every service first and runs `cargo test --all-targets ARGS` once.
 set -euo pipefail
@@ -24,8 +24,8 @@ stop_all() {
 }
 trap stop_all EXIT
 
-# The targets that need the diskless target (nisshi) and Kafka Connect.
-late=(migrate_diskless migrate_connect)
+# The targets that need the diskless target (nisshi) and Kafka Connect (runbooks: nisshi).
+late=(migrate_diskless migrate_connect runbooks)
 
 # Local AWS emulator (moto) for the tests that call AWS.
 moto_env="$(bash tests/aws/moto.sh up)" || { echo "run.sh: the AWS emulator did not start" >&2; exit 1; }

@@ -100,6 +100,34 @@ pub trait DataCluster {
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Run a group call again while the group coordinator is loading or moving (a cluster that has
+/// just started loads `__consumer_offsets` first; a broker restart moves coordinators): those
+/// answers are retriable, so they are waited out for up to [`TIMEOUT`].
+fn while_coordinator_loads<T>(
+    call: impl Fn() -> rdkafka::error::KafkaResult<T>,
+) -> rdkafka::error::KafkaResult<T> {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        match call() {
+            Err(e)
+                if matches!(
+                    e.rdkafka_error_code(),
+                    Some(
+                        C::CoordinatorLoadInProgress
+                            | C::CoordinatorNotAvailable
+                            | C::NotCoordinator
+                    )
+                ) && std::time::Instant::now() < deadline =>
+            {
+                tracing::debug!(error = %e, "the group coordinator is not ready; asking again");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The librdkafka adapter for one cluster.
 pub struct RdCluster {
     bootstrap: String,
@@ -400,17 +428,13 @@ impl DataCluster for RdCluster {
     }
 
     fn groups(&self) -> Result<Vec<String>, KafkaError> {
-        let l = self
-            .meta()
-            .fetch_group_list(None, TIMEOUT)
+        let l = while_coordinator_loads(|| self.meta().fetch_group_list(None, TIMEOUT))
             .map_err(|e| rd(&self.bootstrap, "ListGroups", e))?;
         Ok(l.groups().iter().map(|g| g.name().to_string()).collect())
     }
 
     fn group(&self, name: &str) -> Result<Option<GroupInfo>, KafkaError> {
-        let l = self
-            .meta()
-            .fetch_group_list(Some(name), TIMEOUT)
+        let l = while_coordinator_loads(|| self.meta().fetch_group_list(Some(name), TIMEOUT))
             .map_err(|e| rd(&self.bootstrap, "DescribeGroups", e))?;
         Ok(l.groups()
             .iter()
@@ -429,8 +453,7 @@ impl DataCluster for RdCluster {
         parts: &[(String, i32)],
     ) -> Result<BTreeMap<(String, i32), i64>, KafkaError> {
         let c = self.group_consumer(group)?;
-        let l = c
-            .committed_offsets(tpl(parts), TIMEOUT)
+        let l = while_coordinator_loads(|| c.committed_offsets(tpl(parts), TIMEOUT))
             .map_err(|e| rd(&self.bootstrap, "OffsetFetch", e))?;
         Ok(l.elements()
             .iter()
@@ -620,5 +643,34 @@ impl RecordWriter for RdWriter {
 
     fn in_flight(&self) -> usize {
         self.producer.in_flight_count().max(0) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::while_coordinator_loads;
+    use rdkafka::error::KafkaError as Rd;
+    use rdkafka::types::RDKafkaErrorCode as C;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_loading_coordinator_is_waited_out_and_other_errors_are_not() {
+        let calls = Cell::new(0);
+        let r = while_coordinator_loads(|| {
+            calls.set(calls.get() + 1);
+            match calls.get() {
+                1 => Err(Rd::GroupListFetch(C::CoordinatorLoadInProgress)),
+                2 => Err(Rd::GroupListFetch(C::NotCoordinator)),
+                _ => Ok(7),
+            }
+        });
+        assert_eq!((r.unwrap(), calls.get()), (7, 3));
+        let calls = Cell::new(0);
+        let r: rdkafka::error::KafkaResult<()> = while_coordinator_loads(|| {
+            calls.set(calls.get() + 1);
+            Err(Rd::GroupListFetch(C::GroupAuthorizationFailed))
+        });
+        assert!(r.is_err());
+        assert_eq!(calls.get(), 1, "not retried");
     }
 }
