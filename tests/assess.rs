@@ -13,30 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use kafka::{unique, Live};
+use kafka::{unique, Live, Placement};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
-
-fn create(k: &Live, topic: &str, partitions: &str) {
-    let (ok, out) = k.tool(
-        "org.apache.kafka.tools.TopicCommand",
-        &[
-            "--bootstrap-server",
-            k.first(),
-            "--create",
-            "--topic",
-            topic,
-            "--partitions",
-            partitions,
-            "--replication-factor",
-            "3",
-            "--config",
-            "retention.ms=86400000",
-        ],
-    );
-    assert!(ok, "create {topic}: {out}");
-}
 
 /// Each partition's size on its largest replica, per Kafka's own `kafka-log-dirs`.
 fn log_dir_bytes(k: &Live, topic: &str) -> u64 {
@@ -112,8 +92,8 @@ fn assess_measures_a_known_rate_and_the_bytes_held_and_writes_specs_that_validat
         return;
     };
     let (busy, still) = (unique("assess-busy"), unique("assess-still"));
-    create(&k, &busy, "3");
-    create(&k, &still, "2");
+    k.create(&busy, Placement::Spread(3), &["retention.ms=86400000"]);
+    k.create(&still, Placement::Spread(2), &["retention.ms=86400000"]);
     k.produce(&still, 3_000, 1_000);
     let (per_sec, size) = (200usize, 2_000usize);
     let stop = Arc::new(AtomicBool::new(false));

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka::{unique, Live};
+use kafka::{unique, Live, Placement};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
@@ -85,22 +85,7 @@ impl Env {
     }
 
     fn create(&self, topic: &str, partitions: u32) {
-        let parts = partitions.to_string();
-        let (ok, out) = self.k.tool(
-            "org.apache.kafka.tools.TopicCommand",
-            &[
-                "--bootstrap-server",
-                self.k.first(),
-                "--create",
-                "--topic",
-                topic,
-                "--partitions",
-                &parts,
-                "--replication-factor",
-                "3",
-            ],
-        );
-        assert!(ok, "create {topic}: {out}");
+        self.k.create(topic, Placement::Spread(partitions), &[]);
     }
 
     /// Client quotas on the source as Kafka's own tool lists them.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
-use kafka::{unique, Live};
+use kafka::{unique, Live, Placement};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
@@ -75,23 +75,7 @@ impl Env {
     }
 
     fn create(&self, topic: &str, partitions: u32, configs: &[&str]) {
-        let parts = partitions.to_string();
-        let mut args = vec![
-            "--bootstrap-server",
-            self.k.first(),
-            "--create",
-            "--topic",
-            topic,
-            "--partitions",
-            &parts,
-            "--replication-factor",
-            "3",
-        ];
-        for c in configs {
-            args.extend(["--config", c]);
-        }
-        let (ok, out) = self.k.tool("org.apache.kafka.tools.TopicCommand", &args);
-        assert!(ok, "create {topic}: {out}");
+        self.k.create(topic, Placement::Spread(partitions), configs);
     }
 
     /// Objects nisshi stored for one topic's records (moto S3 ListObjectsV2 under the topic's

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
 use std::time::Duration;
 
-use kafka::{unique, Live};
+use kafka::{unique, Live, Placement};
 use rdkafka::producer::Producer;
 use records::{fill, producer, read_all, same_records, send};
 use serde_json::Value;
@@ -30,23 +30,7 @@ impl Env {
     }
 
     fn create(&self, topic: &str, partitions: u32, configs: &[&str]) {
-        let parts = partitions.to_string();
-        let mut args = vec![
-            "--bootstrap-server",
-            self.k.first(),
-            "--create",
-            "--topic",
-            topic,
-            "--partitions",
-            &parts,
-            "--replication-factor",
-            "3",
-        ];
-        for c in configs {
-            args.extend(["--config", c]);
-        }
-        let (ok, out) = self.k.tool("org.apache.kafka.tools.TopicCommand", &args);
-        assert!(ok, "create {topic}: {out}");
+        self.k.create(topic, Placement::Spread(partitions), configs);
     }
 }
 

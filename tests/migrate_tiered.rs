@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
-use kafka::{one_replica_per_az, unique, Live};
+use kafka::{one_replica_per_az, unique, Live, Placement};
 use serde_json::Value;
 use streamctl::kafka::{admin::KafkaAdmin, offset_spec, ClusterAdmin};
 
@@ -48,24 +48,12 @@ fn admin(bootstrap: &str) -> (tokio::runtime::Runtime, KafkaAdmin) {
 /// A topic of 3 partitions with 1 MiB segments (and more configs), replicas as Kafka places
 /// them or as `assignment` says.
 fn create(k: &Live, topic: &str, assignment: Option<&str>, configs: &[&str]) {
-    let mut args = vec![
-        "--bootstrap-server",
-        k.first(),
-        "--create",
-        "--topic",
+    let placement = assignment.map_or(Placement::Spread(3), Placement::Explicit);
+    k.create(
         topic,
-        "--config",
-        "segment.bytes=1048576",
-    ];
-    for c in configs {
-        args.extend(["--config", c]);
-    }
-    match assignment {
-        Some(a) => args.extend(["--replica-assignment", a]),
-        None => args.extend(["--partitions", "3", "--replication-factor", "3"]),
-    }
-    let (ok, out) = k.tool("org.apache.kafka.tools.TopicCommand", &args);
-    assert!(ok, "create {topic}: {out}");
+        placement,
+        &[&["segment.bytes=1048576"], configs].concat(),
+    );
 }
 
 /// Dynamic configs of every live broker and of these topics (what streamctl may change).

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::assign::tolerance::ToleranceReport;
+use crate::assign::PartitionAssignment;
 use crate::sizing::catalog::Catalog;
 use crate::sizing::models::{
     estimate, BrokerResources, ConsumerGroups, DisklessParams, StorageModel, ThroughputInput,
@@ -55,8 +56,8 @@ pub struct GroupSample {
     pub topics: Vec<String>,
 }
 
-/// A broker: rack, bytes it holds, its disk (when the broker reports it), and whether it has
-/// remote storage (KIP-405) enabled.
+/// A broker: rack, bytes it holds, its disk (when the broker reports it), whether it has
+/// remote storage (KIP-405) enabled, and the intervals that pace tiering on it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BrokerSample {
     pub id: i32,
@@ -64,6 +65,12 @@ pub struct BrokerSample {
     pub bytes: u64,
     pub disk_total_bytes: Option<u64>,
     pub remote_storage: bool,
+    /// `remote.log.manager.task.interval.ms`: how often a leader's copy task looks for closed
+    /// segments to upload (None: the broker did not say; Kafka's default is 30 s).
+    pub remote_task_interval_ms: Option<u64>,
+    /// `log.retention.check.interval.ms`: how often local retention deletes uploaded segments
+    /// (None: the broker did not say; Kafka's default is 5 min).
+    pub retention_check_interval_ms: Option<u64>,
 }
 
 /// Everything `assess` read.
@@ -75,6 +82,9 @@ pub struct Observed {
     pub topics: Vec<TopicSample>,
     pub groups: Vec<GroupSample>,
     pub az_tolerance: ToleranceReport,
+    /// The selected topics' partitions at the end of the window: replicas (the first, the
+    /// preferred leader, is the one that uploads once tiered) and sizes.
+    pub partitions: Vec<PartitionAssignment>,
 }
 
 /// What the assessment is asked for.
@@ -168,6 +178,8 @@ pub struct Step {
     pub bytes: u64,
     pub throttle_bytes_per_sec: u64,
     pub predicted_secs: f64,
+    /// How `predicted_secs` was reckoned.
+    pub predicted_how: String,
 }
 
 /// Which brokers can tier today.
@@ -502,25 +514,29 @@ fn steps(
         .map(|t| t.bytes)
         .sum();
     let throttle = throttle_for(ingress);
-    // The backlog drains at the throttle less what keeps arriving.
-    let drain = |b: u64| b as f64 / (throttle as f64 - ingress).max(1.0);
     let rate = |t: u64| format!("{}MiB/s", t / MIB as u64);
     let local = r
         .workload
         .local_retention_secs
         .unwrap_or(r.workload.retention_secs);
+    let tier = tiering(o, topics, &names, throttle, local);
     out.push(Step {
         successor: "tiered",
-        what: "enable tiering in throttled waves and shrink local retention (uploads every closed segment to the remote tier)".into(),
+        what: "enable tiering in throttled waves and shrink local retention (uploads every closed segment to the remote tier); \
+               with RETIRE set to the ids of the brokers the successor replaces (comma-separated), then drain them: only their local bytes move"
+            .into(),
         command: format!(
-            "streamctl migrate tiered --bootstrap-server {} --topics '{regex}' --local-retention {} --tier-throttle {} --yes",
+            "streamctl migrate tiered --bootstrap-server {} --topics '{regex}' --local-retention {} --tier-throttle {} --yes \
+             ${{RETIRE:+--drain-brokers \"$RETIRE\" --throttle {}}}",
             o.bootstrap,
             crate::spec::Duration::from_secs(local),
+            rate(throttle),
             rate(throttle)
         ),
-        bytes,
+        bytes: tier.upload_bytes,
         throttle_bytes_per_sec: throttle,
-        predicted_secs: drain(bytes),
+        predicted_secs: tier.secs,
+        predicted_how: tier.how,
     });
     out.push(Step {
         successor: "diskless",
@@ -533,8 +549,138 @@ fn steps(
         bytes,
         throttle_bytes_per_sec: throttle,
         predicted_secs: bytes as f64 / throttle as f64,
+        predicted_how: "every byte of the selected topics at the throttle".into(),
     });
     out
+}
+
+/// Kafka's defaults where a broker does not say: `remote.log.manager.task.interval.ms` and
+/// `log.retention.check.interval.ms`.
+const DEFAULT_REMOTE_TASK_INTERVAL_MS: u64 = 30_000;
+const DEFAULT_RETENTION_CHECK_INTERVAL_MS: u64 = 300_000;
+
+/// What tiering uploads and how long it takes.
+struct Tiering {
+    upload_bytes: u64,
+    secs: f64,
+    how: String,
+}
+
+/// The tiering step, priced the way it runs: the waves `migrate tiered` cuts (its own planner:
+/// smallest topics first, ten per wave), one after another. The tier throttle is a quota per
+/// broker and only leaders upload, so a wave takes its busiest leader's closed segments over the
+/// throttle less the ingress that leader takes meanwhile (new segments close while it uploads).
+/// Each wave adds one copy-task interval (uploads start on the leader's next copy task) and,
+/// where local retention will delete (a topic holds more than its ingress over the local
+/// retention plus an active segment per partition), one local retention check.
+fn tiering(
+    o: &Observed,
+    rows: &[TopicRow],
+    names: &[&str],
+    throttle: u64,
+    local_secs: u64,
+) -> Tiering {
+    use crate::migrate::tiered::plan::{
+        segment_bytes, waves, LocalRetention, PartitionState, TierInput, TierOptions, WaveSize,
+        DEFAULT_WAVE_TOPICS,
+    };
+    let topic_configs: BTreeMap<String, BTreeMap<String, String>> = o
+        .topics
+        .iter()
+        .filter(|t| names.contains(&t.topic.as_str()))
+        .map(|t| (t.topic.clone(), t.configs.clone()))
+        .collect();
+    let partitions: Vec<PartitionState> = o
+        .partitions
+        .iter()
+        .filter(|p| topic_configs.contains_key(&p.topic))
+        .map(|p| PartitionState {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            replicas: p.replicas.clone(),
+            leader: p.replicas.first().copied(),
+            local_bytes: p.size_bytes.or(p.local_size_bytes).unwrap_or(0),
+            log_start: 0,
+            log_end: 0,
+            offset_at_cutoff: None,
+        })
+        .collect();
+    let input = TierInput {
+        partitions,
+        topic_configs,
+        ..Default::default()
+    };
+    let opts = TierOptions {
+        local_retention: LocalRetention::Ms(local_secs.saturating_mul(1000)),
+        tier_throttle: throttle,
+        wave: WaveSize::Topics(DEFAULT_WAVE_TOPICS),
+        set_segment_bytes: None,
+        drain_brokers: Default::default(),
+        throttle: None,
+    };
+    let waves = waves(&input, &opts);
+    let row = |t: &str| rows.iter().find(|r| r.topic == t);
+    // The ingress each leader takes, by topic: the topic's ingress evenly over its partitions.
+    let mut leads: BTreeMap<(&str, i32), f64> = BTreeMap::new();
+    for p in &input.partitions {
+        let per = row(&p.topic).map_or(0.0, |r| r.bytes_per_sec / r.partitions.max(1) as f64);
+        *leads
+            .entry((p.topic.as_str(), p.leader.unwrap_or(-1)))
+            .or_default() += per;
+    }
+    let interval = |f: fn(&BrokerSample) -> Option<u64>, default: u64| {
+        o.brokers
+            .iter()
+            .map(|b| f(b).unwrap_or(default))
+            .max()
+            .unwrap_or(default) as f64
+            / 1000.0
+    };
+    let task = interval(
+        |b| b.remote_task_interval_ms,
+        DEFAULT_REMOTE_TASK_INTERVAL_MS,
+    );
+    let check = interval(
+        |b| b.retention_check_interval_ms,
+        DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+    );
+    let (mut secs, mut checks) = (0.0, 0usize);
+    for w in &waves {
+        let upload = w
+            .upload_by_broker
+            .iter()
+            .map(|(&b, &x)| {
+                let inflow: f64 = w
+                    .topics
+                    .iter()
+                    .map(|t| leads.get(&(t.as_str(), b)).copied().unwrap_or(0.0))
+                    .sum();
+                // A throttle at or below what arrives never catches up: priced at a tenth.
+                x as f64 / (throttle as f64 - inflow).max(throttle as f64 / 10.0)
+            })
+            .fold(0.0, f64::max);
+        let deletes = w.topics.iter().any(|t| {
+            row(t).is_some_and(|r| {
+                let seg = segment_bytes(&input.topic_configs[t]);
+                r.bytes as f64
+                    > r.bytes_per_sec * local_secs as f64 + (r.partitions as u64 * seg) as f64
+            })
+        });
+        if deletes {
+            checks += 1;
+        }
+        secs += upload + task + if deletes { check } else { 0.0 };
+    }
+    Tiering {
+        upload_bytes: waves.iter().map(|w| w.upload_bytes).sum(),
+        secs,
+        how: format!(
+            "{} wave(s), each at its busiest leader's closed segments over {}/s less the ingress it leads, \
+             plus {task:.1} s for the copy task to run; {checks} local retention check(s) of {check:.1} s",
+            waves.len(),
+            crate::units::human_bytes(throttle)
+        ),
+    }
 }
 
 /// A successor as a cluster spec: the layout's brokers (and volumes), three metadata nodes,

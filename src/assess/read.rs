@@ -47,14 +47,25 @@ pub async fn reading(
     Ok(Snapshot { cluster, topics })
 }
 
-/// Each topic's configs in effect, and each broker's `remote.log.storage.system.enable`.
+/// What `assess` reads of a broker's configs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrokerConfigs {
+    /// `remote.log.storage.system.enable=true`.
+    pub remote_storage: bool,
+    /// `remote.log.manager.task.interval.ms`.
+    pub remote_task_interval_ms: Option<u64>,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check_interval_ms: Option<u64>,
+}
+
+/// Each topic's configs in effect, and what each broker says about tiering.
 pub async fn configs(
     admin: &mut impl ClusterAdmin,
     cluster: &Cluster,
 ) -> Result<
     (
         BTreeMap<String, BTreeMap<String, String>>,
-        BTreeMap<i32, bool>,
+        BTreeMap<i32, BrokerConfigs>,
     ),
     KafkaError,
 > {
@@ -65,16 +76,22 @@ pub async fn configs(
             topics.insert(p.topic.clone(), c);
         }
     }
-    let mut remote = BTreeMap::new();
+    let mut brokers = BTreeMap::new();
     for b in cluster.brokers.iter().filter(|b| !b.offline) {
         let c = admin.describe_configs(Some(b.id), None).await?;
-        remote.insert(
+        let ms = |k: &str| c.get(k).and_then(|v| v.parse::<u64>().ok());
+        brokers.insert(
             b.id,
-            c.get("remote.log.storage.system.enable")
-                .is_some_and(|v| v == "true"),
+            BrokerConfigs {
+                remote_storage: c
+                    .get("remote.log.storage.system.enable")
+                    .is_some_and(|v| v == "true"),
+                remote_task_interval_ms: ms("remote.log.manager.task.interval.ms"),
+                retention_check_interval_ms: ms("log.retention.check.interval.ms"),
+            },
         );
     }
-    Ok((topics, remote))
+    Ok((topics, brokers))
 }
 
 /// Consumer groups with a committed offset on the selected partitions: members, lag (against
@@ -127,7 +144,7 @@ pub fn samples(
     first: &Snapshot,
     last: &Snapshot,
     configs: &BTreeMap<String, BTreeMap<String, String>>,
-    remote: &BTreeMap<i32, bool>,
+    broker_configs: &BTreeMap<i32, BrokerConfigs>,
 ) -> (Vec<TopicSample>, Vec<BrokerSample>) {
     let mut shape: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     for p in &last.cluster.partitions {
@@ -162,12 +179,17 @@ pub fn samples(
         .cluster
         .brokers
         .iter()
-        .map(|b| BrokerSample {
-            id: b.id,
-            rack: b.rack.clone(),
-            bytes: held.get(&b.id).copied().unwrap_or(0),
-            disk_total_bytes: b.capacity_bytes,
-            remote_storage: remote.get(&b.id).copied().unwrap_or(false),
+        .map(|b| {
+            let c = broker_configs.get(&b.id).copied().unwrap_or_default();
+            BrokerSample {
+                id: b.id,
+                rack: b.rack.clone(),
+                bytes: held.get(&b.id).copied().unwrap_or(0),
+                disk_total_bytes: b.capacity_bytes,
+                remote_storage: c.remote_storage,
+                remote_task_interval_ms: c.remote_task_interval_ms,
+                retention_check_interval_ms: c.retention_check_interval_ms,
+            }
         })
         .collect();
     (topics, brokers)

@@ -24,6 +24,8 @@ fn observed(topics: Vec<TopicSample>, groups: Vec<GroupSample>) -> Observed {
             bytes: 10 << 30,
             disk_total_bytes: Some(100 << 30),
             remote_storage: i < 3,
+            remote_task_interval_ms: None,
+            retention_check_interval_ms: None,
         })
         .collect();
     let cluster = Cluster {
@@ -45,7 +47,23 @@ fn observed(topics: Vec<TopicSample>, groups: Vec<GroupSample>) -> Observed {
         topics,
         groups,
         az_tolerance: tolerance::check(&cluster, 2),
+        partitions: Vec::new(),
     }
+}
+
+/// A topic's partitions, each of `bytes`, with the given replica lists.
+fn parts(topic: &str, bytes: u64, replicas: &[&[i32]]) -> Vec<PartitionAssignment> {
+    replicas
+        .iter()
+        .enumerate()
+        .map(|(i, r)| PartitionAssignment {
+            topic: topic.into(),
+            partition: i as i32,
+            replicas: r.to_vec(),
+            size_bytes: Some(bytes),
+            local_size_bytes: None,
+        })
+        .collect()
 }
 
 const MIB_U: u64 = 1 << 20;
@@ -144,9 +162,13 @@ fn measures_rates_sizes_successors_and_fills_the_steps() {
         "{}",
         tiered.command
     );
-    assert_eq!(tiered.bytes, 1_540 * MIB_U);
-    let want = 1_540.0 * MIB / (3.0 * MIB - 1.5 * MIB);
-    assert!((tiered.predicted_secs - want).abs() < 1e-6);
+    // 1 GiB segments (the default) hold all of it: nothing closed to upload, so one wave of one
+    // copy-task interval (Kafka's default 30 s: these brokers do not say).
+    assert_eq!(tiered.bytes, 0);
+    assert!((tiered.predicted_secs - 30.0).abs() < 1e-9, "{tiered:?}");
+    let diskless = &a.steps[1];
+    assert_eq!(diskless.bytes, 1_540 * MIB_U);
+    assert!((diskless.predicted_secs - 1_540.0 / 3.0).abs() < 1e-6);
     // An idle topic that keeps everything adds nothing to the retention.
     assert!(
         !a.notes.iter().any(|n| n.contains("keep everything")),
@@ -199,4 +221,63 @@ fn an_idle_window_sizes_nothing_and_says_so() {
     let a = assess(&o, &AssessOptions::default(), &Catalog::embedded());
     assert!(a.workload.is_none() && a.successors.is_none() && a.steps.is_empty());
     assert!(a.notes.iter().any(|n| n.contains("nothing was written")));
+}
+
+#[test]
+fn tiering_is_priced_per_leader_with_the_intervals_that_pace_it() {
+    // 1 MiB/s over three partitions of 105 MiB (10 MiB segments: 100 MiB closed in each);
+    // broker 1 leads two of them.
+    let big = topic(
+        "big",
+        &[("retention.ms", "604800000"), ("segment.bytes", "10485760")],
+        Reading {
+            bytes: 255 * MIB_U,
+            log_start: 0,
+            log_end: 255_000,
+        },
+        Reading {
+            bytes: 315 * MIB_U,
+            log_start: 0,
+            log_end: 315_000,
+        },
+    );
+    let mut o = observed(vec![big], Vec::new());
+    o.topics[0].partitions = 3;
+    o.partitions = parts("big", 105 * MIB_U, &[&[1, 2, 3], &[1, 3, 2], &[2, 3, 1]]);
+    for b in &mut o.brokers {
+        b.remote_task_interval_ms = Some(500);
+        b.retention_check_interval_ms = Some(1_000);
+    }
+    let opts = AssessOptions {
+        local_retention_secs: 60,
+        ..Default::default()
+    };
+    let a = assess(&o, &opts, &Catalog::embedded());
+    let tiered = &a.steps[0];
+    assert_eq!(tiered.throttle_bytes_per_sec, 2 * MIB_U);
+    assert_eq!(tiered.bytes, 300 * MIB_U);
+    // The tier throttle is per broker and only leaders upload: broker 1's 200 MiB at 2 MiB/s
+    // less the 2/3 MiB/s it leads, then the copy task's 0.5 s, and one retention check of 1 s
+    // (315 MiB is more than a minute of ingress plus three active segments: local deletes).
+    let want = 200.0 / (2.0 - 2.0 / 3.0) + 0.5 + 1.0;
+    assert!(
+        (tiered.predicted_secs - want).abs() < 1e-6,
+        "{} vs {want}: {}",
+        tiered.predicted_secs,
+        tiered.predicted_how
+    );
+    assert!(
+        tiered
+            .command
+            .ends_with("--yes ${RETIRE:+--drain-brokers \"$RETIRE\" --throttle 2MiB/s}"),
+        "{}",
+        tiered.command
+    );
+    // A local retention that keeps it all: no retention check to wait for.
+    let keep = AssessOptions {
+        local_retention_secs: 3_600,
+        ..Default::default()
+    };
+    let a = assess(&o, &keep, &Catalog::embedded());
+    assert!((a.steps[0].predicted_secs - (want - 1.0)).abs() < 1e-6);
 }

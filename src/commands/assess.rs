@@ -124,6 +124,7 @@ fn observe(
         topics,
         groups,
         az_tolerance,
+        partitions: last.cluster.partitions,
     })
 }
 

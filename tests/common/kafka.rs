@@ -18,6 +18,15 @@ use serde_json::Value;
 
 static TURN: Mutex<()> = Mutex::new(());
 
+/// Where a new topic's replicas go.
+#[derive(Clone, Copy)]
+pub enum Placement<'a> {
+    /// This many partitions of 3 replicas, placed by Kafka (rack-aware).
+    Spread(u32),
+    /// Kafka's --replica-assignment (`1:4:2,...`).
+    Explicit(&'a str),
+}
+
 pub struct Live {
     pub bootstrap: String,
     pub libs: PathBuf,
@@ -82,22 +91,33 @@ impl Live {
         )
     }
 
-    /// A topic with an explicit, rack-unaware assignment: brokers 1,4 share us-east-1a, 2,5 us-east-1b.
+    /// Create `topic`, placed as `placement` says, with `configs` (`key=value`).
+    pub fn create(&self, topic: &str, placement: Placement, configs: &[&str]) {
+        let n;
+        let mut args = vec![
+            "--bootstrap-server",
+            self.first(),
+            "--create",
+            "--topic",
+            topic,
+        ];
+        match placement {
+            Placement::Spread(p) => {
+                n = p.to_string();
+                args.extend(["--partitions", &n, "--replication-factor", "3"]);
+            }
+            Placement::Explicit(a) => args.extend(["--replica-assignment", a]),
+        }
+        for c in configs {
+            args.extend(["--config", c]);
+        }
+        let (ok, out) = self.tool("org.apache.kafka.tools.TopicCommand", &args);
+        assert!(ok, "create {topic}: {out}");
+    }
+
     /// Create `topic` with explicit replica lists (`1:4:2,...`, Kafka's --replica-assignment).
     pub fn create_topic(&self, topic: &str, assignment: &str) {
-        let (ok, out) = self.tool(
-            "org.apache.kafka.tools.TopicCommand",
-            &[
-                "--bootstrap-server",
-                self.first(),
-                "--create",
-                "--topic",
-                topic,
-                "--replica-assignment",
-                assignment,
-            ],
-        );
-        assert!(ok, "create {topic}: {out}");
+        self.create(topic, Placement::Explicit(assignment), &[]);
     }
 
     /// Six partitions, each with two replicas in one AZ.

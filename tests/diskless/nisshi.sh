@@ -6,7 +6,9 @@
 #                                      (needs the nightly toolchain: its lock pins a crate that
 #                                      needs rustc 1.96); prints the binary's path
 #   tests/diskless/nisshi.sh up        start moto (serial) + nisshi; prints `export ...` lines
-#   tests/diskless/nisshi.sh down      stop what `up` started (by PID)
+#   tests/diskless/nisshi.sh serve B   one more nisshi on the same moto, storing in bucket B (made
+#                                      by `streamctl provision` on that moto); prints its bootstrap
+#   tests/diskless/nisshi.sh down      stop what `up` and `serve` started (by PID)
 #   tests/diskless/nisshi.sh status    exit 0 when it runs
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -57,6 +59,21 @@ EOT
 
 running() { [ -f "$STATE/nisshi.pid" ] && kill -0 "$(cat "$STATE/nisshi.pid")" 2>/dev/null; }
 
+# A nisshi broker storing in bucket $1 of the serial moto, its pid and log in $2, on port $3,
+# cluster id $4. Only its own S3: the tests' general emulator exports AWS_ENDPOINT_URL, which
+# nisshi's S3 client would prefer over AWS_ENDPOINT.
+start_broker() {
+  local bucket="$1" dir="$2" port="$3" id="$4"
+  mkdir -p "$dir"
+  env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_PROFILE -u AWS_REGION \
+    AWS_ENDPOINT="http://127.0.0.1:$(cat "$STATE/s3port")" AWS_ALLOW_HTTP=true \
+    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+    nohup "$BIN" broker --cluster-id "$id" \
+      --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+      --storage-engine "s3://$bucket/" >"$dir/nisshi.log" 2>&1 &
+  echo $! > "$dir/nisshi.pid"
+}
+
 up() {
   if running; then exports; return; fi
   install >/dev/null
@@ -72,15 +89,7 @@ up() {
   done
   curl -s -X PUT -o /dev/null -w '' "http://127.0.0.1:$s3port/$BUCKET" \
     || { echo "nisshi.sh: moto (serial) did not start; see $STATE/moto.log" >&2; down; exit 1; }
-  # Only its own S3: the tests' general emulator exports AWS_ENDPOINT_URL, which nisshi's S3
-  # client would prefer over AWS_ENDPOINT.
-  env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_PROFILE -u AWS_REGION \
-    AWS_ENDPOINT="http://127.0.0.1:$s3port" AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=testing \
-    AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
-    nohup "$BIN" broker --cluster-id streamctl-diskless \
-      --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-      --storage-engine "s3://$BUCKET/" >"$STATE/nisshi.log" 2>&1 &
-  echo $! > "$STATE/nisshi.pid"
+  start_broker "$BUCKET" "$STATE" "$port" streamctl-diskless
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.2
@@ -89,7 +98,28 @@ up() {
   exports
 }
 
+serve() {
+  local bucket="${1:?nisshi.sh serve BUCKET}"
+  running || { echo "nisshi.sh: run \`nisshi.sh up\` first (serve uses its moto)" >&2; exit 1; }
+  curl -sf -o /dev/null "http://127.0.0.1:$(cat "$STATE/s3port")/$bucket" \
+    || { echo "nisshi.sh: bucket $bucket is not on nisshi's moto (provision it there first)" >&2; exit 1; }
+  local dir="$STATE/on-$bucket" port; port=$(free_port)
+  start_broker "$bucket" "$dir" "$port" "streamctl-$bucket"
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.2
+  done
+  kill -0 "$(cat "$dir/nisshi.pid")" 2>/dev/null \
+    || { echo "nisshi.sh: nisshi on $bucket did not start; see $dir/nisshi.log" >&2; tail -20 "$dir/nisshi.log" >&2; exit 1; }
+  echo "127.0.0.1:$port"
+}
+
 down() {
+  local f
+  for f in "$STATE"/on-*/nisshi.pid; do
+    [ -f "$f" ] || continue
+    kill "$(cat "$f")" 2>/dev/null || true; rm -f "$f"
+  done
   for p in nisshi moto; do
     if [ -f "$STATE/$p.pid" ]; then kill "$(cat "$STATE/$p.pid")" 2>/dev/null || true; rm -f "$STATE/$p.pid"; fi
   done
@@ -98,7 +128,8 @@ down() {
 case "${1:-}" in
   install) install ;;
   up) up ;;
+  serve) serve "${2:-}" ;;
   down) down ;;
   status) if running; then echo "nisshi running on 127.0.0.1:$(cat "$STATE/port")"; else echo "nisshi not running"; exit 1; fi ;;
-  *) echo "usage: $0 install|up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|serve BUCKET|down|status" >&2; exit 2 ;;
 esac

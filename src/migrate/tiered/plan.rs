@@ -341,6 +341,15 @@ pub fn topic_ops(opts: &TierOptions) -> Vec<(String, String)> {
     ops
 }
 
+/// Topics per wave when neither `--wave-topics` nor `--wave-bytes` is given.
+pub const DEFAULT_WAVE_TOPICS: usize = 10;
+
+/// The waves alone (what [`plan`] cuts), for a prediction made before the migration's own
+/// reading (`assess`): only the partitions and topic configs of `input` are used.
+pub fn waves(input: &TierInput, opts: &TierOptions) -> Vec<Wave> {
+    cut_waves(&topics_to_tier(input).0, opts)
+}
+
 /// Cut the waves and price them. Call after [`preflight`] found nothing.
 pub fn plan(input: &TierInput, opts: &TierOptions) -> Result<TierPlan, String> {
     let (todo, already) = topics_to_tier(input);

@@ -8,7 +8,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::execute::runner::ExecOptions;
 use crate::kafka::ClusterAdmin;
 use crate::migrate::tiered::journal::TierJournal;
-use crate::migrate::tiered::plan::{LocalRetention, TierOptions, WaveSize};
+use crate::migrate::tiered::plan::{LocalRetention, TierOptions, WaveSize, DEFAULT_WAVE_TOPICS};
 use crate::migrate::tiered::run::TierRunOptions;
 use crate::migrate::tiered::{rollback as tier_rollback, run as tiered_run};
 use crate::output;
@@ -74,7 +74,7 @@ fn options(a: &MigrateTieredArgs) -> Result<TierOptions> {
         }
         (Some(n), _) => WaveSize::Topics(n),
         (None, Some(b)) => WaveSize::Bytes(size("--wave-bytes", b)?),
-        (None, None) => WaveSize::Topics(10),
+        (None, None) => WaveSize::Topics(DEFAULT_WAVE_TOPICS),
     };
     if a.max_concurrent_moves_per_broker == 0 {
         return Err(Error::usage(
