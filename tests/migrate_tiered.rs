@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
-use kafka::{one_replica_per_az, unique, Live, Placement};
+use kafka::{one_replica_per_az, tiered_brokers_up_to, unique, Live, Placement};
 use serde_json::Value;
 use streamctl::kafka::{admin::KafkaAdmin, offset_spec, ClusterAdmin};
 
 const MIB: u64 = 1 << 20;
 const COPY_QUOTA: &str = "remote.log.manager.copy.max.bytes.per.second";
-const CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/cluster.sh");
 
 fn tiered() -> Option<Live> {
     Live::from_env("STREAMCTL_TIERED_BOOTSTRAP")
@@ -604,25 +603,7 @@ fn rollback_leaves_topics_read_only_with_every_record_readable_and_deleting_need
 fn after_tiering_a_drain_moves_local_bytes_only_within_its_predicted_time() {
     let Some(k) = tiered() else { return };
     // New brokers 4-9 (AZs a, b, c in turn); the drained brokers 4 and 5 hold only this test's topic.
-    let (rt, mut a) = admin(&k.bootstrap);
-    let have = rt.block_on(a.snapshot()).unwrap().brokers.len();
-    for _ in have..9 {
-        let out = Proc::new("bash")
-            .arg(CLUSTER)
-            .arg("add-broker")
-            .env("STREAMCTL_KAFKA_TIERED", "1")
-            .env(
-                "STREAMCTL_TIERED_STATE",
-                std::env::var("STREAMCTL_TIERED_STATE").unwrap(),
-            )
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    tiered_brokers_up_to(&k, 9);
     let t = unique("td");
     create(&k, &t, Some("4:5:6,5:6:4,6:4:5"), &[]);
     let sum = k.produce(&t, 24_000, 1000);

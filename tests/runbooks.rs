@@ -106,14 +106,7 @@ fn classic_to_diskless_runs_from_the_docs_and_the_group_resumes_exactly() {
         assert_eq!(next_for_group(&target, &group, &topic, p).unwrap(), want);
     }
     // What assess predicted for the copy, against the copy's own time.
-    let assess = runbook::json(&work.path().join("assess-report.json"));
-    let step = assess["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["successor"] == "diskless")
-        .unwrap()
-        .clone();
+    let step = runbook::assess_step(work.path(), "diskless");
     let predicted = step["predicted_secs"].as_f64().unwrap();
     let copy = runbook::json(&work.path().join("copy-report.json"));
     let measured = copy["copy"]["seconds"].as_f64().unwrap();

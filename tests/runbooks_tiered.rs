@@ -14,50 +14,17 @@ mod records;
 #[path = "common/runbook.rs"]
 mod runbook;
 
-use std::process::Command as Proc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka::{unique, Live, Placement};
+use kafka::{tiered_brokers_up_to, unique, Live, Placement};
 use rdkafka::producer::Producer;
 use records::{fill, producer, read_all, send};
 
 /// Records written before the migration, per partition (`fill` sends record i to partition i % 3).
 const FILLED: usize = 9_000;
 const SIZE: usize = 2_000;
-
-/// Brokers of the tiered cluster now (ids), starting more (cluster.sh add-broker) up to `want`.
-fn brokers_up_to(k: &Live, want: usize) -> Vec<i64> {
-    let ids = |k: &Live| -> Vec<i64> {
-        let s = k.snapshot("");
-        s["brokers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b["id"].as_i64().unwrap())
-            .collect()
-    };
-    let mut have = ids(k);
-    while have.len() < want {
-        let out = Proc::new("bash")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/kafka/cluster.sh"
-            ))
-            .arg("add-broker")
-            .env("STREAMCTL_KAFKA_TIERED", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        have = ids(k);
-    }
-    have
-}
 
 #[test]
 fn classic_to_tiered_runs_from_the_docs_within_its_predictions_and_retires_brokers() {
@@ -66,7 +33,7 @@ fn classic_to_tiered_runs_from_the_docs_within_its_predictions_and_retires_broke
     };
     // Nine brokers (1-9; AZ a, b, c in turn): brokers 7 (a) and 8 (b) lead the topic and are
     // retired, so the busiest leader (7) uploads two partitions' segments.
-    let ids = brokers_up_to(&k, 9);
+    let ids = tiered_brokers_up_to(&k, 9);
     assert!(ids.contains(&7) && ids.contains(&8), "{ids:?}");
     let topic = unique("rbt-logs");
     k.create(
@@ -123,14 +90,7 @@ fn classic_to_tiered_runs_from_the_docs_within_its_predictions_and_retires_broke
     );
 
     // What assess predicted for tiering, against the waves' own time.
-    let assess = runbook::json(&work.path().join("assess-report.json"));
-    let step = assess["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["successor"] == "tiered")
-        .unwrap()
-        .clone();
+    let step = runbook::assess_step(work.path(), "tiered");
     let predicted = step["predicted_secs"].as_f64().unwrap();
     let report = runbook::json(&work.path().join("tier-report.json"));
     let waves = report["waves"].as_array().unwrap();

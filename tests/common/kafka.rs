@@ -222,6 +222,38 @@ impl Live {
 }
 
 /// Topic names unique to this run, so re-runs against a long-lived cluster do not collide.
+/// The ids of the tiered cluster's brokers, after starting more (`cluster.sh add-broker`: next id,
+/// next AZ) until there are at least `want`.
+pub fn tiered_brokers_up_to(k: &Live, want: usize) -> Vec<i64> {
+    let ids = || -> Vec<i64> {
+        k.snapshot("")["brokers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_i64().unwrap())
+            .collect()
+    };
+    let mut have = ids();
+    while have.len() < want {
+        let out = std::process::Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/kafka/cluster.sh"
+            ))
+            .arg("add-broker")
+            .env("STREAMCTL_KAFKA_TIERED", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        have = ids();
+    }
+    have
+}
+
 pub fn unique(base: &str) -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

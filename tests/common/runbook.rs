@@ -73,6 +73,18 @@ pub fn json(path: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The `assess` step for `successor` (`tiered`, `diskless`) in `dir/assess-report.json`.
+pub fn assess_step(dir: &Path, successor: &str) -> Value {
+    let assess = json(&dir.join("assess-report.json"));
+    assess["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["successor"] == successor)
+        .unwrap_or_else(|| panic!("assess wrote no {successor} step: {assess}"))
+        .clone()
+}
+
 /// `predicted` and `measured` within `ratio` of each other, either way.
 pub fn within(predicted: f64, measured: f64, ratio: f64) -> bool {
     predicted.max(measured) / predicted.min(measured).max(1e-3) <= ratio
