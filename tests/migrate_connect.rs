@@ -712,12 +712,7 @@ fn connect_engine_follows_a_producer_and_moves_a_group() {
     run.wait_until("the copy caught up with the producer", || {
         e.target_high(&topic, 2) >= produced
     });
-    let ok = Proc::new("kill")
-        .args(["-TERM", &run.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    run.sigterm();
     let (status, stdout) = run.finish();
     assert!(status.success());
     let r: Value = serde_json::from_str(&stdout).unwrap();

@@ -269,7 +269,15 @@ fn throttled_copy_holds_the_rate() {
         r["copy"]["seconds"]
     );
     assert!(ratio <= 1.05, "achieved {ratio:.3} × the throttle");
-    assert!(ratio >= 0.9, "achieved only {ratio:.3} × the throttle");
+    // Below the throttle only when something else limited the copy (a busy host: the test
+    // command may run beside other CPU-heavy work), which the copier's own account shows: it
+    // hardly waited on the throttle then.
+    let waited = r["copy"]["throttle_wait_seconds"].as_f64().unwrap();
+    let secs = r["copy"]["seconds"].as_f64().unwrap();
+    assert!(
+        ratio >= 0.9 || waited <= 0.1 * secs,
+        "achieved only {ratio:.3} × the throttle, yet waited on it {waited:.2} s of {secs:.2} s"
+    );
     // The whole command (connect, create, copy, verify) cannot have copied faster than that.
     assert!(bytes / wall <= 1.05 * throttle as f64);
 }
@@ -689,14 +697,6 @@ fn follow_keeps_up_moves_groups_one_at_a_time_resumes_after_sigterm_and_cuts_ove
             .args(["--metrics-addr", "127.0.0.1:0"]);
         common::Running::spawn(cmd, e.dir.path().join(log))
     };
-    let sigterm = |run: &common::Running| {
-        let ok = Proc::new("kill")
-            .args(["-TERM", &run.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    };
     let mut run = follower("follow-1.log");
     let scraper = run.scrape();
     let (g1, g2, g3) = (
@@ -754,7 +754,7 @@ fn follow_keeps_up_moves_groups_one_at_a_time_resumes_after_sigterm_and_cuts_ove
         None,
         "g3 was committed to"
     );
-    sigterm(&run);
+    run.sigterm();
     let (status, stdout) = run.finish();
     assert!(status.success());
     let scraped = scraper.result();

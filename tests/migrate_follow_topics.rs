@@ -68,10 +68,11 @@ fn topic_changes(journal: &Path) -> Vec<Value> {
 /// `--follow` with a Kafka target (the local tiered cluster, which offers CreatePartitions):
 /// partitions added on the source are added on the target and copied; a `retention.ms` changed
 /// on the source is set on the target within one sync interval (timed by the journal's own
-/// record of the change); a topic deleted on the source is reported and kept on the target; the
+/// record of the change); a topic deleted on the source is reported and kept on the target; a
+/// topic created on the source that --topics matches is created on the target and copied; the
 /// follower keeps going through all of it, and every record matches record by record.
 #[test]
-fn follow_adds_partitions_applies_config_changes_and_keeps_a_deleted_topic() {
+fn follow_adds_partitions_applies_config_changes_picks_up_a_new_topic_and_keeps_a_deleted_one() {
     let Some(k) = Live::from_env("STREAMCTL_KAFKA_BOOTSTRAP") else {
         return;
     };
@@ -81,7 +82,11 @@ fn follow_adds_partitions_applies_config_changes_and_keeps_a_deleted_topic() {
         target,
         dir: tempfile::tempdir().unwrap(),
     };
-    let (grows, goes) = (unique("dl-tsync"), unique("dl-tsync-del"));
+    let (grows, goes, born) = (
+        unique("dl-tsync"),
+        unique("dl-tsync-del"),
+        unique("dl-tsync-new"),
+    );
     e.create(&grows, 2, &["retention.ms=172800000"]);
     e.create(&goes, 1, &[]);
     fill(e.k.first(), &grows, 2, 400, 300);
@@ -100,7 +105,7 @@ fn follow_adds_partitions_applies_config_changes_and_keeps_a_deleted_topic() {
             "--journal",
             j.to_str().unwrap(),
             "--topics",
-            &format!("^({grows}|{goes})$"),
+            &format!("^({grows}|{goes}|{born})$"),
         ])
         .args(["--yes", "--follow", "--follow-interval", "500ms"])
         .args(["--sync-interval", "3s", "--metrics-addr", "127.0.0.1:0"]);
@@ -223,12 +228,18 @@ fn follow_adds_partitions_applies_config_changes_and_keeps_a_deleted_topic() {
     }
     p.flush(Duration::from_secs(30)).unwrap();
     run.wait_until("the follower copied past the deletion", || caught_up(740));
-    let ok = Proc::new("kill")
-        .args(["-TERM", &run.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+
+    // Created on the source while following, matched by --topics: created on the target with
+    // its partitions and carried configs, and copied from its first record.
+    e.create(&born, 2, &["retention.ms=345600000"]);
+    fill(e.k.first(), &born, 2, 150, 300);
+    run.wait_until("the new topic was copied", || {
+        topic_changes(&j)
+            .iter()
+            .any(|c| c["topic"] == born.as_str() && c["kind"] == "created-on-source")
+            && caught_up(890)
+    });
+    run.sigterm();
     let (status, stdout) = run.finish();
     assert!(status.success());
     let r: Value = serde_json::from_str(&stdout).unwrap();
@@ -251,6 +262,7 @@ fn follow_adds_partitions_applies_config_changes_and_keeps_a_deleted_topic() {
         (grows.clone(), "config".to_string()),
         (grows.clone(), "partitions".to_string()),
         (goes.clone(), "deleted-on-source".to_string()),
+        (born.clone(), "created-on-source".to_string()),
     ];
     want.sort();
     assert_eq!(kinds, want, "{r}");
@@ -263,6 +275,12 @@ fn follow_adds_partitions_applies_config_changes_and_keeps_a_deleted_topic() {
         read_all(&e.target, &goes, 0, false).len(),
         100,
         "the deleted topic's copy stays on the target"
+    );
+    assert_eq!(same_records(e.k.first(), &e.target, &born, 2), 150);
+    assert_eq!(
+        topic_config(&e.k, &e.target, &born, "retention.ms").as_deref(),
+        Some("345600000"),
+        "the new topic's carried config on the target"
     );
     let scraped = scraper.result();
     assert_eq!(

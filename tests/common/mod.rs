@@ -87,6 +87,16 @@ impl Running {
         (out.status, stdout)
     }
 
+    /// Ask it to stop as an operator's Ctrl-C or a CI cancel would (SIGTERM).
+    pub fn sigterm(&self) {
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM {}", self.child.id());
+    }
+
     /// Kill it (SIGKILL) and reap it.
     pub fn kill(mut self) {
         self.child.kill().unwrap();

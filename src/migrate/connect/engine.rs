@@ -197,6 +197,19 @@ impl<'a> ConnectEngine<'a> {
             .get("tasks.max")
             .and_then(|t| t.parse().ok())
             .unwrap_or(1);
+        if self.restart {
+            // A follower's topic sync added or dropped topics: the connector copies what the
+            // journal now follows (a changed config is put below; same topics: a restart).
+            let followed: std::collections::BTreeSet<&String> = j
+                .partitions
+                .iter()
+                .filter(|p| !p.source_deleted)
+                .map(|p| &p.topic)
+                .collect();
+            self.opts
+                .config
+                .insert("topics".into(), connect::topics_value(followed));
+        }
         match self.connect.config(&name)? {
             None => {
                 // A connector's tasks (and which partitions each reads) exist only once it runs:
@@ -648,6 +661,7 @@ impl CopyEngine for ConnectEngine<'_> {
             seconds,
             recovered: 0,
             partitions: goals.values().filter(|g| g.is_some()).count(),
+            throttle_wait_seconds: 0.0,
         };
         let written: i64 = keys.iter().map(|k| after[k] - before[k]).sum();
         if written as u64 > stats.records {

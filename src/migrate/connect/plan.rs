@@ -37,6 +37,15 @@ pub struct ConnectorInput {
 }
 
 /// Regex metacharacters escaped: MirrorMaker 2's `topics` is a comma-separated list of regexes.
+/// MirrorMaker 2's `topics`: each name as a literal regular expression, comma-separated.
+pub fn topics_value<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
+    names
+        .into_iter()
+        .map(|t| literal(t))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn literal(topic: &str) -> String {
     let mut out = String::new();
     for c in topic.chars() {
@@ -76,14 +85,7 @@ pub fn connector_config(i: &ConnectorInput) -> BTreeMap<String, String> {
         "producer.override.bootstrap.servers",
         i.target_bootstrap.clone(),
     );
-    put(
-        "topics",
-        i.topics
-            .keys()
-            .map(|t| literal(t))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    put("topics", topics_value(i.topics.keys()));
     put(
         "replication.policy.class",
         "org.apache.kafka.connect.mirror.IdentityReplicationPolicy".into(),

@@ -76,6 +76,11 @@ pub struct CopyStats {
     /// Records the target held beyond the journal (written before a crash) and adopted.
     pub recovered: u64,
     pub partitions: usize,
+    /// Of `seconds`, how long the built-in copier waited on `--throttle`: near 0 while the
+    /// copy runs below the throttle, the throttle is not what limits it (the source, the target
+    /// or this host is). 0 on Kafka Connect (its quotas are on the source brokers).
+    #[serde(default)]
+    pub throttle_wait_seconds: f64,
 }
 
 /// Make sure every selected partition has a journal record (new ones start at the source's log
@@ -432,6 +437,7 @@ impl<'a> Run<'a> {
         };
         let wait = b.take(self.started.elapsed().as_secs_f64(), bytes);
         if wait > 0.0 {
+            self.stats.throttle_wait_seconds += wait;
             let until = Instant::now() + Duration::from_secs_f64(wait);
             while Instant::now() < until {
                 let acks = self

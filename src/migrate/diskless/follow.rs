@@ -45,7 +45,7 @@ pub(crate) fn follow(
     let mut last_sync: Option<Instant> = None;
     let mut synced: BTreeMap<String, GroupSync> = BTreeMap::new();
     let mut rounds = 0u64;
-    let mut topics = TopicSync::new(f.sync_interval);
+    let mut topics = TopicSync::new(f.sync_interval).allow_compacted(f.allow_compacted);
     loop {
         // Partitions added and topics deleted on the source (every round), carried configs
         // changed there (every sync interval), before the round reads the source's ends.
@@ -73,6 +73,7 @@ pub(crate) fn follow(
             total.bytes += s.bytes;
             total.seconds += s.seconds;
             total.recovered += s.recovered;
+            total.throttle_wait_seconds += s.throttle_wait_seconds;
             total.partitions = total.partitions.max(s.partitions);
         }
         let v = match engine.verify(j, path, verifying) {

@@ -1,8 +1,10 @@
 //! Topic sync while a copy follows its source (`--follow`): a carried config (see
 //! [`CARRIED_CONFIGS`]) changed on the source since the copy began is applied to the target and
 //! reported with the target's value before and after; partitions added on the source are added
-//! on the target and join the copy; a topic deleted on the source is reported and no longer
-//! copied, and never deleted on the target.
+//! on the target and join the copy; a topic created on the source that the migration's
+//! `--topics` selects is created on the target (same partitions, carried configs) and joins the
+//! copy from its first record; a topic deleted on the source is reported and no longer copied,
+//! and never deleted on the target.
 //!
 //! [`plan`] is pure: it compares the source now with the journal (the partitions it copies and
 //! the carried configs as last applied) and the target now. [`TopicSync::round`] reads both
@@ -34,6 +36,13 @@ pub trait TopicAdmin {
     fn set_target_configs(&mut self, topic: &str, ops: &[ConfigOp]) -> Result<(), KafkaError>;
     /// CreatePartitions on a target topic, up to `total`.
     fn add_target_partitions(&mut self, topic: &str, total: i32) -> Result<(), KafkaError>;
+    /// CreateTopics on the target: `partitions`, with `configs` (the carried ones).
+    fn create_target_topic(
+        &mut self,
+        topic: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), KafkaError>;
 }
 
 /// What a change is about.
@@ -46,6 +55,8 @@ pub enum ChangeKind {
     Partitions,
     /// The topic was deleted on the source.
     DeletedOnSource,
+    /// A topic the selection matches was created on the source.
+    CreatedOnSource,
 }
 
 impl ChangeKind {
@@ -55,6 +66,7 @@ impl ChangeKind {
             Self::Config => "config",
             Self::Partitions => "partitions",
             Self::DeletedOnSource => "deleted-on-source",
+            Self::CreatedOnSource => "created-on-source",
         }
     }
 }
@@ -99,21 +111,55 @@ pub enum Planned {
         key: String,
         value: Option<String>,
     },
+    /// A source topic the selection matches and the journal has never copied; `target`: its
+    /// partition count there, if the target has it already.
+    New {
+        topic: String,
+        partitions: i32,
+        target: Option<i32>,
+    },
 }
 
-/// Compare the source now with the journal and the target (pure). `followed`: the topics the
-/// journal copies (not deleted) and their partitions there; `source` and `target`: every
+/// Whether a topic is internal (never copied): `__consumer_offsets`, `__transaction_state`,
+/// Connect's and MirrorMaker's `_..._state`-style topics.
+pub fn internal(topic: &str) -> bool {
+    topic.starts_with("__") || topic.starts_with('_') && topic.ends_with("_state")
+}
+
+/// What the journal knows of the source's topics, for [`plan`].
+pub struct Known<'a> {
+    /// The topics the journal copies (not deleted) and their partitions there.
+    pub followed: &'a BTreeMap<String, i32>,
+    /// Every topic the journal has ever copied (deleted ones too: not picked up again).
+    pub ever: &'a BTreeSet<String>,
+    /// The migration's `--topics` (`None`: no new topics are picked up).
+    pub selection: Option<&'a regex::Regex>,
+}
+
+/// Compare the source now with the journal and the target (pure). `source` and `target`: every
 /// topic's partition count now; `baseline`: per topic the carried configs as last applied;
 /// `source_configs`: the carried configs read from the source this time (`None`: configs are
 /// not due). A topic without a baseline gets none planned (the caller adopts what it read).
 pub fn plan(
-    followed: &BTreeMap<String, i32>,
+    known: &Known,
     source: &BTreeMap<String, i32>,
     target: &BTreeMap<String, i32>,
     baseline: &BTreeMap<String, BTreeMap<String, String>>,
     source_configs: Option<&BTreeMap<String, BTreeMap<String, String>>>,
 ) -> Vec<Planned> {
+    let followed = known.followed;
     let mut out = Vec::new();
+    if let Some(re) = known.selection {
+        for (topic, &n) in source {
+            if !known.ever.contains(topic) && !internal(topic) && re.is_match(topic) {
+                out.push(Planned::New {
+                    topic: topic.clone(),
+                    partitions: n,
+                    target: target.get(topic).copied(),
+                });
+            }
+        }
+    }
     for (topic, &n) in followed {
         let Some(&now) = source.get(topic) else {
             out.push(Planned::Deleted(topic.clone()));
@@ -161,6 +207,10 @@ pub struct TopicSync {
     interval: Duration,
     last_configs: Option<Instant>,
     refused: BTreeSet<String>,
+    /// New compacted topics are copied too (`--allow-compacted`).
+    allow_compacted: bool,
+    /// The journal's `--topics`, compiled once.
+    selection: Option<(String, regex::Regex)>,
 }
 
 impl TopicSync {
@@ -169,7 +219,28 @@ impl TopicSync {
             interval,
             last_configs: None,
             refused: BTreeSet::new(),
+            allow_compacted: false,
+            selection: None,
         }
+    }
+
+    /// Copy new compacted topics too (their readable view, as `--allow-compacted` does).
+    pub fn allow_compacted(mut self, yes: bool) -> Self {
+        self.allow_compacted = yes;
+        self
+    }
+
+    /// The journal's selection (`--topics`); an empty one selects nothing new.
+    fn selection(&mut self, topics: &str) -> Option<regex::Regex> {
+        if topics.is_empty() {
+            return None;
+        }
+        if self.selection.as_ref().is_none_or(|(t, _)| t != topics) {
+            self.selection = regex::Regex::new(topics)
+                .ok()
+                .map(|r| (topics.to_string(), r));
+        }
+        self.selection.as_ref().map(|(_, r)| r.clone())
     }
 
     /// One round: read, plan, apply, journal. Returns the changes made or found.
@@ -203,7 +274,14 @@ impl TopicSync {
         } else {
             None
         };
-        let planned = plan(&followed, &source, &target, &j.carried, configs.as_ref());
+        let ever: BTreeSet<String> = j.partitions.iter().map(|p| p.topic.clone()).collect();
+        let selection = self.selection(&j.topics);
+        let known = Known {
+            followed: &followed,
+            ever: &ever,
+            selection: selection.as_ref(),
+        };
+        let planned = plan(&known, &source, &target, &j.carried, configs.as_ref());
         let mut changes = Vec::new();
         for p in planned {
             if let Some(c) = self.apply(j, src, tgt, admin, p)? {
@@ -259,6 +337,10 @@ impl TopicSync {
                 source,
                 target,
             } => {
+                if !answers(src, &topic, source) {
+                    tracing::debug!(%topic, "added source partitions' leaders do not answer yet");
+                    return Ok(None);
+                }
                 if target < source {
                     // Refused before: reported once; picked up when someone adds them by hand.
                     let memo = format!("partitions {topic} {source}");
@@ -291,6 +373,46 @@ impl TopicSync {
                     Some(source.to_string()),
                 )
             }
+            Planned::New {
+                topic,
+                partitions,
+                target,
+            } => {
+                let memo = format!("new {topic}");
+                if self.refused.contains(&memo) {
+                    return Ok(None);
+                }
+                if !answers(src, &topic, partitions) {
+                    // Just created: its leaders answer in a moment. The next round picks it up.
+                    tracing::debug!(%topic, "a new source topic's leaders do not answer yet");
+                    return Ok(None);
+                }
+                let configs = carried(&admin.source_configs(&topic)?);
+                let mut created = change(
+                    &topic,
+                    ChangeKind::CreatedOnSource,
+                    None,
+                    target.map(|n| n.to_string()),
+                    Some(partitions.to_string()),
+                );
+                let refusal =
+                    self.new_topic_refusal(tgt, admin, &topic, partitions, target, &configs)?;
+                if let Some((error, hint)) = refusal {
+                    self.refused.insert(memo);
+                    created.applied = false;
+                    created.after = created.before.clone();
+                    created.error = Some(error);
+                    created.hint = Some(hint);
+                    return Ok(Some(created));
+                }
+                if target.is_none() {
+                    wait_for_topics(tgt, &[(topic.clone(), partitions)])?;
+                }
+                copy::add_partitions(j, src, tgt, &[(topic.clone(), partitions)])?;
+                j.carried.insert(topic.clone(), configs);
+                tracing::debug!(%topic, partitions, "a new topic joins the copy");
+                created
+            }
             Planned::Config { topic, key, value } => {
                 let memo = format!("config {topic} {key}={value:?}");
                 if self.refused.contains(&memo) {
@@ -307,7 +429,7 @@ impl TopicSync {
                 );
                 match admin.set_target_configs(&topic, &[op]) {
                     Ok(()) => {
-                        c.after = admin.target_configs(&topic)?.get(&key).cloned();
+                        c.after = settled(admin, &topic, &key, value.as_deref(), &c.before)?;
                         let base = j.carried.entry(topic.clone()).or_default();
                         match &value {
                             Some(v) => base.insert(key.clone(), v.clone()),
@@ -329,7 +451,94 @@ impl TopicSync {
     }
 }
 
-/// Created topics appear in the target's metadata with every partition.
+/// A target config's value once a change to `want` shows: brokers apply a config change from
+/// the cluster's metadata a moment after the controller accepts it, so a read right away can
+/// still answer the old value. Read again: up to 10 s until it is `want`, or (an override
+/// deleted: `want` None, the default unknown) up to 1 s until it is no longer `before`; then
+/// the last value read.
+fn settled(
+    admin: &mut dyn TopicAdmin,
+    topic: &str,
+    key: &str,
+    want: Option<&str>,
+    before: &Option<String>,
+) -> Result<Option<String>, KafkaError> {
+    let deadline = Instant::now() + Duration::from_secs(if want.is_some() { 10 } else { 1 });
+    loop {
+        let now = admin.target_configs(topic)?.get(key).cloned();
+        let shows = match want {
+            Some(v) => now.as_deref() == Some(v),
+            None => &now != before,
+        };
+        if shows || Instant::now() >= deadline {
+            return Ok(now);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+impl TopicSync {
+    /// Why a new source topic cannot join the copy (what failed, what to do), or `None` once it
+    /// can: the target has it (created here, with the carried configs the target accepts, or
+    /// already there, empty, with the same partitions).
+    fn new_topic_refusal(
+        &self,
+        tgt: &dyn DataCluster,
+        admin: &mut dyn TopicAdmin,
+        topic: &str,
+        partitions: i32,
+        target: Option<i32>,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<Option<(String, String)>, DisklessError> {
+        let policy = configs
+            .get("cleanup.policy")
+            .map_or("delete", String::as_str);
+        if policy.contains("compact") && !self.allow_compacted {
+            return Ok(Some((
+                format!("{topic} is compacted (cleanup.policy={policy}): not copied"),
+                "its copy would be the compacted view, not its history: to copy it anyway, stop the follower and run the same command with --allow-compacted".into(),
+            )));
+        }
+        match target {
+            Some(n) if n != partitions => Ok(Some((
+                format!("the target has {topic} with {n} partitions, the source {partitions}"),
+                format!("delete {topic} on the target (it holds nothing of this migration) or give it {partitions} partitions; then stop the follower and run the same command again"),
+            ))),
+            Some(_) => {
+                for p in 0..partitions {
+                    let (_, high) = tgt.watermarks(topic, p)?;
+                    if high > 0 {
+                        return Ok(Some((
+                            format!("the target's {topic}-{p} holds {high} records this migration did not copy"),
+                            format!("delete {topic} on the target, or leave it out of --topics"),
+                        )));
+                    }
+                }
+                Ok(None)
+            }
+            None => {
+                let made = match admin.create_target_topic(topic, partitions, configs) {
+                    Err(KafkaError::Api { code: 40, .. }) if !configs.is_empty() => {
+                        tracing::warn!(%topic, ?configs, "the target refused these topic configs; creating the topic with its defaults");
+                        admin.create_target_topic(topic, partitions, &BTreeMap::new())
+                    }
+                    other => other,
+                };
+                Ok(match made {
+                    Ok(()) | Err(KafkaError::Api { code: 36, .. }) => None,
+                    Err(e) => Some((
+                        format!("creating {topic} on the target failed: {e}"),
+                        format!("create it on the target by hand ({partitions} partitions), then stop the follower and run the same command again"),
+                    )),
+                })
+            }
+        }
+    }
+}
+
+/// Created topics appear in the target's metadata with every partition, and every partition's
+/// leader answers for its offsets (a new partition's leader may need a moment after the
+/// metadata lists it).
 pub(super) fn wait_for_topics(
     tgt: &dyn DataCluster,
     want: &[(String, i32)],
@@ -339,7 +548,7 @@ pub(super) fn wait_for_topics(
         let have = tgt.topics()?;
         let missing: Vec<&str> = want
             .iter()
-            .filter(|(t, n)| have.get(t) != Some(n))
+            .filter(|(t, n)| have.get(t) != Some(n) || !answers(tgt, t, *n))
             .map(|(t, _)| t.as_str())
             .collect();
         if missing.is_empty() {
@@ -348,7 +557,7 @@ pub(super) fn wait_for_topics(
         if Instant::now() > deadline {
             return Err(DisklessError::inconsistent(
                 format!(
-                    "the target does not list these topics after creating them: {}",
+                    "the target does not list these topics (or their leaders do not answer) after creating them: {}",
                     missing.join(", ")
                 ),
                 "check the target's logs; run the same command again",
@@ -356,6 +565,11 @@ pub(super) fn wait_for_topics(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Whether every partition of `topic` below `n` answers for its offsets now.
+fn answers(c: &dyn DataCluster, topic: &str, n: i32) -> bool {
+    (0..n).all(|p| c.watermarks(topic, p).is_ok())
 }
 
 /// What to do about partitions the target would not add.
@@ -409,7 +623,13 @@ mod tests {
             ]),
         );
         read.insert("b".to_string(), cfg(&[("retention.ms", "5")]));
-        let p = plan(&followed, &source, &target, &baseline, Some(&read));
+        let ever: BTreeSet<String> = followed.keys().cloned().collect();
+        let known = Known {
+            followed: &followed,
+            ever: &ever,
+            selection: None,
+        };
+        let p = plan(&known, &source, &target, &baseline, Some(&read));
         assert_eq!(
             p,
             vec![
@@ -438,18 +658,47 @@ mod tests {
             ]
         );
         // Configs not due: partitions and deletions only; a topic not in the journal (other) is
-        // never planned.
-        let p = plan(&followed, &source, &target, &baseline, None);
+        // not planned without a selection.
+        let p = plan(&known, &source, &target, &baseline, None);
         assert_eq!(p.len(), 2);
         // No baseline: nothing planned for configs (adopted by the caller).
-        let p = plan(
-            &m(&[("b", 3)]),
-            &source,
-            &target,
-            &BTreeMap::new(),
-            Some(&read),
-        );
+        let only_b = m(&[("b", 3)]);
+        let b_known = Known {
+            followed: &only_b,
+            ..known
+        };
+        let p = plan(&b_known, &source, &target, &BTreeMap::new(), Some(&read));
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn plans_new_topics_the_selection_matches_and_never_a_deleted_or_internal_one() {
+        let followed = m(&[("orders.a", 2)]);
+        let source = m(&[
+            ("orders.a", 2),
+            ("orders.b", 3),
+            ("orders.gone", 1),
+            ("__orders.internal", 1),
+            ("payments", 1),
+        ]);
+        let target = m(&[("orders.a", 2), ("orders.b", 3)]);
+        // orders.gone was copied once and deleted on the source: now back, it is not picked up.
+        let ever: BTreeSet<String> = ["orders.a", "orders.gone"].map(String::from).into();
+        let re = regex::Regex::new("^_*orders\\.").unwrap();
+        let known = Known {
+            followed: &followed,
+            ever: &ever,
+            selection: Some(&re),
+        };
+        let p = plan(&known, &source, &target, &BTreeMap::new(), None);
+        assert_eq!(
+            p,
+            vec![Planned::New {
+                topic: "orders.b".into(),
+                partitions: 3,
+                target: Some(3)
+            }]
+        );
     }
 
     use crate::migrate::mem::{rec, Mem, State};
@@ -498,6 +747,16 @@ mod tests {
                 s.parts.entry((t.to_string(), p)).or_default();
             }
             Ok(())
+        }
+        fn create_target_topic(
+            &mut self,
+            t: &str,
+            partitions: i32,
+            configs: &BTreeMap<String, String>,
+        ) -> Result<(), KafkaError> {
+            self.calls += 1;
+            self.target.insert(t.into(), configs.clone());
+            self.add_target_partitions(t, partitions)
         }
     }
 
@@ -604,6 +863,77 @@ mod tests {
         assert!(c[0].applied);
         assert_eq!(tgt.topics().unwrap()["a"], 2);
         assert!(j.partition("a", 1).is_some());
+    }
+
+    #[test]
+    fn a_new_topic_is_created_on_the_target_and_joins_the_copy_and_refusals_are_said_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        // The journal copies a; the source gained b (3 partitions), a compacted c, and d that
+        // the target already holds records of; e does not match the selection.
+        let src = mem(&[
+            ("a", 0, 5),
+            ("b", 0, 4),
+            ("b", 1, 2),
+            ("b", 2, 0),
+            ("c", 0, 3),
+            ("d", 0, 3),
+            ("e", 0, 1),
+        ]);
+        let tgt = mem(&[("a", 0, 5), ("d", 0, 2)]);
+        let mut j = DisklessJournal::new("s", "t", "^[a-d]$");
+        copy::add_partitions(&mut j, &src, &tgt, &[("a".into(), 1)]).unwrap();
+        let mut admin = FakeAdmin {
+            accept_partitions: true,
+            target_mem: Some(tgt.clone()),
+            ..Default::default()
+        };
+        admin.source.insert(
+            "b".into(),
+            cfg(&[("retention.ms", "7"), ("segment.bytes", "1048576")]),
+        );
+        admin
+            .source
+            .insert("c".into(), cfg(&[("cleanup.policy", "compact")]));
+        let mut sync = TopicSync::new(Duration::from_secs(3600));
+        let c = sync.round(&mut j, &path, &src, &tgt, &mut admin).unwrap();
+        let of = |t: &str| c.iter().find(|c| c.topic == t).unwrap();
+        assert_eq!(c.len(), 3, "{c:?}");
+        let b = of("b");
+        assert!(b.applied && b.kind == ChangeKind::CreatedOnSource, "{b:?}");
+        assert_eq!((b.before.as_deref(), b.after.as_deref()), (None, Some("3")));
+        assert_eq!(tgt.topics().unwrap()["b"], 3);
+        assert_eq!(
+            admin.target["b"],
+            cfg(&[("retention.ms", "7")]),
+            "carried only"
+        );
+        assert_eq!(j.carried["b"], cfg(&[("retention.ms", "7")]));
+        // b joins from its log start, at the target's (empty) end.
+        let b0 = j.partition("b", 0).unwrap();
+        assert_eq!((b0.start, b0.target_base), (0, 0));
+        assert!(j.partition("b", 2).is_some());
+        let comp = of("c");
+        assert!(!comp.applied && comp.hint.as_deref().unwrap().contains("--allow-compacted"));
+        let d = of("d");
+        assert!(
+            !d.applied && d.error.as_deref().unwrap().contains("2 records"),
+            "{d:?}"
+        );
+        assert!(j.partition("c", 0).is_none() && j.partition("d", 0).is_none());
+        assert!(j.partition("e", 0).is_none(), "not selected");
+        // The refusals are not said again; b is known now.
+        assert!(sync
+            .round(&mut j, &path, &src, &tgt, &mut admin)
+            .unwrap()
+            .is_empty());
+        // With --allow-compacted, c is copied too.
+        let c = TopicSync::new(Duration::from_secs(3600))
+            .allow_compacted(true)
+            .round(&mut j, &path, &src, &tgt, &mut admin)
+            .unwrap();
+        assert!(c.iter().any(|c| c.topic == "c" && c.applied), "{c:?}");
+        assert!(j.partition("c", 0).is_some());
     }
 
     #[test]

@@ -117,6 +117,8 @@ pub struct Follow {
     /// `--sync-groups`, synced every `sync_interval`.
     pub sync_groups: Option<Regex>,
     pub sync_interval: Duration,
+    /// New compacted source topics are copied too (`--allow-compacted`).
+    pub allow_compacted: bool,
 }
 
 /// What the command asked for (checked against the journal when the migration opens).
@@ -776,6 +778,15 @@ impl<C: Connections> TopicAdmin for AdminTopics<'_, C> {
         self.conns
             .block_on(self.tgt.create_partitions(topic, total))
     }
+    fn create_target_topic(
+        &mut self,
+        topic: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), KafkaError> {
+        self.conns
+            .block_on(self.tgt.create_topic(topic, partitions, configs))
+    }
 }
 
 /// Read the selected source topics (sizes, offsets, configs) and what the target has.
@@ -791,7 +802,7 @@ async fn read_input(
     let mut by_topic: BTreeMap<String, (i32, u64)> = BTreeMap::new();
     let mut parts = Vec::new();
     for p in &cluster.partitions {
-        if p.topic.starts_with("__") || p.topic.starts_with('_') && p.topic.ends_with("_state") {
+        if super::topics::internal(&p.topic) {
             continue;
         }
         if !topics.is_match(&p.topic) {

@@ -317,6 +317,7 @@ fn settings(
                     .map(|g| regex("--sync-groups", g))
                     .transpose()?,
                 sync_interval: duration("--sync-interval", &a.sync_interval)?,
+                allow_compacted: a.allow_compacted,
             })
         } else {
             None

@@ -478,6 +478,14 @@ impl crate::migrate::diskless::topics::TopicAdmin for NoTopicChanges {
     fn add_target_partitions(&mut self, _: &str, _: i32) -> Result<(), crate::kafka::KafkaError> {
         Ok(())
     }
+    fn create_target_topic(
+        &mut self,
+        _: &str,
+        _: i32,
+        _: &BTreeMap<String, String>,
+    ) -> Result<(), crate::kafka::KafkaError> {
+        Ok(())
+    }
 }
 
 #[test]
@@ -528,6 +536,7 @@ fn a_follower_on_connect_copies_what_is_new_each_round_and_leaves_quiet_rounds_a
         interval: Duration::from_millis(10),
         sync_groups: None,
         sync_interval: Duration::from_secs(3600),
+        allow_compacted: false,
     };
     let (stats, v, _) = follow(
         &mut j,
