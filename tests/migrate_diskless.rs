@@ -747,7 +747,7 @@ fn follow_keeps_up_moves_groups_one_at_a_time_resumes_after_sigterm_and_cuts_ove
     // Producing for a minute in all, while following.
     while started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(500));
-        assert!(run.child.try_wait().unwrap().is_none(), "{}", run.log());
+        assert!(run.is_running(), "{}", run.log());
     }
     assert_eq!(
         committed_on(&e.target, &g3, &topic, 0),

@@ -32,10 +32,19 @@ pub fn json_of(mut c: assert_cmd::Command) -> serde_json::Value {
 }
 
 /// A streamctl run in the background whose stderr goes to a file (a pipe nobody reads while it
-/// runs could fill up and block it).
+/// runs could fill up and block it). Killed if the test ends (or panics) with it still running.
 pub struct Running {
-    pub child: std::process::Child,
+    child: Option<std::process::Child>,
     pub log: std::path::PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 impl Running {
@@ -46,7 +55,24 @@ impl Running {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Running { child, log }
+        Running {
+            child: Some(child),
+            log,
+        }
+    }
+
+    fn child(&mut self) -> &mut std::process::Child {
+        self.child.as_mut().expect("still running")
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().expect("still running").id()
+    }
+
+    /// Whether it has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        self.child().try_wait().unwrap().is_none()
     }
 
     pub fn log(&self) -> String {
@@ -60,9 +86,9 @@ impl Running {
             if ready() {
                 return;
             }
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child().try_wait().unwrap() {
                 let mut out = String::new();
-                if let Some(o) = self.child.stdout.as_mut() {
+                if let Some(o) = self.child().stdout.as_mut() {
                     let _ = std::io::Read::read_to_string(o, &mut out);
                 }
                 panic!(
@@ -75,9 +101,9 @@ impl Running {
     }
 
     /// Wait for the run to end; its stdout, with its log shown when it failed.
-    pub fn finish(self) -> (std::process::ExitStatus, String) {
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
         let log = self.log.clone();
-        let out = self.child.wait_with_output().unwrap();
+        let out = self.child.take().unwrap().wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -90,17 +116,18 @@ impl Running {
     /// Ask it to stop as an operator's Ctrl-C or a CI cancel would (SIGTERM).
     pub fn sigterm(&self) {
         let ok = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.id().to_string()])
             .status()
             .unwrap()
             .success();
-        assert!(ok, "kill -TERM {}", self.child.id());
+        assert!(ok, "kill -TERM {}", self.id());
     }
 
     /// Kill it (SIGKILL) and reap it.
     pub fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        let mut c = self.child.take().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
     }
 }
 
@@ -138,7 +165,7 @@ impl Running {
             .args([
                 &url,
                 "--until-exit",
-                &self.child.id().to_string(),
+                &self.id().to_string(),
                 "--every",
                 "0.3",
             ])
