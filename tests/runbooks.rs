@@ -15,13 +15,10 @@ mod records;
 mod runbook;
 
 use std::process::Command as Proc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kafka::{unique, Live, Placement};
-use rdkafka::producer::Producer;
-use records::{commit_group, fill, next_for_group, producer, read_all, send};
+use records::{commit_group, fill, next_for_group, read_all, Paced};
 
 #[test]
 fn classic_to_diskless_runs_from_the_docs_and_the_group_resumes_exactly() {
@@ -39,22 +36,13 @@ fn classic_to_diskless_runs_from_the_docs_and_the_group_resumes_exactly() {
     fill(k.first(), &topic, 3, 6_000, 2_000);
     let group = format!("{topic}-g");
     commit_group(k.first(), &group, &topic, &[(0, 100), (1, 150), (2, 200)]);
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (stop, bootstrap, topic) = (stop.clone(), k.first().to_string(), topic.clone());
-        std::thread::spawn(move || {
-            let p = producer(&bootstrap, &[]);
-            let (t0, mut n) = (Instant::now(), 0usize);
-            while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(40) {
-                while n < (t0.elapsed().as_secs_f64() * 100.0) as usize {
-                    send(&p, &topic, (n % 3) as i32, 100_000 + n, 2_000, None);
-                    n += 1;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            p.flush(Duration::from_secs(30)).unwrap();
-        })
-    };
+    let writer = Paced::start(
+        k.first(),
+        &topic,
+        (3, 100_000),
+        (100.0, 2_000),
+        Duration::from_secs(40),
+    );
     let work = tempfile::tempdir().unwrap();
     let name = format!("rb{}", &topic[topic.len() - 6..]).to_lowercase();
     let (topics, groups) = (format!("^{topic}$"), format!("^{group}$"));
@@ -89,8 +77,7 @@ fn classic_to_diskless_runs_from_the_docs_and_the_group_resumes_exactly() {
         runbook::run_part(page, 2..usize::MAX, &refs);
         target
     });
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
+    writer.stop();
     let served = match outcome {
         Ok(t) => t,
         Err(e) => std::panic::resume_unwind(e),

@@ -14,13 +14,10 @@ mod records;
 #[path = "common/runbook.rs"]
 mod runbook;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafka::{tiered_brokers_up_to, unique, Live, Placement};
-use rdkafka::producer::Producer;
-use records::{fill, producer, read_all, send};
+use records::{fill, read_all, Paced};
 
 /// Records written before the migration, per partition (`fill` sends record i to partition i % 3).
 const FILLED: usize = 9_000;
@@ -44,22 +41,13 @@ fn classic_to_tiered_runs_from_the_docs_within_its_predictions_and_retires_broke
     // A backlog of 18 MB a day old (so a 20 s local retention deletes it once uploaded), and a
     // producer writing about 0.1 MB/s while the runbook runs.
     fill(k.first(), &topic, 3, FILLED, SIZE);
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (stop, bootstrap, topic) = (stop.clone(), k.first().to_string(), topic.clone());
-        std::thread::spawn(move || {
-            let p = producer(&bootstrap, &[]);
-            let (t0, mut n) = (Instant::now(), 0usize);
-            while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(180) {
-                while n < (t0.elapsed().as_secs_f64() * 50.0) as usize {
-                    send(&p, &topic, (n % 3) as i32, 100_000 + n, SIZE, None);
-                    n += 1;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            p.flush(Duration::from_secs(30)).unwrap();
-        })
-    };
+    let writer = Paced::start(
+        k.first(),
+        &topic,
+        (3, 100_000),
+        (50.0, SIZE),
+        Duration::from_secs(180),
+    );
     let work = tempfile::tempdir().unwrap();
     let name = format!("rbt{}", &topic[topic.len() - 6..]).to_lowercase();
     let topics = format!("^{topic}$");
@@ -77,8 +65,7 @@ fn classic_to_tiered_runs_from_the_docs_within_its_predictions_and_retires_broke
             ],
         )
     });
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
+    writer.stop();
     let out = match outcome {
         Ok(out) => out,
         Err(e) => std::panic::resume_unwind(e),

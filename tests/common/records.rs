@@ -317,3 +317,54 @@ pub fn same_records(source: &str, target: &str, topic: &str, partitions: i32) ->
     }
     n
 }
+
+/// A producer in the background writing `per_sec` records of `size` bytes, round robin over
+/// `partitions` (record numbers from `first`), until stopped (or `max` has passed).
+pub struct Paced {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Paced {
+    pub fn start(
+        bootstrap: &str,
+        topic: &str,
+        (partitions, first): (i32, usize),
+        (per_sec, size): (f64, usize),
+        max: Duration,
+    ) -> Paced {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, bootstrap, topic) = (stop.clone(), bootstrap.to_string(), topic.to_string());
+        let handle = std::thread::spawn(move || {
+            let p = producer(&bootstrap, &[]);
+            let (t0, mut n) = (Instant::now(), 0usize);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) && t0.elapsed() < max {
+                while n < (t0.elapsed().as_secs_f64() * per_sec) as usize {
+                    send(
+                        &p,
+                        &topic,
+                        (n % partitions as usize) as i32,
+                        first + n,
+                        size,
+                        None,
+                    );
+                    n += 1;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            p.flush(Duration::from_secs(30)).unwrap();
+        });
+        Paced {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stop writing and wait for what was sent to be acknowledged.
+    pub fn stop(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            h.join().unwrap();
+        }
+    }
+}
