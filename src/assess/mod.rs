@@ -619,7 +619,8 @@ fn tiering(
         throttle: None,
     };
     let waves = waves(&input, &opts);
-    let row = |t: &str| rows.iter().find(|r| r.topic == t);
+    let by_name: BTreeMap<&str, &TopicRow> = rows.iter().map(|r| (r.topic.as_str(), r)).collect();
+    let row = |t: &str| by_name.get(t).copied();
     // The ingress each leader takes, by topic: the topic's ingress evenly over its partitions.
     let mut leads: BTreeMap<(&str, i32), f64> = BTreeMap::new();
     for p in &input.partitions {
