@@ -200,15 +200,7 @@ impl<'a> ConnectEngine<'a> {
         if self.restart {
             // A follower's topic sync added or dropped topics: the connector copies what the
             // journal now follows (a changed config is put below; same topics: a restart).
-            let followed: std::collections::BTreeSet<&String> = j
-                .partitions
-                .iter()
-                .filter(|p| !p.source_deleted)
-                .map(|p| &p.topic)
-                .collect();
-            self.opts
-                .config
-                .insert("topics".into(), connect::topics_value(followed));
+            self.opts.config.insert("topics".into(), followed_topics(j));
         }
         match self.connect.config(&name)? {
             None => {
@@ -700,6 +692,18 @@ impl CopyEngine for ConnectEngine<'_> {
     fn partitions_changed(&mut self) {
         self.restart = true;
     }
+}
+
+/// MirrorMaker 2's `topics` for what the journal follows: every topic it copies that is not
+/// deleted on the source.
+pub(crate) fn followed_topics(j: &DisklessJournal) -> String {
+    let followed: std::collections::BTreeSet<&String> = j
+        .partitions
+        .iter()
+        .filter(|p| !p.source_deleted)
+        .map(|p| &p.topic)
+        .collect();
+    connect::topics_value(followed)
 }
 
 /// Put back what was there before each quota streamctl set, journaled as it goes.

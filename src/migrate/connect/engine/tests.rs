@@ -607,3 +607,23 @@ fn the_copy_reports_its_lag_in_records_and_in_bytes_at_the_mean_record_size() {
         assert_eq!(b, (r as f64 * mean) as u64);
     }
 }
+
+#[test]
+fn the_connector_topics_follow_the_journal_new_topics_in_deleted_ones_out() {
+    let src = Mem::default();
+    {
+        let mut s = src.0.lock().unwrap();
+        for t in ["t", "orders.v2", "gone"] {
+            s.parts.insert((t.to_string(), 0), (Vec::new(), 0));
+        }
+    }
+    let mut j = DisklessJournal::new("mem", "mem", "t|orders\\..*|gone");
+    add_partitions(&mut j, &src, &src, &[("t".into(), 1), ("gone".into(), 1)]).unwrap();
+    assert_eq!(super::followed_topics(&j), "gone,t");
+    // The topic sync added a topic and marked one deleted on the source.
+    add_partitions(&mut j, &src, &src, &[("orders.v2".into(), 1)]).unwrap();
+    for p in j.partitions.iter_mut().filter(|p| p.topic == "gone") {
+        p.source_deleted = true;
+    }
+    assert_eq!(super::followed_topics(&j), "orders\\.v2,t");
+}
