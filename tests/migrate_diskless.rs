@@ -673,28 +673,14 @@ fn follow_keeps_up_moves_groups_one_at_a_time_resumes_after_sigterm_and_cuts_ove
     let started = Instant::now();
     let j = e.journal("follow");
     let follower = |log: &str| {
-        let mut cmd = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"));
-        cmd.args(["--output", "json", "--no-progress", "migrate", "diskless"])
-            .args([
-                "--source-bootstrap",
-                e.k.first(),
-                "--target-bootstrap",
-                &e.target,
-            ])
-            .args([
-                "--journal",
-                j.to_str().unwrap(),
-                "--topics",
-                &format!("^{topic}$"),
-            ])
-            .args(["--yes", "--follow", "--follow-interval", "500ms"])
-            .args([
-                "--sync-groups",
-                &format!("^{topic}-g"),
-                "--sync-interval",
-                "2s",
-            ])
-            .args(["--metrics-addr", "127.0.0.1:0"]);
+        let mut cmd = common::follower((e.k.first(), &e.target), &j, &format!("^{topic}$"));
+        cmd.args([
+            "--sync-groups",
+            &format!("^{topic}-g"),
+            "--sync-interval",
+            "2s",
+        ])
+        .args(["--metrics-addr", "127.0.0.1:0"]);
         common::Running::spawn(cmd, e.dir.path().join(log))
     };
     let mut run = follower("follow-1.log");

@@ -10,7 +10,6 @@ mod kafka;
 mod records;
 
 use std::path::{Path, PathBuf};
-use std::process::Command as Proc;
 use std::time::Duration;
 
 use kafka::{unique, Live, Placement};
@@ -93,22 +92,12 @@ fn follow_adds_partitions_applies_config_changes_picks_up_a_new_topic_and_keeps_
     fill(e.k.first(), &goes, 1, 100, 300);
     let j = e.journal("topic-sync");
     let sync_interval = Duration::from_secs(3);
-    let mut cmd = Proc::new(assert_cmd::cargo::cargo_bin("streamctl"));
-    cmd.args(["--output", "json", "--no-progress", "migrate", "diskless"])
-        .args([
-            "--source-bootstrap",
-            e.k.first(),
-            "--target-bootstrap",
-            &e.target,
-        ])
-        .args([
-            "--journal",
-            j.to_str().unwrap(),
-            "--topics",
-            &format!("^({grows}|{goes}|{born})$"),
-        ])
-        .args(["--yes", "--follow", "--follow-interval", "500ms"])
-        .args(["--sync-interval", "3s", "--metrics-addr", "127.0.0.1:0"]);
+    let mut cmd = common::follower(
+        (e.k.first(), &e.target),
+        &j,
+        &format!("^({grows}|{goes}|{born})$"),
+    );
+    cmd.args(["--sync-interval", "3s", "--metrics-addr", "127.0.0.1:0"]);
     let mut run = common::Running::spawn(cmd, e.dir.path().join("topic-sync.log"));
     let scraper = run.scrape();
     let caught_up = |want: i64| {

@@ -31,6 +31,22 @@ pub fn json_of(mut c: assert_cmd::Command) -> serde_json::Value {
     ok_json(&c.args(["--output", "json"]).output().unwrap())
 }
 
+/// `streamctl --output json migrate diskless ... --yes --follow --follow-interval 500ms` from
+/// `source` to `target` with `journal` and `--topics topics`; callers add what their test needs.
+#[allow(dead_code)] // not every test target follows
+pub fn follower(
+    (source, target): (&str, &str),
+    journal: &std::path::Path,
+    topics: &str,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("streamctl"));
+    cmd.args(["--output", "json", "--no-progress", "migrate", "diskless"])
+        .args(["--source-bootstrap", source, "--target-bootstrap", target])
+        .args(["--journal", journal.to_str().unwrap(), "--topics", topics])
+        .args(["--yes", "--follow", "--follow-interval", "500ms"]);
+    cmd
+}
+
 /// A streamctl run in the background whose stderr goes to a file (a pipe nobody reads while it
 /// runs could fill up and block it). Killed if the test ends (or panics) with it still running.
 pub struct Running {

@@ -19,14 +19,19 @@ pub type Rec = (
     Option<i64>,
 );
 
-/// Commit `group`'s offsets (partition, next offset to read) for `topic`, as a consumer that
-/// stopped there would have.
-pub fn commit_group(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
-    let c: BaseConsumer = ClientConfig::new()
+/// A client of `group` that neither joins nor consumes (to commit or read its offsets).
+fn group_client(bootstrap: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .create()
-        .unwrap();
+        .unwrap()
+}
+
+/// Commit `group`'s offsets (partition, next offset to read) for `topic`, as a consumer that
+/// stopped there would have.
+pub fn commit_group(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    let c = group_client(bootstrap, group);
     let mut tpl = TopicPartitionList::new();
     for (p, o) in offsets {
         tpl.add_partition_offset(topic, *p, Offset::Offset(*o))
@@ -234,11 +239,7 @@ pub fn group_members(bootstrap: &str, group: &str) -> usize {
 
 /// The committed offset of `group` on `topic`-`partition` (None: nothing committed).
 pub fn committed_on(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Option<i64> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .unwrap();
+    let c = group_client(bootstrap, group);
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, partition);
     let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
